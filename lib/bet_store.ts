@@ -1,0 +1,429 @@
+/**
+ * The durable bet store: an append-only CSV of bets (the exercise's columns)
+ * plus a commit journal (see store_journal.ts).
+ *
+ * One writer owns both files. Batches from every connection queue up and are
+ * written together (group commit): bets appended, bets file fdatasync'ed,
+ * journal records appended, journal fdatasync'ed, then every batch of the
+ * group is acknowledged. A batch is on disk whole or not at all: on restore
+ * the bets file is cut back to the last committed batch.
+ */
+
+import { type Bet, hasWon, todayIsoDate, validateBet } from "./bet.ts";
+import { formatStoreRow, parseStoreRow } from "./bet_csv.ts";
+import { parseCsvLine, readLines } from "./csv.ts";
+import {
+  GROUP_COMMIT_BATCHES_MAX,
+  GROUP_COMMIT_BYTES_MAX,
+  NAME_BYTES_MAX,
+} from "./limits.ts";
+import {
+  applyJournalRecord,
+  formatJournalRecord,
+  type JournalRecord,
+  type JournalState,
+  replayJournal,
+} from "./store_journal.ts";
+import { writeAll } from "./buffered_reader.ts";
+
+/** What a store append reports. */
+export interface AppendResult {
+  /** True when the sequence was already stored: nothing was written. */
+  duplicate: boolean;
+}
+
+/** What opening a store found on disk. */
+export interface RestoreReport {
+  bets: number;
+  batches: number;
+  agenciesFinished: number;
+  /** Bytes cut from the end of the bets file (a crash's partial batch). */
+  discardedBetsBytes: number;
+  /** Bytes cut from the end of the journal (a crash's partial record). */
+  discardedJournalBytes: number;
+}
+
+/** The files a store writes; tests substitute failing ones. */
+export interface StoreFile {
+  write(bytes: Uint8Array): Promise<number>;
+  syncData(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  close(): void;
+}
+
+/** Opens a store file for appending; tests pass their own. */
+export type StoreFileOpener = (path: string) => Promise<StoreFile>;
+
+/** Opens a file for appending with owner-only permissions. */
+export const openAppendFile: StoreFileOpener = (path) =>
+  Deno.open(path, { append: true, create: true, read: true, mode: 0o600 });
+
+type _Operation =
+  | {
+    kind: "batch";
+    agency: number;
+    sequence: number;
+    bets: Bet[];
+    resolve: (result: AppendResult) => void;
+    reject: (error: Error) => void;
+  }
+  | {
+    kind: "finished";
+    agency: number;
+    total: number;
+    resolve: (result: AppendResult) => void;
+    reject: (error: Error) => void;
+  };
+
+const _encoder = new TextEncoder();
+/** Longest store row: six fields, names at their cap, quotes doubled. */
+const _STORE_LINE_BYTES_MAX = 4 * NAME_BYTES_MAX + 256;
+
+/** Path of the journal that belongs to a bets file. */
+export function journalPathFor(betsPath: string): string {
+  return `${betsPath}.journal`;
+}
+
+/**
+ * Streams the bets of a bets file, validating each row as it is read back.
+ * @param path a bets file written by the store
+ * @throws {SyntaxError} naming the line when a row is not a valid bet
+ */
+export async function* loadBets(path: string): AsyncGenerator<Bet> {
+  using file = await Deno.open(path, { read: true });
+  const today = todayIsoDate();
+  for await (
+    const { lineNumber, text } of readLines(
+      file.readable,
+      _STORE_LINE_BYTES_MAX,
+    )
+  ) {
+    let bet: Bet;
+    try {
+      bet = parseStoreRow(parseCsvLine(text));
+    } catch (error) {
+      throw new SyntaxError(
+        `${path} line ${lineNumber}: ${(error as Error).message}`,
+      );
+    }
+    const violation = validateBet(bet, today, Number.MAX_SAFE_INTEGER);
+    if (violation !== undefined) {
+      throw new SyntaxError(
+        `${path} line ${lineNumber}: ${violation.field} ${violation.reason}`,
+      );
+    }
+    yield bet;
+  }
+}
+
+async function _fileSize(path: string): Promise<number> {
+  try {
+    return (await Deno.stat(path)).size;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return 0;
+    throw error;
+  }
+}
+
+/** The durable, exactly-once bet store. */
+export class BetStore {
+  readonly #betsFile: StoreFile;
+  readonly #journalFile: StoreFile;
+  readonly #state: JournalState;
+  readonly #winners: Map<number, string[]>;
+  #queue: _Operation[] = [];
+  #draining: Promise<void> | undefined;
+  #closed = false;
+  #batchesPerSync = { syncs: 0, batches: 0 };
+
+  private constructor(
+    betsFile: StoreFile,
+    journalFile: StoreFile,
+    state: JournalState,
+    winners: Map<number, string[]>,
+  ) {
+    this.#betsFile = betsFile;
+    this.#journalFile = journalFile;
+    this.#state = state;
+    this.#winners = winners;
+  }
+
+  /**
+   * Opens (or creates) a store, restoring its state from disk and discarding
+   * a partial write left by a crash.
+   * @param betsPath path of the bets CSV; the journal sits beside it
+   * @param openFile opens a file for appending (tests inject failures here)
+   * @throws {Error} when the files disagree in a way a crash cannot explain
+   */
+  static async open(
+    betsPath: string,
+    openFile: StoreFileOpener = openAppendFile,
+  ): Promise<{ store: BetStore; report: RestoreReport }> {
+    const journalPath = journalPathFor(betsPath);
+    const slash = betsPath.lastIndexOf("/");
+    if (slash > 0) {
+      await Deno.mkdir(betsPath.slice(0, slash), { recursive: true });
+    }
+
+    const journalText = await Deno.readTextFile(journalPath).catch((error) => {
+      if (error instanceof Deno.errors.NotFound) return "";
+      throw error;
+    });
+    const state = replayJournal(journalText);
+    const discardedJournalBytes = journalText.length - state.journalBytes;
+    const betsBytes = await _fileSize(betsPath);
+    if (betsBytes < state.betsFileBytes) {
+      throw new Error(
+        `${betsPath} has ${betsBytes} bytes but its journal commits ${state.betsFileBytes}: the bets file was cut or replaced`,
+      );
+    }
+    const betsFile = await openFile(betsPath);
+    const journalFile = await openFile(journalPath);
+    await betsFile.truncate(state.betsFileBytes);
+    await journalFile.truncate(state.journalBytes);
+
+    const winners = new Map<number, string[]>();
+    const counted = new Map<number, number>();
+    let bets = 0;
+    if (state.betsFileBytes > 0) {
+      for await (const bet of loadBets(betsPath)) {
+        bets += 1;
+        counted.set(bet.agency, (counted.get(bet.agency) ?? 0) + 1);
+        if (hasWon(bet)) _addWinner(winners, bet);
+      }
+    }
+    for (const [agency, count] of state.betCount) {
+      if (counted.get(agency) !== count) {
+        throw new Error(
+          `${betsPath} holds ${
+            counted.get(agency) ?? 0
+          } bets of agency ${agency} but its journal commits ${count}`,
+        );
+      }
+    }
+    let batches = 0;
+    for (const line of journalText.slice(0, state.journalBytes).split("\n")) {
+      if (line.startsWith("B ")) batches += 1;
+    }
+    return {
+      store: new BetStore(betsFile, journalFile, state, winners),
+      report: {
+        bets,
+        batches,
+        agenciesFinished: state.finished.size,
+        discardedBetsBytes: betsBytes - state.betsFileBytes,
+        discardedJournalBytes,
+      },
+    };
+  }
+
+  /** Highest sequence stored for an agency, 0 when none. */
+  lastSequence(agency: number): number {
+    return this.#state.lastSequence.get(agency) ?? 0;
+  }
+
+  /** Bets stored for an agency. */
+  betCount(agency: number): number {
+    return this.#state.betCount.get(agency) ?? 0;
+  }
+
+  /** Agencies that finished, with the total each declared. */
+  finishedAgencies(): ReadonlyMap<number, number> {
+    return this.#state.finished;
+  }
+
+  /** Documents of an agency's winning bets, in storage order. */
+  winners(agency: number): readonly string[] {
+    return this.#winners.get(agency) ?? [];
+  }
+
+  /** Batches committed per fdatasync so far (group commit efficiency). */
+  syncStats(): { syncs: number; batches: number } {
+    return { ...this.#batchesPerSync };
+  }
+
+  /**
+   * Stores a batch durably, once. Resolves after the batch is synced to disk;
+   * a sequence at or below the agency's last stored one resolves as a
+   * duplicate without writing.
+   * @throws {Error} when the store is closed or the write fails (nothing of
+   *   the batch is then stored)
+   */
+  append(agency: number, sequence: number, bets: Bet[]): Promise<AppendResult> {
+    return this.#enqueue((resolve, reject) => ({
+      kind: "batch",
+      agency,
+      sequence,
+      bets,
+      resolve,
+      reject,
+    }));
+  }
+
+  /**
+   * Records durably that an agency finished after `total` bets. A repeated
+   * call for the same agency resolves as a duplicate.
+   */
+  markFinished(agency: number, total: number): Promise<AppendResult> {
+    return this.#enqueue((resolve, reject) => ({
+      kind: "finished",
+      agency,
+      total,
+      resolve,
+      reject,
+    }));
+  }
+
+  #enqueue(
+    make: (
+      resolve: (result: AppendResult) => void,
+      reject: (error: Error) => void,
+    ) => _Operation,
+  ): Promise<AppendResult> {
+    if (this.#closed) return Promise.reject(new Error("store is closed"));
+    return new Promise((resolve, reject) => {
+      this.#queue.push(make(resolve, reject));
+      this.#draining ??= this.#drain();
+    });
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const group = this.#takeGroup();
+      await this.#commit(group);
+    }
+    this.#draining = undefined;
+  }
+
+  #takeGroup(): _Operation[] {
+    let bets = 0;
+    let count = 0;
+    const bytesPerBetEstimate = 64;
+    while (
+      count < this.#queue.length && count < GROUP_COMMIT_BATCHES_MAX &&
+      bets * bytesPerBetEstimate < GROUP_COMMIT_BYTES_MAX
+    ) {
+      const operation = this.#queue[count]!;
+      if (operation.kind === "batch") bets += operation.bets.length;
+      count += 1;
+    }
+    return this.#queue.splice(0, count);
+  }
+
+  async #commit(group: _Operation[]): Promise<void> {
+    const chunks: Uint8Array[] = [];
+    const records: JournalRecord[] = [];
+    const results: AppendResult[] = [];
+    const lastSequence = new Map<number, number>();
+    const finished = new Set<number>();
+    let betsFileBytes = this.#state.betsFileBytes;
+    for (const operation of group) {
+      if (operation.kind === "batch") {
+        const last = lastSequence.get(operation.agency) ??
+          this.lastSequence(operation.agency);
+        if (operation.sequence <= last) {
+          results.push({ duplicate: true });
+          continue;
+        }
+        let text = "";
+        for (const bet of operation.bets) text += formatStoreRow(bet);
+        const bytes = _encoder.encode(text);
+        chunks.push(bytes);
+        betsFileBytes += bytes.length;
+        lastSequence.set(operation.agency, operation.sequence);
+        records.push({
+          kind: "B",
+          agency: operation.agency,
+          sequence: operation.sequence,
+          count: operation.bets.length,
+          betsFileBytes,
+        });
+        results.push({ duplicate: false });
+      } else {
+        if (
+          this.#state.finished.has(operation.agency) ||
+          finished.has(operation.agency)
+        ) {
+          results.push({ duplicate: true });
+          continue;
+        }
+        finished.add(operation.agency);
+        records.push({
+          kind: "F",
+          agency: operation.agency,
+          total: operation.total,
+        });
+        results.push({ duplicate: false });
+      }
+    }
+    try {
+      await this.#write(chunks, records);
+    } catch (error) {
+      const failure = new Error(
+        `store write failed: ${(error as Error).message}`,
+      );
+      for (const operation of group) operation.reject(failure);
+      return;
+    }
+    this.#batchesPerSync.syncs += 1;
+    this.#batchesPerSync.batches += chunks.length;
+    group.forEach((operation, index) => {
+      if (operation.kind === "batch" && !results[index]!.duplicate) {
+        for (const bet of operation.bets) {
+          if (hasWon(bet)) _addWinner(this.#winners, bet);
+        }
+      }
+      operation.resolve(results[index]!);
+    });
+  }
+
+  /** Writes a group; on failure cuts both files back to their committed size. */
+  async #write(chunks: Uint8Array[], records: JournalRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const betsBefore = this.#state.betsFileBytes;
+    const journalBefore = this.#state.journalBytes;
+    const journal = _encoder.encode(records.map(formatJournalRecord).join(""));
+    try {
+      if (chunks.length > 0) {
+        await writeAll(this.#betsFile, _concat(chunks));
+        await this.#betsFile.syncData();
+      }
+      await writeAll(this.#journalFile, journal);
+      await this.#journalFile.syncData();
+    } catch (error) {
+      await this.#betsFile.truncate(betsBefore).catch(() => {});
+      await this.#journalFile.truncate(journalBefore).catch(() => {});
+      throw error;
+    }
+    for (const record of records) applyJournalRecord(this.#state, record);
+    this.#state.journalBytes += journal.length;
+  }
+
+  /** Waits for queued writes, then closes both files. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#draining;
+    this.#betsFile.close();
+    this.#journalFile.close();
+  }
+}
+
+function _addWinner(winners: Map<number, string[]>, bet: Bet): void {
+  const list = winners.get(bet.agency);
+  if (list === undefined) winners.set(bet.agency, [bet.document]);
+  else list.push(bet.document);
+}
+
+function _concat(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  const bytes = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return bytes;
+}

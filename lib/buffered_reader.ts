@@ -1,0 +1,186 @@
+/**
+ * A buffered reader over a connection: exact-length reads that loop over
+ * short reads, line reads for the echo session, and frame reads that check a
+ * length prefix against its cap before allocating anything.
+ */
+
+import type { Frame } from "./message_codec.ts";
+import {
+  ErrorCode,
+  FRAME_HEADER_BYTES,
+  FRAME_MARKER,
+  PROTOCOL_VERSION,
+  ProtocolError,
+} from "./protocol.ts";
+
+/** What the reader reads from: a `Deno.Conn` or a test double. */
+export interface ByteSource {
+  read(buffer: Uint8Array): Promise<number | null>;
+}
+
+/** Bytes the reader asks the source for at a time. */
+const _CHUNK_BYTES = 64 * 1024;
+
+/** Reads frames and lines from a byte source. */
+export class BufferedReader {
+  readonly #source: ByteSource;
+  #buffer = new Uint8Array(_CHUNK_BYTES);
+  #start = 0;
+  #end = 0;
+
+  constructor(source: ByteSource) {
+    this.#source = source;
+  }
+
+  get #buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /** Reads more bytes; false at end of stream. */
+  async #fill(wantBytes: number): Promise<boolean> {
+    if (this.#start > 0 && this.#buffer.length - this.#end < wantBytes) {
+      this.#buffer.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    if (this.#buffer.length - this.#end < wantBytes) {
+      const grown = new Uint8Array(
+        Math.max(this.#end + wantBytes, _CHUNK_BYTES),
+      );
+      grown.set(this.#buffer.subarray(0, this.#end));
+      this.#buffer = grown;
+    }
+    const count = await this.#source.read(this.#buffer.subarray(this.#end));
+    if (count === null) return false;
+    this.#end += count;
+    return true;
+  }
+
+  /**
+   * Looks at the next byte without consuming it.
+   * @returns the byte, or null at end of stream
+   */
+  async peekByte(): Promise<number | null> {
+    while (this.#buffered === 0) {
+      if (!(await this.#fill(1))) return null;
+    }
+    return this.#buffer[this.#start]!;
+  }
+
+  /**
+   * Reads exactly `length` bytes.
+   * @returns a copy of the bytes, or null when the stream ended before the first one
+   * @throws {ProtocolError} with code truncatedFrame when it ends after the first one
+   */
+  async readExact(length: number, what: string): Promise<Uint8Array | null> {
+    while (this.#buffered < length) {
+      const hadSome = this.#buffered > 0;
+      if (!(await this.#fill(length - this.#buffered))) {
+        if (!hadSome) return null;
+        throw new ProtocolError(
+          ErrorCode.truncatedFrame,
+          `stream ended inside ${what}: ${this.#buffered} of ${length} bytes`,
+        );
+      }
+    }
+    const bytes = this.#buffer.slice(this.#start, this.#start + length);
+    this.#start += length;
+    return bytes;
+  }
+
+  /**
+   * Reads one frame, checking marker, version and length cap first.
+   * @param frameBytesMax largest body accepted
+   * @returns the frame, or null at a clean end of stream between frames
+   * @throws {ProtocolError} on a bad header, an oversized body or a truncated frame
+   */
+  async readFrame(frameBytesMax: number): Promise<Frame | null> {
+    const header = await this.readExact(FRAME_HEADER_BYTES, "frame header");
+    if (header === null) return null;
+    if (header[0] !== FRAME_MARKER) {
+      throw new ProtocolError(
+        ErrorCode.malformedFrame,
+        `frame starts with byte ${header[0]}, expected marker ${FRAME_MARKER}`,
+      );
+    }
+    if (header[1] !== PROTOCOL_VERSION) {
+      throw new ProtocolError(
+        ErrorCode.unsupportedVersion,
+        `protocol version ${
+          header[1]
+        } is not supported (this build speaks ${PROTOCOL_VERSION})`,
+      );
+    }
+    const length = new DataView(header.buffer).getUint32(3);
+    if (length > frameBytesMax) {
+      throw new ProtocolError(
+        ErrorCode.frameTooLarge,
+        `frame body of ${length} bytes exceeds the maximum of ${frameBytesMax} bytes`,
+      );
+    }
+    const body = length === 0
+      ? new Uint8Array(0)
+      : await this.readExact(length, "frame body");
+    if (body === null) {
+      throw new ProtocolError(
+        ErrorCode.truncatedFrame,
+        `stream ended before a ${length}-byte body`,
+      );
+    }
+    return { type: header[2]!, body };
+  }
+
+  /**
+   * Reads one line, its `\n` included when present.
+   * @returns the line's bytes, or null at end of stream with nothing pending
+   * @throws {RangeError} when no line break comes within `lineBytesMax` bytes
+   */
+  async readLine(lineBytesMax: number): Promise<Uint8Array | null> {
+    let scanned = 0;
+    while (true) {
+      const window = this.#buffer.subarray(this.#start + scanned, this.#end);
+      const newline = window.indexOf(0x0a);
+      if (newline !== -1) {
+        const end = this.#start + scanned + newline + 1;
+        const line = this.#buffer.slice(this.#start, end);
+        this.#start = end;
+        return line;
+      }
+      scanned = this.#buffered;
+      if (scanned > lineBytesMax) {
+        throw new RangeError(`echo line longer than ${lineBytesMax} bytes`);
+      }
+      if (!(await this.#fill(1))) {
+        if (this.#buffered === 0) return null;
+        const rest = this.#buffer.slice(this.#start, this.#end);
+        this.#start = this.#end;
+        return rest;
+      }
+    }
+  }
+}
+
+/** What frames are written to: a `Deno.Conn` or a test double. */
+export interface ByteSink {
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+/**
+ * Writes every byte, looping over short writes.
+ * @throws {Error} when the sink reports zero bytes written
+ */
+export async function writeAll(
+  sink: ByteSink,
+  bytes: Uint8Array,
+): Promise<void> {
+  let written = 0;
+  while (written < bytes.length) {
+    const count = await sink.write(bytes.subarray(written));
+    if (count <= 0) {
+      throw new Error(
+        `write made no progress after ${written} of ${bytes.length} bytes`,
+      );
+    }
+    written += count;
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * The client's configuration: config/client.yaml, overridable from CLI_*
+ * environment variables.
+ */
+
+import YAML from "yaml";
+import { ConfigError, ConfigSource, readConfigFile } from "./config_source.ts";
+import {
+  AGENCIES_MAX,
+  BATCH_BETS_DEFAULT,
+  BATCH_BETS_MAX,
+  BATCH_WINDOW_DEFAULT,
+  BATCH_WINDOW_MAX,
+  RECONNECT_BUDGET_MS_DEFAULT,
+} from "./limits.ts";
+import type { LogLevel } from "./log.ts";
+
+/** Where the client looks for its config unless CLI_CONFIG says otherwise. */
+export const CLIENT_CONFIG_PATH_DEFAULT = "config/client.yaml";
+
+/** What the client does. */
+export const CLIENT_MODES = ["lottery", "bet", "echo"] as const;
+export type ClientMode = typeof CLIENT_MODES[number];
+
+/** Each YAML key and the environment variable that overrides it. */
+export const CLIENT_CONFIG_KEYS = {
+  "id": "CLI_ID",
+  "mode": "CLI_MODE",
+  "server.address": "CLI_SERVER_ADDRESS",
+  "loop.amount": "CLI_LOOP_AMOUNT",
+  "loop.period": "CLI_LOOP_PERIOD",
+  "log.level": "CLI_LOG_LEVEL",
+  "batch.maxAmount": "CLI_BATCH_MAXAMOUNT",
+  "batch.window": "CLI_BATCH_WINDOW",
+  "data.file": "CLI_DATA_FILE",
+  "reconnect.budget": "CLI_RECONNECT_BUDGET",
+} as const;
+
+/** The client's effective configuration. */
+export interface ClientConfig {
+  file: string;
+  /** Agency number. */
+  id: number;
+  mode: ClientMode;
+  /** `host:port` as configured. */
+  serverAddress: string;
+  serverHost: string;
+  serverPort: number;
+  loopAmount: number;
+  loopPeriod: { text: string; ms: number };
+  logLevel: LogLevel;
+  batchMaxAmount: number;
+  batchWindow: number;
+  /** The agency's bets file (lottery mode). */
+  dataFile: string;
+  /** How long to keep trying to reach the server before failing. */
+  reconnectBudget: { text: string; ms: number };
+}
+
+function _flatten(
+  value: unknown,
+  prefix: string,
+  into: Map<string, unknown>,
+): void {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    for (const [key, child] of Object.entries(value)) {
+      _flatten(child, prefix === "" ? key : `${prefix}.${key}`, into);
+    }
+  } else if (prefix !== "") {
+    into.set(prefix, value);
+  }
+}
+
+/**
+ * Splits `host:port`.
+ * @throws {ConfigError} when the port is missing or not in 1..65535
+ */
+export function parseServerAddress(
+  address: string,
+  origin: string,
+): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  const host = address.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  const portText = address.slice(colon + 1);
+  const port = Number(portText);
+  if (colon <= 0 || !/^\d+$/.test(portText) || port < 1 || port > 65_535) {
+    throw new ConfigError(
+      `server.address "${address}" in ${origin} is not host:port with a port in 1..65535`,
+    );
+  }
+  return { host, port };
+}
+
+/**
+ * Parses client.yaml text and applies environment overrides.
+ * @throws {ConfigError} naming the key and the file of the first bad value
+ */
+export function parseClientConfig(
+  text: string,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+): ClientConfig {
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(text);
+  } catch (error) {
+    throw new ConfigError(
+      `cannot parse ${file}: ${(error as Error).message.split("\n")[0]}`,
+    );
+  }
+  const values = new Map<string, unknown>();
+  _flatten(parsed ?? {}, "", values);
+  const source = new ConfigSource(file, values, env);
+  source.rejectUnknownKeys(Object.keys(CLIENT_CONFIG_KEYS));
+  const keys = CLIENT_CONFIG_KEYS;
+  const id = source.integer("id", keys["id"], 1, AGENCIES_MAX);
+  const mode = source.text("mode", keys["mode"], "lottery");
+  if (!(CLIENT_MODES as readonly string[]).includes(mode)) {
+    throw new ConfigError(
+      `mode "${mode}" in ${file} or ${keys["mode"]} is not one of ${
+        CLIENT_MODES.join(", ")
+      }`,
+    );
+  }
+  const serverAddress = source.text("server.address", keys["server.address"]);
+  const { host, port } = parseServerAddress(
+    serverAddress,
+    `${file} or ${keys["server.address"]}`,
+  );
+  return {
+    file,
+    id,
+    mode: mode as ClientMode,
+    serverAddress,
+    serverHost: host,
+    serverPort: port,
+    loopAmount: source.integer(
+      "loop.amount",
+      keys["loop.amount"],
+      0,
+      1_000_000,
+      5,
+    ),
+    loopPeriod: source.duration(
+      "loop.period",
+      keys["loop.period"],
+      3_600_000,
+      "5s",
+    ),
+    logLevel: source.level("log.level", keys["log.level"], "INFO"),
+    batchMaxAmount: source.integer(
+      "batch.maxAmount",
+      keys["batch.maxAmount"],
+      1,
+      BATCH_BETS_MAX,
+      BATCH_BETS_DEFAULT,
+    ),
+    batchWindow: source.integer(
+      "batch.window",
+      keys["batch.window"],
+      1,
+      BATCH_WINDOW_MAX,
+      BATCH_WINDOW_DEFAULT,
+    ),
+    dataFile: source.text(
+      "data.file",
+      keys["data.file"],
+      `data/agency-${id}.csv`,
+    ),
+    reconnectBudget: source.duration(
+      "reconnect.budget",
+      keys["reconnect.budget"],
+      3_600_000,
+      `${RECONNECT_BUDGET_MS_DEFAULT / 1000}s`,
+    ),
+  };
+}
+
+/**
+ * Loads the client config from `env.CLI_CONFIG` or config/client.yaml.
+ * @throws {ConfigError} when the file is missing or a value is bad
+ */
+export async function loadClientConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<ClientConfig> {
+  const file = env["CLI_CONFIG"] || CLIENT_CONFIG_PATH_DEFAULT;
+  return parseClientConfig(await readConfigFile(file), file, env);
+}

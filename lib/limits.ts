@@ -1,0 +1,78 @@
+/**
+ * Every bound of the system in one place. Each value says what it bounds and
+ * why it has this size. Configurable limits name their config key; the values
+ * here are their defaults and hard ceilings.
+ */
+
+/** Server-side cap on one frame's body (config FRAME_BYTES_MAX). 1 MiB holds
+ * thousands of bets yet keeps a hostile length prefix from costing memory. */
+export const FRAME_BYTES_MAX_DEFAULT = 1024 * 1024;
+
+/** Hard ceiling for FRAME_BYTES_MAX: the body length field is a u32, and no
+ * sane batch needs more than 64 MiB. */
+export const FRAME_BYTES_MAX_CEILING = 64 * 1024 * 1024;
+
+/** Client-side cap on one batch frame (header included). 8 KiB keeps each
+ * frame inside a couple of TCP segments and below any server cap. */
+export const CLIENT_FRAME_BYTES_MAX = 8 * 1024;
+
+/** Bets per batch frame (client batch.maxAmount default). 100 bets of
+ * realistic size (about 45 bytes, 80 with long names) fit in 8 KiB. */
+export const BATCH_BETS_DEFAULT = 100;
+
+/** Upper bound for batch.maxAmount: the bet count travels as a u16. */
+export const BATCH_BETS_MAX = 65_535;
+
+/** Unacknowledged batches a client keeps in flight (batch.window default).
+ * Enough to cover one group commit (fdatasync) round trip at full speed. */
+export const BATCH_WINDOW_DEFAULT = 64;
+
+/** Upper bound for batch.window: bounds client memory (window × 8 KiB). */
+export const BATCH_WINDOW_MAX = 4096;
+
+/** Batches a server connection may have queued for the store before it stops
+ * reading from that socket (backpressure per connection). */
+export const CONNECTION_BATCHES_PENDING_MAX = 256;
+
+/** Open connections the server serves at once (config CONNECTIONS_MAX);
+ * beyond it a new connection gets an error frame and is closed. */
+export const CONNECTIONS_MAX_DEFAULT = 1024;
+
+/** A connection that sends nothing for this long is closed (IDLE_TIMEOUT).
+ * Winners queries waiting for the draw are not idle. */
+export const IDLE_TIMEOUT_MS_DEFAULT = 30_000;
+
+/** How long shutdown waits for in-flight batches (SHUTDOWN_GRACE). Below
+ * Docker's default `stop -t 10`, so the process exits before SIGKILL. */
+export const SHUTDOWN_GRACE_MS_DEFAULT = 5_000;
+
+/** Longest echo line the health check accepts before closing the session. */
+export const ECHO_LINE_BYTES_MAX = 64 * 1024;
+
+/** Batches the store writes in one group commit (one fdatasync). */
+export const GROUP_COMMIT_BATCHES_MAX = 4096;
+
+/** Bytes the store writes in one group commit, to bound its buffer. */
+export const GROUP_COMMIT_BYTES_MAX = 16 * 1024 * 1024;
+
+/** Highest agency number; agency ids travel as u32 but AGENCIES caps them. */
+export const AGENCIES_MAX = 100_000;
+
+/** Longest UTF-8 encoding of a name field (u8 length on the wire). */
+export const NAME_BYTES_MAX = 255;
+
+/** Longest document number (DNI) in digits. */
+export const DOCUMENT_DIGITS_MAX = 12;
+
+/** Client: total time spent reconnecting before giving up. */
+export const RECONNECT_BUDGET_MS_DEFAULT = 30_000;
+
+/** Client: first and largest pause between connection attempts. */
+export const RECONNECT_DELAY_MS_MIN = 50;
+export const RECONNECT_DELAY_MS_MAX = 2_000;
+
+/** Client: an INFO progress line at least this often during uploads. */
+export const PROGRESS_INTERVAL_MS = 2_000;
+
+/** Largest error text carried in a frame. */
+export const ERROR_TEXT_BYTES_MAX = 1024;

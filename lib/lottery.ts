@@ -1,0 +1,136 @@
+/**
+ * The lottery's shared state across connections: which agencies finished,
+ * whether the draw happened, and the winners queries waiting for it.
+ *
+ * Deno runs every connection handler on one thread, so this state needs no
+ * lock; what must be serialized (disk writes) goes through the store's single
+ * writer, and waiting queries park on one promise resolved by the draw.
+ */
+
+import type { Bet } from "./bet.ts";
+import type { AppendResult, BetStore } from "./bet_store.ts";
+import { ErrorCode, ProtocolError } from "./protocol.ts";
+
+/** Called once when the draw happens. */
+export type DrawListener = () => void;
+
+/** Draw coordination on top of a store. */
+export class Lottery {
+  readonly #store: BetStore;
+  readonly #agencies: number;
+  readonly #onDraw: DrawListener;
+  #drawn = false;
+  #drawDone: PromiseWithResolvers<void> = Promise.withResolvers();
+
+  /**
+   * @param store the opened store (its restored state counts)
+   * @param agencies how many agencies must finish before the draw
+   * @param onDraw called once, when the draw happens in this process
+   */
+  constructor(store: BetStore, agencies: number, onDraw: DrawListener) {
+    this.#store = store;
+    this.#agencies = agencies;
+    this.#onDraw = onDraw;
+    this.#drawDone.promise.catch(() => {});
+    if (store.finishedAgencies().size >= agencies) {
+      this.#drawn = true;
+      this.#drawDone.resolve();
+    }
+  }
+
+  /** How many agencies take part. */
+  get agencies(): number {
+    return this.#agencies;
+  }
+
+  /** True once every agency finished and the draw was made. */
+  get drawn(): boolean {
+    return this.#drawn;
+  }
+
+  /**
+   * Stores a batch of an agency's bets exactly once.
+   * @throws {ProtocolError} drawClosed when the draw already happened, or
+   *   alreadyFinished when the agency declared itself finished
+   */
+  async storeBatch(
+    agency: number,
+    sequence: number,
+    bets: Bet[],
+  ): Promise<AppendResult> {
+    if (sequence <= this.#store.lastSequence(agency)) {
+      return { duplicate: true };
+    }
+    if (this.#drawn) {
+      throw new ProtocolError(
+        ErrorCode.drawClosed,
+        "the draw already happened: no more bets",
+      );
+    }
+    if (this.#store.finishedAgencies().has(agency)) {
+      throw new ProtocolError(
+        ErrorCode.alreadyFinished,
+        `agency ${agency} already finished: no more bets`,
+      );
+    }
+    return await this.#store.append(agency, sequence, bets);
+  }
+
+  /**
+   * Records that an agency finished; makes the draw when it is the last one.
+   * @param total bets the agency says it sent
+   * @throws {ProtocolError} countMismatch when `total` differs from the bets stored
+   */
+  async finish(agency: number, total: number): Promise<void> {
+    const finishedTotal = this.#store.finishedAgencies().get(agency);
+    const stored = this.#store.betCount(agency);
+    if (finishedTotal === undefined && total !== stored) {
+      throw new ProtocolError(
+        ErrorCode.countMismatch,
+        `agency ${agency} declares ${total} bets but ${stored} are stored`,
+      );
+    }
+    if (finishedTotal !== undefined && finishedTotal !== total) {
+      throw new ProtocolError(
+        ErrorCode.countMismatch,
+        `agency ${agency} finished with ${finishedTotal} bets, now declares ${total}`,
+      );
+    }
+    await this.#store.markFinished(agency, total);
+    if (!this.#drawn && this.#store.finishedAgencies().size >= this.#agencies) {
+      this.#drawn = true;
+      this.#onDraw();
+      this.#drawDone.resolve();
+    }
+  }
+
+  /**
+   * Answers an agency's winners, waiting for the draw if needed.
+   * @param signal aborts the wait (shutdown)
+   * @returns the documents of the agency's winning bets
+   * @throws {ProtocolError} shuttingDown when aborted before the draw
+   */
+  async winners(
+    agency: number,
+    signal: AbortSignal,
+  ): Promise<readonly string[]> {
+    if (!this.#drawn) {
+      const aborted = Promise.withResolvers<never>();
+      const onAbort = () =>
+        aborted.reject(
+          new ProtocolError(
+            ErrorCode.shuttingDown,
+            "server shutting down before the draw",
+          ),
+        );
+      if (signal.aborted) onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        await Promise.race([this.#drawDone.promise, aborted.promise]);
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    }
+    return this.#store.winners(agency);
+  }
+}

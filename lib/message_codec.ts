@@ -1,0 +1,259 @@
+/**
+ * Encodes and decodes the protocol's messages (frame header + body).
+ *
+ * | type | name          | body                                                        |
+ * |------|---------------|-------------------------------------------------------------|
+ * | 1    | hello         | agency u32                                                  |
+ * | 2    | helloAck      | last stored sequence u32                                    |
+ * | 3    | batch         | sequence u32, count u16, count × bet                        |
+ * | 4    | batchAck      | sequence u32, count u16                                     |
+ * | 5    | batchNack     | sequence u32, count u16, code u8, bet index u16, field s8, reason s16 |
+ * | 6    | finished      | total bets u32                                              |
+ * | 7    | winnersQuery  | (empty)                                                     |
+ * | 8    | winners       | count u32, count × document s8                              |
+ * | 9    | error         | code u8, text s16                                           |
+ *
+ * A bet is first name s8, last name s8, document s8, birthdate s8, number u16,
+ * where s8 / s16 is UTF-8 text prefixed by its byte length as u8 / u16.
+ */
+
+import type { Bet } from "./bet.ts";
+import { ByteReader, ByteWriter } from "./byte_cursor.ts";
+import { ERROR_TEXT_BYTES_MAX } from "./limits.ts";
+import {
+  ErrorCode,
+  FRAME_HEADER_BYTES,
+  FRAME_MARKER,
+  MessageType,
+  PROTOCOL_VERSION,
+  ProtocolError,
+} from "./protocol.ts";
+
+/** A bet as it travels: the agency is bound to the connection at hello. */
+export type WireBet = Omit<Bet, "agency">;
+
+/** Every message of the protocol. */
+export type Message =
+  | { type: typeof MessageType.hello; agency: number }
+  | { type: typeof MessageType.helloAck; lastSequence: number }
+  | { type: typeof MessageType.batch; sequence: number; bets: WireBet[] }
+  | { type: typeof MessageType.batchAck; sequence: number; count: number }
+  | {
+    type: typeof MessageType.batchNack;
+    sequence: number;
+    count: number;
+    code: ErrorCode;
+    betIndex: number;
+    field: string;
+    reason: string;
+  }
+  | { type: typeof MessageType.finished; total: number }
+  | { type: typeof MessageType.winnersQuery }
+  | { type: typeof MessageType.winners; documents: string[] }
+  | { type: typeof MessageType.error; code: ErrorCode; text: string };
+
+/** A frame as read off the wire, body not yet decoded. */
+export interface Frame {
+  type: number;
+  body: Uint8Array;
+}
+
+/** Writes a frame header whose length is patched by {@link finishFrame}. */
+export function startFrame(writer: ByteWriter, type: MessageType): void {
+  writer.u8(FRAME_MARKER).u8(PROTOCOL_VERSION).u8(type).u32(0);
+}
+
+/** Patches the body length of the frame that starts at `frameStart`. */
+export function finishFrame(writer: ByteWriter, frameStart = 0): Uint8Array {
+  const bytes = writer.view();
+  const bodyLength = bytes.length - frameStart - FRAME_HEADER_BYTES;
+  new DataView(bytes.buffer, bytes.byteOffset).setUint32(
+    frameStart + 3,
+    bodyLength,
+  );
+  return bytes;
+}
+
+/** Appends one bet's wire encoding. */
+export function encodeBet(writer: ByteWriter, bet: WireBet): void {
+  writer
+    .text(bet.firstName, 1, "first_name")
+    .text(bet.lastName, 1, "last_name")
+    .text(bet.document, 1, "document")
+    .text(bet.birthdate, 1, "birthdate")
+    .u16(bet.number);
+}
+
+function _clip(text: string): string {
+  return text.length > ERROR_TEXT_BYTES_MAX / 4
+    ? text.slice(0, ERROR_TEXT_BYTES_MAX / 4)
+    : text;
+}
+
+/**
+ * Encodes a message as a complete frame.
+ * @throws {RangeError} when a field does not fit its wire type
+ */
+export function encodeMessage(message: Message): Uint8Array {
+  const writer = new ByteWriter();
+  startFrame(writer, message.type);
+  switch (message.type) {
+    case MessageType.hello:
+      writer.u32(message.agency);
+      break;
+    case MessageType.helloAck:
+      writer.u32(message.lastSequence);
+      break;
+    case MessageType.batch:
+      writer.u32(message.sequence).u16(message.bets.length);
+      for (const bet of message.bets) encodeBet(writer, bet);
+      break;
+    case MessageType.batchAck:
+      writer.u32(message.sequence).u16(message.count);
+      break;
+    case MessageType.batchNack:
+      writer.u32(message.sequence).u16(message.count).u8(message.code)
+        .u16(message.betIndex).text(message.field, 1, "field")
+        .text(_clip(message.reason), 2, "reason");
+      break;
+    case MessageType.finished:
+      writer.u32(message.total);
+      break;
+    case MessageType.winnersQuery:
+      break;
+    case MessageType.winners:
+      writer.u32(message.documents.length);
+      for (const document of message.documents) {
+        writer.text(document, 1, "document");
+      }
+      break;
+    case MessageType.error:
+      writer.u8(message.code).text(_clip(message.text), 2, "text");
+      break;
+  }
+  return finishFrame(writer).slice();
+}
+
+function _decodeBet(
+  reader: ByteReader,
+  sequence: number,
+  betIndex: number,
+): WireBet {
+  let field = "first_name";
+  try {
+    const firstName = reader.shortText(field);
+    field = "last_name";
+    const lastName = reader.shortText(field);
+    field = "document";
+    const document = reader.shortText(field);
+    field = "birthdate";
+    const birthdate = reader.shortText(field);
+    field = "number";
+    const number = reader.u16(field);
+    return { firstName, lastName, document, birthdate, number };
+  } catch (error) {
+    if (!(error instanceof ProtocolError)) throw error;
+    const badText = error.code === ErrorCode.invalidUtf8;
+    throw new ProtocolError(
+      badText ? ErrorCode.invalidBet : ErrorCode.countMismatch,
+      `bet ${betIndex}: ${error.message}`,
+      { sequence, betIndex, field },
+    );
+  }
+}
+
+function _decodeBatch(reader: ByteReader): Message {
+  const sequence = reader.u32("sequence");
+  const count = reader.u16("count");
+  const bets: WireBet[] = new Array(count);
+  for (let index = 0; index < count; index += 1) {
+    bets[index] = _decodeBet(reader, sequence, index + 1);
+  }
+  if (reader.remaining !== 0) {
+    throw new ProtocolError(
+      ErrorCode.countMismatch,
+      `batch declares ${count} bets but ${reader.remaining} bytes follow the last one`,
+      { sequence, betIndex: 0, field: "" },
+    );
+  }
+  return { type: MessageType.batch, sequence, bets };
+}
+
+function _errorCode(reader: ByteReader): ErrorCode {
+  return reader.u8("code") as ErrorCode;
+}
+
+/**
+ * Decodes a frame's body into a message.
+ * @throws {ProtocolError} on an unknown type or a body that does not match it
+ */
+export function decodeMessage(frame: Frame): Message {
+  const reader = new ByteReader(frame.body);
+  let message: Message;
+  switch (frame.type) {
+    case MessageType.hello:
+      message = { type: MessageType.hello, agency: reader.u32("agency") };
+      break;
+    case MessageType.helloAck:
+      message = {
+        type: MessageType.helloAck,
+        lastSequence: reader.u32("last sequence"),
+      };
+      break;
+    case MessageType.batch:
+      return _decodeBatch(reader);
+    case MessageType.batchAck:
+      message = {
+        type: MessageType.batchAck,
+        sequence: reader.u32("sequence"),
+        count: reader.u16("count"),
+      };
+      break;
+    case MessageType.batchNack:
+      message = {
+        type: MessageType.batchNack,
+        sequence: reader.u32("sequence"),
+        count: reader.u16("count"),
+        code: _errorCode(reader),
+        betIndex: reader.u16("bet index"),
+        field: reader.shortText("field"),
+        reason: reader.longText("reason"),
+      };
+      break;
+    case MessageType.finished:
+      message = { type: MessageType.finished, total: reader.u32("total") };
+      break;
+    case MessageType.winnersQuery:
+      message = { type: MessageType.winnersQuery };
+      break;
+    case MessageType.winners: {
+      const count = reader.u32("count");
+      if (count > reader.remaining) {
+        throw new ProtocolError(
+          ErrorCode.countMismatch,
+          `winners declares ${count} documents in ${reader.remaining} bytes`,
+        );
+      }
+      const documents: string[] = [];
+      for (let index = 0; index < count; index += 1) {
+        documents.push(reader.shortText("document"));
+      }
+      message = { type: MessageType.winners, documents };
+      break;
+    }
+    case MessageType.error:
+      message = {
+        type: MessageType.error,
+        code: _errorCode(reader),
+        text: reader.longText("text"),
+      };
+      break;
+    default:
+      throw new ProtocolError(
+        ErrorCode.unknownType,
+        `unknown message type ${frame.type}`,
+      );
+  }
+  reader.end(`message type ${frame.type}`);
+  return message;
+}

@@ -1,0 +1,133 @@
+/**
+ * The server's configuration: config/server.ini, section [DEFAULT], every key
+ * overridable by an environment variable of the same name.
+ */
+
+// @ts-types="@types/ini"
+import ini from "ini";
+import { ConfigError, ConfigSource, readConfigFile } from "./config_source.ts";
+import {
+  AGENCIES_MAX,
+  CONNECTIONS_MAX_DEFAULT,
+  FRAME_BYTES_MAX_CEILING,
+  FRAME_BYTES_MAX_DEFAULT,
+  IDLE_TIMEOUT_MS_DEFAULT,
+  SHUTDOWN_GRACE_MS_DEFAULT,
+} from "./limits.ts";
+import type { LogLevel } from "./log.ts";
+
+/** Where the server looks for its config unless SERVER_CONFIG says otherwise. */
+export const SERVER_CONFIG_PATH_DEFAULT = "config/server.ini";
+
+/** Every key of server.ini; each is also an environment variable. */
+export const SERVER_CONFIG_KEYS = [
+  "SERVER_PORT",
+  "SERVER_IP",
+  "SERVER_LISTEN_BACKLOG",
+  "LOGGING_LEVEL",
+  "AGENCIES",
+  "STORAGE",
+  "FRAME_BYTES_MAX",
+  "CONNECTIONS_MAX",
+  "IDLE_TIMEOUT",
+  "SHUTDOWN_GRACE",
+] as const;
+
+/** The server's effective configuration. */
+export interface ServerConfig {
+  file: string;
+  /** TCP port; 0 picks a free one (tests). */
+  port: number;
+  ip: string;
+  listenBacklog: number;
+  loggingLevel: LogLevel;
+  /** Agencies that must finish before the draw. */
+  agencies: number;
+  /** Path of the bets CSV; its journal sits beside it. */
+  storage: string;
+  frameBytesMax: number;
+  connectionsMax: number;
+  idleTimeout: { text: string; ms: number };
+  shutdownGrace: { text: string; ms: number };
+}
+
+/**
+ * Parses server.ini text and applies environment overrides.
+ * @param file the file's path, for messages
+ * @throws {ConfigError} naming the key and the file of the first bad value
+ */
+export function parseServerConfig(
+  text: string,
+  file: string,
+  env: Readonly<Record<string, string | undefined>>,
+): ServerConfig {
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = ini.parse(text);
+  } catch (error) {
+    throw new ConfigError(`cannot parse ${file}: ${(error as Error).message}`);
+  }
+  const section = parsed["DEFAULT"];
+  const values = new Map<string, unknown>(
+    section !== null && typeof section === "object"
+      ? Object.entries(section)
+      : [],
+  );
+  for (const [key, value] of Object.entries(parsed)) {
+    if (key !== "DEFAULT") values.set(key, value);
+  }
+  const source = new ConfigSource(file, values, env);
+  source.rejectUnknownKeys(SERVER_CONFIG_KEYS);
+  return {
+    file,
+    port: source.integer("SERVER_PORT", "SERVER_PORT", 0, 65_535),
+    ip: source.text("SERVER_IP", "SERVER_IP", "0.0.0.0"),
+    listenBacklog: source.integer(
+      "SERVER_LISTEN_BACKLOG",
+      "SERVER_LISTEN_BACKLOG",
+      1,
+      65_535,
+      511,
+    ),
+    loggingLevel: source.level("LOGGING_LEVEL", "LOGGING_LEVEL", "INFO"),
+    agencies: source.integer("AGENCIES", "AGENCIES", 1, AGENCIES_MAX, 5),
+    storage: source.text("STORAGE", "STORAGE", "storage/bets.csv"),
+    frameBytesMax: source.integer(
+      "FRAME_BYTES_MAX",
+      "FRAME_BYTES_MAX",
+      1024,
+      FRAME_BYTES_MAX_CEILING,
+      FRAME_BYTES_MAX_DEFAULT,
+    ),
+    connectionsMax: source.integer(
+      "CONNECTIONS_MAX",
+      "CONNECTIONS_MAX",
+      1,
+      1_000_000,
+      CONNECTIONS_MAX_DEFAULT,
+    ),
+    idleTimeout: source.duration(
+      "IDLE_TIMEOUT",
+      "IDLE_TIMEOUT",
+      3_600_000,
+      `${IDLE_TIMEOUT_MS_DEFAULT / 1000}s`,
+    ),
+    shutdownGrace: source.duration(
+      "SHUTDOWN_GRACE",
+      "SHUTDOWN_GRACE",
+      600_000,
+      `${SHUTDOWN_GRACE_MS_DEFAULT / 1000}s`,
+    ),
+  };
+}
+
+/**
+ * Loads the server config from `env.SERVER_CONFIG` or config/server.ini.
+ * @throws {ConfigError} when the file is missing or a value is bad
+ */
+export async function loadServerConfig(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<ServerConfig> {
+  const file = env["SERVER_CONFIG"] || SERVER_CONFIG_PATH_DEFAULT;
+  return parseServerConfig(await readConfigFile(file), file, env);
+}
