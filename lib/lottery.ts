@@ -43,6 +43,16 @@ export class Lottery {
     return this.#agencies;
   }
 
+  /** Highest sequence stored for an agency, 0 when none. */
+  lastSequence(agency: number): number {
+    return this.#store.lastSequence(agency);
+  }
+
+  /** Bets stored for an agency. */
+  betCount(agency: number): number {
+    return this.#store.betCount(agency);
+  }
+
   /** True once every agency finished and the draw was made. */
   get drawn(): boolean {
     return this.#drawn;

@@ -4,7 +4,7 @@
  * | type | name          | body                                                        |
  * |------|---------------|-------------------------------------------------------------|
  * | 1    | hello         | agency u32                                                  |
- * | 2    | helloAck      | last stored sequence u32                                    |
+ * | 2    | helloAck      | last stored sequence u32, stored bets u32                   |
  * | 3    | batch         | sequence u32, count u16, count × bet                        |
  * | 4    | batchAck      | sequence u32, count u16                                     |
  * | 5    | batchNack     | sequence u32, count u16, code u8, bet index u16, field s8, reason s16 |
@@ -35,7 +35,7 @@ export type WireBet = Omit<Bet, "agency">;
 /** Every message of the protocol. */
 export type Message =
   | { type: typeof MessageType.hello; agency: number }
-  | { type: typeof MessageType.helloAck; lastSequence: number }
+  | { type: typeof MessageType.helloAck; lastSequence: number; storedBets: number }
   | { type: typeof MessageType.batch; sequence: number; bets: WireBet[] }
   | { type: typeof MessageType.batchAck; sequence: number; count: number }
   | {
@@ -102,7 +102,7 @@ export function encodeMessage(message: Message): Uint8Array {
       writer.u32(message.agency);
       break;
     case MessageType.helloAck:
-      writer.u32(message.lastSequence);
+      writer.u32(message.lastSequence).u32(message.storedBets);
       break;
     case MessageType.batch:
       writer.u32(message.sequence).u16(message.bets.length);

@@ -51,6 +51,7 @@ export const ErrorCode = {
   truncatedFrame: 14,
   invalidUtf8: 15,
   alreadyFinished: 16,
+  unexpectedMessage: 17,
 } as const;
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
 

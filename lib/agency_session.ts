@@ -1,0 +1,273 @@
+/**
+ * One agency's protocol session: hello binds the agency to the connection,
+ * then batches (pipelined, acknowledged once durable), finished, and the
+ * winners query, which waits for the draw.
+ */
+
+import { type Bet, todayIsoDate, validateBet } from "./bet.ts";
+import { type BufferedReader, type ByteSink, writeAll } from "./buffered_reader.ts";
+import { CONNECTION_BATCHES_PENDING_MAX } from "./limits.ts";
+import type { Logger } from "./log.ts";
+import type { Lottery } from "./lottery.ts";
+import { decodeMessage, encodeMessage, type Message, type WireBet } from "./message_codec.ts";
+import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "./protocol.ts";
+
+/** What a session needs from the server around it. */
+export interface SessionContext {
+  lottery: Lottery;
+  logger: Logger;
+  frameBytesMax: number;
+  /** Aborted when the server shuts down. */
+  shutdown: AbortSignal;
+  /** Stops idle accounting while the peer rightly waits for the draw. */
+  pauseIdle(): void;
+  resumeIdle(): void;
+}
+
+/** An agency's session over one connection. */
+export class AgencySession {
+  readonly #reader: BufferedReader;
+  readonly #sink: ByteSink;
+  readonly #context: SessionContext;
+  #agency = 0;
+  #inFlight = 0;
+  #settled: PromiseWithResolvers<void> | undefined;
+  #sending: Promise<void> = Promise.resolve();
+
+  constructor(reader: BufferedReader, sink: ByteSink, context: SessionContext) {
+    this.#reader = reader;
+    this.#sink = sink;
+    this.#context = context;
+  }
+
+  /** The agency bound at hello, 0 before. */
+  get agency(): number {
+    return this.#agency;
+  }
+
+  /**
+   * Serves frames until the peer closes or breaks the protocol. A protocol
+   * error is answered with an error frame before this returns.
+   * @throws {Error} on connection failures (the caller closes and logs)
+   */
+  async run(): Promise<void> {
+    try {
+      if (!(await this.#hello())) return;
+      while (true) {
+        const frame = await this.#reader.readFrame(this.#context.frameBytesMax);
+        if (frame === null) break;
+        let message: Message;
+        try {
+          message = decodeMessage(frame);
+        } catch (error) {
+          if (error instanceof ProtocolError && error.batch !== undefined) {
+            this.#nack(error.batch.sequence, 0, error);
+            continue;
+          }
+          throw error;
+        }
+        await this.#dispatch(message);
+      }
+      await this.#allSettled();
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#context.logger.warning("protocol_error", "fail", {
+        agency: this.#agency,
+        code: errorCodeName(error.code),
+        error: error.message,
+      });
+      await this.#allSettled();
+      await this.#send({ type: MessageType.error, code: error.code, text: error.message })
+        .catch(() => {});
+    } finally {
+      await this.#sending.catch(() => {});
+    }
+  }
+
+  /** Waits until every batch read so far is answered. */
+  drain(): Promise<void> {
+    return this.#allSettled();
+  }
+
+  async #hello(): Promise<boolean> {
+    const frame = await this.#reader.readFrame(this.#context.frameBytesMax);
+    if (frame === null) return false;
+    const message = decodeMessage(frame);
+    if (message.type !== MessageType.hello) {
+      throw new ProtocolError(ErrorCode.helloRequired, "the first message must be hello");
+    }
+    const agencies = this.#context.lottery.agencies;
+    if (message.agency < 1 || message.agency > agencies) {
+      throw new ProtocolError(
+        ErrorCode.unknownAgency,
+        `agency ${message.agency} is not in 1..${agencies}`,
+      );
+    }
+    this.#agency = message.agency;
+    const lastSequence = this.#context.lottery.lastSequence(this.#agency);
+    const storedBets = this.#context.lottery.betCount(this.#agency);
+    this.#context.logger.info("hello", "success", {
+      agency: this.#agency,
+      last_sequence: lastSequence,
+      stored_bets: storedBets,
+    });
+    await this.#send({ type: MessageType.helloAck, lastSequence, storedBets });
+    return true;
+  }
+
+  async #dispatch(message: Message): Promise<void> {
+    switch (message.type) {
+      case MessageType.batch:
+        await this.#batch(message.sequence, message.bets);
+        return;
+      case MessageType.finished:
+        await this.#finished(message.total);
+        return;
+      case MessageType.winnersQuery:
+        await this.#winners();
+        return;
+      default:
+        throw new ProtocolError(
+          ErrorCode.unexpectedMessage,
+          `message type ${message.type} is not sent by agencies after hello`,
+        );
+    }
+  }
+
+  async #batch(sequence: number, wireBets: WireBet[]): Promise<void> {
+    if (this.#context.shutdown.aborted) {
+      this.#nack(
+        sequence,
+        wireBets.length,
+        new ProtocolError(ErrorCode.shuttingDown, "server shutting down: batch not stored"),
+      );
+      return;
+    }
+    const today = todayIsoDate();
+    const bets: Bet[] = new Array(wireBets.length);
+    for (let index = 0; index < wireBets.length; index += 1) {
+      const bet = { agency: this.#agency, ...wireBets[index]! };
+      const violation = validateBet(bet, today, this.#context.lottery.agencies);
+      if (violation !== undefined) {
+        this.#nack(
+          sequence,
+          wireBets.length,
+          new ProtocolError(
+            ErrorCode.invalidBet,
+            `bet ${index + 1}: ${violation.field} ${violation.reason}`,
+            { sequence, betIndex: index + 1, field: violation.field },
+          ),
+        );
+        return;
+      }
+      bets[index] = bet;
+    }
+    while (this.#inFlight >= CONNECTION_BATCHES_PENDING_MAX) await this.#oneSettled();
+    this.#inFlight += 1;
+    this.#context.lottery.storeBatch(this.#agency, sequence, bets)
+      .then((result) => {
+        this.#logStored(sequence, bets, result.duplicate);
+        return this.#send({ type: MessageType.batchAck, sequence, count: bets.length });
+      })
+      .catch((error) => {
+        const protocolError = error instanceof ProtocolError
+          ? error
+          : new ProtocolError(ErrorCode.storeFailed, (error as Error).message);
+        this.#nack(sequence, bets.length, protocolError);
+      })
+      .finally(() => {
+        this.#inFlight -= 1;
+        this.#settled?.resolve();
+      });
+  }
+
+  #logStored(sequence: number, bets: Bet[], duplicate: boolean): void {
+    const logger = this.#context.logger;
+    if (duplicate) {
+      logger.info("apuesta_duplicada", "success", {
+        agency: this.#agency,
+        sequence,
+        cantidad: bets.length,
+      });
+      return;
+    }
+    logger.info("apuesta_recibida", "success", { cantidad: bets.length });
+    if (logger.enabled("DEBUG")) {
+      for (const bet of bets) {
+        logger.debug("apuesta_almacenada", "success", { dni: bet.document, numero: bet.number });
+      }
+    }
+  }
+
+  #nack(sequence: number, count: number, error: ProtocolError): void {
+    this.#context.logger.warning("apuesta_recibida", "fail", {
+      cantidad: count,
+      agency: this.#agency,
+      sequence,
+      code: errorCodeName(error.code),
+      error: error.message,
+    });
+    this.#send({
+      type: MessageType.batchNack,
+      sequence,
+      count,
+      code: error.code,
+      betIndex: error.batch?.betIndex ?? 0,
+      field: error.batch?.field ?? "",
+      reason: error.message,
+    }).catch(() => {});
+  }
+
+  async #finished(total: number): Promise<void> {
+    await this.#allSettled();
+    try {
+      await this.#context.lottery.finish(this.#agency, total);
+      this.#context.logger.info("agencia_finalizada", "success", {
+        agency: this.#agency,
+        total,
+      });
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      this.#context.logger.warning("agencia_finalizada", "fail", {
+        agency: this.#agency,
+        total,
+        error: error.message,
+      });
+      await this.#send({ type: MessageType.error, code: error.code, text: error.message });
+    }
+  }
+
+  async #winners(): Promise<void> {
+    await this.#allSettled();
+    this.#context.pauseIdle();
+    let documents: readonly string[];
+    try {
+      documents = await this.#context.lottery.winners(this.#agency, this.#context.shutdown);
+    } finally {
+      this.#context.resumeIdle();
+    }
+    await this.#send({ type: MessageType.winners, documents: [...documents] });
+    this.#context.logger.info("ganadores_enviados", "success", {
+      agency: this.#agency,
+      cant_ganadores: documents.length,
+    });
+  }
+
+  /** Sends frames one after another, in call order. */
+  #send(message: Message): Promise<void> {
+    const bytes = encodeMessage(message);
+    this.#sending = this.#sending.then(() => writeAll(this.#sink, bytes));
+    return this.#sending;
+  }
+
+  async #oneSettled(): Promise<void> {
+    this.#settled ??= Promise.withResolvers();
+    await this.#settled.promise;
+    this.#settled = undefined;
+  }
+
+  async #allSettled(): Promise<void> {
+    while (this.#inFlight > 0) await this.#oneSettled();
+    await this.#sending;
+  }
+}

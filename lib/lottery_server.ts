@@ -1,0 +1,204 @@
+/**
+ * The lottery central's network side: accepts connections, routes each to
+ * the echo health check or an agency session by its first byte, bounds them
+ * (count, idle time, frame size), and shuts down gracefully.
+ *
+ * Shared between connections: the Lottery (draw state, single-threaded) and
+ * through it the BetStore (one writer queue). Per connection: its reader,
+ * its session and its idle timer, removed from `#connections` when it ends.
+ */
+
+import { AgencySession } from "./agency_session.ts";
+import { BufferedReader, writeAll } from "./buffered_reader.ts";
+import { runEchoSession } from "./echo_session.ts";
+import { IdleTimer } from "./idle_timer.ts";
+import type { Logger } from "./log.ts";
+import type { Lottery } from "./lottery.ts";
+import { encodeMessage } from "./message_codec.ts";
+import { ErrorCode, FRAME_MARKER, MessageType } from "./protocol.ts";
+
+/** Limits and address of a server. */
+export interface LotteryServerOptions {
+  hostname: string;
+  port: number;
+  listenBacklog: number;
+  frameBytesMax: number;
+  connectionsMax: number;
+  idleTimeoutMs: number;
+  shutdownGraceMs: number;
+}
+
+interface _Connection {
+  conn: Deno.TcpConn;
+  ip: string;
+  session: AgencySession | undefined;
+  done: Promise<void>;
+}
+
+/** The TCP server of the lottery central. */
+export class LotteryServer {
+  readonly #options: LotteryServerOptions;
+  readonly #lottery: Lottery;
+  readonly #logger: Logger;
+  readonly #shutdown = new AbortController();
+  readonly #connections = new Set<_Connection>();
+  #listener: Deno.TcpListener | undefined;
+  #accepting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: LotteryServerOptions, lottery: Lottery, logger: Logger) {
+    this.#options = options;
+    this.#lottery = lottery;
+    this.#logger = logger;
+  }
+
+  /**
+   * Starts listening and accepting.
+   * @returns the bound port (useful with port 0)
+   * @throws {Deno.errors.AddrInUse} and other listen errors
+   */
+  listen(): number {
+    const listener = Deno.listen({
+      hostname: this.#options.hostname,
+      port: this.#options.port,
+      tcpBacklog: this.#options.listenBacklog,
+    });
+    this.#listener = listener;
+    this.#accepting = this.#acceptLoop(listener);
+    return listener.addr.port;
+  }
+
+  /** Open connections right now. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  async #acceptLoop(listener: Deno.TcpListener): Promise<void> {
+    while (true) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (this.#shutdown.signal.aborted) return;
+        if (error instanceof Deno.errors.BadResource) return;
+        this.#logger.error("accept", "fail", { error: (error as Error).message });
+        continue;
+      }
+      this.#admit(conn);
+    }
+  }
+
+  #admit(conn: Deno.TcpConn): void {
+    const ip = conn.remoteAddr.hostname;
+    if (this.#connections.size >= this.#options.connectionsMax || this.#shutdown.signal.aborted) {
+      const code = this.#shutdown.signal.aborted
+        ? ErrorCode.shuttingDown
+        : ErrorCode.tooManyConnections;
+      const text = code === ErrorCode.shuttingDown
+        ? "server shutting down"
+        : `connection limit of ${this.#options.connectionsMax} reached`;
+      this.#logger.warning("accept", "fail", { ip, error: text });
+      writeAll(conn, encodeMessage({ type: MessageType.error, code, text }))
+        .catch(() => {})
+        .finally(() => _closeQuietly(conn));
+      return;
+    }
+    conn.setNoDelay(true);
+    const entry: _Connection = { conn, ip, session: undefined, done: Promise.resolve() };
+    this.#connections.add(entry);
+    entry.done = this.#serve(entry).finally(() => this.#connections.delete(entry));
+  }
+
+  async #serve(entry: _Connection): Promise<void> {
+    const { conn, ip } = entry;
+    const idle = new IdleTimer(this.#options.idleTimeoutMs, () => {
+      this.#logger.warning("idle_timeout", "fail", {
+        ip,
+        agency: entry.session?.agency ?? 0,
+        idle_ms: this.#options.idleTimeoutMs,
+      });
+      const text = `no data for ${this.#options.idleTimeoutMs} ms`;
+      writeAll(conn, encodeMessage({ type: MessageType.error, code: ErrorCode.idleTimeout, text }))
+        .catch(() => {})
+        .finally(() => _closeQuietly(conn));
+    });
+    const reader = new BufferedReader({
+      read: async (buffer) => {
+        const count = await conn.read(buffer);
+        idle.touch();
+        return count;
+      },
+    });
+    let outcome = "peer_closed";
+    try {
+      const first = await reader.peekByte();
+      if (first === FRAME_MARKER) {
+        entry.session = new AgencySession(reader, conn, {
+          lottery: this.#lottery,
+          logger: this.#logger,
+          frameBytesMax: this.#options.frameBytesMax,
+          shutdown: this.#shutdown.signal,
+          pauseIdle: () => idle.pause(),
+          resumeIdle: () => idle.resume(),
+        });
+        await entry.session.run();
+      } else if (first !== null) {
+        await runEchoSession(reader, conn, ip, this.#logger);
+      }
+    } catch (error) {
+      outcome = _describe(error);
+    } finally {
+      idle.stop();
+      _closeQuietly(conn);
+      this.#logger.info("close_connection", "success", {
+        ip,
+        agency: entry.session?.agency ?? 0,
+        reason: this.#shutdown.signal.aborted ? "shutdown" : outcome,
+      });
+    }
+  }
+
+  /**
+   * Stops accepting, lets in-flight batches finish within the grace period,
+   * closes every connection. Safe to call twice.
+   */
+  shutdown(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#shutdown.abort();
+    if (this.#listener !== undefined) {
+      _closeQuietly(this.#listener);
+      await this.#accepting;
+      this.#logger.info("close_listener", "success", { port: this.#listener.addr.port });
+    }
+    const connections = [...this.#connections];
+    const drained = Promise.all(
+      connections.map((entry) => entry.session?.drain().catch(() => {})),
+    );
+    const { promise: graceOver, resolve } = Promise.withResolvers<void>();
+    const timer = setTimeout(resolve, this.#options.shutdownGraceMs);
+    await Promise.race([drained, graceOver]);
+    clearTimeout(timer);
+    for (const entry of connections) _closeQuietly(entry.conn);
+    await Promise.all(connections.map((entry) => entry.done));
+  }
+}
+
+function _closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch {
+    // already closed
+  }
+}
+
+function _describe(error: unknown): string {
+  if (error instanceof Deno.errors.ConnectionReset) return "connection_reset";
+  if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
+    return "closed";
+  }
+  return (error as Error).message ?? String(error);
+}

@@ -1,0 +1,90 @@
+/**
+ * The lottery central: receives agencies' bets, stores them durably, makes
+ * the draw when every agency finished, answers each agency its winners, and
+ * echoes plain text on the same port as a health check.
+ *
+ * deno task server   (config: SERVER_CONFIG or config/server.ini, env overrides)
+ */
+
+import { BetStore } from "./lib/bet_store.ts";
+import { ConfigError } from "./lib/config_source.ts";
+import { formatLogLine, Logger, stderrSink } from "./lib/log.ts";
+import { Lottery } from "./lib/lottery.ts";
+import { LotteryServer } from "./lib/lottery_server.ts";
+import { loadServerConfig, type ServerConfig } from "./lib/server_config.ts";
+import { waitForShutdownSignal } from "./lib/signals.ts";
+
+function _logConfig(logger: Logger, config: ServerConfig): void {
+  logger.info("config", "success", {
+    port: config.port,
+    listen_backlog: config.listenBacklog,
+    logging_level: config.loggingLevel,
+    ip: config.ip,
+    agencies: config.agencies,
+    storage: config.storage,
+    frame_bytes_max: config.frameBytesMax,
+    connections_max: config.connectionsMax,
+    idle_timeout: config.idleTimeout.text,
+    shutdown_grace: config.shutdownGrace.text,
+    file: config.file,
+  });
+}
+
+/** Runs the server until SIGTERM or SIGINT; returns the exit code. */
+export async function main(env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  let config: ServerConfig;
+  try {
+    config = await loadServerConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    stderrSink(formatLogLine(new Date(), "CRITICAL", "config", "fail", { error: error.message }));
+    return 2;
+  }
+  const logger = new Logger(config.loggingLevel);
+  _logConfig(logger, config);
+
+  let opened: Awaited<ReturnType<typeof BetStore.open>>;
+  try {
+    opened = await BetStore.open(config.storage);
+  } catch (error) {
+    logger.error("restore", "fail", { storage: config.storage, error: (error as Error).message });
+    return 1;
+  }
+  const { store, report } = opened;
+  logger.info("restore", "success", {
+    storage: config.storage,
+    bets: report.bets,
+    batches: report.batches,
+    agencies_finished: report.agenciesFinished,
+    discarded_bytes: report.discardedBetsBytes + report.discardedJournalBytes,
+  });
+  const lottery = new Lottery(store, config.agencies, () => {
+    logger.info("sorteo", "success");
+  });
+  const server = new LotteryServer({
+    hostname: config.ip,
+    port: config.port,
+    listenBacklog: config.listenBacklog,
+    frameBytesMax: config.frameBytesMax,
+    connectionsMax: config.connectionsMax,
+    idleTimeoutMs: config.idleTimeout.ms,
+    shutdownGraceMs: config.shutdownGrace.ms,
+  }, lottery, logger);
+  try {
+    const port = server.listen();
+    logger.info("listen", "success", { ip: config.ip, port, listen_backlog: config.listenBacklog });
+  } catch (error) {
+    logger.error("listen", "fail", { ip: config.ip, port: config.port, error: (error as Error).message });
+    await store.close();
+    return 1;
+  }
+  const signal = await waitForShutdownSignal();
+  logger.info("signal", "success", { signal });
+  await server.shutdown();
+  await store.close();
+  logger.info("close_store", "success", { storage: config.storage });
+  logger.info("shutdown", "success");
+  return 0;
+}
+
+if (import.meta.main) Deno.exitCode = await main(Deno.env.toObject());
