@@ -198,6 +198,7 @@ export function decodeMessage(frame: Frame): Message {
       message = {
         type: MessageType.helloAck,
         lastSequence: reader.u32("last sequence"),
+        storedBets: reader.u32("stored bets"),
       };
       break;
     case MessageType.batch:
