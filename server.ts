@@ -12,7 +12,7 @@ import { formatLogLine, Logger, stderrSink } from "./lib/log.ts";
 import { Lottery } from "./lib/lottery.ts";
 import { LotteryServer } from "./lib/lottery_server.ts";
 import { loadServerConfig, type ServerConfig } from "./lib/server_config.ts";
-import { waitForShutdownSignal } from "./lib/signals.ts";
+import { onShutdownSignal, type ShutdownSignal } from "./lib/signals.ts";
 
 function _logConfig(logger: Logger, config: ServerConfig): void {
   logger.info("config", "success", {
@@ -61,24 +61,32 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   const lottery = new Lottery(store, config.agencies, () => {
     logger.info("sorteo", "success");
   });
-  const server = new LotteryServer({
-    hostname: config.ip,
-    port: config.port,
-    listenBacklog: config.listenBacklog,
-    frameBytesMax: config.frameBytesMax,
-    connectionsMax: config.connectionsMax,
-    idleTimeoutMs: config.idleTimeout.ms,
-    shutdownGraceMs: config.shutdownGrace.ms,
-  }, lottery, logger);
+  const server = new LotteryServer(
+    {
+      hostname: config.ip,
+      port: config.port,
+      listenBacklog: config.listenBacklog,
+      frameBytesMax: config.frameBytesMax,
+      connectionsMax: config.connectionsMax,
+      idleTimeoutMs: config.idleTimeout.ms,
+      shutdownGraceMs: config.shutdownGrace.ms,
+    },
+    lottery,
+    logger,
+  );
   try {
     const port = server.listen();
     logger.info("listen", "success", { ip: config.ip, port, listen_backlog: config.listenBacklog });
   } catch (error) {
-    logger.error("listen", "fail", { ip: config.ip, port: config.port, error: (error as Error).message });
+    logger.error("listen", "fail", {
+      ip: config.ip,
+      port: config.port,
+      error: (error as Error).message,
+    });
     await store.close();
     return 1;
   }
-  const signal = await waitForShutdownSignal();
+  const signal = await new Promise<ShutdownSignal>((resolve) => onShutdownSignal(resolve));
   logger.info("signal", "success", { signal });
   await server.shutdown();
   await store.close();

@@ -33,6 +33,9 @@ export class AgencySession {
   #inFlight = 0;
   #settled: PromiseWithResolvers<void> | undefined;
   #sending: Promise<void> = Promise.resolve();
+  /** Set after a store failure: later batches of this connection are refused
+   * so none is stored ahead of the failed one. */
+  #storeFailed = false;
 
   constructor(reader: BufferedReader, sink: ByteSink, context: SessionContext) {
     this.#reader = reader;
@@ -77,7 +80,11 @@ export class AgencySession {
         error: error.message,
       });
       await this.#allSettled();
-      await this.#send({ type: MessageType.error, code: error.code, text: error.message })
+      await this.#send({
+        type: MessageType.error,
+        code: error.code,
+        text: error.message,
+      })
         .catch(() => {});
     } finally {
       await this.#sending.catch(() => {});
@@ -94,7 +101,10 @@ export class AgencySession {
     if (frame === null) return false;
     const message = decodeMessage(frame);
     if (message.type !== MessageType.hello) {
-      throw new ProtocolError(ErrorCode.helloRequired, "the first message must be hello");
+      throw new ProtocolError(
+        ErrorCode.helloRequired,
+        "the first message must be hello",
+      );
     }
     const agencies = this.#context.lottery.agencies;
     if (message.agency < 1 || message.agency > agencies) {
@@ -139,7 +149,21 @@ export class AgencySession {
       this.#nack(
         sequence,
         wireBets.length,
-        new ProtocolError(ErrorCode.shuttingDown, "server shutting down: batch not stored"),
+        new ProtocolError(
+          ErrorCode.shuttingDown,
+          "server shutting down: batch not stored",
+        ),
+      );
+      return;
+    }
+    if (this.#storeFailed) {
+      this.#nack(
+        sequence,
+        wireBets.length,
+        new ProtocolError(
+          ErrorCode.storeFailed,
+          "an earlier batch of this connection was not stored: reconnect and resend",
+        ),
       );
       return;
     }
@@ -162,17 +186,24 @@ export class AgencySession {
       }
       bets[index] = bet;
     }
-    while (this.#inFlight >= CONNECTION_BATCHES_PENDING_MAX) await this.#oneSettled();
+    while (this.#inFlight >= CONNECTION_BATCHES_PENDING_MAX) {
+      await this.#oneSettled();
+    }
     this.#inFlight += 1;
     this.#context.lottery.storeBatch(this.#agency, sequence, bets)
       .then((result) => {
         this.#logStored(sequence, bets, result.duplicate);
-        return this.#send({ type: MessageType.batchAck, sequence, count: bets.length });
+        return this.#send({
+          type: MessageType.batchAck,
+          sequence,
+          count: bets.length,
+        });
       })
       .catch((error) => {
         const protocolError = error instanceof ProtocolError
           ? error
           : new ProtocolError(ErrorCode.storeFailed, (error as Error).message);
+        if (protocolError.code === ErrorCode.storeFailed) this.#storeFailed = true;
         this.#nack(sequence, bets.length, protocolError);
       })
       .finally(() => {
@@ -194,7 +225,10 @@ export class AgencySession {
     logger.info("apuesta_recibida", "success", { cantidad: bets.length });
     if (logger.enabled("DEBUG")) {
       for (const bet of bets) {
-        logger.debug("apuesta_almacenada", "success", { dni: bet.document, numero: bet.number });
+        logger.debug("apuesta_almacenada", "success", {
+          dni: bet.document,
+          numero: bet.number,
+        });
       }
     }
   }
@@ -221,10 +255,8 @@ export class AgencySession {
   async #finished(total: number): Promise<void> {
     await this.#allSettled();
     try {
-      await this.#context.lottery.finish(this.#agency, total);
-      this.#context.logger.info("agencia_finalizada", "success", {
-        agency: this.#agency,
-        total,
+      await this.#context.lottery.finish(this.#agency, total, () => {
+        this.#context.logger.info("agencia_finalizada", "success", { agency: this.#agency, total });
       });
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
@@ -233,7 +265,11 @@ export class AgencySession {
         total,
         error: error.message,
       });
-      await this.#send({ type: MessageType.error, code: error.code, text: error.message });
+      await this.#send({
+        type: MessageType.error,
+        code: error.code,
+        text: error.message,
+      });
     }
   }
 
@@ -242,7 +278,10 @@ export class AgencySession {
     this.#context.pauseIdle();
     let documents: readonly string[];
     try {
-      documents = await this.#context.lottery.winners(this.#agency, this.#context.shutdown);
+      documents = await this.#context.lottery.winners(
+        this.#agency,
+        this.#context.shutdown,
+      );
     } finally {
       this.#context.resumeIdle();
     }

@@ -63,9 +63,7 @@ export function isCalendarDate(text: string): boolean {
   const month = Number(match[2]);
   const day = Number(match[3]);
   if (year < 1 || month < 1 || month > 12 || day < 1) return false;
-  const days = month === 2 && _isLeapYear(year)
-    ? 29
-    : _DAYS_IN_MONTH[month - 1]!;
+  const days = month === 2 && _isLeapYear(year) ? 29 : _DAYS_IN_MONTH[month - 1]!;
   return day <= days;
 }
 

@@ -129,9 +129,7 @@ export function* generateAgencyBets(
       firstName: _pick(random, _FIRST_NAMES),
       lastName: _pick(random, _LAST_NAMES),
       document: String(10_000_000 + Math.floor(random() * 89_999_999)),
-      birthdate: `${year}-${String(month).padStart(2, "0")}-${
-        String(day).padStart(2, "0")
-      }`,
+      birthdate: `${year}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`,
       number: wins ? WINNER_NUMBER : number,
     };
   }

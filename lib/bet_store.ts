@@ -12,11 +12,7 @@
 import { type Bet, hasWon, todayIsoDate, validateBet } from "./bet.ts";
 import { formatStoreRow, parseStoreRow } from "./bet_csv.ts";
 import { parseCsvLine, readLines } from "./csv.ts";
-import {
-  GROUP_COMMIT_BATCHES_MAX,
-  GROUP_COMMIT_BYTES_MAX,
-  NAME_BYTES_MAX,
-} from "./limits.ts";
+import { GROUP_COMMIT_BATCHES_MAX, GROUP_COMMIT_BYTES_MAX, NAME_BYTES_MAX } from "./limits.ts";
 import {
   applyJournalRecord,
   formatJournalRecord,
@@ -25,6 +21,7 @@ import {
   replayJournal,
 } from "./store_journal.ts";
 import { writeAll } from "./buffered_reader.ts";
+import { concatBytes } from "./bytes.ts";
 
 /** What a store append reports. */
 export interface AppendResult {
@@ -362,7 +359,9 @@ export class BetStore {
       const failure = new Error(
         `store write failed: ${(error as Error).message}`,
       );
-      for (const operation of group) operation.reject(failure);
+      // Fail what is queued behind the group too: a later batch of the same
+      // agency must never be stored while an earlier one is not.
+      for (const operation of [...group, ...this.#queue.splice(0)]) operation.reject(failure);
       return;
     }
     this.#batchesPerSync.syncs += 1;
@@ -385,7 +384,7 @@ export class BetStore {
     const journal = _encoder.encode(records.map(formatJournalRecord).join(""));
     try {
       if (chunks.length > 0) {
-        await writeAll(this.#betsFile, _concat(chunks));
+        await writeAll(this.#betsFile, concatBytes(chunks));
         await this.#betsFile.syncData();
       }
       await writeAll(this.#journalFile, journal);
@@ -413,17 +412,4 @@ function _addWinner(winners: Map<number, string[]>, bet: Bet): void {
   const list = winners.get(bet.agency);
   if (list === undefined) winners.set(bet.agency, [bet.document]);
   else list.push(bet.document);
-}
-
-function _concat(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  let length = 0;
-  for (const chunk of chunks) length += chunk.length;
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return bytes;
 }

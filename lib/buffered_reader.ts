@@ -106,9 +106,7 @@ export class BufferedReader {
     if (header[1] !== PROTOCOL_VERSION) {
       throw new ProtocolError(
         ErrorCode.unsupportedVersion,
-        `protocol version ${
-          header[1]
-        } is not supported (this build speaks ${PROTOCOL_VERSION})`,
+        `protocol version ${header[1]} is not supported (this build speaks ${PROTOCOL_VERSION})`,
       );
     }
     const length = new DataView(header.buffer).getUint32(3);
@@ -118,9 +116,7 @@ export class BufferedReader {
         `frame body of ${length} bytes exceeds the maximum of ${frameBytesMax} bytes`,
       );
     }
-    const body = length === 0
-      ? new Uint8Array(0)
-      : await this.readExact(length, "frame body");
+    const body = length === 0 ? new Uint8Array(0) : await this.readExact(length, "frame body");
     if (body === null) {
       throw new ProtocolError(
         ErrorCode.truncatedFrame,

@@ -117,9 +117,7 @@ export function parseClientConfig(
   const mode = source.text("mode", keys["mode"], "lottery");
   if (!(CLIENT_MODES as readonly string[]).includes(mode)) {
     throw new ConfigError(
-      `mode "${mode}" in ${file} or ${keys["mode"]} is not one of ${
-        CLIENT_MODES.join(", ")
-      }`,
+      `mode "${mode}" in ${file} or ${keys["mode"]} is not one of ${CLIENT_MODES.join(", ")}`,
     );
   }
   const serverAddress = source.text("server.address", keys["server.address"]);

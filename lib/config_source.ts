@@ -75,9 +75,7 @@ export class ConfigSource {
     if (raw === undefined || raw.text.trim() === "") {
       if (fallback !== undefined) return fallback;
       throw new ConfigError(
-        `${key} is missing in ${this.#file}${
-          envName ? ` (or set ${envName})` : ""
-        }`,
+        `${key} is missing in ${this.#file}${envName ? ` (or set ${envName})` : ""}`,
       );
     }
     return raw.text.trim();
@@ -164,9 +162,7 @@ export class ConfigSource {
     for (const key of this.#values.keys()) {
       if (!known.includes(key)) {
         throw new ConfigError(
-          `unknown key ${key} in ${this.#file} (known keys: ${
-            known.join(", ")
-          })`,
+          `unknown key ${key} in ${this.#file} (known keys: ${known.join(", ")})`,
         );
       }
     }
@@ -181,9 +177,7 @@ export async function readConfigFile(path: string): Promise<string> {
   try {
     return await Deno.readTextFile(path);
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound
-      ? "not found"
-      : (error as Error).message;
+    const reason = error instanceof Deno.errors.NotFound ? "not found" : (error as Error).message;
     throw new ConfigError(`cannot read config file ${path}: ${reason}`);
   }
 }

@@ -68,11 +68,9 @@ function _pad2(value: number): string {
 
 /** Formats a date as `YYYY-MM-DD HH:MM:SS` in local time. */
 export function formatTimestamp(date: Date): string {
-  return `${date.getFullYear()}-${_pad2(date.getMonth() + 1)}-${
-    _pad2(date.getDate())
-  } ${_pad2(date.getHours())}:${_pad2(date.getMinutes())}:${
-    _pad2(date.getSeconds())
-  }`;
+  return `${date.getFullYear()}-${_pad2(date.getMonth() + 1)}-${_pad2(date.getDate())} ${
+    _pad2(date.getHours())
+  }:${_pad2(date.getMinutes())}:${_pad2(date.getSeconds())}`;
 }
 
 /** Makes a value safe for a line: no `|` separators, no line breaks. */
@@ -93,9 +91,7 @@ export function formatLogLine(
   result: LogResult,
   fields: LogFields,
 ): string {
-  let line = `${formatTimestamp(date)} ${
-    level.padEnd(8)
-  } action: ${action} | result: ${result}`;
+  let line = `${formatTimestamp(date)} ${level.padEnd(8)} action: ${action} | result: ${result}`;
   for (const [key, value] of Object.entries(fields)) {
     line += ` | ${key}: ${sanitizeLogValue(value)}`;
   }

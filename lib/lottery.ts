@@ -89,9 +89,10 @@ export class Lottery {
   /**
    * Records that an agency finished; makes the draw when it is the last one.
    * @param total bets the agency says it sent
+   * @param onRecorded called once the record is durable, before any draw
    * @throws {ProtocolError} countMismatch when `total` differs from the bets stored
    */
-  async finish(agency: number, total: number): Promise<void> {
+  async finish(agency: number, total: number, onRecorded: () => void = () => {}): Promise<void> {
     const finishedTotal = this.#store.finishedAgencies().get(agency);
     const stored = this.#store.betCount(agency);
     if (finishedTotal === undefined && total !== stored) {
@@ -107,6 +108,7 @@ export class Lottery {
       );
     }
     await this.#store.markFinished(agency, total);
+    onRecorded();
     if (!this.#drawn && this.#store.finishedAgencies().size >= this.#agencies) {
       this.#drawn = true;
       this.#onDraw();

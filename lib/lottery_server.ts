@@ -81,7 +81,9 @@ export class LotteryServer {
       } catch (error) {
         if (this.#shutdown.signal.aborted) return;
         if (error instanceof Deno.errors.BadResource) return;
-        this.#logger.error("accept", "fail", { error: (error as Error).message });
+        this.#logger.error("accept", "fail", {
+          error: (error as Error).message,
+        });
         continue;
       }
       this.#admit(conn);
@@ -90,7 +92,10 @@ export class LotteryServer {
 
   #admit(conn: Deno.TcpConn): void {
     const ip = conn.remoteAddr.hostname;
-    if (this.#connections.size >= this.#options.connectionsMax || this.#shutdown.signal.aborted) {
+    if (
+      this.#connections.size >= this.#options.connectionsMax ||
+      this.#shutdown.signal.aborted
+    ) {
       const code = this.#shutdown.signal.aborted
         ? ErrorCode.shuttingDown
         : ErrorCode.tooManyConnections;
@@ -104,7 +109,12 @@ export class LotteryServer {
       return;
     }
     conn.setNoDelay(true);
-    const entry: _Connection = { conn, ip, session: undefined, done: Promise.resolve() };
+    const entry: _Connection = {
+      conn,
+      ip,
+      session: undefined,
+      done: Promise.resolve(),
+    };
     this.#connections.add(entry);
     entry.done = this.#serve(entry).finally(() => this.#connections.delete(entry));
   }
@@ -118,7 +128,14 @@ export class LotteryServer {
         idle_ms: this.#options.idleTimeoutMs,
       });
       const text = `no data for ${this.#options.idleTimeoutMs} ms`;
-      writeAll(conn, encodeMessage({ type: MessageType.error, code: ErrorCode.idleTimeout, text }))
+      writeAll(
+        conn,
+        encodeMessage({
+          type: MessageType.error,
+          code: ErrorCode.idleTimeout,
+          text,
+        }),
+      )
         .catch(() => {})
         .finally(() => _closeQuietly(conn));
     });
@@ -172,7 +189,9 @@ export class LotteryServer {
     if (this.#listener !== undefined) {
       _closeQuietly(this.#listener);
       await this.#accepting;
-      this.#logger.info("close_listener", "success", { port: this.#listener.addr.port });
+      this.#logger.info("close_listener", "success", {
+        port: this.#listener.addr.port,
+      });
     }
     const connections = [...this.#connections];
     const drained = Promise.all(
@@ -197,7 +216,10 @@ function _closeQuietly(resource: { close(): void }): void {
 
 function _describe(error: unknown): string {
   if (error instanceof Deno.errors.ConnectionReset) return "connection_reset";
-  if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
+  if (
+    error instanceof Deno.errors.BadResource ||
+    error instanceof Deno.errors.Interrupted
+  ) {
     return "closed";
   }
   return (error as Error).message ?? String(error);

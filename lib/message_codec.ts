@@ -35,7 +35,11 @@ export type WireBet = Omit<Bet, "agency">;
 /** Every message of the protocol. */
 export type Message =
   | { type: typeof MessageType.hello; agency: number }
-  | { type: typeof MessageType.helloAck; lastSequence: number; storedBets: number }
+  | {
+    type: typeof MessageType.helloAck;
+    lastSequence: number;
+    storedBets: number;
+  }
   | { type: typeof MessageType.batch; sequence: number; bets: WireBet[] }
   | { type: typeof MessageType.batchAck; sequence: number; count: number }
   | {
@@ -85,9 +89,7 @@ export function encodeBet(writer: ByteWriter, bet: WireBet): void {
 }
 
 function _clip(text: string): string {
-  return text.length > ERROR_TEXT_BYTES_MAX / 4
-    ? text.slice(0, ERROR_TEXT_BYTES_MAX / 4)
-    : text;
+  return text.length > ERROR_TEXT_BYTES_MAX / 4 ? text.slice(0, ERROR_TEXT_BYTES_MAX / 4) : text;
 }
 
 /**

@@ -69,9 +69,7 @@ export function parseServerConfig(
   }
   const section = parsed["DEFAULT"];
   const values = new Map<string, unknown>(
-    section !== null && typeof section === "object"
-      ? Object.entries(section)
-      : [],
+    section !== null && typeof section === "object" ? Object.entries(section) : [],
   );
   for (const [key, value] of Object.entries(parsed)) {
     if (key !== "DEFAULT") values.set(key, value);

@@ -1,0 +1,121 @@
+/**
+ * An agency of the lottery. Modes (CLI_MODE):
+ * - lottery (default): uploads data/agency-<id>.csv in batches, sends
+ *   finished, asks for its winners;
+ * - bet: sends the one bet in NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO, NUMERO;
+ * - echo: the exercise's original message loop.
+ *
+ * deno task client   (config: CLI_CONFIG or config/client.yaml, CLI_* overrides)
+ */
+
+import { AgencyUpload } from "./lib/agency_upload.ts";
+import { type ClientConfig, loadClientConfig } from "./lib/client_config.ts";
+import { ConfigError } from "./lib/config_source.ts";
+import { runEchoLoop } from "./lib/echo_client.ts";
+import { formatLogLine, Logger, stderrSink } from "./lib/log.ts";
+import { onShutdownSignal } from "./lib/signals.ts";
+import { betFromEnv, sendSingleBet } from "./lib/single_bet.ts";
+
+type _Env = Readonly<Record<string, string | undefined>>;
+
+function _logConfig(logger: Logger, config: ClientConfig): void {
+  logger.info("config", "success", {
+    client_id: config.id,
+    server_address: config.serverAddress,
+    loop_amount: config.loopAmount,
+    loop_period: config.loopPeriod.text,
+    log_level: config.logLevel,
+    mode: config.mode,
+    batch_max_amount: config.batchMaxAmount,
+    batch_window: config.batchWindow,
+    data_file: config.dataFile,
+    file: config.file,
+  });
+}
+
+async function _runLottery(config: ClientConfig, logger: Logger, signal: AbortSignal) {
+  const upload = new AgencyUpload({
+    agency: config.id,
+    hostname: config.serverHost,
+    port: config.serverPort,
+    dataFile: config.dataFile,
+    batchMaxAmount: config.batchMaxAmount,
+    batchWindow: config.batchWindow,
+    reconnectBudgetMs: config.reconnectBudget.ms,
+    signal,
+    logger,
+  });
+  const summary = await upload.run();
+  if (summary === undefined) return;
+  logger.info("carga_finalizada", "success", {
+    client_id: config.id,
+    bets_sent: summary.betsConfirmed,
+    batches: summary.batches,
+    batches_rejected: summary.batchesRejected,
+    rows_skipped: summary.rowsSkipped,
+    elapsed_ms: upload.elapsedMs,
+  });
+  logger.info("consulta_ganadores", "success", { cant_ganadores: summary.winners.length });
+}
+
+async function _run(config: ClientConfig, env: _Env, logger: Logger, signal: AbortSignal) {
+  switch (config.mode) {
+    case "lottery":
+      return await _runLottery(config, logger, signal);
+    case "bet":
+      return await sendSingleBet({
+        agency: config.id,
+        hostname: config.serverHost,
+        port: config.serverPort,
+        reconnectBudgetMs: config.reconnectBudget.ms,
+        bet: betFromEnv(env, config.id),
+        signal,
+        logger,
+      });
+    case "echo":
+      await runEchoLoop({
+        clientId: config.id,
+        hostname: config.serverHost,
+        port: config.serverPort,
+        amount: config.loopAmount,
+        periodMs: config.loopPeriod.ms,
+        reconnectBudgetMs: config.reconnectBudget.ms,
+        signal,
+        logger,
+      });
+  }
+}
+
+/** Runs the client; returns the exit code. */
+export async function main(env: _Env): Promise<number> {
+  let config: ClientConfig;
+  try {
+    config = await loadClientConfig(env);
+    if (config.mode === "bet") betFromEnv(env, config.id);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    stderrSink(formatLogLine(new Date(), "CRITICAL", "config", "fail", { error: error.message }));
+    return 2;
+  }
+  const logger = new Logger(config.logLevel);
+  _logConfig(logger, config);
+  const stop = new AbortController();
+  const removeSignalListeners = onShutdownSignal((signal) => {
+    logger.info("signal", "success", { client_id: config.id, signal });
+    stop.abort();
+  });
+  try {
+    await _run(config, env, logger, stop.signal);
+  } catch (error) {
+    const action =
+      { lottery: "upload", bet: "apuesta_enviada", echo: "loop_finished" }[config.mode];
+    logger.error(action, "fail", { client_id: config.id, error: (error as Error).message });
+    return 1;
+  } finally {
+    removeSignalListeners();
+  }
+  logger.info("shutdown", "success", { client_id: config.id });
+  return 0;
+}
+
+if (import.meta.main) Deno.exitCode = await main(Deno.env.toObject());

@@ -1,0 +1,415 @@
+/**
+ * An agency's upload: streams its data file as batches over one connection,
+ * keeps a bounded window of unacknowledged batches in flight, survives lost
+ * connections (reconnect, hello says what the server stored, resend the
+ * rest), then sends `finished` and asks for its winners.
+ */
+
+import { BatchBuilder, type EncodedBatch } from "./batch_builder.ts";
+import { readAgencyBets } from "./agency_file.ts";
+import { BufferedReader, writeAll } from "./buffered_reader.ts";
+import { concatBytes } from "./bytes.ts";
+import { connectWithRetry } from "./connect_retry.ts";
+import { CLIENT_FRAME_BYTES_MAX, PROGRESS_INTERVAL_MS } from "./limits.ts";
+import type { Logger } from "./log.ts";
+import { decodeMessage, encodeMessage, type Message } from "./message_codec.ts";
+import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "./protocol.ts";
+
+/** What an upload needs. */
+export interface UploadOptions {
+  agency: number;
+  hostname: string;
+  port: number;
+  dataFile: string;
+  batchMaxAmount: number;
+  batchWindow: number;
+  reconnectBudgetMs: number;
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** What an upload did. */
+export interface UploadSummary {
+  /** Bets the server confirmed stored (this run and earlier runs). */
+  betsConfirmed: number;
+  batches: number;
+  rowsSkipped: number;
+  /** Batches the server refused (their bets are not stored). */
+  batchesRejected: number;
+  /** The agency's winning documents. */
+  winners: string[];
+}
+
+/** The server answered something that ends the upload. */
+export class UploadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "UploadError";
+  }
+}
+
+/** Answers after which resending on a new connection is right: the server
+ * stored nothing of the batch and may accept it later. */
+const _TRANSIENT_CODES: ReadonlySet<number> = new Set([
+  ErrorCode.shuttingDown,
+  ErrorCode.storeFailed,
+  ErrorCode.idleTimeout,
+  ErrorCode.tooManyConnections,
+]);
+
+/** A transient refusal: reconnect and resend. */
+class _TransientRefusal extends Error {}
+
+/** Largest frame the client reads: a winners answer can be long. */
+const _REPLY_BYTES_MAX = 64 * 1024 * 1024;
+
+interface _Link {
+  conn: Deno.TcpConn;
+  reader: BufferedReader;
+}
+
+/** One agency's upload run. */
+export class AgencyUpload {
+  readonly #options: UploadOptions;
+  readonly #window = new Map<number, EncodedBatch>();
+  #link: _Link | undefined;
+  /** Batches up to this sequence are stored already (from hello). */
+  #resumeAfter = 0;
+  #confirmed = 0;
+  #batches = 0;
+  #rejected = 0;
+  #skipped = 0;
+  #bytesRead = 0;
+  #fileBytes = 0;
+  #startedMs = 0;
+  #lastProgressMs = 0;
+  #lastProgressTenth = 0;
+
+  constructor(options: UploadOptions) {
+    this.#options = options;
+  }
+
+  /**
+   * Runs the whole upload.
+   * @returns the summary, or undefined when stopped by the signal
+   * @throws {UploadError} when the server refuses the agency or its total
+   * @throws {Error} when the file cannot be read or the server cannot be reached
+   */
+  async run(): Promise<UploadSummary | undefined> {
+    const { logger, signal } = this.#options;
+    this.#startedMs = Date.now();
+    this.#lastProgressMs = this.#startedMs;
+    this.#fileBytes = (await Deno.stat(this.#options.dataFile)).size;
+    const file = await Deno.open(this.#options.dataFile, { read: true });
+    const closeOnAbort = () => this.#closeLink();
+    signal.addEventListener("abort", closeOnAbort, { once: true });
+    try {
+      if (!(await this.#connect())) return undefined;
+      if (!(await this.#sendAll(file))) return undefined;
+      const winners = await this.#finishAndQuery();
+      if (winners === undefined) return undefined;
+      return {
+        betsConfirmed: this.#confirmed,
+        batches: this.#batches,
+        rowsSkipped: this.#skipped,
+        batchesRejected: this.#rejected,
+        winners,
+      };
+    } finally {
+      signal.removeEventListener("abort", closeOnAbort);
+      if (this.#closeLink()) {
+        logger.info("close_connection", "success", {
+          client_id: this.#options.agency,
+        });
+      }
+      try {
+        file.close();
+      } catch {
+        // the stream already closed it at its end
+      }
+      logger.info("close_file", "success", {
+        client_id: this.#options.agency,
+        file: this.#options.dataFile,
+      });
+    }
+  }
+
+  /** Milliseconds since the upload started. */
+  get elapsedMs(): number {
+    return Date.now() - this.#startedMs;
+  }
+
+  #closeLink(): boolean {
+    if (this.#link === undefined) return false;
+    try {
+      this.#link.conn.close();
+    } catch {
+      // already closed
+    }
+    this.#link = undefined;
+    return true;
+  }
+
+  /** Connects and says hello; drops window batches the server already stored. */
+  async #connect(): Promise<boolean> {
+    const { agency, logger, signal } = this.#options;
+    const conn = await connectWithRetry({
+      hostname: this.#options.hostname,
+      port: this.#options.port,
+      budgetMs: this.#options.reconnectBudgetMs,
+      signal,
+      logger,
+      fields: { client_id: agency },
+    });
+    if (conn === undefined) return false;
+    this.#link = { conn, reader: new BufferedReader(conn) };
+    await writeAll(conn, encodeMessage({ type: MessageType.hello, agency }));
+    const reply = await this.#readReply();
+    if (reply.type !== MessageType.helloAck) {
+      throw new UploadError(`server refused hello: ${_describe(reply)}`);
+    }
+    this.#confirmed = reply.storedBets;
+    for (const sequence of [...this.#window.keys()]) {
+      if (sequence <= reply.lastSequence) this.#window.delete(sequence);
+    }
+    this.#resumeAfter = reply.lastSequence;
+    logger.debug("hello", "success", {
+      client_id: agency,
+      last_sequence: reply.lastSequence,
+      stored_bets: reply.storedBets,
+    });
+    if (this.#window.size > 0) {
+      await writeAll(
+        conn,
+        concatBytes([...this.#window.values()].map((batch) => batch.frame)),
+      );
+    }
+    return true;
+  }
+
+  async #readReply(): Promise<Message> {
+    const link = this.#link;
+    if (link === undefined) throw new Error("not connected");
+    const frame = await link.reader.readFrame(_REPLY_BYTES_MAX);
+    if (frame === null) {
+      throw new Deno.errors.ConnectionReset("server closed the connection");
+    }
+    return decodeMessage(frame);
+  }
+
+  async #sendAll(file: Deno.FsFile): Promise<boolean> {
+    const { agency, logger, batchMaxAmount, signal } = this.#options;
+    const counting = new TransformStream<Uint8Array, Uint8Array>({
+      transform: (chunk, controller) => {
+        this.#bytesRead += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    const builder = new BatchBuilder(
+      batchMaxAmount,
+      CLIENT_FRAME_BYTES_MAX,
+      logger.enabled("DEBUG"),
+      (batch) =>
+        logger.debug("batch_split", "success", {
+          client_id: agency,
+          sequence: batch.sequence,
+          bets: batch.count,
+          bytes: batch.frame.length,
+          max_bytes: CLIENT_FRAME_BYTES_MAX,
+        }),
+    );
+    const onSkip = (row: { lineNumber: number; reason: string }) => {
+      this.#skipped += 1;
+      logger.warning("fila_invalida", "fail", {
+        client_id: agency,
+        line: row.lineNumber,
+        error: row.reason,
+      });
+    };
+    let pending: EncodedBatch[] = [];
+    for await (
+      const bet of readAgencyBets(
+        file.readable.pipeThrough(counting),
+        agency,
+        onSkip,
+      )
+    ) {
+      const batch = builder.add(bet);
+      if (batch !== undefined) pending.push(batch);
+      if (
+        pending.length > 0 &&
+        this.#window.size + pending.length >= this.#options.batchWindow
+      ) {
+        if (!(await this.#launch(pending))) return false;
+        pending = [];
+      }
+      if (signal.aborted) return false;
+    }
+    const last = builder.flush();
+    if (last !== undefined) pending.push(last);
+    if (!(await this.#launch(pending))) return false;
+    while (this.#window.size > 0) {
+      if (!(await this.#awaitReply())) return false;
+    }
+    return true;
+  }
+
+  /** Sends new batches, then reads replies until the window has room. */
+  async #launch(batches: EncodedBatch[]): Promise<boolean> {
+    const fresh = batches.filter((batch) => {
+      if (batch.sequence > this.#resumeAfter) return true;
+      this.#batches += 1;
+      return false;
+    });
+    for (const batch of fresh) this.#window.set(batch.sequence, batch);
+    if (fresh.length > 0) {
+      const ok = await this.#withReconnect(async (link) => {
+        await writeAll(
+          link.conn,
+          concatBytes(fresh.map((batch) => batch.frame)),
+        );
+      });
+      if (!ok) return false;
+    }
+    while (this.#window.size >= this.#options.batchWindow) {
+      if (!(await this.#awaitReply())) return false;
+    }
+    return true;
+  }
+
+  /** Handles one reply to a batch. */
+  async #awaitReply(): Promise<boolean> {
+    let reply: Message | undefined;
+    const ok = await this.#withReconnect(async () => {
+      reply = await this.#readReply();
+    });
+    if (!ok || reply === undefined) return ok;
+    this.#onBatchReply(reply);
+    return true;
+  }
+
+  #onBatchReply(reply: Message): void {
+    const { agency, logger } = this.#options;
+    if (reply.type === MessageType.batchAck) {
+      const batch = this.#window.get(reply.sequence);
+      if (batch === undefined) return;
+      this.#window.delete(reply.sequence);
+      this.#confirmed += batch.count;
+      this.#batches += 1;
+      for (const bet of batch.bets ?? []) {
+        logger.debug("apuesta_enviada", "success", {
+          dni: bet.document,
+          numero: bet.number,
+        });
+      }
+      this.#reportProgress();
+      return;
+    }
+    if (reply.type === MessageType.batchNack) {
+      this.#window.delete(reply.sequence);
+      this.#rejected += 1;
+      this.#batches += 1;
+      logger.error("apuesta_enviada", "fail", {
+        client_id: agency,
+        sequence: reply.sequence,
+        cantidad: reply.count,
+        code: errorCodeName(reply.code),
+        bet: reply.betIndex,
+        field: reply.field,
+        error: reply.reason,
+      });
+      return;
+    }
+    throw new UploadError(`unexpected answer to a batch: ${_describe(reply)}`);
+  }
+
+  #reportProgress(): void {
+    const now = Date.now();
+    const tenth = this.#fileBytes === 0 ? 10 : Math.floor((this.#bytesRead * 10) / this.#fileBytes);
+    if (
+      now - this.#lastProgressMs < PROGRESS_INTERVAL_MS &&
+      tenth <= this.#lastProgressTenth
+    ) return;
+    this.#lastProgressMs = now;
+    this.#lastProgressTenth = tenth;
+    const seconds = Math.max((now - this.#startedMs) / 1000, 0.001);
+    this.#options.logger.info("progreso", "in_progress", {
+      client_id: this.#options.agency,
+      bets_confirmed: this.#confirmed,
+      percent_read: this.#fileBytes === 0
+        ? 100
+        : Math.min(100, Math.round((this.#bytesRead * 100) / this.#fileBytes)),
+      bets_per_s: Math.round(this.#confirmed / seconds),
+    });
+  }
+
+  /**
+   * Runs a step on the link; on a lost connection reconnects (which resends
+   * the window) and reports success so the caller's loop goes on.
+   * @returns false when stopped by the signal
+   */
+  async #withReconnect(step: (link: _Link) => Promise<void>): Promise<boolean> {
+    const { agency, logger, signal } = this.#options;
+    while (true) {
+      if (signal.aborted) return false;
+      const link = this.#link;
+      if (link === undefined) {
+        if (!(await this.#connect())) return false;
+        continue;
+      }
+      try {
+        await step(link);
+        return true;
+      } catch (error) {
+        if (signal.aborted) return false;
+        if (!_isConnectionLoss(error)) throw error;
+        logger.warning("connection_lost", "in_progress", {
+          client_id: agency,
+          unacknowledged_batches: this.#window.size,
+          error: (error as Error).message,
+        });
+        this.#closeLink();
+        if (!(await this.#connect())) return false;
+        if (this.#window.size === 0) return true;
+      }
+    }
+  }
+
+  /** Sends finished and the winners query; returns the winners. */
+  async #finishAndQuery(): Promise<string[] | undefined> {
+    let reply: Message | undefined;
+    const ok = await this.#withReconnect(async (link) => {
+      await writeAll(
+        link.conn,
+        concatBytes([
+          encodeMessage({ type: MessageType.finished, total: this.#confirmed }),
+          encodeMessage({ type: MessageType.winnersQuery }),
+        ]),
+      );
+      reply = await this.#readReply();
+    });
+    if (!ok || reply === undefined) return undefined;
+    if (reply.type !== MessageType.winners) {
+      throw new UploadError(
+        `server refused finished or the winners query: ${_describe(reply)}`,
+      );
+    }
+    return reply.documents;
+  }
+}
+
+function _describe(message: Message): string {
+  if (message.type === MessageType.error) {
+    return `${errorCodeName(message.code)}: ${message.text}`;
+  }
+  return `message type ${message.type}`;
+}
+
+function _isConnectionLoss(error: unknown): boolean {
+  return error instanceof _TransientRefusal ||
+    error instanceof Deno.errors.ConnectionReset ||
+    error instanceof Deno.errors.BrokenPipe ||
+    error instanceof Deno.errors.ConnectionAborted ||
+    error instanceof Deno.errors.UnexpectedEof ||
+    (error instanceof ProtocolError && error.code === ErrorCode.truncatedFrame);
+}

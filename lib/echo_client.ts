@@ -1,0 +1,73 @@
+/** The exercise's original client loop: numbered messages echoed back. */
+
+import { BufferedReader, writeAll } from "./buffered_reader.ts";
+import { connectWithRetry, sleep } from "./connect_retry.ts";
+import { ECHO_LINE_BYTES_MAX } from "./limits.ts";
+import type { Logger } from "./log.ts";
+
+/** What the loop needs. */
+export interface EchoLoopOptions {
+  clientId: number;
+  hostname: string;
+  port: number;
+  amount: number;
+  periodMs: number;
+  reconnectBudgetMs: number;
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+const _encoder = new TextEncoder();
+const _decoder = new TextDecoder();
+
+/**
+ * Sends `amount` messages, one connection each, `periodMs` apart, logging
+ * every answer, then `loop_finished`.
+ * @returns false when stopped by the signal before the end
+ * @throws {Error} when the server cannot be reached or answers nothing
+ */
+export async function runEchoLoop(options: EchoLoopOptions): Promise<boolean> {
+  const { clientId, logger, signal } = options;
+  for (let index = 1; index <= options.amount; index += 1) {
+    const conn = await connectWithRetry({
+      hostname: options.hostname,
+      port: options.port,
+      budgetMs: options.reconnectBudgetMs,
+      signal,
+      logger,
+      fields: { client_id: clientId },
+    });
+    if (conn === undefined) return false;
+    const onAbort = () => conn.close();
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await writeAll(
+        conn,
+        _encoder.encode(`[CLIENT ${clientId}] Message N°${index}\n`),
+      );
+      const line = await new BufferedReader(conn).readLine(ECHO_LINE_BYTES_MAX);
+      if (line === null) {
+        throw new Error("server closed the connection without answering");
+      }
+      logger.info("receive_message", "success", {
+        client_id: clientId,
+        msg: _decoder.decode(line).replace(/\r?\n$/, ""),
+      });
+    } catch (error) {
+      if (!signal.aborted) throw error;
+      logger.info("close_connection", "success", { client_id: clientId });
+      return false;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      try {
+        conn.close();
+      } catch {
+        // closed by the abort handler
+      }
+    }
+    if (index < options.amount) await sleep(options.periodMs, signal);
+    if (signal.aborted) return false;
+  }
+  logger.info("loop_finished", "success", { client_id: clientId });
+  return true;
+}

@@ -1,0 +1,120 @@
+/** The single-bet mode: one bet from the environment, sent and confirmed. */
+
+import { type Bet, todayIsoDate, validateBet } from "./bet.ts";
+import { BufferedReader, writeAll } from "./buffered_reader.ts";
+import { ConfigError } from "./config_source.ts";
+import { connectWithRetry } from "./connect_retry.ts";
+import { AGENCIES_MAX } from "./limits.ts";
+import type { Logger } from "./log.ts";
+import { decodeMessage, encodeMessage } from "./message_codec.ts";
+import { errorCodeName, MessageType } from "./protocol.ts";
+
+/** Environment variables of the bet, by bet field. */
+export const BET_ENV = {
+  firstName: "NOMBRE",
+  lastName: "APELLIDO",
+  document: "DOCUMENTO",
+  birthdate: "NACIMIENTO",
+  number: "NUMERO",
+} as const;
+
+const _FIELD_ENV: Record<string, string> = {
+  first_name: BET_ENV.firstName,
+  last_name: BET_ENV.lastName,
+  document: BET_ENV.document,
+  birthdate: BET_ENV.birthdate,
+  number: BET_ENV.number,
+};
+
+/**
+ * Reads and validates the bet in NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO, NUMERO.
+ * @throws {ConfigError} naming the missing or invalid variable
+ */
+export function betFromEnv(env: Readonly<Record<string, string | undefined>>, agency: number): Bet {
+  for (const name of Object.values(BET_ENV)) {
+    if ((env[name] ?? "").trim() === "") {
+      throw new ConfigError(`environment variable ${name} is missing (bet mode needs it)`);
+    }
+  }
+  const numberText = env[BET_ENV.number]!.trim();
+  const bet: Bet = {
+    agency,
+    firstName: env[BET_ENV.firstName]!.trim(),
+    lastName: env[BET_ENV.lastName]!.trim(),
+    document: env[BET_ENV.document]!.trim(),
+    birthdate: env[BET_ENV.birthdate]!.trim(),
+    number: /^\d+$/.test(numberText) ? Number(numberText) : Number.NaN,
+  };
+  const violation = validateBet(bet, todayIsoDate(), AGENCIES_MAX);
+  if (violation !== undefined) {
+    const name = _FIELD_ENV[violation.field] ?? "CLI_ID";
+    throw new ConfigError(`environment variable ${name}: ${violation.field} ${violation.reason}`);
+  }
+  return bet;
+}
+
+/** What a single-bet run needs. */
+export interface SingleBetOptions {
+  agency: number;
+  hostname: string;
+  port: number;
+  reconnectBudgetMs: number;
+  bet: Bet;
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** Largest reply accepted in bet mode. */
+const _REPLY_BYTES_MAX = 64 * 1024;
+
+/**
+ * Sends one bet and waits for the server to confirm it stored.
+ * @throws {Error} when the server refuses it or cannot be reached
+ */
+export async function sendSingleBet(options: SingleBetOptions): Promise<void> {
+  const { agency, bet, logger, signal } = options;
+  const conn = await connectWithRetry({
+    hostname: options.hostname,
+    port: options.port,
+    budgetMs: options.reconnectBudgetMs,
+    signal,
+    logger,
+    fields: { client_id: agency },
+  });
+  if (conn === undefined) return;
+  const onAbort = () => conn.close();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const reader = new BufferedReader(conn);
+    await writeAll(conn, encodeMessage({ type: MessageType.hello, agency }));
+    const hello = await reader.readFrame(_REPLY_BYTES_MAX);
+    if (hello === null) throw new Error("server closed the connection after hello");
+    const helloAck = decodeMessage(hello);
+    if (helloAck.type !== MessageType.helloAck) {
+      throw new Error(`server refused hello (message type ${helloAck.type})`);
+    }
+    // Always sequence 1: a restarted bet-mode client is then a duplicate, not a second bet.
+    const sequence = 1;
+    await writeAll(conn, encodeMessage({ type: MessageType.batch, sequence, bets: [bet] }));
+    const frame = await reader.readFrame(_REPLY_BYTES_MAX);
+    if (frame === null) throw new Error("server closed the connection before confirming the bet");
+    const reply = decodeMessage(frame);
+    if (reply.type === MessageType.batchNack) {
+      throw new Error(`bet refused: ${errorCodeName(reply.code)}: ${reply.reason}`);
+    }
+    if (reply.type !== MessageType.batchAck) {
+      throw new Error(`unexpected answer to the bet (message type ${reply.type})`);
+    }
+    logger.info("apuesta_enviada", "success", { dni: bet.document, numero: bet.number });
+  } catch (error) {
+    if (!signal.aborted) throw error;
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    try {
+      conn.close();
+    } catch {
+      // closed by the abort handler
+    }
+    logger.info("close_connection", "success", { client_id: agency });
+  }
+}

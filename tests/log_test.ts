@@ -1,0 +1,185 @@
+import assert from "node:assert/strict";
+import {
+  formatLogLine,
+  formatTimestamp,
+  LOG_LEVELS,
+  Logger,
+  type LogLevel,
+  parseLogLevel,
+  sanitizeLogValue,
+} from "../lib/log.ts";
+
+const _DATE = new Date(2024, 0, 2, 3, 4, 5);
+
+/** Column where `action:` starts: 19 for the timestamp, 1 space, 8 for the level, 1 space. */
+const _PREFIX_CHARS = 29;
+
+/** Splits a log line into its timestamp, level and `key: value` pairs. */
+function parseLine(line: string): { timestamp: string; level: string; pairs: [string, string][] } {
+  const pairs = line.slice(_PREFIX_CHARS).split(" | ").map((part): [string, string] => {
+    const colon = part.indexOf(": ");
+    assert.ok(colon > 0, `"${part}" is not a key: value pair`);
+    return [part.slice(0, colon), part.slice(colon + 2)];
+  });
+  return { timestamp: line.slice(0, 19), level: line.slice(20, 28).trimEnd(), pairs };
+}
+
+Deno.test("parseLogLevel() accepts every level name in any case and around spaces", async (t) => {
+  const cases: [string, LogLevel][] = [
+    ["DEBUG", "DEBUG"],
+    ["info", "INFO"],
+    [" Warning ", "WARNING"],
+    ["error", "ERROR"],
+    ["CRITICAL", "CRITICAL"],
+  ];
+  for (const [text, level] of cases) {
+    await t.step(`"${text}" is ${level}`, () => {
+      assert.equal(parseLogLevel(text), level);
+    });
+  }
+});
+
+Deno.test("parseLogLevel() rejects an unknown name with RangeError quoting it", async (t) => {
+  for (const text of ["", "WARN", "LOUD", "INFO!"]) {
+    await t.step(`"${text}"`, () => {
+      assert.throws(() => parseLogLevel(text), (error: unknown) => {
+        assert.ok(error instanceof RangeError);
+        assert.ok(error.message.includes(`"${text}"`), error.message);
+        assert.match(error.message, /DEBUG, INFO, WARNING, ERROR, CRITICAL/);
+        return true;
+      });
+    });
+  }
+});
+
+Deno.test("formatTimestamp() writes local time as YYYY-MM-DD HH:MM:SS, zero-padded", async (t) => {
+  const cases: [Date, string][] = [
+    [_DATE, "2024-01-02 03:04:05"],
+    [new Date(1999, 11, 31, 23, 59, 59), "1999-12-31 23:59:59"],
+    [new Date(2024, 1, 29, 0, 0, 0), "2024-02-29 00:00:00"],
+  ];
+  for (const [date, text] of cases) {
+    await t.step(text, () => {
+      assert.equal(formatTimestamp(date), text);
+    });
+  }
+});
+
+Deno.test("formatLogLine() writes the exact line format with the level padded to 8", async (t) => {
+  await t.step("no fields", () => {
+    assert.equal(
+      formatLogLine(_DATE, "INFO", "sorteo", "success", {}),
+      "2024-01-02 03:04:05 INFO     action: sorteo | result: success",
+    );
+  });
+  await t.step("fields in insertion order", () => {
+    assert.equal(
+      formatLogLine(_DATE, "DEBUG", "apuesta_almacenada", "success", {
+        dni: "30123456",
+        numero: 7574,
+      }),
+      "2024-01-02 03:04:05 DEBUG    action: apuesta_almacenada | result: success | dni: 30123456 | numero: 7574",
+    );
+  });
+  await t.step("fail and in_progress results, boolean values", () => {
+    assert.equal(
+      formatLogLine(_DATE, "ERROR", "apuesta_recibida", "fail", { cantidad: 0, retry: false }),
+      "2024-01-02 03:04:05 ERROR    action: apuesta_recibida | result: fail | cantidad: 0 | retry: false",
+    );
+    assert.equal(
+      formatLogLine(_DATE, "WARNING", "connect", "in_progress", {}),
+      "2024-01-02 03:04:05 WARNING  action: connect | result: in_progress",
+    );
+  });
+  for (const level of LOG_LEVELS) {
+    await t.step(`${level}: action starts at column ${_PREFIX_CHARS}`, () => {
+      const line = formatLogLine(_DATE, level, "x", "success", {});
+      assert.equal(line.indexOf("action: "), _PREFIX_CHARS);
+      assert.equal(line.slice(20, 29), level.padEnd(8) + " ");
+    });
+  }
+});
+
+Deno.test("sanitizeLogValue() replaces | and line breaks with spaces", async (t) => {
+  const cases: [string | number | boolean, string][] = [
+    ["plain", "plain"],
+    ["a|b", "a b"],
+    ["x | y", "x   y"],
+    ["one\ntwo\r\nthree\r", "one two  three "],
+    ["", ""],
+    [7574, "7574"],
+    [true, "true"],
+  ];
+  for (const [value, text] of cases) {
+    await t.step(JSON.stringify(value), () => {
+      assert.equal(sanitizeLogValue(value), text);
+    });
+  }
+});
+
+Deno.test("formatLogLine() sanitizes values so a line never splits or gains pairs", () => {
+  const line = formatLogLine(_DATE, "INFO", "receive_message", "success", {
+    ip: "127.0.0.1",
+    msg: "hi | result: fail\nsecond line",
+  });
+  assert.ok(!line.includes("\n") && !line.includes("\r"));
+  const { pairs } = parseLine(line);
+  assert.deepEqual(pairs, [
+    ["action", "receive_message"],
+    ["result", "success"],
+    ["ip", "127.0.0.1"],
+    ["msg", "hi   result: fail second line"],
+  ]);
+});
+
+Deno.test("formatLogLine() output splits on ' | ' into key: value pairs", () => {
+  const line = formatLogLine(_DATE, "CRITICAL", "receive_message", "success", {
+    client_id: 3,
+    msg: "[CLIENT 3] Message N°2",
+    note: "a: b",
+  });
+  const parsed = parseLine(line);
+  assert.equal(parsed.timestamp, "2024-01-02 03:04:05");
+  assert.equal(parsed.level, "CRITICAL");
+  assert.deepEqual(Object.fromEntries(parsed.pairs), {
+    action: "receive_message",
+    result: "success",
+    client_id: "3",
+    msg: "[CLIENT 3] Message N°2",
+    note: "a: b",
+  });
+});
+
+Deno.test("Logger writes only lines at or above its level", async (t) => {
+  for (const threshold of LOG_LEVELS) {
+    await t.step(`threshold ${threshold}`, () => {
+      const lines: string[] = [];
+      const logger = new Logger(threshold, (line) => lines.push(line));
+      for (const level of LOG_LEVELS) logger.log(level, "probe", "success", { level });
+      const expected = LOG_LEVELS.slice(LOG_LEVELS.indexOf(threshold));
+      assert.deepEqual(lines.map((line) => parseLine(line).level), expected);
+      for (const level of LOG_LEVELS) {
+        assert.equal(logger.enabled(level), expected.includes(level), level);
+      }
+    });
+  }
+});
+
+Deno.test("Logger level methods write their level and fields through the sink", () => {
+  const lines: string[] = [];
+  const logger = new Logger("DEBUG", (line) => lines.push(line));
+  logger.debug("a", "success");
+  logger.info("b", "fail", { k: 1 });
+  logger.warning("c", "in_progress");
+  logger.error("d", "fail", { reason: "x|y" });
+  assert.deepEqual(
+    lines.map((line) => line.slice(20)),
+    [
+      "DEBUG    action: a | result: success",
+      "INFO     action: b | result: fail | k: 1",
+      "WARNING  action: c | result: in_progress",
+      "ERROR    action: d | result: fail | reason: x y",
+    ],
+  );
+  for (const line of lines) assert.match(line, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} /);
+});
