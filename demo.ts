@@ -1,0 +1,162 @@
+/**
+ * Runs the whole system locally, no Docker: the server and N agencies as
+ * processes on 127.0.0.1, then prints what the store holds per agency and
+ * what each agency was told.
+ *
+ * deno task demo [-- --agencies N --bets M --seed S]
+ */
+
+import { parseArgs } from "node:util";
+import { hasWon } from "./lib/bet.ts";
+import { loadBets } from "./lib/bet_store.ts";
+import { fieldOf, linesOf, runLocalClient, startLocalServer } from "./lib/local_cluster.ts";
+import { type DataOptions, writeAgencyFile } from "./gen_data.ts";
+
+const _USAGE = `Usage: deno task demo [-- --agencies N] [--bets M] [--seed S]
+Without --bets it uses the committed data/agency-1..N.csv (N at most 5).
+With --bets it first generates N files of M bets (seed S, default 1) in a temp folder.`;
+
+/** Demo options. */
+export interface DemoOptions {
+  agencies: number;
+  bets: number | undefined;
+  seed: number;
+}
+
+/** Largest agency count the demo starts (one process each). */
+const _DEMO_AGENCIES_MAX = 50;
+
+function _positive(value: string | undefined, flag: string, fallback: number, max: number) {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw new RangeError(`${flag} "${value}" is not a whole number in 1..${max}`);
+  }
+  return Number(value);
+}
+
+/**
+ * Parses the demo's flags.
+ * @throws {RangeError} or {TypeError} on a bad or unknown flag
+ */
+export function parseDemoArgs(args: string[]): DemoOptions | "help" {
+  const { values } = parseArgs({
+    args,
+    options: {
+      agencies: { type: "string" },
+      bets: { type: "string" },
+      seed: { type: "string" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+  });
+  if (values.help) return "help";
+  const bets = values.bets === undefined
+    ? undefined
+    : _positive(values.bets, "--bets", 0, 100_000_000);
+  const agencies = _positive(
+    values.agencies,
+    "--agencies",
+    5,
+    bets === undefined ? 5 : _DEMO_AGENCIES_MAX,
+  );
+  return { agencies, bets, seed: _positive(values.seed, "--seed", 1, 2 ** 31) };
+}
+
+/** One row of the results table. */
+interface _Row {
+  agency: number;
+  stored: number;
+  winners: number;
+  told: string;
+  exitCode: number;
+}
+
+async function _dataFiles(options: DemoOptions, workDir: string): Promise<string[]> {
+  const files: string[] = [];
+  for (let agency = 1; agency <= options.agencies; agency += 1) {
+    if (options.bets === undefined) {
+      files.push(`data/agency-${agency}.csv`);
+      continue;
+    }
+    const data: DataOptions = {
+      agencies: options.agencies,
+      bets: options.bets,
+      seed: options.seed,
+      winners: Math.ceil(options.bets / 500),
+      out: `${workDir}/data`,
+    };
+    files.push(await writeAgencyFile(data, agency));
+  }
+  return files;
+}
+
+async function _run(options: DemoOptions): Promise<number> {
+  const workDir = await Deno.makeTempDir({ prefix: "tp0-demo-" });
+  const storage = `${workDir}/bets.csv`;
+  const files = await _dataFiles(options, workDir);
+  const startedMs = Date.now();
+  const server = await startLocalServer({ STORAGE: storage, AGENCIES: String(options.agencies) });
+  console.log(`server listening on 127.0.0.1:${server.port}, storage ${storage}`);
+  const runs = await Promise.all(files.map((file, index) =>
+    runLocalClient({
+      CLI_ID: String(index + 1),
+      CLI_SERVER_ADDRESS: `127.0.0.1:${server.port}`,
+      CLI_DATA_FILE: file,
+    })
+  ));
+  const elapsedMs = Date.now() - startedMs;
+  const serverCode = await server.stop();
+  await Deno.writeTextFile(`${workDir}/server.log`, server.lines.join("\n") + "\n");
+  const rows: _Row[] = runs.map((run, index) => ({
+    agency: index + 1,
+    stored: 0,
+    winners: 0,
+    told: fieldOf(linesOf(run.lines, "consulta_ganadores")[0] ?? "", "cant_ganadores") ?? "-",
+    exitCode: run.code,
+  }));
+  for await (const bet of loadBets(storage)) {
+    const row = rows[bet.agency - 1]!;
+    row.stored += 1;
+    if (hasWon(bet)) row.winners += 1;
+  }
+  for (const [index, run] of runs.entries()) {
+    await Deno.writeTextFile(`${workDir}/client${index + 1}.log`, run.lines.join("\n") + "\n");
+  }
+  console.log("agency | bets stored | winners stored | winners told | client exit");
+  for (const row of rows) {
+    console.log(
+      `${String(row.agency).padStart(6)} | ${String(row.stored).padStart(11)} | ${
+        String(row.winners).padStart(14)
+      } | ${row.told.padStart(12)} | ${String(row.exitCode).padStart(11)}`,
+    );
+  }
+  const draws = linesOf(server.lines, "sorteo").length;
+  const consistent = rows.every((row) => row.exitCode === 0 && row.told === String(row.winners));
+  console.log(
+    `${rows.reduce((sum, row) => sum + row.stored, 0)} bets in ${elapsedMs} ms; draws: ${draws}; ` +
+      `server exit ${serverCode}; logs in ${workDir}`,
+  );
+  if (!consistent || draws !== 1 || serverCode !== 0) {
+    console.error("demo: results are inconsistent (see the logs above)");
+    return 1;
+  }
+  return 0;
+}
+
+async function main(): Promise<void> {
+  let options: DemoOptions | "help";
+  try {
+    options = parseDemoArgs(Deno.args);
+  } catch (error) {
+    console.error(`demo: ${(error as Error).message}\n${_USAGE}`);
+    Deno.exitCode = 2;
+    return;
+  }
+  if (options === "help") {
+    console.log(_USAGE);
+    return;
+  }
+  Deno.exitCode = await _run(options);
+}
+
+if (import.meta.main) await main();

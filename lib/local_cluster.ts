@@ -1,0 +1,132 @@
+/**
+ * Runs the real server and clients as local processes on 127.0.0.1: used by
+ * the demo, the integration tests and the benchmark.
+ */
+
+import { readLines } from "./csv.ts";
+
+const _ROOT = new URL("../", import.meta.url);
+const _SERVER = new URL("server.ts", _ROOT).pathname;
+const _CLIENT = new URL("client.ts", _ROOT).pathname;
+const _LOG_LINE_BYTES_MAX = 1024 * 1024;
+/** How long a server may take to print its listen line. */
+const _SERVER_START_MS_MAX = 30_000;
+
+/** A running server process. */
+export interface LocalServer {
+  port: number;
+  process: Deno.ChildProcess;
+  /** Every stdout line so far (grows while it runs). */
+  lines: string[];
+  /** Resolves with the exit code once stdout is drained and it exited. */
+  exited: Promise<number>;
+  /** Sends SIGTERM and waits for the exit code. */
+  stop(): Promise<number>;
+}
+
+async function _collect(
+  stream: ReadableStream<Uint8Array>,
+  lines: string[],
+  onLine: (line: string) => void,
+): Promise<void> {
+  for await (const { text } of readLines(stream, _LOG_LINE_BYTES_MAX)) {
+    lines.push(text);
+    onLine(text);
+  }
+}
+
+/**
+ * Starts server.ts on a free port (SERVER_PORT=0) and waits for its listen line.
+ * @param env variables on top of SERVER_CONFIG=config/server.ini (e.g. STORAGE, AGENCIES)
+ * @throws {Error} when it exits or stays silent before listening
+ */
+export async function startLocalServer(env: Record<string, string>): Promise<LocalServer> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", _SERVER],
+    cwd: _ROOT.pathname,
+    env: { SERVER_PORT: "0", SERVER_IP: "127.0.0.1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const listening = Promise.withResolvers<number>();
+  const stdout = _collect(process.stdout, lines, (line) => {
+    const match = / action: listen \| result: success \|.* port: (\d+)/.exec(line);
+    if (match !== null) listening.resolve(Number(match[1]));
+  });
+  const stderr = _collect(process.stderr, lines, () => {});
+  const exited = Promise.all([stdout, stderr, process.status]).then(([, , status]) => status.code);
+  exited.then((code) =>
+    listening.reject(
+      new Error(`server exited with code ${code} before listening: ${lines.join("\n")}`),
+    )
+  );
+  const timer = setTimeout(
+    () => listening.reject(new Error(`server did not listen within ${_SERVER_START_MS_MAX} ms`)),
+    _SERVER_START_MS_MAX,
+  );
+  try {
+    const port = await listening.promise;
+    return {
+      port,
+      process,
+      lines,
+      exited,
+      stop: async () => {
+        try {
+          process.kill("SIGTERM");
+        } catch {
+          // already exited
+        }
+        return await exited;
+      },
+    };
+  } catch (error) {
+    try {
+      process.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await exited;
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A finished client run. */
+export interface ClientRun {
+  code: number;
+  lines: string[];
+}
+
+/**
+ * Runs client.ts to completion.
+ * @param env CLI_* variables (CLI_ID, CLI_SERVER_ADDRESS, CLI_DATA_FILE, …)
+ */
+export async function runLocalClient(env: Record<string, string>): Promise<ClientRun> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-read", "--allow-env", _CLIENT],
+    cwd: _ROOT.pathname,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+  return { code: output.code, lines: text.split("\n").filter((line) => line !== "") };
+}
+
+/** Lines of a log with a given action and result. */
+export function linesOf(lines: readonly string[], action: string, result = "success"): string[] {
+  const marker = ` action: ${action} | result: ${result}`;
+  return lines.filter((line) => line.includes(marker));
+}
+
+/**
+ * Reads a `key: value` field of a log line.
+ * @param key a plain identifier such as `cantidad`
+ * @returns the value, or undefined when the line has no such key
+ */
+export function fieldOf(line: string, key: string): string | undefined {
+  return new RegExp(`(?:^|\\s)${key}: ([^|]*?)(?: \\||$)`).exec(line)?.[1];
+}
