@@ -268,7 +268,7 @@ export class AgencyUpload {
           link.conn,
           concatBytes(fresh.map((batch) => batch.frame)),
         );
-      });
+      }, () => true);
       if (!ok) return false;
     }
     while (this.#window.size >= this.#options.batchWindow) {
@@ -282,7 +282,7 @@ export class AgencyUpload {
     let reply: Message | undefined;
     const ok = await this.#withReconnect(async () => {
       reply = await this.#readReply();
-    });
+    }, () => this.#window.size === 0);
     if (!ok || reply === undefined) return ok;
     this.#onBatchReply(reply);
     return true;
@@ -345,10 +345,14 @@ export class AgencyUpload {
 
   /**
    * Runs a step on the link; on a lost connection reconnects (which resends
-   * the window) and reports success so the caller's loop goes on.
+   * the window) and runs the step again unless `doneAfterReconnect` says the
+   * resend already covered it.
    * @returns false when stopped by the signal
    */
-  async #withReconnect(step: (link: _Link) => Promise<void>): Promise<boolean> {
+  async #withReconnect(
+    step: (link: _Link) => Promise<void>,
+    doneAfterReconnect: () => boolean,
+  ): Promise<boolean> {
     const { agency, logger, signal } = this.#options;
     while (true) {
       if (signal.aborted) return false;
@@ -370,7 +374,7 @@ export class AgencyUpload {
         });
         this.#closeLink();
         if (!(await this.#connect())) return false;
-        if (this.#window.size === 0) return true;
+        if (doneAfterReconnect()) return true;
       }
     }
   }
@@ -387,7 +391,7 @@ export class AgencyUpload {
         ]),
       );
       reply = await this.#readReply();
-    });
+    }, () => false);
     if (!ok || reply === undefined) return undefined;
     if (reply.type !== MessageType.winners) {
       throw new UploadError(
