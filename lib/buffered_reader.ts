@@ -136,6 +136,11 @@ export class BufferedReader {
     while (true) {
       const window = this.#buffer.subarray(this.#start + scanned, this.#end);
       const newline = window.indexOf(0x0a);
+      // The line's bytes before its newline; every buffered byte while none came.
+      const lineBytes = newline === -1 ? this.#buffered : scanned + newline;
+      if (lineBytes > lineBytesMax) {
+        throw new RangeError(`echo line longer than ${lineBytesMax} bytes`);
+      }
       if (newline !== -1) {
         const end = this.#start + scanned + newline + 1;
         const line = this.#buffer.slice(this.#start, end);
@@ -143,9 +148,6 @@ export class BufferedReader {
         return line;
       }
       scanned = this.#buffered;
-      if (scanned > lineBytesMax) {
-        throw new RangeError(`echo line longer than ${lineBytesMax} bytes`);
-      }
       if (!(await this.#fill(1))) {
         if (this.#buffered === 0) return null;
         const rest = this.#buffer.slice(this.#start, this.#end);

@@ -118,18 +118,21 @@ export class ByteWriter {
   }
 
   u8(value: number): this {
+    _assertFits(value, 0xff, "u8");
     const at = this.#reserve(1);
     this.#view.setUint8(at, value);
     return this;
   }
 
   u16(value: number): this {
+    _assertFits(value, 0xffff, "u16");
     const at = this.#reserve(2);
     this.#view.setUint16(at, value);
     return this;
   }
 
   u32(value: number): this {
+    _assertFits(value, 0xffff_ffff, "u32");
     const at = this.#reserve(4);
     this.#view.setUint32(at, value);
     return this;
@@ -167,5 +170,12 @@ export class ByteWriter {
   /** The bytes written (a view, valid until the next write). */
   view(): Uint8Array {
     return this.#bytes.subarray(0, this.#length);
+  }
+}
+
+/** DataView setters wrap silently (65536 as u16 is 0): refuse instead. */
+function _assertFits(value: number, max: number, type: string): void {
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`Cannot write ${value} as ${type}: not a whole number in 0..${max}`);
   }
 }

@@ -96,20 +96,36 @@ export async function* readLines(
       const newline = pending.indexOf("\n", start);
       if (newline === -1) break;
       lineNumber += 1;
-      yield { lineNumber, text: _stripCr(pending.slice(start, newline)) };
+      const text = _stripCr(pending.slice(start, newline));
+      _checkLineBytes(text, lineNumber, lineBytesMax);
+      yield { lineNumber, text };
       start = newline + 1;
     }
     pending = pending.slice(start);
-    if (pending.length > lineBytesMax) {
-      throw new RangeError(
-        `line ${lineNumber + 1} is longer than ${lineBytesMax} bytes`,
-      );
-    }
+    // Counting UTF-16 units bounds memory cheaply while a line is incomplete
+    // (its bytes are measured once it is); a trailing "\r" may start a CRLF.
+    if (_stripCr(pending).length > lineBytesMax) throw _tooLong(lineNumber + 1, lineBytesMax);
   }
   pending += decoder.decode();
   if (pending.length > 0) {
-    yield { lineNumber: lineNumber + 1, text: _stripCr(pending) };
+    const text = _stripCr(pending);
+    _checkLineBytes(text, lineNumber + 1, lineBytesMax);
+    yield { lineNumber: lineNumber + 1, text };
   }
+}
+
+const _encoder = new TextEncoder();
+
+/** Throws when a line's UTF-8 encoding is longer than `lineBytesMax`. */
+function _checkLineBytes(line: string, lineNumber: number, lineBytesMax: number): void {
+  // A UTF-16 unit takes 1 to 3 UTF-8 bytes: encode only when it can matter.
+  if (line.length * 3 <= lineBytesMax) return;
+  if (line.length <= lineBytesMax && _encoder.encode(line).length <= lineBytesMax) return;
+  throw _tooLong(lineNumber, lineBytesMax);
+}
+
+function _tooLong(lineNumber: number, lineBytesMax: number): RangeError {
+  return new RangeError(`line ${lineNumber} is longer than ${lineBytesMax} bytes`);
 }
 
 function _stripCr(line: string): string {

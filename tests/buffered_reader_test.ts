@@ -1,0 +1,306 @@
+import assert from "node:assert/strict";
+import { BufferedReader, type ByteSink, writeAll } from "../lib/buffered_reader.ts";
+import { FRAME_BYTES_MAX_CEILING, FRAME_BYTES_MAX_DEFAULT } from "../lib/limits.ts";
+import { decodeMessage, encodeMessage, type Message } from "../lib/message_codec.ts";
+import {
+  ErrorCode,
+  FRAME_HEADER_BYTES,
+  FRAME_MARKER,
+  MessageType,
+  PROTOCOL_VERSION,
+} from "../lib/protocol.ts";
+import { ChunkedSource, joinBytes, OneReadSource, PartialSink } from "./helpers/byte_io.ts";
+import { protocolError } from "./helpers/protocol_errors.ts";
+
+const _encoder = new TextEncoder();
+const _decoder = new TextDecoder();
+
+/** A frame header declaring `length` body bytes. */
+function header(length: number, marker = FRAME_MARKER, version = PROTOCOL_VERSION): Uint8Array {
+  const bytes = new Uint8Array(FRAME_HEADER_BYTES);
+  bytes[0] = marker;
+  bytes[1] = version;
+  bytes[2] = MessageType.hello;
+  new DataView(bytes.buffer).setUint32(3, length);
+  return bytes;
+}
+
+/** A frame of `length` body bytes counting 0, 1, 2, … */
+function frameWithBody(length: number): Uint8Array {
+  const body = new Uint8Array(length).map((_, index) => index % 251);
+  return joinBytes([header(length), body]);
+}
+
+/** A reader over `bytes`, `chunkBytes` at a time. */
+function readerOf(bytes: Uint8Array | string, chunkBytes: number): BufferedReader {
+  const data = typeof bytes === "string" ? _encoder.encode(bytes) : bytes;
+  return new BufferedReader(new ChunkedSource(data, chunkBytes));
+}
+
+const _MESSAGES: Message[] = [
+  { type: MessageType.hello, agency: 3 },
+  { type: MessageType.helloAck, lastSequence: 0, storedBets: 0 },
+  {
+    type: MessageType.batch,
+    sequence: 1,
+    bets: [
+      {
+        firstName: "Zoé 😀",
+        lastName: 'Pérez, "Tito"',
+        document: "30123456",
+        birthdate: "2000-02-29",
+        number: 7574,
+      },
+      { firstName: "Ana", lastName: "Núñez", document: "1", birthdate: "1990-01-01", number: 0 },
+    ],
+  },
+  { type: MessageType.batchAck, sequence: 1, count: 2 },
+  {
+    type: MessageType.batchNack,
+    sequence: 2,
+    count: 1,
+    code: ErrorCode.invalidBet,
+    betIndex: 1,
+    field: "number",
+    reason: "10000 is not an integer in 0..9999",
+  },
+  { type: MessageType.finished, total: 2 },
+  { type: MessageType.winnersQuery },
+  { type: MessageType.winners, documents: ["30123456"] },
+  { type: MessageType.error, code: ErrorCode.shuttingDown, text: "bye" },
+];
+
+Deno.test("readFrame() reads every message type from a source that returns one byte per read", async (t) => {
+  const stream = joinBytes(_MESSAGES.map(encodeMessage));
+  for (const chunkBytes of [1, 2, 3, 7, 64 * 1024]) {
+    await t.step(`${chunkBytes} bytes per read`, async () => {
+      const source = new ChunkedSource(stream, chunkBytes);
+      const reader = new BufferedReader(source);
+      const decoded: Message[] = [];
+      for (let frame = await reader.readFrame(1024); frame !== null;) {
+        decoded.push(decodeMessage(frame));
+        frame = await reader.readFrame(1024);
+      }
+      assert.deepEqual(decoded, _MESSAGES);
+      if (chunkBytes === 1) assert.ok(source.reads > stream.length, "one byte per read");
+    });
+  }
+});
+
+Deno.test("readFrame() reads a body larger than its internal buffer", async (t) => {
+  const length = 200_000;
+  const bytes = joinBytes([frameWithBody(length), frameWithBody(3)]);
+  for (const chunkBytes of [7, 4096, bytes.length]) {
+    await t.step(`${chunkBytes} bytes per read`, async () => {
+      const reader = readerOf(bytes, chunkBytes);
+      const frame = await reader.readFrame(FRAME_BYTES_MAX_DEFAULT);
+      assert.equal(frame?.body.length, length);
+      assert.deepEqual(frame?.body, frameWithBody(length).subarray(FRAME_HEADER_BYTES));
+      assert.deepEqual([...(await reader.readFrame(FRAME_BYTES_MAX_DEFAULT))!.body], [0, 1, 2]);
+      assert.equal(await reader.readFrame(FRAME_BYTES_MAX_DEFAULT), null);
+    });
+  }
+});
+
+Deno.test("readFrame() accepts bodies of 0 and frameBytesMax bytes", async (t) => {
+  const max = 1024;
+  for (const length of [0, 1, max]) {
+    await t.step(`${length} bytes`, async () => {
+      const frame = await readerOf(frameWithBody(length), 5).readFrame(max);
+      assert.equal(frame?.type, MessageType.hello);
+      assert.equal(frame?.body.length, length);
+    });
+  }
+});
+
+Deno.test("readFrame() rejects a length above frameBytesMax before reading or allocating the body", async (t) => {
+  const cases: [string, number, number][] = [
+    ["max + 1", 1025, 1024],
+    ["default cap + 1", FRAME_BYTES_MAX_DEFAULT + 1, FRAME_BYTES_MAX_DEFAULT],
+    ["ceiling + 1", FRAME_BYTES_MAX_CEILING + 1, FRAME_BYTES_MAX_CEILING],
+    ["4 GiB - 1", 0xffff_ffff, FRAME_BYTES_MAX_DEFAULT],
+    ["4 GiB - 1 under the ceiling", 0xffff_ffff, FRAME_BYTES_MAX_CEILING],
+  ];
+  for (const [name, length, max] of cases) {
+    await t.step(name, async () => {
+      // The source holds only the header and fails any further read: the
+      // error must come from the header alone, without waiting for the body.
+      const source = new OneReadSource(header(length));
+      const reader = new BufferedReader(source);
+      await assert.rejects(reader.readFrame(max), protocolError(ErrorCode.frameTooLarge));
+      assert.equal(source.reads, 1);
+      await assert.rejects(
+        new BufferedReader(new OneReadSource(header(length))).readFrame(max),
+        new RegExp(`frame body of ${length} bytes exceeds the maximum of ${max} bytes`),
+      );
+    });
+  }
+});
+
+Deno.test("readFrame() returns null at a clean end of stream between frames", async (t) => {
+  await t.step("empty stream", async () => {
+    const reader = readerOf(new Uint8Array(0), 1);
+    assert.equal(await reader.readFrame(1024), null);
+    assert.equal(await reader.readFrame(1024), null, "and again");
+  });
+  await t.step("after two frames", async () => {
+    const reader = readerOf(joinBytes([frameWithBody(2), frameWithBody(0)]), 1);
+    assert.equal((await reader.readFrame(1024))?.body.length, 2);
+    assert.equal((await reader.readFrame(1024))?.body.length, 0);
+    assert.equal(await reader.readFrame(1024), null);
+  });
+});
+
+Deno.test("readFrame() rejects a stream that ends inside a frame with truncatedFrame", async (t) => {
+  const frame = frameWithBody(10);
+  const cases: [string, Uint8Array][] = [
+    ["after 1 header byte", frame.subarray(0, 1)],
+    ["after 6 header bytes", frame.subarray(0, 6)],
+    ["after the header, before the body", frame.subarray(0, FRAME_HEADER_BYTES)],
+    ["after 1 body byte", frame.subarray(0, FRAME_HEADER_BYTES + 1)],
+    ["1 byte before the end", frame.subarray(0, frame.length - 1)],
+    ["inside a second frame", joinBytes([frame, frame.subarray(0, 9)])],
+  ];
+  for (const [name, bytes] of cases) {
+    for (const chunkBytes of [1, 1024]) {
+      await t.step(`${name}, ${chunkBytes} bytes per read`, async () => {
+        const reader = readerOf(bytes, chunkBytes);
+        if (bytes.length > frame.length) await reader.readFrame(1024);
+        await assert.rejects(reader.readFrame(1024), protocolError(ErrorCode.truncatedFrame));
+      });
+    }
+  }
+});
+
+Deno.test("readFrame() rejects a bad marker with malformedFrame and a wrong version with unsupportedVersion", async (t) => {
+  const cases: [string, Uint8Array, ErrorCode][] = [
+    ["marker 0x00", header(0, 0x00), ErrorCode.malformedFrame],
+    ["marker 'h'", header(0, 0x68), ErrorCode.malformedFrame],
+    ["marker 0xFB", header(0, 0xfb), ErrorCode.malformedFrame],
+    ["bad marker and bad version", header(0, 0x00, 9), ErrorCode.malformedFrame],
+    ["version 0", header(0, FRAME_MARKER, 0), ErrorCode.unsupportedVersion],
+    ["version 2", header(0, FRAME_MARKER, PROTOCOL_VERSION + 1), ErrorCode.unsupportedVersion],
+    ["version 255", header(0, FRAME_MARKER, 255), ErrorCode.unsupportedVersion],
+    [
+      "wrong version and a huge length",
+      header(0xffff_ffff, FRAME_MARKER, 2),
+      ErrorCode.unsupportedVersion,
+    ],
+  ];
+  for (const [name, bytes, code] of cases) {
+    await t.step(name, async () => {
+      await assert.rejects(readerOf(bytes, 1).readFrame(1024), protocolError(code));
+    });
+  }
+});
+
+Deno.test("peekByte() shows the next byte without consuming it", async () => {
+  const frame = frameWithBody(3);
+  const reader = readerOf(frame, 1);
+  assert.equal(await reader.peekByte(), FRAME_MARKER);
+  assert.equal(await reader.peekByte(), FRAME_MARKER);
+  assert.equal((await reader.readFrame(1024))?.body.length, 3);
+  assert.equal(await reader.peekByte(), null);
+});
+
+Deno.test("readExact() returns a copy, null at a clean end, truncatedFrame mid-way", async () => {
+  const reader = readerOf("abcdefg", 2);
+  const first = await reader.readExact(3, "first");
+  assert.equal(_decoder.decode(first!), "abc");
+  first!.fill(0);
+  assert.equal(_decoder.decode((await reader.readExact(2, "second"))!), "de");
+  await assert.rejects(reader.readExact(3, "third"), (error: unknown) => {
+    protocolError(ErrorCode.truncatedFrame)(error);
+    assert.match((error as Error).message, /stream ended inside third: 2 of 3 bytes/);
+    return true;
+  });
+  assert.equal(await readerOf("", 1).readExact(3, "nothing"), null);
+});
+
+Deno.test("readLine() reads lines with and without a trailing newline", async (t) => {
+  const cases: [string, string, string[]][] = [
+    ["one line", "hi\n", ["hi\n"]],
+    ["two lines", "a\nb\n", ["a\n", "b\n"]],
+    ["last line without newline", "a\nbc", ["a\n", "bc"]],
+    ["only text without newline", "hello", ["hello"]],
+    ["empty lines", "\n\n", ["\n", "\n"]],
+    ["CRLF kept as sent", "a\r\n", ["a\r\n"]],
+    ["UTF-8", "ñandú 😀\n", ["ñandú 😀\n"]],
+    ["empty stream", "", []],
+  ];
+  for (const [name, text, lines] of cases) {
+    for (const chunkBytes of [1, 3, 1024]) {
+      await t.step(`${name}, ${chunkBytes} bytes per read`, async () => {
+        const reader = readerOf(text, chunkBytes);
+        const read: string[] = [];
+        for (let line = await reader.readLine(64); line !== null;) {
+          read.push(_decoder.decode(line));
+          line = await reader.readLine(64);
+        }
+        assert.deepEqual(read, lines);
+        assert.equal(await reader.readLine(64), null, "null again after the end");
+      });
+    }
+  }
+});
+
+Deno.test("readLine() accepts lineBytesMax bytes before the newline and rejects one more", async (t) => {
+  const max = 16;
+  const cases: [string, string, boolean][] = [
+    ["0 bytes", "\n", true],
+    ["max bytes and newline", "a".repeat(max) + "\n", true],
+    ["max bytes at the end of stream", "a".repeat(max), true],
+    ["max + 1 bytes and newline", "a".repeat(max + 1) + "\n", false],
+    ["max + 1 bytes at the end of stream", "a".repeat(max + 1), false],
+    ["a long line after a short one", "ok\n" + "a".repeat(max + 1) + "\n", false],
+    ["no newline at all", "a".repeat(10 * max), false],
+  ];
+  for (const [name, text, accepted] of cases) {
+    for (const chunkBytes of [1, 5, 1024]) {
+      await t.step(`${name}, ${chunkBytes} bytes per read`, async () => {
+        const reader = readerOf(text, chunkBytes);
+        const readAll = async () => {
+          while ((await reader.readLine(max)) !== null);
+        };
+        if (accepted) await readAll();
+        else await assert.rejects(readAll(), RangeError);
+      });
+    }
+  }
+});
+
+Deno.test("writeAll() delivers every byte to a sink that takes 1 to 3 bytes per write", async (t) => {
+  const frames = joinBytes(_MESSAGES.map(encodeMessage));
+  const cases: [string, Uint8Array][] = [
+    ["empty", new Uint8Array(0)],
+    ["one byte", new Uint8Array([7])],
+    ["every message type", frames],
+  ];
+  for (const [name, bytes] of cases) {
+    await t.step(name, async () => {
+      const sink = new PartialSink();
+      await writeAll(sink, bytes);
+      assert.deepEqual(sink.received(), bytes);
+      assert.ok(sink.writes >= Math.ceil(bytes.length / 3));
+    });
+  }
+  await t.step("what it delivered reads back as the same frames", async () => {
+    const sink = new PartialSink();
+    for (const message of _MESSAGES) await writeAll(sink, encodeMessage(message));
+    const reader = readerOf(sink.received(), 1);
+    for (const message of _MESSAGES) {
+      assert.deepEqual(decodeMessage((await reader.readFrame(1024))!), message);
+    }
+  });
+});
+
+Deno.test("writeAll() rejects a sink that makes no progress instead of looping", async () => {
+  let writes = 0;
+  const stuck: ByteSink = {
+    write: (bytes) => Promise.resolve(writes++ === 0 ? Math.min(2, bytes.length) : 0),
+  };
+  await assert.rejects(
+    writeAll(stuck, new Uint8Array(5)),
+    /write made no progress after 2 of 5 bytes/,
+  );
+});
