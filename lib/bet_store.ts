@@ -174,8 +174,12 @@ export class BetStore {
         `${betsPath} has ${betsBytes} bytes but its journal commits ${state.betsFileBytes}: the bets file was cut or replaced`,
       );
     }
+    // Closes the files if anything below throws; moved out on success.
+    using cleanup = new DisposableStack();
     const betsFile = await openFile(betsPath);
+    cleanup.defer(() => betsFile.close());
     const journalFile = await openFile(journalPath);
+    cleanup.defer(() => journalFile.close());
     await betsFile.truncate(state.betsFileBytes);
     await journalFile.truncate(state.journalBytes);
 
@@ -190,7 +194,8 @@ export class BetStore {
       }
     }
     for (const [agency, count] of state.betCount) {
-      if (counted.get(agency) !== count) {
+      // An agency whose committed batches were all empty has no rows at all.
+      if ((counted.get(agency) ?? 0) !== count) {
         throw new Error(
           `${betsPath} holds ${
             counted.get(agency) ?? 0
@@ -202,6 +207,7 @@ export class BetStore {
     for (const line of journalText.slice(0, state.journalBytes).split("\n")) {
       if (line.startsWith("B ")) batches += 1;
     }
+    cleanup.move();
     return {
       store: new BetStore(betsFile, journalFile, state, winners),
       report: {

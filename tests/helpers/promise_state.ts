@@ -5,12 +5,12 @@ const _PENDING = Symbol("pending");
 /**
  * Tells whether a promise is still pending once the microtasks queued before
  * this call have run. A promise that is already settled wins the race against
- * a fresh resolved one, because its reaction is queued first.
+ * a fresh resolved one, because its reaction is queued first; the race must
+ * watch `promise` itself, since a derived promise settles a tick later.
  */
-export async function isPending(promise: Promise<unknown>): Promise<boolean> {
-  const winner = await Promise.race([
-    promise.then(() => undefined, () => undefined),
-    Promise.resolve(_PENDING),
-  ]);
-  return winner === _PENDING;
+export function isPending(promise: Promise<unknown>): Promise<boolean> {
+  return Promise.race([promise, Promise.resolve(_PENDING)]).then(
+    (winner) => winner === _PENDING,
+    () => false,
+  );
 }

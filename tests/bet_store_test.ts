@@ -1,0 +1,513 @@
+import assert from "node:assert/strict";
+import type { Bet } from "../lib/bet.ts";
+import { formatStoreRow } from "../lib/bet_csv.ts";
+import {
+  BetStore,
+  journalPathFor,
+  loadBets,
+  openAppendFile,
+  type RestoreReport,
+  type StoreFile,
+  type StoreFileOpener,
+} from "../lib/bet_store.ts";
+import { makeBet, makeBets } from "./helpers/bets.ts";
+import { isPending } from "./helpers/promise_state.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+
+const _encoder = new TextEncoder();
+
+/** Every bet a bets file holds, read back through loadBets. */
+async function readBets(path: string): Promise<Bet[]> {
+  const bets: Bet[] = [];
+  for await (const bet of loadBets(path)) bets.push(bet);
+  return bets;
+}
+
+/** Opens a store, runs `body` with it and closes it whatever happens. */
+async function withStore<T>(
+  path: string,
+  body: (store: BetStore) => Promise<T>,
+  openFile: StoreFileOpener = openAppendFile,
+): Promise<T> {
+  const { store } = await BetStore.open(path, openFile);
+  try {
+    return await body(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** A restore report: nothing found unless `found` says otherwise. */
+function report(found: Partial<RestoreReport> = {}): RestoreReport {
+  return {
+    bets: 0,
+    batches: 0,
+    agenciesFinished: 0,
+    discardedBetsBytes: 0,
+    discardedJournalBytes: 0,
+    ...found,
+  };
+}
+
+/** Appends raw bytes to a file, as a crash would leave them. */
+async function appendRaw(path: string, bytes: Uint8Array | string): Promise<number> {
+  const data = typeof bytes === "string" ? _encoder.encode(bytes) : bytes;
+  await Deno.writeFile(path, data, { append: true });
+  return data.length;
+}
+
+/** Which store call a {@link FaultyOpener} breaks. */
+type _Fault = "write" | "partial write" | "syncData";
+
+/**
+ * Opens real store files, and makes one call of one of them fail once when
+ * armed: a write that writes nothing, a write that writes a few bytes first,
+ * or a sync.
+ */
+class FaultyOpener {
+  readonly #target: string;
+  readonly #fault: _Fault;
+  #armed = false;
+  failures = 0;
+
+  constructor(target: "bets" | "journal", fault: _Fault) {
+    this.#target = target;
+    this.#fault = fault;
+  }
+
+  arm(): void {
+    this.#armed = true;
+  }
+
+  open: StoreFileOpener = async (path) => {
+    const file = await openAppendFile(path);
+    const isTarget = path.endsWith(".journal") === (this.#target === "journal");
+    const fire = (call: "write" | "syncData"): boolean => {
+      const matches = this.#fault === "syncData" ? call === "syncData" : call === "write";
+      if (!isTarget || !this.#armed || !matches) return false;
+      this.#armed = false;
+      this.failures += 1;
+      return true;
+    };
+    const faulty: StoreFile = {
+      write: async (bytes) => {
+        if (!fire("write")) return await file.write(bytes);
+        if (this.#fault === "partial write") await file.write(bytes.subarray(0, 3));
+        throw new Error(`injected ${this.#fault} failure on ${path}`);
+      },
+      syncData: async () => {
+        if (fire("syncData")) throw new Error(`injected syncData failure on ${path}`);
+        await file.syncData();
+      },
+      truncate: (length) => file.truncate(length),
+      close: () => file.close(),
+    };
+    return faulty;
+  };
+}
+
+Deno.test("journalPathFor() puts the journal beside the bets file", () => {
+  assert.equal(journalPathFor("storage/bets.csv"), "storage/bets.csv.journal");
+});
+
+Deno.test("BetStore.open() creates an empty store, its folder and both files with mode 0600", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/nested/storage/bets.csv`;
+    const opened = await BetStore.open(path);
+    const store = opened.store;
+    try {
+      assert.deepEqual(opened.report, report());
+      assert.equal(store.lastSequence(1), 0);
+      assert.equal(store.betCount(1), 0);
+      assert.equal(store.finishedAgencies().size, 0);
+      assert.deepEqual(store.winners(1), []);
+      for (const file of [path, journalPathFor(path)]) {
+        const stat = await Deno.stat(file);
+        assert.equal(stat.size, 0);
+        assert.equal((stat.mode ?? 0) & 0o777, 0o600, `${file} mode`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+Deno.test("BetStore.append() then loadBets() round-trips every field in order", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    const first = makeBets(1, 3);
+    const second = [
+      makeBet({ agency: 2, firstName: 'Zoé "Z" 😀', lastName: "Núñez, de la Fuente", number: 0 }),
+      makeBet({ agency: 2, firstName: " spaced ", lastName: "O'Connor", number: 9999 }),
+    ];
+    await withStore(path, async (store) => {
+      assert.deepEqual(await store.append(1, 1, first), { duplicate: false });
+      assert.deepEqual(await store.append(2, 1, second), { duplicate: false });
+      assert.equal(store.betCount(1), 3);
+      assert.equal(store.betCount(2), 2);
+    });
+    assert.deepEqual(await readBets(path), [...first, ...second]);
+    assert.equal(
+      await Deno.readTextFile(path),
+      [...first, ...second].map(formatStoreRow).join(""),
+    );
+  });
+});
+
+Deno.test("BetStore.append() stores a sequence at or below the last one once", async (t) => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    await withStore(path, async (store) => {
+      await store.append(1, 1, makeBets(1, 2));
+      await store.append(1, 2, makeBets(1, 1, { firstDocument: 1 }));
+      for (const sequence of [0, 1, 2]) {
+        await t.step(`sequence ${sequence} again`, async () => {
+          const result = await store.append(1, sequence, makeBets(1, 5, { firstDocument: 9 }));
+          assert.deepEqual(result, { duplicate: true });
+          assert.equal(store.betCount(1), 3);
+          assert.equal(store.lastSequence(1), 2);
+        });
+      }
+      await t.step("the same sequence for another agency is new", async () => {
+        assert.deepEqual(await store.append(2, 1, makeBets(2, 1)), { duplicate: false });
+      });
+    });
+    assert.equal((await readBets(path)).length, 4);
+  });
+});
+
+Deno.test("BetStore.append() stores a sequence sent twice in one group once", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    const kept = makeBets(1, 2);
+    const dropped = makeBets(1, 2, { firstDocument: 40_000_000 });
+    await withStore(path, async (store) => {
+      // The first append occupies the writer, so the next two queue up and
+      // are committed together.
+      const busy = store.append(9, 1, makeBets(9, 1));
+      const first = store.append(1, 5, kept);
+      const second = store.append(1, 5, dropped);
+      assert.deepEqual(await Promise.all([busy, first, second]), [
+        { duplicate: false },
+        { duplicate: false },
+        { duplicate: true },
+      ]);
+      assert.deepEqual(store.syncStats(), { syncs: 2, batches: 2 });
+      assert.equal(store.betCount(1), 2);
+    });
+    assert.deepEqual((await readBets(path)).filter((bet) => bet.agency === 1), kept);
+  });
+});
+
+Deno.test("BetStore.append() shares one sync among many concurrent batches (group commit)", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    const batches = 60;
+    await withStore(path, async (store) => {
+      const appends: Promise<unknown>[] = [];
+      for (let index = 0; index < batches; index += 1) {
+        const agency = 1 + (index % 5);
+        const sequence = 1 + Math.floor(index / 5);
+        appends.push(store.append(agency, sequence, makeBets(agency, 3, { firstDocument: index })));
+      }
+      const results = await Promise.all(appends);
+      assert.ok(results.every((result) => !(result as { duplicate: boolean }).duplicate));
+      const stats = store.syncStats();
+      assert.equal(stats.batches, batches);
+      assert.ok(stats.syncs < batches, `${stats.syncs} syncs for ${batches} batches`);
+      for (let agency = 1; agency <= 5; agency += 1) {
+        assert.equal(store.lastSequence(agency), batches / 5);
+        assert.equal(store.betCount(agency), 3 * batches / 5);
+      }
+    });
+    const { store, report: restored } = await BetStore.open(path);
+    await store.close();
+    assert.deepEqual(restored, report({ bets: 3 * batches, batches }));
+  });
+});
+
+Deno.test("BetStore.markFinished() records a finish once", async () => {
+  await withTempDir(async (dir) => {
+    await withStore(`${dir}/bets.csv`, async (store) => {
+      await store.append(1, 1, makeBets(1, 2));
+      assert.deepEqual(await store.markFinished(1, 2), { duplicate: false });
+      assert.deepEqual(await store.markFinished(1, 2), { duplicate: true });
+      const [a, b] = await Promise.all([store.markFinished(2, 0), store.markFinished(2, 0)]);
+      assert.deepEqual([a, b], [{ duplicate: false }, { duplicate: true }]);
+      assert.deepEqual([...store.finishedAgencies()], [[1, 2], [2, 0]]);
+    });
+  });
+});
+
+Deno.test("BetStore.open() restores last sequences, bet counts, finished agencies and winners", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    const agency1 = makeBets(1, 6, { winnersAt: [0, 4] });
+    const agency2 = makeBets(2, 3, { winnersAt: [1] });
+    await withStore(path, async (store) => {
+      await store.append(1, 1, agency1.slice(0, 3));
+      await store.append(2, 1, agency2);
+      await store.append(1, 2, agency1.slice(3));
+      await store.append(3, 7, makeBets(3, 2));
+      await store.markFinished(2, 3);
+      assert.deepEqual(store.winners(1), [agency1[0]!.document, agency1[4]!.document]);
+    });
+    const { store, report: restored } = await BetStore.open(path);
+    try {
+      assert.deepEqual(restored, report({ bets: 11, batches: 4, agenciesFinished: 1 }));
+      assert.deepEqual([1, 2, 3, 4].map((agency) => store.lastSequence(agency)), [2, 1, 7, 0]);
+      assert.deepEqual([1, 2, 3, 4].map((agency) => store.betCount(agency)), [6, 3, 2, 0]);
+      assert.deepEqual([...store.finishedAgencies()], [[2, 3]]);
+      assert.deepEqual(store.winners(1), [agency1[0]!.document, agency1[4]!.document]);
+      assert.deepEqual(store.winners(2), [agency2[1]!.document]);
+      assert.deepEqual(store.winners(3), []);
+      assert.deepEqual(await store.append(1, 2, agency1), { duplicate: true });
+      assert.deepEqual(await store.markFinished(2, 3), { duplicate: true });
+      assert.deepEqual(await store.append(1, 3, makeBets(1, 1, { winnersAt: [0] })), {
+        duplicate: false,
+      });
+      assert.equal(store.winners(1).length, 3);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+Deno.test("BetStore.open() restores a store whose batches hold no bets", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    await withStore(path, async (store) => {
+      assert.deepEqual(await store.append(4, 1, []), { duplicate: false });
+      await store.markFinished(4, 0);
+    });
+    const { store, report: restored } = await BetStore.open(path);
+    try {
+      assert.deepEqual(restored, report({ batches: 1, agenciesFinished: 1 }));
+      assert.equal(store.lastSequence(4), 1);
+      assert.equal(store.betCount(4), 0);
+    } finally {
+      await store.close();
+    }
+  });
+});
+
+Deno.test("BetStore.open() discards a crash's partial writes and reports the bytes cut", async (t) => {
+  const partialRow = '3,José,"Pérez, Nú';
+  const uncommittedBatch = makeBets(1, 2, { firstDocument: 7 }).map(formatStoreRow).join("");
+  const cases: [string, string, string][] = [
+    ["partial row and partial journal line", partialRow, "B 1 3 2 "],
+    ["whole batch never journaled", uncommittedBatch, ""],
+    ["zero-filled tails", "\0".repeat(4096), "\0\0\0\0"],
+    ["partial journal line only", "", "F 1 5"],
+    ["nothing to discard", "", ""],
+  ];
+  for (const [name, betsTail, journalTail] of cases) {
+    await t.step(name, async () => {
+      await withTempDir(async (dir) => {
+        const path = `${dir}/bets.csv`;
+        const committed = [...makeBets(1, 3, { winnersAt: [2] }), ...makeBets(2, 2)];
+        await withStore(path, async (store) => {
+          await store.append(1, 1, committed.slice(0, 3));
+          await store.append(2, 1, committed.slice(3));
+        });
+        const betsBytes = (await Deno.stat(path)).size;
+        const journalBytes = (await Deno.stat(journalPathFor(path))).size;
+        const betsCut = await appendRaw(path, betsTail);
+        const journalCut = await appendRaw(journalPathFor(path), journalTail);
+
+        const { store, report: restored } = await BetStore.open(path);
+        try {
+          assert.deepEqual(
+            restored,
+            report({
+              bets: 5,
+              batches: 2,
+              discardedBetsBytes: betsCut,
+              discardedJournalBytes: journalCut,
+            }),
+          );
+          assert.equal((await Deno.stat(path)).size, betsBytes);
+          assert.equal((await Deno.stat(journalPathFor(path))).size, journalBytes);
+          assert.deepEqual(await readBets(path), committed);
+          assert.equal(store.lastSequence(1), 1);
+          assert.equal(store.winners(1).length, 1);
+          assert.deepEqual(await store.append(1, 2, makeBets(1, 1, { firstDocument: 5 })), {
+            duplicate: false,
+          });
+        } finally {
+          await store.close();
+        }
+        const reopened = await BetStore.open(path);
+        await reopened.store.close();
+        assert.deepEqual(reopened.report, report({ bets: 6, batches: 3 }));
+      });
+    });
+  }
+});
+
+Deno.test("BetStore.open() refuses files that a crash cannot explain", async (t) => {
+  const row = formatStoreRow(makeBet());
+  const rowBytes = _encoder.encode(row).length;
+  const cases: [string, string, string, RegExp][] = [
+    [
+      "bets file shorter than the journal commits",
+      row,
+      `B 1 1 1 ${rowBytes + 1}\n`,
+      /has \d+ bytes but its journal commits \d+/,
+    ],
+    ["bets file missing", "", `B 1 1 1 ${rowBytes}\n`, /has 0 bytes but its journal commits/],
+    [
+      "journal commits more bets than the file holds",
+      row,
+      `B 1 1 2 ${rowBytes}\n`,
+      /holds 1 bets of agency 1 but its journal commits 2/,
+    ],
+    [
+      "committed row that is not a valid bet",
+      row.replace(",1234\n", ",10000\n"),
+      `B 1 1 1 ${rowBytes + 1}\n`,
+      /line 1: number/,
+    ],
+    ["committed row that is not CSV", 'a"b\n', "B 1 1 1 4\n", /line 1: .*stray quote/],
+    ["journal line that is not a record", row, "B 1 1 1\n", /journal line 1/],
+  ];
+  for (const [name, bets, journal, message] of cases) {
+    await t.step(name, async () => {
+      await withTempDir(async (dir) => {
+        const path = `${dir}/bets.csv`;
+        if (bets !== "") await Deno.writeTextFile(path, bets);
+        await Deno.writeTextFile(journalPathFor(path), journal);
+        await assert.rejects(BetStore.open(path), message);
+      });
+    });
+  }
+});
+
+Deno.test("BetStore.open() closes the files it opened when it refuses them", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    await Deno.writeTextFile(path, formatStoreRow(makeBet()));
+    await Deno.writeTextFile(journalPathFor(path), "B 1 1 2 38\n");
+    let open = 0;
+    const counting: StoreFileOpener = async (file) => {
+      const real = await openAppendFile(file);
+      open += 1;
+      return {
+        write: (bytes) => real.write(bytes),
+        syncData: () => real.syncData(),
+        truncate: (length) => real.truncate(length),
+        close: () => {
+          open -= 1;
+          real.close();
+        },
+      };
+    };
+    await assert.rejects(BetStore.open(path, counting), /journal commits 2/);
+    assert.equal(open, 0, "files left open");
+  });
+});
+
+Deno.test("BetStore.append() rejects when a write or sync fails, stores nothing of it, and recovers", async (t) => {
+  const cases: ["bets" | "journal", _Fault][] = [
+    ["bets", "write"],
+    ["bets", "partial write"],
+    ["bets", "syncData"],
+    ["journal", "write"],
+    ["journal", "partial write"],
+    ["journal", "syncData"],
+  ];
+  for (const [target, fault] of cases) {
+    await t.step(`${target} file ${fault}`, async () => {
+      await withTempDir(async (dir) => {
+        const path = `${dir}/bets.csv`;
+        const opener = new FaultyOpener(target, fault);
+        const stored = makeBets(1, 2, { winnersAt: [0] });
+        const failed = makeBets(1, 3, { winnersAt: [1], firstDocument: 60_000_000 });
+        const retried = makeBets(1, 1, { firstDocument: 70_000_000 });
+        await withStore(path, async (store) => {
+          await store.append(1, 1, stored);
+          opener.arm();
+          await assert.rejects(store.append(1, 2, failed), /store write failed: injected/);
+          assert.equal(opener.failures, 1);
+          assert.equal(store.lastSequence(1), 1);
+          assert.equal(store.betCount(1), 2);
+          assert.deepEqual(store.winners(1), [stored[0]!.document]);
+          assert.deepEqual(await store.append(1, 2, retried), { duplicate: false });
+          assert.deepEqual(store.syncStats(), { syncs: 2, batches: 2 });
+        }, opener.open);
+        const { store, report: restored } = await BetStore.open(path);
+        try {
+          assert.deepEqual(restored, report({ bets: 3, batches: 2 }));
+          assert.equal(store.lastSequence(1), 2);
+          assert.deepEqual(store.winners(1), [stored[0]!.document]);
+        } finally {
+          await store.close();
+        }
+        assert.deepEqual(await readBets(path), [...stored, ...retried]);
+      });
+    });
+  }
+});
+
+Deno.test("BetStore.append() fails the batches queued behind a failed group", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    const opener = new FaultyOpener("bets", "syncData");
+    await withStore(path, async (store) => {
+      opener.arm();
+      const failing = store.append(1, 1, makeBets(1, 1));
+      const queued = store.append(1, 2, makeBets(1, 1, { firstDocument: 3 }));
+      await assert.rejects(failing, /store write failed/);
+      await assert.rejects(queued, /store write failed/);
+      assert.equal(store.lastSequence(1), 0);
+    }, opener.open);
+    assert.deepEqual(await readBets(path), []);
+  });
+});
+
+Deno.test("BetStore.close() waits for queued appends, is safe twice, and refuses later appends", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    const { store } = await BetStore.open(path);
+    const pending = [store.append(1, 1, makeBets(1, 2)), store.markFinished(1, 2)];
+    await store.close();
+    for (const append of pending) assert.equal(await isPending(append), false);
+    assert.deepEqual(await Promise.all(pending), [{ duplicate: false }, { duplicate: false }]);
+    await store.close();
+    await assert.rejects(store.append(1, 2, makeBets(1, 1)), /store is closed/);
+    await assert.rejects(store.markFinished(2, 0), /store is closed/);
+    assert.equal((await readBets(path)).length, 2);
+  });
+});
+
+Deno.test("loadBets() streams a bets file and names the path and line of a bad row", async (t) => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    const good = makeBets(3, 2).map(formatStoreRow).join("");
+    await t.step("an empty file holds no bets", async () => {
+      await Deno.writeTextFile(path, "");
+      assert.deepEqual(await readBets(path), []);
+    });
+    await t.step("rows are read in order", async () => {
+      await Deno.writeTextFile(path, good);
+      assert.deepEqual(await readBets(path), makeBets(3, 2));
+    });
+    const bad: [string, string, RegExp][] = [
+      ["too few columns", "3,Ana,Pérez\n", /line 3: expected 6 columns, found 3/],
+      ["stray quote", '3,A"na,Pérez,1,2000-01-01,1\n', /line 3: stray quote/],
+      ["birthdate in the future", "3,Ana,Pérez,1,2999-01-01,1\n", /line 3: birthdate/],
+      ["empty name", "3,,Pérez,1,2000-01-01,1\n", /line 3: first_name/],
+    ];
+    for (const [name, row, message] of bad) {
+      await t.step(name, async () => {
+        await Deno.writeTextFile(path, good + row);
+        await assert.rejects(readBets(path), (error: unknown) => {
+          assert.ok(error instanceof SyntaxError);
+          assert.match(error.message, message);
+          assert.ok(error.message.startsWith(path), error.message);
+          return true;
+        });
+      });
+    }
+  });
+});

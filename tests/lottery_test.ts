@@ -1,0 +1,239 @@
+import assert from "node:assert/strict";
+import { BetStore } from "../lib/bet_store.ts";
+import { Lottery } from "../lib/lottery.ts";
+import { ErrorCode } from "../lib/protocol.ts";
+import { makeBets } from "./helpers/bets.ts";
+import { isPending } from "./helpers/promise_state.ts";
+import { protocolError } from "./helpers/protocol_errors.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+
+/** A lottery over a fresh store, with a count of onDraw calls. */
+interface _Fixture {
+  store: BetStore;
+  lottery: Lottery;
+  draws: () => number;
+}
+
+/** Opens the store at `path`, runs `body` with a lottery over it, closes the store. */
+async function runLottery(
+  path: string,
+  agencies: number,
+  body: (fixture: _Fixture) => Promise<void>,
+): Promise<void> {
+  const { store } = await BetStore.open(path);
+  let draws = 0;
+  const lottery = new Lottery(store, agencies, () => {
+    draws += 1;
+  });
+  try {
+    await body({ store, lottery, draws: () => draws });
+  } finally {
+    await store.close();
+  }
+}
+
+/** Runs `body` with a lottery of `agencies` over a store in a temp dir. */
+function withLottery(agencies: number, body: (fixture: _Fixture) => Promise<void>): Promise<void> {
+  return withTempDir((dir) => runLottery(`${dir}/bets.csv`, agencies, body));
+}
+
+/** Runs `before` with a lottery, then `after` with a new one over the reopened store. */
+function withReopenedLottery(
+  agencies: number,
+  before: (fixture: _Fixture) => Promise<void>,
+  after: (fixture: _Fixture) => Promise<void>,
+): Promise<void> {
+  return withTempDir(async (dir) => {
+    await runLottery(`${dir}/bets.csv`, agencies, before);
+    await runLottery(`${dir}/bets.csv`, agencies, after);
+  });
+}
+
+/** Stores one batch per agency (winners at the given positions) and finishes it. */
+async function uploadAndFinish(
+  lottery: Lottery,
+  agency: number,
+  count: number,
+  winnersAt: number[] = [],
+): Promise<void> {
+  if (count > 0) await lottery.storeBatch(agency, 1, makeBets(agency, count, { winnersAt }));
+  await lottery.finish(agency, count);
+}
+
+Deno.test("Lottery.finish() makes the draw once, when the last agency finishes", async () => {
+  await withLottery(3, async ({ lottery, draws }) => {
+    assert.equal(lottery.agencies, 3);
+    await uploadAndFinish(lottery, 1, 2);
+    await uploadAndFinish(lottery, 2, 0);
+    assert.equal(lottery.drawn, false);
+    assert.equal(draws(), 0);
+    await uploadAndFinish(lottery, 3, 1);
+    assert.equal(lottery.drawn, true);
+    assert.equal(draws(), 1);
+    await lottery.finish(3, 1);
+    await lottery.finish(1, 2);
+    assert.equal(draws(), 1, "a repeated finish does not draw again");
+  });
+});
+
+Deno.test("Lottery.finish() of the last agencies at once draws exactly once", async () => {
+  await withLottery(4, async ({ lottery, draws }) => {
+    await Promise.all([1, 2, 3, 4].map((agency) => uploadAndFinish(lottery, agency, agency)));
+    assert.equal(draws(), 1);
+    assert.equal(lottery.drawn, true);
+  });
+});
+
+Deno.test("Lottery.finish() calls onRecorded before the draw", async () => {
+  await withLottery(1, async ({ lottery, draws }) => {
+    let drawsWhenRecorded = -1;
+    await lottery.finish(1, 0, () => {
+      drawsWhenRecorded = draws();
+    });
+    assert.equal(drawsWhenRecorded, 0);
+    assert.equal(draws(), 1);
+  });
+});
+
+Deno.test("Lottery.finish() rejects a total that differs from the bets stored with countMismatch", async (t) => {
+  await withLottery(2, async ({ lottery, store, draws }) => {
+    await lottery.storeBatch(1, 1, makeBets(1, 5));
+    for (const total of [0, 4, 6]) {
+      await t.step(`declares ${total} of 5`, async () => {
+        await assert.rejects(lottery.finish(1, total), protocolError(ErrorCode.countMismatch));
+        assert.equal(store.finishedAgencies().has(1), false);
+      });
+    }
+    await t.step("a finished agency that declares another total", async () => {
+      await lottery.finish(1, 5);
+      await assert.rejects(lottery.finish(1, 4), protocolError(ErrorCode.countMismatch));
+      await assert.rejects(lottery.finish(1, 4), /finished with 5 bets, now declares 4/);
+    });
+    await t.step("an agency with nothing stored that declares bets", async () => {
+      await assert.rejects(lottery.finish(2, 1), /agency 2 declares 1 bets but 0 are stored/);
+    });
+    assert.equal(draws(), 0);
+  });
+});
+
+Deno.test("Lottery.winners() waits for the draw and answers only the asking agency's winners", async () => {
+  await withLottery(2, async ({ lottery }) => {
+    const signal = new AbortController().signal;
+    await lottery.storeBatch(1, 1, makeBets(1, 5, { winnersAt: [1, 3] }));
+    await lottery.storeBatch(2, 1, makeBets(2, 2, { winnersAt: [0] }));
+    const first = lottery.winners(1, signal);
+    const second = lottery.winners(2, signal);
+    await lottery.finish(1, 5);
+    assert.equal(await isPending(first), true, "no answer before the draw");
+    assert.equal(await isPending(second), true, "no answer before the draw");
+    await lottery.finish(2, 2);
+    // Were it never answered, the event loop would run dry and fail the test.
+    const agency1 = makeBets(1, 5);
+    assert.deepEqual(await first, [agency1[1]!.document, agency1[3]!.document]);
+    assert.deepEqual(await second, [makeBets(2, 1)[0]!.document]);
+    assert.deepEqual(await lottery.winners(3, signal), [], "an agency without winners");
+  });
+});
+
+Deno.test("Lottery.winners() rejects with shuttingDown when its signal aborts before the draw", async (t) => {
+  await withLottery(2, async ({ lottery }) => {
+    await t.step("aborted while waiting", async () => {
+      const controller = new AbortController();
+      const waiting = lottery.winners(1, controller.signal);
+      assert.equal(await isPending(waiting), true);
+      controller.abort();
+      await assert.rejects(waiting, protocolError(ErrorCode.shuttingDown));
+    });
+    await t.step("already aborted", async () => {
+      await assert.rejects(
+        lottery.winners(1, AbortSignal.abort()),
+        protocolError(ErrorCode.shuttingDown),
+      );
+    });
+    await t.step("one query aborted, another still answered at the draw", async () => {
+      const controller = new AbortController();
+      const aborted = lottery.winners(1, controller.signal);
+      const kept = lottery.winners(2, new AbortController().signal);
+      controller.abort();
+      await assert.rejects(aborted, protocolError(ErrorCode.shuttingDown));
+      await uploadAndFinish(lottery, 1, 0);
+      await uploadAndFinish(lottery, 2, 1, [0]);
+      assert.equal((await kept).length, 1);
+    });
+    await t.step("after the draw an aborted signal does not matter", async () => {
+      assert.equal((await lottery.winners(2, AbortSignal.abort())).length, 1);
+    });
+  });
+});
+
+Deno.test("Lottery.storeBatch() refuses batches after the draw with drawClosed", async () => {
+  await withLottery(2, async ({ lottery, store }) => {
+    await uploadAndFinish(lottery, 1, 1);
+    await uploadAndFinish(lottery, 2, 1);
+    for (const agency of [1, 2, 3]) {
+      await assert.rejects(
+        lottery.storeBatch(agency, 2, makeBets(agency, 1)),
+        protocolError(ErrorCode.drawClosed),
+      );
+    }
+    assert.equal(store.betCount(3), 0);
+  });
+});
+
+Deno.test("Lottery.storeBatch() refuses batches of a finished agency with alreadyFinished", async () => {
+  await withLottery(2, async ({ lottery, store }) => {
+    await uploadAndFinish(lottery, 1, 2);
+    await assert.rejects(
+      lottery.storeBatch(1, 2, makeBets(1, 1)),
+      protocolError(ErrorCode.alreadyFinished),
+    );
+    assert.equal(store.betCount(1), 2);
+    assert.deepEqual(await lottery.storeBatch(2, 1, makeBets(2, 1)), { duplicate: false });
+  });
+});
+
+Deno.test("Lottery.storeBatch() acknowledges a duplicate even after finish and after the draw", async () => {
+  await withLottery(2, async ({ lottery }) => {
+    await lottery.storeBatch(1, 1, makeBets(1, 2));
+    await lottery.storeBatch(1, 2, makeBets(1, 2, { firstDocument: 5 }));
+    await lottery.finish(1, 4);
+    assert.deepEqual(await lottery.storeBatch(1, 2, makeBets(1, 2)), { duplicate: true });
+    await uploadAndFinish(lottery, 2, 0);
+    assert.equal(lottery.drawn, true);
+    assert.deepEqual(await lottery.storeBatch(1, 1, makeBets(1, 2)), { duplicate: true });
+    assert.deepEqual(await lottery.storeBatch(1, 0, []), { duplicate: true });
+    assert.equal(lottery.lastSequence(1), 2);
+    assert.equal(lottery.betCount(1), 4);
+  });
+});
+
+Deno.test("Lottery over a restored store where every agency finished is drawn without calling onDraw", async () => {
+  await withReopenedLottery(2, async ({ lottery }) => {
+    await uploadAndFinish(lottery, 1, 3, [2]);
+    await uploadAndFinish(lottery, 2, 1);
+  }, async ({ lottery, draws }) => {
+    assert.equal(lottery.drawn, true);
+    assert.deepEqual(await lottery.winners(1, new AbortController().signal), [
+      makeBets(1, 3)[2]!.document,
+    ]);
+    await assert.rejects(
+      lottery.storeBatch(1, 2, makeBets(1, 1)),
+      protocolError(ErrorCode.drawClosed),
+    );
+    assert.equal(draws(), 0);
+  });
+});
+
+Deno.test("Lottery over a restored store where some agencies finished waits for the rest", async () => {
+  await withReopenedLottery(2, async ({ lottery }) => {
+    await uploadAndFinish(lottery, 1, 2);
+  }, async ({ lottery, draws }) => {
+    assert.equal(lottery.drawn, false);
+    await assert.rejects(
+      lottery.storeBatch(1, 2, makeBets(1, 1)),
+      protocolError(ErrorCode.alreadyFinished),
+    );
+    await uploadAndFinish(lottery, 2, 1);
+    assert.equal(draws(), 1);
+  });
+});
