@@ -61,6 +61,12 @@ export class ConfigSource {
     return { text: String(value ?? ""), origin: `${this.#file}` };
   }
 
+  #missing(key: string, envName: string | undefined): never {
+    throw new ConfigError(
+      `${key} is missing in ${this.#file}${envName ? ` (or set ${envName})` : ""}`,
+    );
+  }
+
   #fail(key: string, raw: _RawValue, expected: string): never {
     throw new ConfigError(`${key} "${raw.text}" in ${raw.origin} ${expected}`);
   }
@@ -74,9 +80,7 @@ export class ConfigSource {
     const raw = this.#raw(key, envName);
     if (raw === undefined || raw.text.trim() === "") {
       if (fallback !== undefined) return fallback;
-      throw new ConfigError(
-        `${key} is missing in ${this.#file}${envName ? ` (or set ${envName})` : ""}`,
-      );
+      return this.#missing(key, envName);
     }
     return raw.text.trim();
   }
@@ -95,11 +99,7 @@ export class ConfigSource {
     const raw = this.#raw(key, envName);
     if (raw === undefined || raw.text.trim() === "") {
       if (fallback !== undefined) return fallback;
-      return this.#fail(
-        key,
-        raw ?? { text: "", origin: this.#file },
-        "is missing",
-      );
+      return this.#missing(key, envName);
     }
     const text = raw.text.trim();
     if (!/^-?\d+$/.test(text) || Number(text) < min || Number(text) > max) {

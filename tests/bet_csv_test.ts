@@ -72,11 +72,7 @@ Deno.test("parseStoreRow() and parseAgencyRow() reject a wrong column count", as
   ];
   for (const [name, parse, message] of cases) {
     await t.step(name, () => {
-      assert.throws(parse, (error: unknown) => {
-        assert.ok(error instanceof SyntaxError);
-        assert.match(error.message, message);
-        return true;
-      });
+      assert.throws(parse, { name: "SyntaxError", message: message });
     });
   }
 });
@@ -114,10 +110,9 @@ Deno.test("parseStoreRow() reads agency and number as whole numbers of up to 9 d
   ];
   for (const [agency, number, message] of invalid) {
     await t.step(`rejects agency "${agency}", number "${number}"`, () => {
-      assert.throws(() => parseStoreRow(row(agency, number)), (error: unknown) => {
-        assert.ok(error instanceof SyntaxError);
-        assert.match(error.message, message);
-        return true;
+      assert.throws(() => parseStoreRow(row(agency, number)), {
+        name: "SyntaxError",
+        message: message,
       });
     });
   }

@@ -114,11 +114,7 @@ Deno.test("parseCsvLine() rejects malformed lines with SyntaxError", async (t) =
   ];
   for (const [name, line, message] of cases) {
     await t.step(name, () => {
-      assert.throws(() => parseCsvLine(line), (error: unknown) => {
-        assert.ok(error instanceof SyntaxError);
-        assert.match(error.message, message);
-        return true;
-      });
+      assert.throws(() => parseCsvLine(line), { name: "SyntaxError", message: message });
     });
   }
 });
@@ -185,10 +181,9 @@ Deno.test("readLines() accepts a line of lineBytesMax bytes and rejects one byte
           await reading;
           return;
         }
-        await assert.rejects(reading, (error: unknown) => {
-          assert.ok(error instanceof RangeError);
-          assert.match(error.message, new RegExp(`line \\d+ is longer than ${max} bytes`));
-          return true;
+        await assert.rejects(reading, {
+          name: "RangeError",
+          message: new RegExp(`line \\d+ is longer than ${max} bytes`),
         });
       });
     }

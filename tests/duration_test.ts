@@ -26,10 +26,9 @@ Deno.test("parseDuration() converts every unit to milliseconds", async (t) => {
 Deno.test("parseDuration() rejects text that is not a number and a unit with SyntaxError", async (t) => {
   for (const text of ["", "5", "ms", "-1s", "5S", "5sec", "1.s", ".5s", "5s5", "1e3ms", "5 m s"]) {
     await t.step(`"${text}"`, () => {
-      assert.throws(() => parseDuration(text), (error: unknown) => {
-        assert.ok(error instanceof SyntaxError);
-        assert.ok(error.message.includes(`"${text}"`), error.message);
-        return true;
+      assert.throws(() => parseDuration(text), {
+        name: "SyntaxError",
+        message: new RegExp(RegExp.escape(`"${text}"`)),
       });
     });
   }

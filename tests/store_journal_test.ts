@@ -68,21 +68,16 @@ Deno.test("parseJournalRecord() rejects a line that is not a record with SyntaxE
   ];
   for (const line of cases) {
     await t.step(JSON.stringify(line), () => {
-      assert.throws(() => parseJournalRecord(line), (error: unknown) => {
-        assert.ok(error instanceof SyntaxError);
-        assert.ok(error.message.includes(`"${line}"`), error.message);
-        return true;
+      assert.throws(() => parseJournalRecord(line), {
+        name: "SyntaxError",
+        message: new RegExp(RegExp.escape(`"${line}"`)),
       });
     });
   }
 });
 
 Deno.test("parseJournalRecord() quotes at most 80 characters of a bad line", () => {
-  assert.throws(() => parseJournalRecord("x".repeat(500)), (error: unknown) => {
-    assert.ok((error as Error).message.includes(`"${"x".repeat(80)}"`));
-    assert.ok(!(error as Error).message.includes("x".repeat(81)));
-    return true;
-  });
+  assert.throws(() => parseJournalRecord("x".repeat(500)), { message: /"x{80}"/ });
 });
 
 Deno.test("replayJournal() of an empty journal is an empty state", () => {
@@ -124,11 +119,7 @@ Deno.test("replayJournal() rejects a complete line that is not a record, naming 
   ];
   for (const [text, message] of cases) {
     await t.step(JSON.stringify(text), () => {
-      assert.throws(() => replayJournal(text), (error: unknown) => {
-        assert.ok(error instanceof SyntaxError);
-        assert.match(error.message, message);
-        return true;
-      });
+      assert.throws(() => replayJournal(text), { name: "SyntaxError", message: message });
     });
   }
 });

@@ -5,9 +5,10 @@ import { type ErrorCode, errorCodeName, ProtocolError } from "../../lib/protocol
 
 /**
  * A validator for `assert.throws` / `assert.rejects` that accepts only a
- * ProtocolError with `code`, and says which code came instead.
+ * ProtocolError with `code` (and a message matching `message`, if given), and
+ * says which code came instead.
  */
-export function protocolError(code: ErrorCode): (error: unknown) => true {
+export function protocolError(code: ErrorCode, message?: RegExp): (error: unknown) => true {
   return (error) => {
     assert.ok(error instanceof ProtocolError, `expected a ProtocolError, got ${error}`);
     assert.equal(
@@ -15,6 +16,7 @@ export function protocolError(code: ErrorCode): (error: unknown) => true {
       errorCodeName(code),
       `wrong code for: ${error.message}`,
     );
+    if (message !== undefined) assert.match(error.message, message);
     return true;
   };
 }

@@ -1,0 +1,173 @@
+import assert from "node:assert/strict";
+import {
+  FRAME_BYTES_MAX_CEILING,
+  FRAME_BYTES_MAX_DEFAULT,
+  IDLE_TIMEOUT_MS_DEFAULT,
+  SHUTDOWN_GRACE_MS_DEFAULT,
+} from "../lib/limits.ts";
+import {
+  loadServerConfig,
+  parseServerConfig,
+  SERVER_CONFIG_KEYS,
+  type ServerConfig,
+} from "../lib/server_config.ts";
+import { configError } from "./helpers/config_errors.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+
+const _FILE = "config/server.ini";
+const _MINIMAL = "[DEFAULT]\nSERVER_PORT = 12345\n";
+
+/** What server.ini with only SERVER_PORT = 12345 yields. */
+const _DEFAULTS: ServerConfig = {
+  file: _FILE,
+  port: 12345,
+  ip: "0.0.0.0",
+  listenBacklog: 511,
+  loggingLevel: "INFO",
+  agencies: 5,
+  storage: "storage/bets.csv",
+  frameBytesMax: FRAME_BYTES_MAX_DEFAULT,
+  connectionsMax: 1024,
+  idleTimeout: { text: `${IDLE_TIMEOUT_MS_DEFAULT / 1000}s`, ms: IDLE_TIMEOUT_MS_DEFAULT },
+  shutdownGrace: { text: `${SHUTDOWN_GRACE_MS_DEFAULT / 1000}s`, ms: SHUTDOWN_GRACE_MS_DEFAULT },
+};
+
+/** Parses `text` as _FILE with `env`. */
+function parse(text: string, env: Record<string, string> = {}): ServerConfig {
+  return parseServerConfig(text, _FILE, env);
+}
+
+Deno.test("parseServerConfig() reads the committed config/server.ini", async () => {
+  const file = new URL("../config/server.ini", import.meta.url);
+  const config = parseServerConfig(await Deno.readTextFile(file), _FILE, {});
+  // The committed file spells out the defaults, but for a backlog of 5 as in the exercise.
+  assert.deepEqual(config, { ..._DEFAULTS, listenBacklog: 5 });
+});
+
+Deno.test("parseServerConfig() fills defaults for every key but SERVER_PORT", () => {
+  assert.deepEqual(parse(_MINIMAL), _DEFAULTS);
+});
+
+Deno.test("parseServerConfig() accepts keys written without the [DEFAULT] header", () => {
+  assert.equal(parse("SERVER_PORT = 1\nAGENCIES = 3\n").agencies, 3);
+});
+
+Deno.test("parseServerConfig() lets every key's environment variable win over the file", async (t) => {
+  const file = [
+    "[DEFAULT]",
+    "SERVER_PORT = 12345",
+    "SERVER_IP = 0.0.0.0",
+    "SERVER_LISTEN_BACKLOG = 5",
+    "LOGGING_LEVEL = INFO",
+    "AGENCIES = 5",
+    "STORAGE = storage/bets.csv",
+    "FRAME_BYTES_MAX = 2048",
+    "CONNECTIONS_MAX = 10",
+    "IDLE_TIMEOUT = 30s",
+    "SHUTDOWN_GRACE = 5s",
+  ].join("\n");
+  const cases: [string, string, Partial<ServerConfig>][] = [
+    ["SERVER_PORT", "0", { port: 0 }],
+    ["SERVER_IP", "127.0.0.1", { ip: "127.0.0.1" }],
+    ["SERVER_LISTEN_BACKLOG", "128", { listenBacklog: 128 }],
+    ["LOGGING_LEVEL", "debug", { loggingLevel: "DEBUG" }],
+    ["AGENCIES", "3", { agencies: 3 }],
+    ["STORAGE", "/var/lib/loteria/bets.csv", { storage: "/var/lib/loteria/bets.csv" }],
+    ["FRAME_BYTES_MAX", "1024", { frameBytesMax: 1024 }],
+    ["CONNECTIONS_MAX", "1", { connectionsMax: 1 }],
+    ["IDLE_TIMEOUT", "100ms", { idleTimeout: { text: "100ms", ms: 100 } }],
+    ["SHUTDOWN_GRACE", "1m", { shutdownGrace: { text: "1m", ms: 60_000 } }],
+  ];
+  assert.deepEqual(cases.map(([key]) => key), [...SERVER_CONFIG_KEYS], "every key is covered");
+  for (const [key, value, expected] of cases) {
+    await t.step(`${key}=${value}`, () => {
+      const config = parse(file, { [key]: value });
+      assert.deepEqual({ ...parse(file), ...expected }, config);
+    });
+  }
+});
+
+Deno.test("parseServerConfig() accepts every numeric key at its bounds", async (t) => {
+  const cases: [string, string][] = [
+    ["SERVER_PORT", "0"],
+    ["SERVER_PORT", "65535"],
+    ["SERVER_LISTEN_BACKLOG", "1"],
+    ["SERVER_LISTEN_BACKLOG", "65535"],
+    ["AGENCIES", "1"],
+    ["AGENCIES", "100000"],
+    ["FRAME_BYTES_MAX", "1024"],
+    ["FRAME_BYTES_MAX", String(FRAME_BYTES_MAX_CEILING)],
+    ["CONNECTIONS_MAX", "1"],
+    ["CONNECTIONS_MAX", "1000000"],
+    ["IDLE_TIMEOUT", "0s"],
+    ["IDLE_TIMEOUT", "1h"],
+    ["SHUTDOWN_GRACE", "10m"],
+  ];
+  for (const [key, value] of cases) {
+    await t.step(`${key} = ${value}`, () => {
+      parse(`${_MINIMAL}${key} = ${value}\n`);
+    });
+  }
+});
+
+Deno.test("parseServerConfig() rejects a bad value with one line naming the key and the file", async (t) => {
+  const cases: [string, string, RegExp][] = [
+    ["non-numeric port", "SERVER_PORT = abc", /SERVER_PORT "abc" in config\/server\.ini/],
+    ["port 65536", "SERVER_PORT = 65536", /SERVER_PORT "65536" in config\/server\.ini/],
+    ["port -1", "SERVER_PORT = -1", /SERVER_PORT "-1"/],
+    ["port 1.5", "SERVER_PORT = 1.5", /SERVER_PORT "1\.5"/],
+    ["backlog 0", "SERVER_LISTEN_BACKLOG = 0", /SERVER_LISTEN_BACKLOG "0"/],
+    ["unknown level", "LOGGING_LEVEL = LOUD", /LOGGING_LEVEL "LOUD" in config\/server\.ini/],
+    ["agencies 0", "AGENCIES = 0", /AGENCIES "0" in config\/server\.ini/],
+    ["agencies above the maximum", "AGENCIES = 100001", /AGENCIES "100001"/],
+    ["frame cap below 1 KiB", "FRAME_BYTES_MAX = 1023", /FRAME_BYTES_MAX "1023"/],
+    [
+      "frame cap above the ceiling",
+      `FRAME_BYTES_MAX = ${FRAME_BYTES_MAX_CEILING + 1}`,
+      /FRAME_BYTES_MAX "67108865"/,
+    ],
+    ["connections 0", "CONNECTIONS_MAX = 0", /CONNECTIONS_MAX "0"/],
+    ["bad duration", "IDLE_TIMEOUT = 30", /IDLE_TIMEOUT "30" in config\/server\.ini/],
+    ["duration above the maximum", "SHUTDOWN_GRACE = 11m", /SHUTDOWN_GRACE "11m".*exceeds/],
+    ["unknown key", "SERVER_PROT = 1", /unknown key SERVER_PROT in config\/server\.ini/],
+    ["unknown section", "[EXTRA]\nA = 1", /unknown key EXTRA in config\/server\.ini/],
+  ];
+  for (const [name, line, message] of cases) {
+    await t.step(name, () => {
+      assert.throws(() => parse(`${_MINIMAL}${line}\n`), configError(message));
+    });
+  }
+  await t.step("missing SERVER_PORT", () => {
+    assert.throws(
+      () => parse("[DEFAULT]\nAGENCIES = 5\n"),
+      configError(/SERVER_PORT is missing in config\/server\.ini \(or set SERVER_PORT\)/),
+    );
+  });
+});
+
+Deno.test("parseServerConfig() names the environment variable a bad value came from", async (t) => {
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ SERVER_PORT: "http" }, /SERVER_PORT "http" in environment variable SERVER_PORT/],
+    [{ LOGGING_LEVEL: "verbose" }, /LOGGING_LEVEL "verbose" in environment variable LOGGING_LEVEL/],
+    [{ IDLE_TIMEOUT: "forever" }, /IDLE_TIMEOUT "forever" in environment variable IDLE_TIMEOUT/],
+  ];
+  for (const [env, message] of cases) {
+    await t.step(Object.keys(env)[0]!, () => {
+      assert.throws(() => parse(_MINIMAL, env), configError(message));
+    });
+  }
+});
+
+Deno.test("loadServerConfig() reads the file SERVER_CONFIG names, or names the missing one", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/server.ini`;
+    await Deno.writeTextFile(path, "[DEFAULT]\nSERVER_PORT = 4321\n");
+    const config = await loadServerConfig({ SERVER_CONFIG: path });
+    assert.equal(config.file, path);
+    assert.equal(config.port, 4321);
+    await assert.rejects(
+      loadServerConfig({ SERVER_CONFIG: `${dir}/nope.ini` }),
+      configError(new RegExp(`cannot read config file ${dir}/nope\\.ini: not found`)),
+    );
+  });
+});
