@@ -42,12 +42,16 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   }
   const logger = new Logger(config.loggingLevel);
   _logConfig(logger, config);
+  // Listen for signals first, so one that arrives during startup is not lost.
+  const { promise: signalReceived, resolve: onSignal } = Promise.withResolvers<ShutdownSignal>();
+  const removeSignalListeners = onShutdownSignal(onSignal);
 
   let opened: Awaited<ReturnType<typeof BetStore.open>>;
   try {
     opened = await BetStore.open(config.storage);
   } catch (error) {
     logger.error("restore", "fail", { storage: config.storage, error: (error as Error).message });
+    removeSignalListeners();
     return 1;
   }
   const { store, report } = opened;
@@ -84,9 +88,10 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
       error: (error as Error).message,
     });
     await store.close();
+    removeSignalListeners();
     return 1;
   }
-  const signal = await new Promise<ShutdownSignal>((resolve) => onShutdownSignal(resolve));
+  const signal = await signalReceived;
   logger.info("signal", "success", { signal });
   await server.shutdown();
   await store.close();

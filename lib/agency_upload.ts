@@ -101,7 +101,8 @@ export class AgencyUpload {
     this.#lastProgressMs = this.#startedMs;
     this.#fileBytes = (await Deno.stat(this.#options.dataFile)).size;
     const file = await Deno.open(this.#options.dataFile, { read: true });
-    const closeOnAbort = () => this.#closeLink();
+    // Closing the socket interrupts a pending read; #closeLink logs it later.
+    const closeOnAbort = () => _closeQuietly(this.#link?.conn);
     signal.addEventListener("abort", closeOnAbort, { once: true });
     try {
       if (!(await this.#connect())) return undefined;
@@ -141,11 +142,7 @@ export class AgencyUpload {
 
   #closeLink(): boolean {
     if (this.#link === undefined) return false;
-    try {
-      this.#link.conn.close();
-    } catch {
-      // already closed
-    }
+    _closeQuietly(this.#link.conn);
     this.#link = undefined;
     return true;
   }
@@ -416,4 +413,12 @@ function _isConnectionLoss(error: unknown): boolean {
     error instanceof Deno.errors.ConnectionAborted ||
     error instanceof Deno.errors.UnexpectedEof ||
     (error instanceof ProtocolError && error.code === ErrorCode.truncatedFrame);
+}
+
+function _closeQuietly(conn: Deno.TcpConn | undefined): void {
+  try {
+    conn?.close();
+  } catch {
+    // already closed
+  }
 }

@@ -1,0 +1,62 @@
+/** A bare protocol peer for tests: sends any message, reads any reply. */
+
+import { BufferedReader, writeAll } from "../../lib/buffered_reader.ts";
+import { decodeMessage, encodeMessage, type Message } from "../../lib/message_codec.ts";
+import { MessageType } from "../../lib/protocol.ts";
+
+/** Largest reply a test reads. */
+const _REPLY_BYTES_MAX = 16 * 1024 * 1024;
+
+/** A raw connection to a server under test. */
+export class RawPeer {
+  readonly conn: Deno.TcpConn;
+  readonly reader: BufferedReader;
+
+  private constructor(conn: Deno.TcpConn) {
+    this.conn = conn;
+    this.reader = new BufferedReader(conn);
+  }
+
+  static async connect(port: number): Promise<RawPeer> {
+    return new RawPeer(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Connects and says hello; returns the peer and the hello ack. */
+  static async hello(port: number, agency: number): Promise<[RawPeer, Message]> {
+    const peer = await RawPeer.connect(port);
+    await peer.send({ type: MessageType.hello, agency });
+    return [peer, await peer.receive()];
+  }
+
+  send(message: Message): Promise<void> {
+    return writeAll(this.conn, encodeMessage(message));
+  }
+
+  sendBytes(bytes: Uint8Array): Promise<void> {
+    return writeAll(this.conn, bytes);
+  }
+
+  /** Reads the next message; throws when the server closed instead. */
+  async receive(): Promise<Message> {
+    const frame = await this.reader.readFrame(_REPLY_BYTES_MAX);
+    if (frame === null) throw new Error("server closed the connection");
+    return decodeMessage(frame);
+  }
+
+  /** True when the server closes the connection (reads to its end). */
+  async closedByServer(): Promise<boolean> {
+    const buffer = new Uint8Array(1024);
+    while (true) {
+      const count = await this.conn.read(buffer).catch(() => null);
+      if (count === null) return true;
+    }
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch {
+      // already closed
+    }
+  }
+}
