@@ -99,12 +99,9 @@ export class AgencySession {
   async #hello(): Promise<boolean> {
     const frame = await this.#reader.readFrame(this.#context.frameBytesMax);
     if (frame === null) return false;
-    const message = decodeMessage(frame);
-    if (message.type !== MessageType.hello) {
-      throw new ProtocolError(
-        ErrorCode.helloRequired,
-        "the first message must be hello",
-      );
+    const message = frame.type === MessageType.hello ? decodeMessage(frame) : undefined;
+    if (message?.type !== MessageType.hello) {
+      throw new ProtocolError(ErrorCode.helloRequired, "the first message must be hello");
     }
     const agencies = this.#context.lottery.agencies;
     if (message.agency < 1 || message.agency > agencies) {

@@ -1,0 +1,288 @@
+/**
+ * LotteryServer in-process over real sockets: exactly-once, refusals of bad
+ * frames and bad bets with the server still serving, connection limits,
+ * idle timeout, the echo health check.
+ */
+
+import assert from "node:assert/strict";
+import { BetStore, loadBets } from "../lib/bet_store.ts";
+import { Logger } from "../lib/log.ts";
+import { Lottery } from "../lib/lottery.ts";
+import { LotteryServer, type LotteryServerOptions } from "../lib/lottery_server.ts";
+import { ErrorCode, FRAME_MARKER, MessageType, PROTOCOL_VERSION } from "../lib/protocol.ts";
+import type { WireBet } from "../lib/message_codec.ts";
+import { makeBets } from "./helpers/bets.ts";
+import { RawPeer } from "./helpers/raw_agency.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+
+interface Harness {
+  port: number;
+  lines: string[];
+  server: LotteryServer;
+  storage: string;
+}
+
+/** Runs `body` against a fresh server on a free port; shuts it down after. */
+async function withServer(
+  options: Partial<LotteryServerOptions> & { agencies?: number },
+  body: (harness: Harness) => Promise<void>,
+): Promise<void> {
+  await withTempDir(async (dir) => {
+    const storage = `${dir}/bets.csv`;
+    const lines: string[] = [];
+    const logger = new Logger("DEBUG", (line) => lines.push(line));
+    const { store } = await BetStore.open(storage);
+    const lottery = new Lottery(
+      store,
+      options.agencies ?? 2,
+      () => logger.info("sorteo", "success"),
+    );
+    const server = new LotteryServer(
+      {
+        hostname: "127.0.0.1",
+        port: 0,
+        listenBacklog: 16,
+        frameBytesMax: 64 * 1024,
+        connectionsMax: 16,
+        idleTimeoutMs: 5_000,
+        shutdownGraceMs: 1_000,
+        ...options,
+      },
+      lottery,
+      logger,
+    );
+    const port = server.listen();
+    try {
+      await body({ port, lines, server, storage });
+    } finally {
+      await server.shutdown();
+      await store.close();
+    }
+  });
+}
+
+function wire(agency: number, count: number, winnersAt: number[] = []): WireBet[] {
+  return makeBets(agency, count, { winnersAt }).map(({ agency: _, ...bet }) => bet);
+}
+
+Deno.test("a batch re-sent with a stored sequence is acknowledged again and stored once", async () => {
+  await withServer({}, async ({ port, storage }) => {
+    const [peer, helloAck] = await RawPeer.hello(port, 1);
+    assert.deepEqual(helloAck, { type: MessageType.helloAck, lastSequence: 0, storedBets: 0 });
+    const bets = wire(1, 3);
+    await peer.send({ type: MessageType.batch, sequence: 1, bets });
+    await peer.send({ type: MessageType.batch, sequence: 1, bets });
+    assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, sequence: 1, count: 3 });
+    assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, sequence: 1, count: 3 });
+    peer.close();
+    const [again, ack] = await RawPeer.hello(port, 1);
+    assert.deepEqual(ack, { type: MessageType.helloAck, lastSequence: 1, storedBets: 3 });
+    await again.send({ type: MessageType.batch, sequence: 1, bets });
+    assert.deepEqual(await again.receive(), { type: MessageType.batchAck, sequence: 1, count: 3 });
+    again.close();
+    assert.equal((await Array.fromAsync(loadBets(storage))).length, 3);
+  });
+});
+
+Deno.test("a batch with one bad bet is refused whole, naming the bet and field, and the session goes on", async () => {
+  await withServer({}, async ({ port, storage, lines }) => {
+    const [peer] = await RawPeer.hello(port, 2);
+    const bets = wire(2, 4);
+    bets[2] = { ...bets[2]!, document: "12a45" };
+    await peer.send({ type: MessageType.batch, sequence: 1, bets });
+    const nack = await peer.receive();
+    assert.equal(nack.type, MessageType.batchNack);
+    assert.ok(nack.type === MessageType.batchNack);
+    assert.equal(nack.code, ErrorCode.invalidBet);
+    assert.equal(nack.betIndex, 3);
+    assert.equal(nack.field, "document");
+    await peer.send({ type: MessageType.batch, sequence: 2, bets: wire(2, 2) });
+    assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, sequence: 2, count: 2 });
+    peer.close();
+    assert.equal((await Array.fromAsync(loadBets(storage))).length, 2, "nothing of the bad batch");
+    assert.equal(
+      lines.filter((line) => line.includes("apuesta_recibida | result: fail | cantidad: 4")).length,
+      1,
+    );
+  });
+});
+
+Deno.test("bad frames get an error code and a close; other agencies keep being served", async (t) => {
+  await withServer({ frameBytesMax: 1024 }, async ({ port }) => {
+    const header = (type: number, length: number, version = PROTOCOL_VERSION) => {
+      const bytes = new Uint8Array(7);
+      bytes[0] = FRAME_MARKER;
+      bytes[1] = version;
+      bytes[2] = type;
+      new DataView(bytes.buffer).setUint32(3, length);
+      return bytes;
+    };
+    const cases = [
+      {
+        name: "length prefix of 4 GiB - 1",
+        bytes: header(MessageType.hello, 0xffff_ffff),
+        code: ErrorCode.frameTooLarge,
+      },
+      {
+        name: "length prefix of frameBytesMax + 1",
+        bytes: header(MessageType.hello, 1025),
+        code: ErrorCode.frameTooLarge,
+      },
+      {
+        name: "wrong protocol version",
+        bytes: header(MessageType.hello, 4, 9),
+        code: ErrorCode.unsupportedVersion,
+      },
+      {
+        name: "unknown message type after hello",
+        bytes: new Uint8Array([...header(MessageType.hello, 4), 0, 0, 0, 1, ...header(99, 0)]),
+        code: ErrorCode.unknownType,
+      },
+      {
+        name: "batch before hello",
+        bytes: header(MessageType.batch, 0),
+        code: ErrorCode.helloRequired,
+      },
+      {
+        name: "hello of an agency out of range",
+        bytes: new Uint8Array([...header(MessageType.hello, 4), 0, 0, 0, 3]),
+        code: ErrorCode.unknownAgency,
+      },
+    ];
+    for (const testCase of cases) {
+      await t.step(testCase.name, async () => {
+        const peer = await RawPeer.connect(port);
+        await peer.sendBytes(testCase.bytes);
+        let reply = await peer.receive();
+        if (reply.type === MessageType.helloAck) reply = await peer.receive();
+        assert.equal(reply.type, MessageType.error);
+        assert.ok(
+          reply.type === MessageType.error && reply.code === testCase.code,
+          JSON.stringify(reply),
+        );
+        assert.ok(await peer.closedByServer());
+        peer.close();
+        const [healthy, ack] = await RawPeer.hello(port, 1);
+        assert.equal(ack.type, MessageType.helloAck);
+        healthy.close();
+      });
+    }
+  });
+});
+
+Deno.test("a batch whose declared count disagrees with its content is refused with countMismatch", async () => {
+  await withServer({}, async ({ port }) => {
+    const [peer] = await RawPeer.hello(port, 1);
+    const frame = (await import("../lib/message_codec.ts")).encodeMessage({
+      type: MessageType.batch,
+      sequence: 5,
+      bets: wire(1, 2),
+    });
+    new DataView(frame.buffer).setUint16(7 + 4, 3);
+    await peer.sendBytes(frame);
+    const nack = await peer.receive();
+    assert.ok(nack.type === MessageType.batchNack);
+    assert.equal(nack.code, ErrorCode.countMismatch);
+    assert.equal(nack.sequence, 5);
+    peer.close();
+  });
+});
+
+Deno.test("winners answer holds only the asking agency's documents, after the draw", async () => {
+  await withServer({ agencies: 2 }, async ({ port, lines }) => {
+    const [one] = await RawPeer.hello(port, 1);
+    const [two] = await RawPeer.hello(port, 2);
+    await one.send({ type: MessageType.batch, sequence: 1, bets: wire(1, 5, [1, 3]) });
+    await two.send({ type: MessageType.batch, sequence: 1, bets: wire(2, 5, [0]) });
+    await one.receive();
+    await two.receive();
+    await one.send({ type: MessageType.finished, total: 5 });
+    await one.send({ type: MessageType.winnersQuery });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(lines.filter((line) => line.includes("action: sorteo")).length, 0);
+    await two.send({ type: MessageType.finished, total: 5 });
+    await two.send({ type: MessageType.winnersQuery });
+    const winnersOne = await one.receive();
+    const winnersTwo = await two.receive();
+    assert.ok(winnersOne.type === MessageType.winners && winnersTwo.type === MessageType.winners);
+    assert.deepEqual(winnersOne.documents, [String(20_100_001), String(20_100_003)]);
+    assert.deepEqual(winnersTwo.documents, [String(20_200_000)]);
+    await one.send({ type: MessageType.batch, sequence: 2, bets: wire(1, 1) });
+    const closed = await one.receive();
+    assert.ok(closed.type === MessageType.batchNack && closed.code === ErrorCode.drawClosed);
+    one.close();
+    two.close();
+  });
+});
+
+Deno.test("finished with a total that differs from the stored bets is refused with countMismatch", async () => {
+  await withServer({}, async ({ port }) => {
+    const [peer] = await RawPeer.hello(port, 1);
+    await peer.send({ type: MessageType.batch, sequence: 1, bets: wire(1, 3) });
+    await peer.receive();
+    await peer.send({ type: MessageType.finished, total: 4 });
+    const reply = await peer.receive();
+    assert.ok(reply.type === MessageType.error && reply.code === ErrorCode.countMismatch);
+    peer.close();
+  });
+});
+
+Deno.test("connections beyond connectionsMax get tooManyConnections while connected agencies go on", async () => {
+  await withServer({ connectionsMax: 2 }, async ({ port }) => {
+    const [first] = await RawPeer.hello(port, 1);
+    const [second] = await RawPeer.hello(port, 2);
+    const third = await RawPeer.connect(port);
+    const refusal = await third.receive();
+    assert.ok(refusal.type === MessageType.error && refusal.code === ErrorCode.tooManyConnections);
+    third.close();
+    await first.send({ type: MessageType.batch, sequence: 1, bets: wire(1, 1) });
+    assert.equal((await first.receive()).type, MessageType.batchAck);
+    first.close();
+    second.close();
+  });
+});
+
+Deno.test("a silent connection is closed after idleTimeoutMs with an idleTimeout error", async () => {
+  await withServer({ idleTimeoutMs: 150 }, async ({ port, lines }) => {
+    const [peer] = await RawPeer.hello(port, 1);
+    const reply = await peer.receive();
+    assert.ok(reply.type === MessageType.error && reply.code === ErrorCode.idleTimeout);
+    assert.ok(await peer.closedByServer());
+    peer.close();
+    assert.equal(lines.filter((line) => line.includes("action: idle_timeout")).length, 1);
+  });
+});
+
+Deno.test("echo health check: each line comes back unchanged on the protocol's port", async () => {
+  await withServer({}, async ({ port, lines }) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    const text = "hola | mundo\nsegunda línea\n";
+    await conn.write(new TextEncoder().encode(text));
+    const received = new Uint8Array(256);
+    let length = 0;
+    while (length < new TextEncoder().encode(text).length) {
+      const count = await conn.read(received.subarray(length));
+      if (count === null) break;
+      length += count;
+    }
+    conn.close();
+    assert.equal(new TextDecoder().decode(received.subarray(0, length)), text);
+    const echoed = lines.filter((line) => line.includes("action: receive_message"));
+    assert.equal(echoed.length, 2);
+    assert.ok(echoed[0]!.endsWith("msg: hola   mundo"), "the | is sanitized in the log");
+  });
+});
+
+Deno.test("shutdown answers a waiting winners query with shuttingDown", async () => {
+  await withServer({ agencies: 2 }, async ({ port, server }) => {
+    const [peer] = await RawPeer.hello(port, 1);
+    await peer.send({ type: MessageType.finished, total: 0 });
+    await peer.send({ type: MessageType.winnersQuery });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = server.shutdown();
+    const reply = await peer.receive();
+    assert.ok(reply.type === MessageType.error && reply.code === ErrorCode.shuttingDown);
+    await closing;
+    peer.close();
+  });
+});
