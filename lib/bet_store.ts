@@ -370,7 +370,8 @@ export class BetStore {
       for (const operation of [...group, ...this.#queue.splice(0)]) operation.reject(failure);
       return;
     }
-    this.#batchesPerSync.syncs += 1;
+    // A group of only duplicates wrote and synced nothing.
+    if (records.length > 0) this.#batchesPerSync.syncs += 1;
     this.#batchesPerSync.batches += chunks.length;
     group.forEach((operation, index) => {
       if (operation.kind === "batch" && !results[index]!.duplicate) {

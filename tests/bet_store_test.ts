@@ -226,6 +226,21 @@ Deno.test("BetStore.append() shares one sync among many concurrent batches (grou
   });
 });
 
+Deno.test("BetStore.syncStats() counts no sync for a group that had nothing to write", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/bets.csv`;
+    await withStore(path, async (store) => {
+      await store.append(1, 1, makeBets(1, 1));
+      await store.markFinished(1, 1);
+      const journalBytes = (await Deno.stat(journalPathFor(path))).size;
+      assert.deepEqual(await store.append(1, 1, makeBets(1, 1)), { duplicate: true });
+      assert.deepEqual(await store.markFinished(1, 1), { duplicate: true });
+      assert.deepEqual(store.syncStats(), { syncs: 2, batches: 1 });
+      assert.equal((await Deno.stat(journalPathFor(path))).size, journalBytes);
+    });
+  });
+});
+
 Deno.test("BetStore.markFinished() records a finish once", async () => {
   await withTempDir(async (dir) => {
     await withStore(`${dir}/bets.csv`, async (store) => {

@@ -181,3 +181,29 @@ Deno.test("Logger level methods write their level and fields through the sink", 
   );
   for (const line of lines) assert.match(line, /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} /);
 });
+
+Deno.test("stdoutSink() and stderrSink() write each line whole, newline-terminated, without colours", async () => {
+  const log = new URL("../lib/log.ts", import.meta.url).href;
+  const code = `
+    import { Logger, stderrSink, stdoutSink } from "${log}";
+    const logger = new Logger("INFO", stdoutSink);
+    for (let k = 1; k <= 3; k += 1) logger.info("receive_message", "success", { k });
+    stderrSink("to stderr");
+  `;
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--no-config", code],
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "" },
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+  assert.ok(stdout.endsWith("\n"));
+  const lines = stdout.slice(0, -1).split("\n");
+  assert.deepEqual(
+    lines.map((line) => line.slice(20)),
+    [1, 2, 3].map((k) => `INFO     action: receive_message | result: success | k: ${k}`),
+  );
+  assert.ok(!stdout.includes("\x1b"), "no ANSI escapes");
+  assert.equal(new TextDecoder().decode(output.stderr), "to stderr\n");
+});
