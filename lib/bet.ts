@@ -1,6 +1,11 @@
 /** The bet model: its fields, its validation rules and the winning rule. */
 
-import { DOCUMENT_DIGITS_MAX, NAME_BYTES_MAX } from "./limits.ts";
+import {
+  birthdateBytesViolation,
+  documentBytesViolation,
+  nameBytesViolation,
+  parseDateBytes,
+} from "./bet_bytes.ts";
 
 /** One bet, as an agency sends it and the store keeps it. */
 export interface Bet {
@@ -44,27 +49,14 @@ export function hasWon(bet: Bet): boolean {
 }
 
 const _encoder = new TextEncoder();
-const _DOCUMENT = new RegExp(`^[0-9]{1,${DOCUMENT_DIGITS_MAX}}$`);
-const _DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
-const _DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-function _isLeapYear(year: number): boolean {
-  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-}
 
 /**
  * Tells whether a text is a real calendar date written as `YYYY-MM-DD`.
  * @example isCalendarDate("2000-02-29") // true
  */
 export function isCalendarDate(text: string): boolean {
-  const match = _DATE.exec(text);
-  if (match === null) return false;
-  const year = Number(match[1]);
-  const month = Number(match[2]);
-  const day = Number(match[3]);
-  if (year < 1 || month < 1 || month > 12 || day < 1) return false;
-  const days = month === 2 && _isLeapYear(year) ? 29 : _DAYS_IN_MONTH[month - 1]!;
-  return day <= days;
+  const bytes = _encoder.encode(text);
+  return parseDateBytes(bytes, 0, bytes.length) !== -1;
 }
 
 /** Today's local date as `YYYY-MM-DD`, the bound for birthdates. */
@@ -74,13 +66,12 @@ export function todayIsoDate(now: Date = new Date()): string {
   return `${String(now.getFullYear()).padStart(4, "0")}-${month}-${day}`;
 }
 
-function _nameViolation(name: string): string | undefined {
-  if (name.trim().length === 0) return "is empty";
-  if (/[\r\n]/.test(name)) return "contains a line break";
-  if (_encoder.encode(name).length > NAME_BYTES_MAX) {
-    return `is longer than ${NAME_BYTES_MAX} bytes`;
-  }
-  return undefined;
+function _textViolation(
+  text: string,
+  check: (bytes: Uint8Array, start: number, end: number) => string | undefined,
+): string | undefined {
+  const bytes = _encoder.encode(text);
+  return check(bytes, 0, bytes.length);
 }
 
 /**
@@ -103,25 +94,19 @@ export function validateBet(
       reason: `${bet.agency} is not in 1..${agenciesMax}`,
     };
   }
-  const first = _nameViolation(bet.firstName);
+  const first = _textViolation(bet.firstName, nameBytesViolation);
   if (first !== undefined) return { field: "first_name", reason: first };
-  const last = _nameViolation(bet.lastName);
+  const last = _textViolation(bet.lastName, nameBytesViolation);
   if (last !== undefined) return { field: "last_name", reason: last };
-  if (!_DOCUMENT.test(bet.document)) {
-    return {
-      field: "document",
-      reason: `"${bet.document}" is not 1 to ${DOCUMENT_DIGITS_MAX} digits`,
-    };
-  }
-  if (!isCalendarDate(bet.birthdate)) {
-    return {
-      field: "birthdate",
-      reason: `"${bet.birthdate}" is not a YYYY-MM-DD date`,
-    };
-  }
-  if (bet.birthdate > today) {
-    return { field: "birthdate", reason: `${bet.birthdate} is in the future` };
-  }
+  const document = _textViolation(bet.document, documentBytesViolation);
+  if (document !== undefined) return { field: "document", reason: document };
+  const todayBytes = _encoder.encode(today);
+  const todayNumber = parseDateBytes(todayBytes, 0, todayBytes.length);
+  const birthdate = _textViolation(
+    bet.birthdate,
+    (bytes, start, end) => birthdateBytesViolation(bytes, start, end, todayNumber),
+  );
+  if (birthdate !== undefined) return { field: "birthdate", reason: birthdate };
   if (
     !Number.isInteger(bet.number) || bet.number < 0 ||
     bet.number > BET_NUMBER_MAX

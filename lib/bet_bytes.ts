@@ -1,0 +1,146 @@
+/**
+ * The bet rules on UTF-8 bytes, so the hot paths (server batch scan, client
+ * file scan) never build strings. `validateBet` in bet.ts applies these same
+ * functions to a Bet's text, so there is one definition of each rule.
+ */
+
+import { DOCUMENT_DIGITS_MAX, NAME_BYTES_MAX } from "./limits.ts";
+
+const _DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const _decoder = new TextDecoder();
+
+/** A date as the number YYYYMMDD (local time), for comparisons. */
+export function dateNumber(date: Date): number {
+  return date.getFullYear() * 10_000 + (date.getMonth() + 1) * 100 + date.getDate();
+}
+
+/** Quotes a byte range as text for an error message. */
+function _quote(bytes: Uint8Array, start: number, end: number): string {
+  return JSON.stringify(_decoder.decode(bytes.subarray(start, Math.min(end, start + 64))));
+}
+
+/**
+ * Length of the valid UTF-8 sequence starting at `index`, or 0 when invalid
+ * (overlong forms, surrogates and code points above U+10FFFF are invalid).
+ */
+function _utf8SequenceLength(bytes: Uint8Array, index: number, end: number): number {
+  const lead = bytes[index]!;
+  if (lead < 0x80) return 1;
+  let length: number;
+  let min: number;
+  let codePoint: number;
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+    min = 0x80;
+    codePoint = lead & 0x1f;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    min = 0x800;
+    codePoint = lead & 0x0f;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    min = 0x10000;
+    codePoint = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (index + length > end) return 0;
+  for (let offset = 1; offset < length; offset += 1) {
+    const next = bytes[index + offset]!;
+    if ((next & 0xc0) !== 0x80) return 0;
+    codePoint = (codePoint << 6) | (next & 0x3f);
+  }
+  if (codePoint < min || codePoint > 0x10ffff) return 0;
+  if (codePoint >= 0xd800 && codePoint <= 0xdfff) return 0;
+  return length;
+}
+
+/**
+ * Checks a name: 1 to NAME_BYTES_MAX bytes of valid UTF-8, not only
+ * whitespace, no line breaks.
+ * @returns why the name is invalid, or undefined when it is valid
+ */
+export function nameBytesViolation(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): string | undefined {
+  if (end - start > NAME_BYTES_MAX) return `is longer than ${NAME_BYTES_MAX} bytes`;
+  let visible = false;
+  let index = start;
+  while (index < end) {
+    const byte = bytes[index]!;
+    if (byte < 0x80) {
+      if (byte === 0x0a || byte === 0x0d) return "contains a line break";
+      if (byte !== 0x20 && (byte < 0x09 || byte > 0x0d)) visible = true;
+      index += 1;
+      continue;
+    }
+    const length = _utf8SequenceLength(bytes, index, end);
+    if (length === 0) return "is not valid UTF-8";
+    visible = true;
+    index += length;
+  }
+  return visible ? undefined : "is empty";
+}
+
+/**
+ * Checks a document: 1 to DOCUMENT_DIGITS_MAX ASCII digits.
+ * @returns why it is invalid, or undefined when it is valid
+ */
+export function documentBytesViolation(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): string | undefined {
+  let valid = end > start && end - start <= DOCUMENT_DIGITS_MAX;
+  for (let index = start; valid && index < end; index += 1) {
+    const byte = bytes[index]!;
+    valid = byte >= 0x30 && byte <= 0x39;
+  }
+  return valid
+    ? undefined
+    : `${_quote(bytes, start, end)} is not 1 to ${DOCUMENT_DIGITS_MAX} digits`;
+}
+
+function _digits(bytes: Uint8Array, start: number, count: number): number {
+  let value = 0;
+  for (let index = start; index < start + count; index += 1) {
+    const digit = bytes[index]! - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * Reads a real calendar date written `YYYY-MM-DD`.
+ * @returns the date as YYYYMMDD, or -1 when it is not one
+ */
+export function parseDateBytes(bytes: Uint8Array, start: number, end: number): number {
+  if (end - start !== 10 || bytes[start + 4] !== 0x2d || bytes[start + 7] !== 0x2d) return -1;
+  const year = _digits(bytes, start, 4);
+  const month = _digits(bytes, start + 5, 2);
+  const day = _digits(bytes, start + 8, 2);
+  if (year < 1 || month < 1 || month > 12 || day < 1) return -1;
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days = month === 2 && leap ? 29 : _DAYS_IN_MONTH[month - 1]!;
+  return day > days ? -1 : year * 10_000 + month * 100 + day;
+}
+
+/**
+ * Checks a birthdate: a real `YYYY-MM-DD` date not after `today`.
+ * @param today the date as YYYYMMDD ({@link dateNumber})
+ * @returns why it is invalid, or undefined when it is valid
+ */
+export function birthdateBytesViolation(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  today: number,
+): string | undefined {
+  const date = parseDateBytes(bytes, start, end);
+  if (date === -1) return `${_quote(bytes, start, end)} is not a YYYY-MM-DD date`;
+  if (date > today) return `${_decoder.decode(bytes.subarray(start, end))} is in the future`;
+  return undefined;
+}
