@@ -4,13 +4,15 @@
  * winners query, which waits for the draw.
  */
 
-import { type Bet, todayIsoDate, validateBet } from "./bet.ts";
+import { readBatchHeader, scanBatch } from "./batch_scan.ts";
+import { dateNumber } from "./bet_bytes.ts";
 import { type BufferedReader, type ByteSink, writeAll } from "./buffered_reader.ts";
 import { CONNECTION_BATCHES_PENDING_MAX } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Lottery } from "./lottery.ts";
-import { decodeMessage, encodeMessage, type Message, type WireBet } from "./message_codec.ts";
+import { decodeMessage, encodeMessage, type Message } from "./message_codec.ts";
 import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "./protocol.ts";
+import type { StoreRows } from "./store_rows.ts";
 
 /** What a session needs from the server around it. */
 export interface SessionContext {
@@ -59,6 +61,10 @@ export class AgencySession {
       while (true) {
         const frame = await this.#reader.readFrame(this.#context.frameBytesMax);
         if (frame === null) break;
+        if (frame.type === MessageType.batch) {
+          await this.#batch(frame.body);
+          continue;
+        }
         let message: Message;
         try {
           message = decodeMessage(frame);
@@ -124,9 +130,6 @@ export class AgencySession {
 
   async #dispatch(message: Message): Promise<void> {
     switch (message.type) {
-      case MessageType.batch:
-        await this.#batch(message.sequence, message.bets);
-        return;
       case MessageType.finished:
         await this.#finished(message.total);
         return;
@@ -141,67 +144,39 @@ export class AgencySession {
     }
   }
 
-  async #batch(sequence: number, wireBets: WireBet[]): Promise<void> {
+  async #batch(body: Uint8Array): Promise<void> {
+    const { sequence, count } = readBatchHeader(body);
+    const refuse = (code: ErrorCode, text: string) =>
+      this.#nack(sequence, count, new ProtocolError(code, text));
     if (this.#context.shutdown.aborted) {
-      this.#nack(
-        sequence,
-        wireBets.length,
-        new ProtocolError(
-          ErrorCode.shuttingDown,
-          "server shutting down: batch not stored",
-        ),
-      );
-      return;
+      return refuse(ErrorCode.shuttingDown, "server shutting down: batch not stored");
     }
     if (this.#storeFailed) {
-      this.#nack(
-        sequence,
-        wireBets.length,
-        new ProtocolError(
-          ErrorCode.storeFailed,
-          "an earlier batch of this connection was not stored: reconnect and resend",
-        ),
+      return refuse(
+        ErrorCode.storeFailed,
+        "an earlier batch of this connection was not stored: reconnect and resend",
       );
-      return;
     }
-    const today = todayIsoDate();
-    const bets: Bet[] = new Array(wireBets.length);
-    for (let index = 0; index < wireBets.length; index += 1) {
-      const bet = { agency: this.#agency, ...wireBets[index]! };
-      const violation = validateBet(bet, today, this.#context.lottery.agencies);
-      if (violation !== undefined) {
-        this.#nack(
-          sequence,
-          wireBets.length,
-          new ProtocolError(
-            ErrorCode.invalidBet,
-            `bet ${index + 1}: ${violation.field} ${violation.reason}`,
-            { sequence, betIndex: index + 1, field: violation.field },
-          ),
-        );
-        return;
-      }
-      bets[index] = bet;
+    let rows: StoreRows;
+    try {
+      rows = scanBatch(body, this.#agency, dateNumber(new Date())).rows;
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      return this.#nack(sequence, count, error);
     }
-    while (this.#inFlight >= CONNECTION_BATCHES_PENDING_MAX) {
-      await this.#oneSettled();
-    }
+    while (this.#inFlight >= CONNECTION_BATCHES_PENDING_MAX) await this.#oneSettled();
     this.#inFlight += 1;
-    this.#context.lottery.storeBatch(this.#agency, sequence, bets)
+    this.#context.lottery.storeBatch(this.#agency, sequence, rows)
       .then((result) => {
-        this.#logStored(sequence, bets, result.duplicate);
-        return this.#send({
-          type: MessageType.batchAck,
-          sequence,
-          count: bets.length,
-        });
+        this.#logStored(sequence, body, count, result.duplicate);
+        return this.#send({ type: MessageType.batchAck, sequence, count });
       })
       .catch((error) => {
         const protocolError = error instanceof ProtocolError
           ? error
           : new ProtocolError(ErrorCode.storeFailed, (error as Error).message);
         if (protocolError.code === ErrorCode.storeFailed) this.#storeFailed = true;
-        this.#nack(sequence, bets.length, protocolError);
+        this.#nack(sequence, count, protocolError);
       })
       .finally(() => {
         this.#inFlight -= 1;
@@ -209,24 +184,22 @@ export class AgencySession {
       });
   }
 
-  #logStored(sequence: number, bets: Bet[], duplicate: boolean): void {
+  #logStored(sequence: number, body: Uint8Array, count: number, duplicate: boolean): void {
     const logger = this.#context.logger;
     if (duplicate) {
       logger.info("apuesta_duplicada", "success", {
         agency: this.#agency,
         sequence,
-        cantidad: bets.length,
+        cantidad: count,
       });
       return;
     }
-    logger.info("apuesta_recibida", "success", { cantidad: bets.length });
-    if (logger.enabled("DEBUG")) {
-      for (const bet of bets) {
-        logger.debug("apuesta_almacenada", "success", {
-          dni: bet.document,
-          numero: bet.number,
-        });
-      }
+    logger.info("apuesta_recibida", "success", { cantidad: count });
+    if (!logger.enabled("DEBUG")) return;
+    const message = decodeMessage({ type: MessageType.batch, body });
+    if (message.type !== MessageType.batch) return;
+    for (const bet of message.bets) {
+      logger.debug("apuesta_almacenada", "success", { dni: bet.document, numero: bet.number });
     }
   }
 

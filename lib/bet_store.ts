@@ -10,7 +10,7 @@
  */
 
 import { type Bet, hasWon, todayIsoDate, validateBet } from "./bet.ts";
-import { formatStoreRow, parseStoreRow } from "./bet_csv.ts";
+import { parseStoreRow } from "./bet_csv.ts";
 import { parseCsvLine, readLines } from "./csv.ts";
 import { GROUP_COMMIT_BATCHES_MAX, GROUP_COMMIT_BYTES_MAX, NAME_BYTES_MAX } from "./limits.ts";
 import {
@@ -21,6 +21,7 @@ import {
   replayJournal,
 } from "./store_journal.ts";
 import { writeAll } from "./buffered_reader.ts";
+import { encodeStoreRows, type StoreRows } from "./store_rows.ts";
 import { concatBytes } from "./bytes.ts";
 
 /** What a store append reports. */
@@ -60,7 +61,7 @@ type _Operation =
     kind: "batch";
     agency: number;
     sequence: number;
-    bets: Bet[];
+    rows: StoreRows;
     resolve: (result: AppendResult) => void;
     reject: (error: Error) => void;
   }
@@ -252,12 +253,17 @@ export class BetStore {
    * @throws {Error} when the store is closed or the write fails (nothing of
    *   the batch is then stored)
    */
-  append(agency: number, sequence: number, bets: Bet[]): Promise<AppendResult> {
+  append(
+    agency: number,
+    sequence: number,
+    bets: readonly Bet[] | StoreRows,
+  ): Promise<AppendResult> {
+    const rows = Array.isArray(bets) ? encodeStoreRows(bets) : bets as StoreRows;
     return this.#enqueue((resolve, reject) => ({
       kind: "batch",
       agency,
       sequence,
-      bets,
+      rows,
       resolve,
       reject,
     }));
@@ -299,15 +305,14 @@ export class BetStore {
   }
 
   #takeGroup(): _Operation[] {
-    let bets = 0;
+    let bytes = 0;
     let count = 0;
-    const bytesPerBetEstimate = 64;
     while (
       count < this.#queue.length && count < GROUP_COMMIT_BATCHES_MAX &&
-      bets * bytesPerBetEstimate < GROUP_COMMIT_BYTES_MAX
+      bytes < GROUP_COMMIT_BYTES_MAX
     ) {
       const operation = this.#queue[count]!;
-      if (operation.kind === "batch") bets += operation.bets.length;
+      if (operation.kind === "batch") bytes += operation.rows.bytes.length;
       count += 1;
     }
     return this.#queue.splice(0, count);
@@ -328,9 +333,7 @@ export class BetStore {
           results.push({ duplicate: true });
           continue;
         }
-        let text = "";
-        for (const bet of operation.bets) text += formatStoreRow(bet);
-        const bytes = _encoder.encode(text);
+        const bytes = operation.rows.bytes;
         chunks.push(bytes);
         betsFileBytes += bytes.length;
         lastSequence.set(operation.agency, operation.sequence);
@@ -338,7 +341,7 @@ export class BetStore {
           kind: "B",
           agency: operation.agency,
           sequence: operation.sequence,
-          count: operation.bets.length,
+          count: operation.rows.count,
           betsFileBytes,
         });
         results.push({ duplicate: false });
@@ -375,9 +378,7 @@ export class BetStore {
     this.#batchesPerSync.batches += chunks.length;
     group.forEach((operation, index) => {
       if (operation.kind === "batch" && !results[index]!.duplicate) {
-        for (const bet of operation.bets) {
-          if (hasWon(bet)) _addWinner(this.#winners, bet);
-        }
+        _addWinners(this.#winners, operation.agency, operation.rows.winners);
       }
       operation.resolve(results[index]!);
     });
@@ -413,6 +414,13 @@ export class BetStore {
     this.#betsFile.close();
     this.#journalFile.close();
   }
+}
+
+function _addWinners(winners: Map<number, string[]>, agency: number, documents: string[]): void {
+  if (documents.length === 0) return;
+  const list = winners.get(agency);
+  if (list === undefined) winners.set(agency, [...documents]);
+  else list.push(...documents);
 }
 
 function _addWinner(winners: Map<number, string[]>, bet: Bet): void {

@@ -9,6 +9,7 @@
 
 import type { Bet } from "./bet.ts";
 import type { AppendResult, BetStore } from "./bet_store.ts";
+import type { StoreRows } from "./store_rows.ts";
 import { ErrorCode, ProtocolError } from "./protocol.ts";
 
 /** Called once when the draw happens. */
@@ -66,7 +67,7 @@ export class Lottery {
   async storeBatch(
     agency: number,
     sequence: number,
-    bets: Bet[],
+    bets: readonly Bet[] | StoreRows,
   ): Promise<AppendResult> {
     if (sequence <= this.#store.lastSequence(agency)) {
       return { duplicate: true };

@@ -1,0 +1,168 @@
+/**
+ * The server's hot path: validates a batch body straight from its bytes and
+ * encodes it as store rows in the same pass, with no string per field.
+ * Equivalent to decodeMessage + validateBet + formatStoreRow (tests compare).
+ */
+
+import { WINNER_NUMBER } from "./bet.ts";
+import {
+  birthdateBytesViolation,
+  documentBytesViolation,
+  nameBytesViolation,
+} from "./bet_bytes.ts";
+import { BET_NUMBER_MAX } from "./bet.ts";
+import { ErrorCode, ProtocolError } from "./protocol.ts";
+import type { StoreRows } from "./store_rows.ts";
+
+/** A validated batch, encoded for the store. */
+export interface ScannedBatch {
+  sequence: number;
+  rows: StoreRows;
+}
+
+const _encoder = new TextEncoder();
+const _decoder = new TextDecoder();
+const _COMMA = 0x2c;
+const _QUOTE = 0x22;
+const _NEWLINE = 0x0a;
+/** Bytes a row adds beyond twice its wire bytes: separators, number, newline. */
+const _ROW_OVERHEAD_BYTES = 16;
+
+const _FIELDS = ["first_name", "last_name", "document", "birthdate"] as const;
+
+/**
+ * Reads a batch body's sequence and declared bet count.
+ * @throws {ProtocolError} malformedFrame when the body is shorter than that
+ */
+export function readBatchHeader(body: Uint8Array): { sequence: number; count: number } {
+  if (body.length < 6) {
+    throw new ProtocolError(
+      ErrorCode.malformedFrame,
+      `batch body of ${body.length} bytes has no header`,
+    );
+  }
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  return { sequence: view.getUint32(0), count: view.getUint16(4) };
+}
+
+/** Copies a name into `out` at `at`, quoted and with doubled quotes when needed. */
+function _writeName(
+  out: Uint8Array,
+  at: number,
+  body: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  let needsQuotes = false;
+  for (let index = start; index < end; index += 1) {
+    const byte = body[index]!;
+    if (byte === _COMMA || byte === _QUOTE) {
+      needsQuotes = true;
+      break;
+    }
+  }
+  if (!needsQuotes) {
+    out.set(body.subarray(start, end), at);
+    return at + end - start;
+  }
+  out[at++] = _QUOTE;
+  for (let index = start; index < end; index += 1) {
+    const byte = body[index]!;
+    if (byte === _QUOTE) out[at++] = _QUOTE;
+    out[at++] = byte;
+  }
+  out[at++] = _QUOTE;
+  return at;
+}
+
+function _writeNumber(out: Uint8Array, at: number, value: number): number {
+  if (value >= 1000) out[at++] = 0x30 + Math.floor(value / 1000);
+  if (value >= 100) out[at++] = 0x30 + Math.floor(value / 100) % 10;
+  if (value >= 10) out[at++] = 0x30 + Math.floor(value / 10) % 10;
+  out[at++] = 0x30 + value % 10;
+  return at;
+}
+
+/**
+ * Validates a batch body and encodes its bets as store rows.
+ * @param body the batch frame's body (sequence u32, count u16, bets)
+ * @param agency the agency bound to the connection
+ * @param today today as YYYYMMDD (birthdates may not be later)
+ * @throws {ProtocolError} invalidBet naming the first bad bet and field, or
+ *   countMismatch when the content disagrees with the declared count; both
+ *   carry the batch's sequence
+ */
+export function scanBatch(body: Uint8Array, agency: number, today: number): ScannedBatch {
+  const { sequence, count } = readBatchHeader(body);
+  const agencyPrefix = _encoder.encode(`${agency},`);
+  const out = new Uint8Array(2 * body.length + count * (agencyPrefix.length + _ROW_OVERHEAD_BYTES));
+  const winners: string[] = [];
+  const fail = (code: ErrorCode, betIndex: number, field: string, reason: string): never => {
+    throw new ProtocolError(code, `bet ${betIndex}: ${field} ${reason}`, {
+      sequence,
+      betIndex,
+      field,
+    });
+  };
+  let at = 0;
+  let position = 6;
+  for (let bet = 1; bet <= count; bet += 1) {
+    out.set(agencyPrefix, at);
+    at += agencyPrefix.length;
+    let documentStart = 0;
+    let documentEnd = 0;
+    for (let field = 0; field < 4; field += 1) {
+      const start = position + 1;
+      const end = start + (body[position] ?? 0);
+      if (position >= body.length || end > body.length) {
+        fail(ErrorCode.countMismatch, bet, _FIELDS[field]!, "ends past the batch body");
+      }
+      let violation: string | undefined;
+      if (field < 2) {
+        violation = nameBytesViolation(body, start, end);
+        if (violation === undefined) at = _writeName(out, at, body, start, end);
+      } else {
+        violation = field === 2
+          ? documentBytesViolation(body, start, end)
+          : birthdateBytesViolation(body, start, end, today);
+        if (violation === undefined) {
+          out.set(body.subarray(start, end), at);
+          at += end - start;
+        }
+      }
+      if (violation !== undefined) fail(ErrorCode.invalidBet, bet, _FIELDS[field]!, violation);
+      if (field === 2) {
+        documentStart = start;
+        documentEnd = end;
+      }
+      out[at++] = _COMMA;
+      position = end;
+    }
+    if (position + 2 > body.length) {
+      fail(ErrorCode.countMismatch, bet, "number", "ends past the batch body");
+    }
+    const number = (body[position]! << 8) | body[position + 1]!;
+    position += 2;
+    if (number > BET_NUMBER_MAX) {
+      fail(
+        ErrorCode.invalidBet,
+        bet,
+        "number",
+        `${number} is not an integer in 0..${BET_NUMBER_MAX}`,
+      );
+    }
+    at = _writeNumber(out, at, number);
+    out[at++] = _NEWLINE;
+    if (number === WINNER_NUMBER) {
+      winners.push(_decoder.decode(body.subarray(documentStart, documentEnd)));
+    }
+  }
+  if (position !== body.length) {
+    throw new ProtocolError(
+      ErrorCode.countMismatch,
+      `batch declares ${count} bets but ${body.length - position} bytes follow the last one`,
+      { sequence, betIndex: 0, field: "" },
+    );
+  }
+  return { sequence, rows: { bytes: out.subarray(0, at), count, winners } };
+}
