@@ -1,0 +1,186 @@
+/**
+ * Makes the pinned base images available: keeps them when present, else
+ * pulls them, else (no registry reachable) builds local stand-ins with the
+ * same name and tag from the host's Deno and busybox-static binaries.
+ *
+ * deno task images [--pull-timeout 30s]
+ */
+
+import { parseArgs } from "node:util";
+import { dockerEngineStatus, imageId, noEngineMessage } from "./lib/docker.ts";
+import { parseDuration } from "./lib/duration.ts";
+import { BUSYBOX_IMAGE, DENO_IMAGE, DENO_VERSION } from "./lib/images.ts";
+import { firstLine, runCommand } from "./lib/run_command.ts";
+import {
+  DENO_DIR,
+  DENO_UID,
+  importRootfs,
+  writeBusyboxRootfs,
+  writeDenoRootfs,
+} from "./lib/standin_image.ts";
+
+const _USAGE = `Usage: deno task images [--pull-timeout 30s]
+For ${DENO_IMAGE} and ${BUSYBOX_IMAGE}: nothing when present locally; else
+docker pull (bounded by --pull-timeout); if that fails, a local stand-in with
+the same name:tag built from this machine's Deno ${DENO_VERSION} binary (plus
+the libraries it links and the host CA bundle) and from busybox-static.`;
+
+/** Default bound on one `docker pull`; an unreachable registry fails fast. */
+export const PULL_TIMEOUT_MS_DEFAULT = 30_000;
+
+/** Host CA bundles trusted inside the Deno stand-in, first found wins. */
+const _CA_BUNDLE_CANDIDATES = [
+  Deno.env.get("SSL_CERT_FILE"),
+  "/etc/ssl/certs/ca-certificates.crt",
+];
+
+/** Where busybox-static puts its binary on Debian. */
+const _BUSYBOX_CANDIDATES = ["/bin/busybox", "/usr/bin/busybox"];
+
+/** How an image became available. */
+export type ImageSource = "present" | "pulled" | "stand-in";
+
+async function _firstExisting(
+  paths: readonly (string | undefined)[],
+): Promise<string | undefined> {
+  for (const path of paths) {
+    if (path === undefined || path === "") continue;
+    try {
+      if ((await Deno.stat(path)).isFile) return path;
+    } catch {
+      // not there: try the next one
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Builds the `denoland/deno` stand-in from the running Deno binary.
+ * @throws {Error} when this Deno is not the pinned version
+ */
+export async function buildDenoStandin(tag: string): Promise<string> {
+  if (Deno.version.deno !== DENO_VERSION) {
+    throw new Error(
+      `Cannot build ${tag} from Deno ${Deno.version.deno}: the project pins ${DENO_VERSION} (npm i -g deno@${DENO_VERSION})`,
+    );
+  }
+  const denoBinary = await Deno.realPath(Deno.execPath());
+  const caBundle = await _firstExisting(_CA_BUNDLE_CANDIDATES);
+  const root = await Deno.makeTempDir({ prefix: "tp0-deno-rootfs-" });
+  try {
+    const changes = await writeDenoRootfs(root, { denoBinary, caBundle });
+    return await importRootfs(
+      root,
+      tag,
+      changes,
+      [{ path: `.${DENO_DIR.replace(/\/$/, "")}`, uid: DENO_UID }],
+      `tp0 stand-in for ${tag}: ${denoBinary}${caBundle ? ` + ${caBundle}` : ""}`,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+/**
+ * Builds the `busybox` stand-in from the host's busybox-static binary.
+ * @throws {Error} when no static busybox is installed
+ */
+export async function buildBusyboxStandin(tag: string): Promise<string> {
+  const busybox = await _firstExisting(_BUSYBOX_CANDIDATES);
+  if (busybox === undefined) {
+    throw new Error(
+      `Cannot build ${tag}: no busybox binary in ${
+        _BUSYBOX_CANDIDATES.join(" or ")
+      } (apt-get install busybox-static)`,
+    );
+  }
+  const root = await Deno.makeTempDir({ prefix: "tp0-busybox-rootfs-" });
+  try {
+    const changes = await writeBusyboxRootfs(root, busybox);
+    return await importRootfs(
+      root,
+      tag,
+      changes,
+      [],
+      `tp0 stand-in for ${tag}: ${busybox}`,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+/**
+ * Makes one image available: present, pulled or built as a stand-in.
+ * @param report receives one progress line per step
+ * @throws {Error} when the stand-in cannot be built either
+ */
+export async function ensureImage(
+  tag: string,
+  buildStandin: (tag: string) => Promise<string>,
+  pullTimeoutMs: number,
+  report: (line: string) => void,
+): Promise<ImageSource> {
+  if (await imageId(tag) !== undefined) {
+    report(`${tag}: present`);
+    return "present";
+  }
+  const pull = await runCommand(["docker", "pull", tag], {
+    timeoutMs: pullTimeoutMs,
+  });
+  if (pull.code === 0) {
+    report(`${tag}: pulled`);
+    return "pulled";
+  }
+  const why = pull.timedOut ? `no answer within ${pullTimeoutMs / 1000}s` : firstLine(pull.stderr);
+  report(`${tag}: cannot pull (${why}); building a local stand-in`);
+  const id = await buildStandin(tag);
+  report(`${tag}: stand-in built (${id.slice(0, 19)})`);
+  return "stand-in";
+}
+
+async function main(): Promise<void> {
+  let pullTimeoutMs = PULL_TIMEOUT_MS_DEFAULT;
+  try {
+    const { values } = parseArgs({
+      // `deno task images -- --pull-timeout 5s` passes the `--` along.
+      args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+      options: {
+        "pull-timeout": { type: "string" },
+        help: { type: "boolean" },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+    if (values.help) {
+      console.log(_USAGE);
+      return;
+    }
+    if (values["pull-timeout"] !== undefined) {
+      pullTimeoutMs = parseDuration(values["pull-timeout"]);
+    }
+  } catch (error) {
+    console.error(`images: ${(error as Error).message}`);
+    Deno.exitCode = 2;
+    return;
+  }
+  const engine = await dockerEngineStatus();
+  if (!engine.reachable) {
+    console.error(noEngineMessage(engine.reason));
+    Deno.exitCode = 1;
+    return;
+  }
+  try {
+    await ensureImage(DENO_IMAGE, buildDenoStandin, pullTimeoutMs, console.log);
+    await ensureImage(
+      BUSYBOX_IMAGE,
+      buildBusyboxStandin,
+      pullTimeoutMs,
+      console.log,
+    );
+  } catch (error) {
+    console.error(`images: ${(error as Error).message}`);
+    Deno.exitCode = 1;
+  }
+}
+
+if (import.meta.main) await main();

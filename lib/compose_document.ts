@@ -1,0 +1,199 @@
+/**
+ * The compose file as data: a server, N agency clients and one internal
+ * network, using only features both `docker compose` (v2) and `docker-compose`
+ * 1.29 accept (file format 3.8, long-syntax mounts, explicit network and
+ * volume names).
+ */
+
+import type { Bet } from "./bet.ts";
+import { CLIENT_CONFIG_KEYS, CLIENT_MODES, type ClientMode } from "./client_config.ts";
+import { APP_BUILD_ARGS, type AppImage, CLIENT_IMAGE, SERVER_IMAGE } from "./images.ts";
+import { BET_ENV } from "./single_bet.ts";
+
+/** Most clients a generated file may hold. Each client is a Deno process of
+ * about 40 MB; 100 of them already need 4 GB, more is a typo, not a test. */
+export const COMPOSE_CLIENTS_MAX = 100;
+
+/** Compose file format both compose generations accept. */
+export const COMPOSE_FILE_VERSION = "3.8";
+
+/** Where things live inside the containers; the Dockerfiles grant Deno
+ * access to exactly these paths. */
+export const CONTAINER_PATHS = {
+  serverConfig: "/config/server.ini",
+  clientConfig: "/config/client.yaml",
+  dataDir: "/data",
+  storageDir: "/var/lib/tp0",
+  storageFile: "/var/lib/tp0/bets.csv",
+} as const;
+
+/** Network key in the file; its full name is `<project>_testing_net`. */
+export const NETWORK_KEY = "testing_net";
+
+/** Named volume key for the server's bets and journal. */
+export const STORAGE_VOLUME_KEY = "storage";
+
+/** Everything the document depends on; see {@link COMPOSE_DEFAULTS}. */
+export interface ComposeOptions {
+  /** Agencies: services client1..clientN; 0 gives a server-only file. */
+  clients: number;
+  /** CLI_MODE of every client. */
+  mode: ClientMode;
+  /** Compose project; prefixes the network and volume names. */
+  project: string;
+  /** Prepended to container names (tests isolate runs with it). */
+  containerPrefix: string;
+  /** Build context (the repository), as seen from the compose file. */
+  contextDir: string;
+  /** Directory holding server.ini and client.yaml, from the compose file. */
+  configDir: string;
+  /** Directory holding agency-<k>.csv, from the compose file. */
+  dataDir: string;
+  /** Bet mode: client k sends `exampleBets[k - 1]`. Ignored otherwise. */
+  exampleBets: readonly Bet[];
+}
+
+/** Options for the repository's own docker-compose-dev.yaml. */
+export const COMPOSE_DEFAULTS: Omit<ComposeOptions, "clients"> = {
+  mode: "lottery",
+  project: "tp0",
+  containerPrefix: "",
+  contextDir: ".",
+  configDir: "./config",
+  dataDir: "./data",
+  exampleBets: [],
+};
+
+type _Service = Record<string, unknown>;
+
+/** Compose interpolates `$`; data values must reach the container verbatim. */
+function _literal(text: string): string {
+  return text.replaceAll("$", () => "$$");
+}
+
+function _join(dir: string, name: string): string {
+  return `${dir.replace(/\/+$/, "")}/${name}`;
+}
+
+function _readOnlyFile(source: string, target: string) {
+  return { type: "bind", source: _literal(source), target, read_only: true };
+}
+
+function _build(image: AppImage, contextDir: string) {
+  return {
+    context: _literal(contextDir),
+    dockerfile: image.dockerfile,
+    args: { ...APP_BUILD_ARGS },
+  };
+}
+
+function _validate(options: ComposeOptions): void {
+  const { clients, mode, project } = options;
+  if (!Number.isInteger(clients) || clients < 0 || clients > COMPOSE_CLIENTS_MAX) {
+    throw new RangeError(
+      `Cannot compose ${clients} clients: expected a whole number in 0..${COMPOSE_CLIENTS_MAX}`,
+    );
+  }
+  if (!(CLIENT_MODES as readonly string[]).includes(mode)) {
+    throw new TypeError(`Cannot compose mode "${mode}": expected ${CLIENT_MODES.join(", ")}`);
+  }
+  if (!/^[a-z0-9][a-z0-9_-]*$/.test(project)) {
+    throw new TypeError(
+      `Cannot compose project "${project}": use lowercase letters, digits, _ and -`,
+    );
+  }
+  if (!/^[a-zA-Z0-9_.-]*$/.test(options.containerPrefix)) {
+    throw new TypeError(
+      `Cannot compose container prefix "${options.containerPrefix}": use letters, digits, _ . -`,
+    );
+  }
+  if (mode === "bet" && options.exampleBets.length < clients) {
+    throw new TypeError(
+      `Cannot compose bet mode: ${clients} clients but ${options.exampleBets.length} example bets`,
+    );
+  }
+}
+
+function _server(options: ComposeOptions): _Service {
+  const environment: Record<string, string> = {
+    SERVER_CONFIG: CONTAINER_PATHS.serverConfig,
+    STORAGE: CONTAINER_PATHS.storageFile,
+  };
+  if (options.clients > 0) environment["AGENCIES"] = String(options.clients);
+  return {
+    container_name: `${options.containerPrefix}server`,
+    image: SERVER_IMAGE.tag,
+    build: _build(SERVER_IMAGE, options.contextDir),
+    environment,
+    volumes: [
+      _readOnlyFile(_join(options.configDir, "server.ini"), CONTAINER_PATHS.serverConfig),
+      { type: "volume", source: STORAGE_VOLUME_KEY, target: CONTAINER_PATHS.storageDir },
+    ],
+    networks: [NETWORK_KEY],
+    stop_grace_period: "10s",
+  };
+}
+
+function _betEnvironment(bet: Bet): Record<string, string> {
+  return {
+    [BET_ENV.firstName]: _literal(bet.firstName),
+    [BET_ENV.lastName]: _literal(bet.lastName),
+    [BET_ENV.document]: _literal(bet.document),
+    [BET_ENV.birthdate]: _literal(bet.birthdate),
+    [BET_ENV.number]: String(bet.number),
+  };
+}
+
+function _client(options: ComposeOptions, agency: number): _Service {
+  const dataFile = `agency-${agency}.csv`;
+  const containerDataFile = _join(CONTAINER_PATHS.dataDir, dataFile);
+  const environment: Record<string, string> = {
+    [CLIENT_CONFIG_KEYS["id"]]: String(agency),
+    [CLIENT_CONFIG_KEYS["mode"]]: options.mode,
+    CLI_CONFIG: CONTAINER_PATHS.clientConfig,
+    [CLIENT_CONFIG_KEYS["data.file"]]: containerDataFile,
+  };
+  if (options.mode === "bet") {
+    Object.assign(environment, _betEnvironment(options.exampleBets[agency - 1]!));
+  }
+  return {
+    container_name: `${options.containerPrefix}client${agency}`,
+    image: CLIENT_IMAGE.tag,
+    build: _build(CLIENT_IMAGE, options.contextDir),
+    environment,
+    volumes: [
+      _readOnlyFile(_join(options.configDir, "client.yaml"), CONTAINER_PATHS.clientConfig),
+      _readOnlyFile(_join(options.dataDir, dataFile), containerDataFile),
+    ],
+    networks: [NETWORK_KEY],
+    depends_on: ["server"],
+    stop_grace_period: "10s",
+  };
+}
+
+/**
+ * Builds the compose document as plain data, ready for a YAML serializer.
+ * @returns `{ version, services, networks, volumes }`
+ * @throws {RangeError} when clients is not a whole number in 0..COMPOSE_CLIENTS_MAX
+ * @throws {TypeError} on an unknown mode, a bad project name or prefix, or
+ *   too few example bets in bet mode
+ * @example composeDocument({ ...COMPOSE_DEFAULTS, clients: 2 }).services
+ * // { server: {…}, client1: {…}, client2: {…} }
+ */
+export function composeDocument(options: ComposeOptions): Record<string, unknown> {
+  _validate(options);
+  const services: Record<string, _Service> = { server: _server(options) };
+  for (let agency = 1; agency <= options.clients; agency += 1) {
+    services[`client${agency}`] = _client(options, agency);
+  }
+  return {
+    version: COMPOSE_FILE_VERSION,
+    services,
+    networks: {
+      [NETWORK_KEY]: { name: `${options.project}_${NETWORK_KEY}`, internal: true },
+    },
+    volumes: {
+      [STORAGE_VOLUME_KEY]: { name: `${options.project}_${STORAGE_VOLUME_KEY}` },
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * Container image pins and names, in one place. Dockerfiles default their
+ * `DENO_VERSION` build ARG to the same value (a test keeps them in sync), and
+ * every build passes it explicitly.
+ */
+
+/** The Deno version the whole project pins (CI, images, stand-ins). */
+export const DENO_VERSION = "2.9.6";
+
+/** BusyBox tag used for the netcat echo check. 1.35 is what Debian bookworm's
+ * busybox-static ships, so an offline stand-in carries the version it names. */
+export const BUSYBOX_VERSION = "1.35";
+
+/** Base image of both application images. */
+export const DENO_IMAGE = `denoland/deno:${DENO_VERSION}`;
+
+/** Throw-away image that runs `nc` on the compose network. */
+export const BUSYBOX_IMAGE = `busybox:${BUSYBOX_VERSION}`;
+
+/** One application image: its tag and the Dockerfile that builds it. */
+export interface AppImage {
+  /** `name:tag` the build produces and compose files reference. */
+  tag: string;
+  /** Dockerfile path relative to the build context (the repository root). */
+  dockerfile: string;
+}
+
+/** The lottery central's image. */
+export const SERVER_IMAGE: AppImage = {
+  tag: "tp0-server:latest",
+  dockerfile: "Dockerfile.server",
+};
+
+/** The agency client's image. */
+export const CLIENT_IMAGE: AppImage = {
+  tag: "tp0-client:latest",
+  dockerfile: "Dockerfile.client",
+};
+
+/** Build arguments every application image build receives. */
+export const APP_BUILD_ARGS: Readonly<Record<string, string>> = {
+  DENO_VERSION,
+};

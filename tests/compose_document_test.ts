@@ -1,0 +1,191 @@
+import assert from "node:assert/strict";
+import YAML from "yaml";
+import type { Bet } from "../lib/bet.ts";
+import {
+  COMPOSE_CLIENTS_MAX,
+  COMPOSE_DEFAULTS,
+  composeDocument,
+  type ComposeOptions,
+  CONTAINER_PATHS,
+} from "../lib/compose_document.ts";
+import { DENO_VERSION } from "../lib/images.ts";
+import { renderCompose } from "../gen_compose.ts";
+
+type Service = {
+  container_name: string;
+  image: string;
+  build: { context: string; dockerfile: string; args: Record<string, string> };
+  environment: Record<string, string>;
+  volumes: Record<string, unknown>[];
+  networks: string[];
+  depends_on?: string[];
+};
+
+function options(clients: number, extra: Partial<ComposeOptions> = {}): ComposeOptions {
+  return { ...COMPOSE_DEFAULTS, clients, ...extra };
+}
+
+/** Parses rendered YAML the way docker-compose v1 (PyYAML, YAML 1.1) does. */
+function parsed(text: string) {
+  return YAML.parse(text, { version: "1.1" }) as {
+    version: string;
+    services: Record<string, Service>;
+    networks: Record<string, { name: string; internal: boolean }>;
+    volumes: Record<string, { name: string }>;
+  };
+}
+
+function bet(agency: number, overrides: Partial<Bet> = {}): Bet {
+  return {
+    agency,
+    firstName: "Ana Belén",
+    lastName: "O'Connor",
+    document: "01234567",
+    birthdate: "1990-01-31",
+    number: 7574,
+    ...overrides,
+  };
+}
+
+Deno.test("renderCompose() names the services and containers server and client1..clientN", () => {
+  const document = parsed(renderCompose(options(3)));
+  assert.deepEqual(Object.keys(document.services), ["server", "client1", "client2", "client3"]);
+  for (const [name, service] of Object.entries(document.services)) {
+    assert.equal(service.container_name, name);
+  }
+});
+
+Deno.test("renderCompose() with 0 clients gives a server-only file without AGENCIES", () => {
+  const document = parsed(renderCompose(options(0)));
+  assert.deepEqual(Object.keys(document.services), ["server"]);
+  assert.equal(document.services["server"]!.environment["AGENCIES"], undefined);
+});
+
+Deno.test("renderCompose() tells the server AGENCIES=N and each client its CLI_ID and CLI_MODE", () => {
+  const document = parsed(renderCompose(options(2, { mode: "echo" })));
+  assert.equal(document.services["server"]!.environment["AGENCIES"], "2");
+  for (const k of [1, 2]) {
+    const environment = document.services[`client${k}`]!.environment;
+    assert.equal(environment["CLI_ID"], String(k));
+    assert.equal(environment["CLI_MODE"], "echo");
+    assert.equal(environment["CLI_DATA_FILE"], `/data/agency-${k}.csv`);
+  }
+});
+
+Deno.test("renderCompose() puts every service on the internal network tp0_testing_net", () => {
+  const document = parsed(renderCompose(options(2)));
+  assert.deepEqual(document.networks, { testing_net: { name: "tp0_testing_net", internal: true } });
+  for (const service of Object.values(document.services)) {
+    assert.deepEqual(service.networks, ["testing_net"]);
+  }
+});
+
+Deno.test("renderCompose() bind-mounts config files and agency data read-only, by full name", () => {
+  const document = parsed(renderCompose(options(2)));
+  const server = document.services["server"]!;
+  assert.deepEqual(server.volumes[0], {
+    type: "bind",
+    source: "./config/server.ini",
+    target: CONTAINER_PATHS.serverConfig,
+    read_only: true,
+  });
+  assert.deepEqual(document.services["client2"]!.volumes, [
+    {
+      type: "bind",
+      source: "./config/client.yaml",
+      target: "/config/client.yaml",
+      read_only: true,
+    },
+    { type: "bind", source: "./data/agency-2.csv", target: "/data/agency-2.csv", read_only: true },
+  ]);
+});
+
+Deno.test("renderCompose() keeps the server's bets in a named volume at STORAGE's directory", () => {
+  const document = parsed(renderCompose(options(1)));
+  const server = document.services["server"]!;
+  assert.deepEqual(server.volumes[1], {
+    type: "volume",
+    source: "storage",
+    target: "/var/lib/tp0",
+  });
+  assert.equal(server.environment["STORAGE"], CONTAINER_PATHS.storageFile);
+  assert.deepEqual(document.volumes, { storage: { name: "tp0_storage" } });
+});
+
+Deno.test("renderCompose() builds both images with the pinned DENO_VERSION", () => {
+  const document = parsed(renderCompose(options(1)));
+  assert.equal(document.version, "3.8");
+  assert.deepEqual(document.services["server"]!.build, {
+    context: ".",
+    dockerfile: "Dockerfile.server",
+    args: { DENO_VERSION },
+  });
+  assert.equal(document.services["client1"]!.build.dockerfile, "Dockerfile.client");
+  assert.deepEqual(document.services["client1"]!.depends_on, ["server"]);
+});
+
+Deno.test("renderCompose() in bet mode gives each client its example bet as strings YAML 1.1 keeps", () => {
+  const bets = [bet(1), bet(2, { firstName: "yes", lastName: "Pa$co", number: 12 })];
+  const text = renderCompose(options(2, { mode: "bet", exampleBets: bets }));
+  const document = parsed(text);
+  assert.deepEqual(document.services["client1"]!.environment, {
+    CLI_ID: "1",
+    CLI_MODE: "bet",
+    CLI_CONFIG: "/config/client.yaml",
+    CLI_DATA_FILE: "/data/agency-1.csv",
+    NOMBRE: "Ana Belén",
+    APELLIDO: "O'Connor",
+    DOCUMENTO: "01234567",
+    NACIMIENTO: "1990-01-31",
+    NUMERO: "7574",
+  });
+  const second = document.services["client2"]!.environment;
+  assert.equal(second["NOMBRE"], "yes");
+  // `$$` is compose's escape for a literal `$`.
+  assert.equal(second["APELLIDO"], "Pa$$co");
+  assert.equal(second["NUMERO"], "12");
+});
+
+Deno.test("renderCompose() uses the project and prefix for network, volume and container names", () => {
+  const document = parsed(
+    renderCompose(options(1, { project: "e2e_x", containerPrefix: "e2e_x-" })),
+  );
+  assert.equal(document.networks["testing_net"]!.name, "e2e_x_testing_net");
+  assert.equal(document.volumes["storage"]!.name, "e2e_x_storage");
+  assert.equal(document.services["client1"]!.container_name, "e2e_x-client1");
+});
+
+Deno.test("renderCompose() starts with a comment saying it is generated", () => {
+  assert.match(renderCompose(options(1)), /^# Generated by gen_compose\.ts/);
+});
+
+Deno.test("composeDocument() accepts 0 and COMPOSE_CLIENTS_MAX clients and rejects the rest", async (t) => {
+  for (const clients of [0, COMPOSE_CLIENTS_MAX]) {
+    await t.step(`accepts ${clients}`, () => {
+      const services = composeDocument(options(clients))["services"] as object;
+      assert.equal(Object.keys(services).length, clients + 1);
+    });
+  }
+  for (const clients of [-1, 1.5, Number.NaN, COMPOSE_CLIENTS_MAX + 1]) {
+    await t.step(`rejects ${clients}`, () => {
+      assert.throws(() => composeDocument(options(clients)), {
+        name: "RangeError",
+        message: new RegExp(`Cannot compose ${clients} clients`),
+      });
+    });
+  }
+});
+
+Deno.test("composeDocument() rejects an unknown mode, a bad project and missing example bets", async (t) => {
+  const cases: [string, ComposeOptions, RegExp][] = [
+    ["mode", options(1, { mode: "poker" as "echo" }), /mode "poker"/],
+    ["project", options(1, { project: "TP 0" }), /project "TP 0"/],
+    ["prefix", options(1, { containerPrefix: "a/b" }), /prefix "a\/b"/],
+    ["bets", options(2, { mode: "bet", exampleBets: [bet(1)] }), /2 clients but 1 example bets/],
+  ];
+  for (const [name, input, message] of cases) {
+    await t.step(name, () => {
+      assert.throws(() => composeDocument(input), { name: "TypeError", message });
+    });
+  }
+});

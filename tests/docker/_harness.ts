@@ -1,0 +1,279 @@
+/**
+ * Shared setup of the container tests: engine detection and skipping, images
+ * built once per run, and throw-away compose projects with their own config,
+ * data and names, removed even when a test fails.
+ */
+
+import YAML from "yaml";
+// @ts-types="@types/ini"
+import ini from "ini";
+import type { Bet } from "../../lib/bet.ts";
+import { formatAgencyRow } from "../../lib/bet_csv.ts";
+import { generateAgencyBets } from "../../lib/bet_generator.ts";
+import type { ClientMode } from "../../lib/client_config.ts";
+import { COMPOSE_DEFAULTS } from "../../lib/compose_document.ts";
+import {
+  buildImage,
+  dockerEngineStatus,
+  type EngineStatus,
+  findComposeCommand,
+  noEngineMessage,
+} from "../../lib/docker.ts";
+import {
+  APP_BUILD_ARGS,
+  BUSYBOX_IMAGE,
+  CLIENT_IMAGE,
+  DENO_IMAGE,
+  SERVER_IMAGE,
+} from "../../lib/images.ts";
+import { type CommandResult, runCommand } from "../../lib/run_command.ts";
+import { renderCompose } from "../../gen_compose.ts";
+import {
+  buildBusyboxStandin,
+  buildDenoStandin,
+  ensureImage,
+  PULL_TIMEOUT_MS_DEFAULT,
+} from "../../images.ts";
+
+/** The repository root: build context and source of the shipped config. */
+export const REPO_DIR = new URL("../../", import.meta.url).pathname.replace(
+  /\/$/,
+  "",
+);
+
+/** Bound on compose up/down/stop and on waiting for a container to exit. */
+export const CONTAINER_STEP_TIMEOUT_MS = 120_000;
+
+async function _engine(): Promise<EngineStatus> {
+  const engine = await dockerEngineStatus();
+  if (!engine.reachable) return engine;
+  if (await findComposeCommand() === undefined) {
+    return {
+      reachable: false,
+      reason: "neither docker compose nor docker-compose is installed",
+    };
+  }
+  return engine;
+}
+
+/** Whether the engine (and a compose binary) answered at load time. */
+export const ENGINE: EngineStatus = await _engine();
+
+let _skipAnnounced = false;
+
+/**
+ * Registers a test that needs the engine. Without one it is ignored and one
+ * line says why, except under CI=true where the missing engine fails it.
+ */
+export function containerTest(
+  name: string,
+  fn: (t: Deno.TestContext) => Promise<void>,
+): void {
+  if (ENGINE.reachable) {
+    Deno.test({ name, fn });
+    return;
+  }
+  const why = noEngineMessage(ENGINE.reason);
+  if (Deno.env.get("CI") === "true") {
+    Deno.test(name, () => {
+      throw new Error(`CI=true requires a Docker engine. ${why}`);
+    });
+    return;
+  }
+  if (!_skipAnnounced) {
+    _skipAnnounced = true;
+    console.log(`Skipping container tests: ${why}`);
+  }
+  Deno.test({ name, ignore: true, fn });
+}
+
+let _images: Promise<void> | undefined;
+
+async function _buildImagesLocked(): Promise<void> {
+  await ensureImage(DENO_IMAGE, buildDenoStandin, PULL_TIMEOUT_MS_DEFAULT, () => {});
+  await ensureImage(BUSYBOX_IMAGE, buildBusyboxStandin, PULL_TIMEOUT_MS_DEFAULT, () => {});
+  // Test files run in parallel processes: one builds, the others then hit
+  // the layer cache.
+  const lockPath = `${Deno.env.get("TMPDIR") ?? "/tmp"}/tp0-image-build.lock`;
+  using lock = await Deno.open(lockPath, { create: true, write: true });
+  await lock.lock(true);
+  try {
+    for (const image of [SERVER_IMAGE, CLIENT_IMAGE]) {
+      await buildImage(image, REPO_DIR, APP_BUILD_ARGS);
+    }
+  } finally {
+    await lock.unlock();
+  }
+}
+
+/** Base images present (pulled or stand-in) and app images built, once. */
+export function ensureTestImages(): Promise<void> {
+  _images ??= _buildImagesLocked();
+  return _images;
+}
+
+/** One agency's generated data: bets and exact winners. */
+export interface AgencySpec {
+  bets: number;
+  winners: number;
+}
+
+/** What a throw-away project runs. */
+export interface ProjectSpec {
+  /** Short label for names, e.g. `echo5`. */
+  label: string;
+  mode: ClientMode;
+  /** Agencies; 0 gives a server-only project. */
+  agencies: readonly AgencySpec[];
+  /** Changes to client.yaml (parsed), e.g. a short loop period. */
+  clientConfig?: (config: Record<string, Record<string, unknown>>) => void;
+  /** Changes to server.ini's [DEFAULT] section. */
+  serverConfig?: (section: Record<string, string>) => void;
+}
+
+/** A compose project with its own directory, names and network. */
+export class TestProject {
+  readonly name: string;
+  readonly dir: string;
+  readonly file: string;
+  readonly network: string;
+  readonly #compose: string[];
+
+  constructor(name: string, dir: string, compose: string[]) {
+    this.name = name;
+    this.dir = dir;
+    this.file = `${dir}/docker-compose.yaml`;
+    this.network = `${name}_testing_net`;
+    this.#compose = compose;
+  }
+
+  /** The container name of a service (`server`, `client1`, …). */
+  container(service: string): string {
+    return `${this.name}-${service}`;
+  }
+
+  /** Runs a compose subcommand for this project. */
+  compose(...args: string[]): Promise<CommandResult> {
+    return runCommand(
+      [...this.#compose, "--project-name", this.name, "--file", this.file, ...args],
+      { timeoutMs: CONTAINER_STEP_TIMEOUT_MS },
+    );
+  }
+
+  /** Runs a compose subcommand and fails with its output if it fails. */
+  async composeOk(...args: string[]): Promise<CommandResult> {
+    const result = await this.compose(...args);
+    if (result.code !== 0) {
+      throw new Error(`compose ${args.join(" ")} exited ${result.code}:\n${result.stderr}`);
+    }
+    return result;
+  }
+
+  /** A service's log lines so far (stdout and stderr). */
+  async logs(service: string): Promise<string[]> {
+    const result = await runCommand(["docker", "logs", this.container(service)], {
+      timeoutMs: CONTAINER_STEP_TIMEOUT_MS,
+    });
+    return (result.stdout + result.stderr).split("\n").filter((line) => line !== "");
+  }
+
+  /** Waits until a service logs a line containing `marker`. */
+  async waitForLog(service: string, marker: string, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if ((await this.logs(service)).some((line) => line.includes(marker))) return;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    throw new Error(
+      `${this.container(service)} did not log "${marker}" within ${timeoutMs} ms:\n${
+        (await this.logs(service)).slice(-10).join("\n")
+      }`,
+    );
+  }
+
+  /** Waits for a container to exit and returns its exit code. */
+  async exitCode(service: string): Promise<number> {
+    const result = await runCommand(["docker", "wait", this.container(service)], {
+      timeoutMs: CONTAINER_STEP_TIMEOUT_MS,
+    });
+    if (result.code !== 0) {
+      throw new Error(`docker wait ${this.container(service)} failed: ${result.stderr}`);
+    }
+    return Number(result.stdout.trim());
+  }
+
+  /** A field of `docker inspect`, e.g. `{{.State.Running}}`. */
+  async inspect(service: string, format: string): Promise<string> {
+    const result = await runCommand(
+      ["docker", "inspect", "--format", format, this.container(service)],
+      { timeoutMs: CONTAINER_STEP_TIMEOUT_MS },
+    );
+    return result.stdout.trim();
+  }
+}
+
+async function _writeConfig(dir: string, spec: ProjectSpec): Promise<void> {
+  await Deno.mkdir(`${dir}/config`);
+  const server = ini.parse(await Deno.readTextFile(`${REPO_DIR}/config/server.ini`));
+  spec.serverConfig?.(server["DEFAULT"] as Record<string, string>);
+  await Deno.writeTextFile(`${dir}/config/server.ini`, ini.stringify(server));
+  const client = YAML.parse(await Deno.readTextFile(`${REPO_DIR}/config/client.yaml`));
+  spec.clientConfig?.(client);
+  await Deno.writeTextFile(`${dir}/config/client.yaml`, YAML.stringify(client));
+}
+
+async function _writeData(dir: string, agencies: readonly AgencySpec[]): Promise<Bet[]> {
+  await Deno.mkdir(`${dir}/data`);
+  const firstBets: Bet[] = [];
+  for (const [index, spec] of agencies.entries()) {
+    const agency = index + 1;
+    const bets = [...generateAgencyBets({ agency, seed: 11, ...spec })];
+    firstBets.push(bets[0]!);
+    await Deno.writeTextFile(
+      `${dir}/data/agency-${agency}.csv`,
+      bets.map(formatAgencyRow).join(""),
+    );
+  }
+  return firstBets;
+}
+
+/**
+ * Runs `body` with a project written to a temporary directory: config copied
+ * from the repository (then adjusted), generated data, a compose file from
+ * renderCompose. Brings the project down and removes everything afterwards.
+ */
+export async function withProject(
+  spec: ProjectSpec,
+  body: (project: TestProject) => Promise<void>,
+): Promise<void> {
+  await ensureTestImages();
+  const compose = (await findComposeCommand())!;
+  const dir = await Deno.makeTempDir({ prefix: `tp0_e2e_${spec.label}_` });
+  const name = `tp0e2e_${spec.label}_${crypto.randomUUID().slice(0, 6)}`;
+  const project = new TestProject(name, dir, compose);
+  try {
+    await _writeConfig(dir, spec);
+    const exampleBets = await _writeData(dir, spec.agencies);
+    await Deno.writeTextFile(
+      project.file,
+      renderCompose({
+        ...COMPOSE_DEFAULTS,
+        clients: spec.agencies.length,
+        mode: spec.mode,
+        project: name,
+        containerPrefix: `${name}-`,
+        contextDir: REPO_DIR,
+        configDir: `${dir}/config`,
+        dataDir: `${dir}/data`,
+        exampleBets,
+      }),
+    );
+    await body(project);
+  } finally {
+    const down = await project.compose("down", "--volumes", "--timeout", "2");
+    if (down.code !== 0) {
+      console.error(`cleanup of ${name} failed (exit ${down.code}): ${down.stderr.trim()}`);
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Containers over time: a config edit takes effect with a restart and no
+ * rebuild (the image id stays), and `stop -t 10` (SIGTERM) ends the server
+ * and a busy client gracefully with exit code 0.
+ */
+
+import assert from "node:assert/strict";
+// @ts-types="@types/ini"
+import ini from "ini";
+import { buildImage, imageId } from "../../lib/docker.ts";
+import { APP_BUILD_ARGS, SERVER_IMAGE } from "../../lib/images.ts";
+import { fieldOf, linesOf } from "../../lib/local_cluster.ts";
+import { containerTest, REPO_DIR, withProject } from "./_harness.ts";
+
+containerTest(
+  "config change without rebuild: restart shows the new LOGGING_LEVEL and SERVER_LISTEN_BACKLOG, image id unchanged",
+  async () => {
+    await withProject({
+      label: "config",
+      mode: "echo",
+      agencies: [],
+      serverConfig: (section) => {
+        section["LOGGING_LEVEL"] = "INFO";
+        section["SERVER_LISTEN_BACKLOG"] = "5";
+      },
+    }, async (project) => {
+      await project.composeOk("up", "--detach", "--no-build");
+      await project.waitForLog("server", "action: listen | result: success");
+      const before = linesOf(await project.logs("server"), "config");
+      assert.equal(fieldOf(before.at(-1)!, "logging_level"), "INFO");
+      assert.equal(fieldOf(before.at(-1)!, "listen_backlog"), "5");
+      const containerImage = await project.inspect("server", "{{.Image}}");
+      const taggedImage = await imageId(SERVER_IMAGE.tag);
+
+      // Edit in place (same inode): a single-file bind mount keeps seeing it.
+      const path = `${project.dir}/config/server.ini`;
+      const config = ini.parse(await Deno.readTextFile(path));
+      config["DEFAULT"]["LOGGING_LEVEL"] = "DEBUG";
+      config["DEFAULT"]["SERVER_LISTEN_BACKLOG"] = "17";
+      await Deno.writeTextFile(path, ini.stringify(config));
+      await project.composeOk("restart", "--timeout", "10", "server");
+      await project.waitForLog("server", "listen_backlog: 17 | logging_level: DEBUG");
+
+      const after = linesOf(await project.logs("server"), "config");
+      assert.equal(after.length, before.length + 1, "one more config line");
+      assert.equal(fieldOf(after.at(-1)!, "logging_level"), "DEBUG");
+      assert.equal(fieldOf(after.at(-1)!, "listen_backlog"), "17");
+      assert.equal(await project.inspect("server", "{{.Image}}"), containerImage);
+      // Config is outside the build context: building again changes nothing.
+      await buildImage(SERVER_IMAGE, REPO_DIR, APP_BUILD_ARGS);
+      assert.equal(await imageId(SERVER_IMAGE.tag), taggedImage);
+    });
+  },
+);
+
+/** Stops a service with `stop -t 10`; returns how long it took. */
+async function stopTimed(
+  project: { composeOk(...args: string[]): Promise<unknown> },
+  service: string,
+): Promise<number> {
+  const started = performance.now();
+  await project.composeOk("stop", "--timeout", "10", service);
+  return performance.now() - started;
+}
+
+containerTest(
+  "SIGTERM via stop -t 10: a client mid-run and the server log their closes and shutdown, exit code 0",
+  async () => {
+    await withProject({
+      label: "sigterm",
+      mode: "echo",
+      agencies: [{ bets: 1, winners: 0 }],
+      clientConfig: (config) => {
+        config["loop"] = { amount: 10_000, period: "200ms" };
+      },
+    }, async (project) => {
+      await project.composeOk("up", "--detach", "--no-build");
+      await project.waitForLog("client1", "Message N°3");
+
+      const clientStopMs = await stopTimed(project, "client1");
+      assert.ok(
+        clientStopMs < 9_000,
+        `client stopped by SIGTERM, not SIGKILL (${clientStopMs} ms)`,
+      );
+      assert.equal(await project.inspect("client1", "{{.State.ExitCode}}"), "0");
+      const client = await project.logs("client1");
+      assert.equal(linesOf(client, "signal").length, 1, "client signal line");
+      assert.ok(linesOf(client, "loop_finished").length === 0, "stopped mid-run");
+      assert.match(client.at(-1)!, / action: shutdown \| result: success/);
+
+      const serverStopMs = await stopTimed(project, "server");
+      assert.ok(
+        serverStopMs < 9_000,
+        `server stopped by SIGTERM, not SIGKILL (${serverStopMs} ms)`,
+      );
+      assert.equal(await project.inspect("server", "{{.State.ExitCode}}"), "0");
+      const server = await project.logs("server");
+      for (const action of ["signal", "close_listener", "close_store"]) {
+        assert.equal(linesOf(server, action).length, 1, `server ${action} line`);
+      }
+      assert.match(server.at(-1)!, / action: shutdown \| result: success/);
+    });
+  },
+);

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import YAML from "yaml";
+import { COMPOSE_CLIENTS_MAX } from "../lib/compose_document.ts";
+import { runCommand } from "../lib/run_command.ts";
+import { parseComposeArgs, readFirstBet } from "../gen_compose.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+
+const SCRIPT = new URL("../gen_compose.ts", import.meta.url).pathname;
+const REPO = new URL("../", import.meta.url).pathname;
+
+Deno.test("parseComposeArgs() reads N and fills every default", () => {
+  assert.deepEqual(parseComposeArgs(["5"]), {
+    clients: 5,
+    mode: "lottery",
+    output: "docker-compose-dev.yaml",
+    configDir: "config",
+    dataDir: "data",
+  });
+  assert.deepEqual(
+    parseComposeArgs(["0", "--mode", "echo", "--output", "x.yaml", "--data-dir", "d"]),
+    { clients: 0, mode: "echo", output: "x.yaml", configDir: "config", dataDir: "d" },
+  );
+  assert.equal(parseComposeArgs(["--help"]), "help");
+  // `deno task compose -- 5 --mode bet` passes the `--` along.
+  assert.equal((parseComposeArgs(["--", "5", "--mode", "bet"]) as { mode: string }).mode, "bet");
+});
+
+Deno.test("parseComposeArgs() rejects bad N, unknown flags and modes with one-line messages", async (t) => {
+  const cases: [string[], RegExp][] = [
+    [["-1"], /N "-1" is not a whole number in 0\.\.100/],
+    [["1.5"], /N "1\.5" is not a whole number/],
+    [["abc"], /N "abc" is not a whole number/],
+    [[String(COMPOSE_CLIENTS_MAX + 1)], /N "101" is not a whole number in 0\.\.100/],
+    [["1e3"], /N "1e3"/],
+    [[], /expected one argument N/],
+    [["1", "2"], /expected one argument N .* got 2/],
+    [["3", "--foo"], /unknown or incomplete flag --foo/],
+    [["3", "--mode", "poker"], /--mode "poker" is not one of lottery, bet, echo/],
+  ];
+  for (const [args, message] of cases) {
+    await t.step(args.join(" ") || "(nothing)", () => {
+      assert.throws(() => parseComposeArgs(args), (error: Error) => {
+        assert.match(error.message, message);
+        assert.ok(!error.message.includes("\n"), "one line");
+        return true;
+      });
+    });
+  }
+});
+
+async function writeProject(dir: string, agencies: number): Promise<void> {
+  await Deno.mkdir(`${dir}/config`);
+  await Deno.mkdir(`${dir}/data`);
+  await Deno.writeTextFile(`${dir}/config/server.ini`, "[DEFAULT]\n");
+  await Deno.writeTextFile(`${dir}/config/client.yaml`, "{}\n");
+  for (let k = 1; k <= agencies; k += 1) {
+    await Deno.writeTextFile(
+      `${dir}/data/agency-${k}.csv`,
+      `"Pérez, Juan ${k}",Gómez,3000000${k},1980-05-0${k},${7570 + k}\nOtro,Más,1,2000-01-01,1\n`,
+    );
+  }
+}
+
+function runScript(dir: string, args: string[]) {
+  return runCommand(
+    [Deno.execPath(), "run", "--allow-read", "--allow-write", SCRIPT, ...args],
+    { timeoutMs: 60_000, cwd: dir },
+  );
+}
+
+Deno.test("gen_compose.ts exits 2 with one line and leaves the output untouched on bad input", async (t) => {
+  await withTempDir(async (dir) => {
+    await writeProject(dir, 2);
+    const output = `${dir}/docker-compose-dev.yaml`;
+    await Deno.writeTextFile(output, "previous content\n");
+    const cases: [string[], RegExp][] = [
+      [
+        ["3"],
+        /data\/agency-3\.csv not found \(client3 mounts it; create it with: deno task data -- --agencies 3\)/,
+      ],
+      [["x"], /N "x" is not a whole number/],
+      [["100000"], /N "100000" is not a whole number in 0\.\.100/],
+      [["2", "--nope"], /unknown or incomplete flag --nope/],
+      [["2", "--config-dir", "missing"], /missing\/server\.ini not found/],
+      [["2", "--output", "nowhere/c.yaml"], /--output directory .*\/nowhere does not exist/],
+    ];
+    for (const [args, message] of cases) {
+      await t.step(args.join(" "), async () => {
+        const result = await runScript(dir, args);
+        assert.equal(result.code, 2);
+        assert.equal(result.stdout, "");
+        assert.match(result.stderr, message);
+        assert.equal(result.stderr.trimEnd().split("\n").length, 1, "one line");
+        assert.equal(await Deno.readTextFile(output), "previous content\n");
+      });
+    }
+  });
+});
+
+Deno.test("gen_compose.ts --help explains N, every flag and the next steps", async () => {
+  const result = await runScript(REPO, ["--help"]);
+  assert.equal(result.code, 0);
+  for (const word of ["<N>", "--output", "--mode", "--config-dir", "--data-dir", "deno task up"]) {
+    assert.ok(result.stdout.includes(word), `help mentions ${word}`);
+  }
+});
+
+Deno.test("gen_compose.ts writes paths relative to the output file and bet-mode bets from each file's first row", async () => {
+  await withTempDir(async (dir) => {
+    await writeProject(dir, 2);
+    await Deno.mkdir(`${dir}/out`);
+    const result = await runScript(dir, ["2", "--mode", "bet", "--output", "out/c.yaml"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /wrote out\/c\.yaml: server \+ 2 clients \(mode bet/);
+    const document = YAML.parse(await Deno.readTextFile(`${dir}/out/c.yaml`), { version: "1.1" });
+    const client = document.services.client2;
+    assert.equal(client.volumes[1].source, "../data/agency-2.csv");
+    assert.equal(client.build.context, "..");
+    assert.equal(client.environment.NOMBRE, "Pérez, Juan 2");
+    assert.equal(client.environment.DOCUMENTO, "30000002");
+    assert.equal(client.environment.NACIMIENTO, "1980-05-02");
+    assert.equal(client.environment.NUMERO, "7572");
+  });
+});
+
+Deno.test("readFirstBet() rejects an empty file and a malformed first row, naming the file", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/empty.csv`, "");
+    await assert.rejects(readFirstBet(`${dir}/empty.csv`, 1), /empty\.csv is empty/);
+    await Deno.writeTextFile(`${dir}/bad.csv`, "only,three,columns\n");
+    await assert.rejects(
+      readFirstBet(`${dir}/bad.csv`, 1),
+      /bad\.csv line 1: expected 5 columns, found 3/,
+    );
+  });
+});

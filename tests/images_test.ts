@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { CONTAINER_PATHS } from "../lib/compose_document.ts";
+import {
+  APP_BUILD_ARGS,
+  CLIENT_IMAGE,
+  DENO_IMAGE,
+  DENO_VERSION,
+  SERVER_IMAGE,
+} from "../lib/images.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const read = (path: string) => Deno.readTextFile(new URL(path, ROOT));
+
+Deno.test("DENO_VERSION is the version .ci/run installs and the running Deno", async () => {
+  assert.match(
+    await read(".ci/run"),
+    new RegExp(`^DENO_VERSION="${DENO_VERSION.replaceAll(".", "\\.")}"`, "m"),
+  );
+  assert.equal(DENO_IMAGE, `denoland/deno:${DENO_VERSION}`);
+  assert.deepEqual(APP_BUILD_ARGS, { DENO_VERSION });
+});
+
+Deno.test("Dockerfiles default DENO_VERSION to the pin and build FROM the pinned image", async (t) => {
+  for (const image of [SERVER_IMAGE, CLIENT_IMAGE]) {
+    await t.step(image.dockerfile, async () => {
+      const text = await read(image.dockerfile);
+      assert.match(
+        text,
+        new RegExp(`^ARG DENO_VERSION=${DENO_VERSION.replaceAll(".", "\\.")}$`, "m"),
+      );
+      assert.match(text, /^FROM denoland\/deno:\$\{DENO_VERSION\}$/m);
+    });
+  }
+});
+
+Deno.test("Dockerfiles use only exec form, run as deno and never grant -A", async (t) => {
+  for (const image of [SERVER_IMAGE, CLIENT_IMAGE]) {
+    await t.step(image.dockerfile, async () => {
+      const text = await read(image.dockerfile);
+      for (const line of text.split("\n").filter((line) => /^(RUN|CMD|ENTRYPOINT)\b/.test(line))) {
+        assert.match(line, /^\w+ \[/, `exec form: ${line}`);
+      }
+      assert.match(text, /^USER deno$/m);
+      assert.doesNotMatch(text, /--allow-all|"-A"/);
+      assert.doesNotMatch(text, /^# syntax=|--mount=|^RUN <</m, "no BuildKit-only syntax");
+    });
+  }
+});
+
+Deno.test("Dockerfiles grant Deno exactly the container paths compose mounts", async () => {
+  // Continuation lines joined, as the builder reads them.
+  const server = (await read(SERVER_IMAGE.dockerfile)).replace(/\\\n\s*/g, " ");
+  const client = await read(CLIENT_IMAGE.dockerfile);
+  assert.ok(server.includes(`"--allow-read=/config,${CONTAINER_PATHS.storageDir}"`));
+  assert.ok(server.includes(`"--allow-write=${CONTAINER_PATHS.storageDir}"`));
+  assert.ok(server.includes(`SERVER_CONFIG=${CONTAINER_PATHS.serverConfig}`));
+  assert.ok(server.includes(`STORAGE=${CONTAINER_PATHS.storageFile}`));
+  assert.match(server, /^HEALTHCHECK .*CMD \[.*"healthcheck\.ts"\]$/m);
+  assert.ok(client.includes(`"--allow-read=/config,${CONTAINER_PATHS.dataDir}"`));
+  assert.ok(client.includes(`CLI_CONFIG=${CONTAINER_PATHS.clientConfig}`));
+});
+
+Deno.test(".dockerignore is an allow-list that keeps config, data, tests, storage and .git out", async () => {
+  const patterns = (await read(".dockerignore")).split("\n").filter((line) =>
+    line !== "" && !line.startsWith("#")
+  );
+  assert.equal(patterns[0], "*", "everything excluded first");
+  const allowed = patterns.slice(1).map((pattern) => {
+    assert.ok(pattern.startsWith("!"), `only re-inclusions after *: ${pattern}`);
+    return pattern.slice(1).replace(/\/$/, "");
+  });
+  for (const kept of ["config", "data", "tests", "storage", ".git", "docker-compose-dev.yaml"]) {
+    assert.ok(!allowed.includes(kept), `${kept} stays out`);
+  }
+  for (
+    const needed of ["deno.json", "deno.lock", "server.ts", "client.ts", "healthcheck.ts", "lib"]
+  ) {
+    assert.ok(allowed.includes(needed), `${needed} is in the context`);
+  }
+});
