@@ -6,11 +6,17 @@
  */
 
 import { BatchBuilder, type EncodedBatch } from "./batch_builder.ts";
-import { readAgencyBets } from "./agency_file.ts";
+import { AgencyRowScanner } from "./agency_row_scanner.ts";
+import { dateNumber } from "./bet_bytes.ts";
 import { BufferedReader, writeAll } from "./buffered_reader.ts";
 import { concatBytes } from "./bytes.ts";
-import { connectWithRetry } from "./connect_retry.ts";
-import { CLIENT_FRAME_BYTES_MAX, PROGRESS_INTERVAL_MS } from "./limits.ts";
+import { connectWithRetry, sleep } from "./connect_retry.ts";
+import {
+  CLIENT_FRAME_BYTES_MAX,
+  PROGRESS_INTERVAL_MS,
+  RECONNECT_DELAY_MS_MAX,
+  RECONNECT_DELAY_MS_MIN,
+} from "./limits.ts";
 import type { Logger } from "./log.ts";
 import { decodeMessage, encodeMessage, type Message } from "./message_codec.ts";
 import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "./protocol.ts";
@@ -60,6 +66,9 @@ const _TRANSIENT_CODES: ReadonlySet<number> = new Set([
 /** A transient refusal: reconnect and resend. */
 class _TransientRefusal extends Error {}
 
+/** Bytes read from the data file at a time. */
+const _FILE_CHUNK_BYTES = 64 * 1024;
+
 /** Largest frame the client reads: a winners answer can be long. */
 const _REPLY_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -84,6 +93,10 @@ export class AgencyUpload {
   #startedMs = 0;
   #lastProgressMs = 0;
   #lastProgressTenth = 0;
+  /** Connection losses and refusals since the server last confirmed something. */
+  #lossStreak = 0;
+  /** When the server first refused (transiently) since it last confirmed something. */
+  #refusedSinceMs: number | undefined;
 
   constructor(options: UploadOptions) {
     this.#options = options;
@@ -105,7 +118,7 @@ export class AgencyUpload {
     const closeOnAbort = () => _closeQuietly(this.#link?.conn);
     signal.addEventListener("abort", closeOnAbort, { once: true });
     try {
-      if (!(await this.#connect())) return undefined;
+      if (!(await this.#withReconnect(() => Promise.resolve(), () => true))) return undefined;
       if (!(await this.#sendAll(file))) return undefined;
       const winners = await this.#finishAndQuery();
       if (winners === undefined) return undefined;
@@ -191,17 +204,15 @@ export class AgencyUpload {
     if (frame === null) {
       throw new Deno.errors.ConnectionReset("server closed the connection");
     }
-    return decodeMessage(frame);
+    const reply = decodeMessage(frame);
+    if (reply.type === MessageType.error && _TRANSIENT_CODES.has(reply.code)) {
+      throw new _TransientRefusal(_describe(reply));
+    }
+    return reply;
   }
 
   async #sendAll(file: Deno.FsFile): Promise<boolean> {
     const { agency, logger, batchMaxAmount, signal } = this.#options;
-    const counting = new TransformStream<Uint8Array, Uint8Array>({
-      transform: (chunk, controller) => {
-        this.#bytesRead += chunk.length;
-        controller.enqueue(chunk);
-      },
-    });
     const builder = new BatchBuilder(
       batchMaxAmount,
       CLIENT_FRAME_BYTES_MAX,
@@ -215,33 +226,33 @@ export class AgencyUpload {
           max_bytes: CLIENT_FRAME_BYTES_MAX,
         }),
     );
-    const onSkip = (row: { lineNumber: number; reason: string }) => {
-      this.#skipped += 1;
-      logger.warning("fila_invalida", "fail", {
-        client_id: agency,
-        line: row.lineNumber,
-        error: row.reason,
-      });
-    };
     let pending: EncodedBatch[] = [];
-    for await (
-      const bet of readAgencyBets(
-        file.readable.pipeThrough(counting),
-        agency,
-        onSkip,
-      )
-    ) {
-      const batch = builder.add(bet);
-      if (batch !== undefined) pending.push(batch);
-      if (
-        pending.length > 0 &&
-        this.#window.size + pending.length >= this.#options.batchWindow
-      ) {
-        if (!(await this.#launch(pending))) return false;
-        pending = [];
-      }
+    const scanner = new AgencyRowScanner(
+      dateNumber(new Date()),
+      (row) => {
+        const batch = builder.addRow(row);
+        if (batch !== undefined) pending.push(batch);
+      },
+      (row) => {
+        this.#skipped += 1;
+        logger.warning("fila_invalida", "fail", {
+          client_id: agency,
+          line: row.lineNumber,
+          error: row.reason,
+        });
+      },
+    );
+    const chunk = new Uint8Array(_FILE_CHUNK_BYTES);
+    while (true) {
+      const count = await file.read(chunk);
+      if (count === null) break;
+      this.#bytesRead += count;
+      scanner.push(chunk.subarray(0, count));
+      if (!(await this.#launch(pending))) return false;
+      pending = [];
       if (signal.aborted) return false;
     }
+    scanner.end();
     const last = builder.flush();
     if (last !== undefined) pending.push(last);
     if (!(await this.#launch(pending))) return false;
@@ -251,25 +262,25 @@ export class AgencyUpload {
     return true;
   }
 
-  /** Sends new batches, then reads replies until the window has room. */
-  async #launch(batches: EncodedBatch[]): Promise<boolean> {
+  /** Sends batches, never more than the window unacknowledged at a time. */
+  async #launch(batches: readonly EncodedBatch[]): Promise<boolean> {
     const fresh = batches.filter((batch) => {
       if (batch.sequence > this.#resumeAfter) return true;
       this.#batches += 1;
       return false;
     });
-    for (const batch of fresh) this.#window.set(batch.sequence, batch);
-    if (fresh.length > 0) {
+    let next = 0;
+    while (next < fresh.length) {
+      while (this.#window.size >= this.#options.batchWindow) {
+        if (!(await this.#awaitReply())) return false;
+      }
+      const slice = fresh.slice(next, next + this.#options.batchWindow - this.#window.size);
+      next += slice.length;
+      for (const batch of slice) this.#window.set(batch.sequence, batch);
       const ok = await this.#withReconnect(async (link) => {
-        await writeAll(
-          link.conn,
-          concatBytes(fresh.map((batch) => batch.frame)),
-        );
+        await writeAll(link.conn, concatBytes(slice.map((batch) => batch.frame)));
       }, () => true);
       if (!ok) return false;
-    }
-    while (this.#window.size >= this.#options.batchWindow) {
-      if (!(await this.#awaitReply())) return false;
     }
     return true;
   }
@@ -293,6 +304,7 @@ export class AgencyUpload {
       this.#window.delete(reply.sequence);
       this.#confirmed += batch.count;
       this.#batches += 1;
+      this.#progressMade();
       for (const bet of batch.bets ?? []) {
         logger.debug("apuesta_enviada", "success", {
           dni: bet.document,
@@ -303,6 +315,12 @@ export class AgencyUpload {
       return;
     }
     if (reply.type === MessageType.batchNack) {
+      if (_TRANSIENT_CODES.has(reply.code) && this.#window.has(reply.sequence)) {
+        // Nothing of it was stored: keep it in the window, resend it on a new connection.
+        throw new _TransientRefusal(
+          `batch ${reply.sequence} refused for now: ${errorCodeName(reply.code)}: ${reply.reason}`,
+        );
+      }
       this.#window.delete(reply.sequence);
       this.#rejected += 1;
       this.#batches += 1;
@@ -351,15 +369,15 @@ export class AgencyUpload {
     doneAfterReconnect: () => boolean,
   ): Promise<boolean> {
     const { agency, logger, signal } = this.#options;
+    let reconnected = false;
     while (true) {
       if (signal.aborted) return false;
-      const link = this.#link;
-      if (link === undefined) {
-        if (!(await this.#connect())) return false;
-        continue;
-      }
       try {
-        await step(link);
+        if (this.#link === undefined) {
+          if (!(await this.#connect())) return false;
+          if (reconnected && doneAfterReconnect()) return true;
+        }
+        await step(this.#link!);
         return true;
       } catch (error) {
         if (signal.aborted) return false;
@@ -370,10 +388,41 @@ export class AgencyUpload {
           error: (error as Error).message,
         });
         this.#closeLink();
-        if (!(await this.#connect())) return false;
-        if (doneAfterReconnect()) return true;
+        reconnected = true;
+        await this.#backOff(error);
       }
     }
+  }
+
+  /**
+   * Waits before reconnecting after repeated losses, so a server that keeps
+   * closing or refusing is not hammered; gives up when it keeps refusing for
+   * longer than the reconnect budget.
+   * @throws {UploadError} when transient refusals outlast the budget
+   */
+  async #backOff(error: unknown): Promise<void> {
+    const now = Date.now();
+    if (error instanceof _TransientRefusal) {
+      this.#refusedSinceMs ??= now;
+      if (now - this.#refusedSinceMs > this.#options.reconnectBudgetMs) {
+        throw new UploadError(
+          `server kept refusing for ${now - this.#refusedSinceMs} ms: ${error.message}`,
+        );
+      }
+    }
+    this.#lossStreak += 1;
+    if (this.#lossStreak < 2) return;
+    const delayMs = Math.min(
+      RECONNECT_DELAY_MS_MIN * 2 ** (this.#lossStreak - 2),
+      RECONNECT_DELAY_MS_MAX,
+    );
+    await sleep(delayMs, this.#options.signal);
+  }
+
+  /** The server confirmed something: losses before it no longer count. */
+  #progressMade(): void {
+    this.#lossStreak = 0;
+    this.#refusedSinceMs = undefined;
   }
 
   /** Sends finished and the winners query; returns the winners. */
@@ -390,6 +439,7 @@ export class AgencyUpload {
       reply = await this.#readReply();
     }, () => false);
     if (!ok || reply === undefined) return undefined;
+    this.#progressMade();
     if (reply.type !== MessageType.winners) {
       throw new UploadError(
         `server refused finished or the winners query: ${_describe(reply)}`,

@@ -7,6 +7,9 @@ import type { WireBet } from "./message_codec.ts";
 import { encodeBet, finishFrame, startFrame } from "./message_codec.ts";
 import { ByteWriter } from "./byte_cursor.ts";
 import { FRAME_HEADER_BYTES, MessageType } from "./protocol.ts";
+import type { AgencyRow } from "./agency_row_scanner.ts";
+
+const _decoder = new TextDecoder();
 
 /** A batch ready to send (and to resend after a reconnect). */
 export interface EncodedBatch {
@@ -57,9 +60,36 @@ export class BatchBuilder {
    * @throws {RangeError} when one bet alone does not fit in a frame
    */
   add(bet: WireBet): EncodedBatch | undefined {
+    return this.#append((writer) => encodeBet(writer, bet), () => bet.document, bet.number);
+  }
+
+  /**
+   * Adds a row scanned from an agency file (already valid), copying its bytes.
+   * @returns the batch that became complete, if any
+   */
+  addRow(row: AgencyRow): EncodedBatch | undefined {
+    return this.#append(
+      (writer) => {
+        for (let field = 0; field < 4; field += 1) {
+          const start = row.starts[field]!;
+          const end = row.ends[field]!;
+          writer.u8(end - start).raw(row.bytes.subarray(start, end));
+        }
+        writer.u16(row.number);
+      },
+      () => _decoder.decode(row.bytes.subarray(row.starts[2]!, row.ends[2]!)),
+      row.number,
+    );
+  }
+
+  #append(
+    encode: (writer: ByteWriter) => void,
+    document: () => string,
+    number: number,
+  ): EncodedBatch | undefined {
     if (this.#count === 0) this.#start();
     const before = this.#writer.length;
-    encodeBet(this.#writer, bet);
+    encode(this.#writer);
     if (this.#writer.length > this.#frameBytesMax) {
       if (this.#count === 0) {
         throw new RangeError(
@@ -73,13 +103,11 @@ export class BatchBuilder {
       this.#onByteSplit(full);
       // Starts the next batch with this bet; it holds one bet and maxBets >= 2
       // here (a one-bet batch never overflows), so it cannot complete now.
-      this.add(bet);
+      this.#append(encode, document, number);
       return full;
     }
     this.#count += 1;
-    if (this.#keepBets) {
-      this.#bets.push({ document: bet.document, number: bet.number });
-    }
+    if (this.#keepBets) this.#bets.push({ document: document(), number });
     return this.#count === this.#maxBets ? this.#finish() : undefined;
   }
 

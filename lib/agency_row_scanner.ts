@@ -1,0 +1,253 @@
+/**
+ * Scans an agency's data file on bytes: splits lines, unquotes CSV fields in
+ * place and checks every bet rule, with no string per field. Malformed rows
+ * are reported with their line number and skipped. Equivalent to
+ * readLines + parseCsvLine + parseAgencyRow + validateBet (tests compare).
+ */
+
+import { BET_NUMBER_MAX } from "./bet.ts";
+import {
+  birthdateBytesViolation,
+  documentBytesViolation,
+  nameBytesViolation,
+} from "./bet_bytes.ts";
+import { NAME_BYTES_MAX } from "./limits.ts";
+
+/** Columns of an agency row. */
+export const AGENCY_ROW_FIELDS = 5;
+
+/** One valid row, as views into the scanner's buffer (valid during the callback). */
+export interface AgencyRow {
+  bytes: Uint8Array;
+  /** Start and end of first name, last name, document, birthdate, number. */
+  starts: Int32Array;
+  ends: Int32Array;
+  /** The number played, 0..9999. */
+  number: number;
+}
+
+/** A row that was not sent, and why. */
+export interface SkippedRow {
+  lineNumber: number;
+  reason: string;
+}
+
+/** Longest line accepted: four fields at their cap with quotes doubled. */
+export const AGENCY_LINE_BYTES_MAX = 4 * (2 * NAME_BYTES_MAX + 2) + 64;
+
+const _COMMA = 0x2c;
+const _QUOTE = 0x22;
+const _NEWLINE = 0x0a;
+const _CR = 0x0d;
+
+/** Streams rows out of byte chunks. */
+export class AgencyRowScanner {
+  readonly #onRow: (row: AgencyRow) => void;
+  readonly #onSkip: (row: SkippedRow) => void;
+  readonly #today: number;
+  readonly #row: AgencyRow = {
+    bytes: new Uint8Array(0),
+    starts: new Int32Array(AGENCY_ROW_FIELDS),
+    ends: new Int32Array(AGENCY_ROW_FIELDS),
+    number: 0,
+  };
+  #carry: Uint8Array = new Uint8Array(0);
+  #lineNumber = 0;
+  #discardingLongLine = false;
+
+  /**
+   * @param today today as YYYYMMDD (birthdates may not be later)
+   * @param onRow called for each valid row, in file order
+   * @param onSkip called for each malformed row
+   */
+  constructor(
+    today: number,
+    onRow: (row: AgencyRow) => void,
+    onSkip: (row: SkippedRow) => void,
+  ) {
+    this.#today = today;
+    this.#onRow = onRow;
+    this.#onSkip = onSkip;
+  }
+
+  /** Scans a chunk; a line cut at its end waits for the next chunk. */
+  push(chunk: Uint8Array): void {
+    let bytes = chunk;
+    if (this.#carry.length > 0) {
+      bytes = new Uint8Array(this.#carry.length + chunk.length);
+      bytes.set(this.#carry);
+      bytes.set(chunk, this.#carry.length);
+    } else {
+      // Quoted fields are unescaped in place: work on our own copy.
+      bytes = chunk.slice();
+    }
+    let start = 0;
+    while (true) {
+      const newline = bytes.indexOf(_NEWLINE, start);
+      if (newline === -1) break;
+      this.#line(bytes, start, newline);
+      start = newline + 1;
+    }
+    this.#carry = bytes.subarray(start);
+    if (this.#carry.length > AGENCY_LINE_BYTES_MAX) {
+      if (!this.#discardingLongLine) {
+        this.#onSkip({
+          lineNumber: this.#lineNumber + 1,
+          reason: `line is longer than ${AGENCY_LINE_BYTES_MAX} bytes`,
+        });
+      }
+      this.#discardingLongLine = true;
+      this.#carry = new Uint8Array(0);
+    }
+  }
+
+  /** Scans what is left (a last line without a line break). */
+  end(): void {
+    if (this.#carry.length > 0) this.#line(this.#carry, 0, this.#carry.length);
+    this.#carry = new Uint8Array(0);
+  }
+
+  #line(bytes: Uint8Array, start: number, end: number): void {
+    this.#lineNumber += 1;
+    if (this.#discardingLongLine) {
+      this.#discardingLongLine = false;
+      return;
+    }
+    if (end > start && bytes[end - 1] === _CR) end -= 1;
+    if (end - start > AGENCY_LINE_BYTES_MAX) {
+      this.#onSkip({
+        lineNumber: this.#lineNumber,
+        reason: `line is longer than ${AGENCY_LINE_BYTES_MAX} bytes`,
+      });
+      return;
+    }
+    if (_isBlank(bytes, start, end)) return;
+    const reason = this.#parse(bytes, start, end);
+    if (reason !== undefined) {
+      this.#onSkip({ lineNumber: this.#lineNumber, reason });
+      return;
+    }
+    this.#onRow(this.#row);
+  }
+
+  /** Splits and checks a line into #row; returns why it is invalid. */
+  #parse(bytes: Uint8Array, start: number, end: number): string | undefined {
+    const { starts, ends } = this.#row;
+    let index = start;
+    let field = 0;
+    while (true) {
+      if (field === AGENCY_ROW_FIELDS) return `expected ${AGENCY_ROW_FIELDS} columns, found more`;
+      let fieldEnd: number;
+      if (bytes[index] === _QUOTE && index < end) {
+        const unquoted = _unquoteInPlace(bytes, index, end);
+        if (typeof unquoted === "string") return unquoted;
+        starts[field] = index + 1;
+        ends[field] = unquoted.valueEnd;
+        index = unquoted.next;
+        fieldEnd = index;
+      } else {
+        let cursor = index;
+        while (cursor < end && bytes[cursor] !== _COMMA) {
+          if (bytes[cursor] === _QUOTE) {
+            return `stray quote in an unquoted field at column ${cursor - start + 1}`;
+          }
+          cursor += 1;
+        }
+        starts[field] = index;
+        ends[field] = cursor;
+        fieldEnd = cursor;
+      }
+      field += 1;
+      if (fieldEnd >= end) break;
+      if (bytes[fieldEnd] !== _COMMA) {
+        return `unexpected character after a quoted field at column ${fieldEnd - start + 1}`;
+      }
+      index = fieldEnd + 1;
+      if (index === end) {
+        if (field === AGENCY_ROW_FIELDS) return `expected ${AGENCY_ROW_FIELDS} columns, found more`;
+        starts[field] = index;
+        ends[field] = index;
+        field += 1;
+        break;
+      }
+    }
+    if (field !== AGENCY_ROW_FIELDS) return `expected ${AGENCY_ROW_FIELDS} columns, found ${field}`;
+    return this.#check(bytes);
+  }
+
+  #check(bytes: Uint8Array): string | undefined {
+    const { starts, ends } = this.#row;
+    const number = _wholeNumber(bytes, starts[4]!, ends[4]!);
+    if (number === -1) {
+      return `number ${_text(bytes, starts[4]!, ends[4]!)} is not a whole number`;
+    }
+    const first = nameBytesViolation(bytes, starts[0]!, ends[0]!);
+    if (first !== undefined) return `first_name ${first}`;
+    const last = nameBytesViolation(bytes, starts[1]!, ends[1]!);
+    if (last !== undefined) return `last_name ${last}`;
+    const document = documentBytesViolation(bytes, starts[2]!, ends[2]!);
+    if (document !== undefined) return `document ${document}`;
+    const birthdate = birthdateBytesViolation(bytes, starts[3]!, ends[3]!, this.#today);
+    if (birthdate !== undefined) return `birthdate ${birthdate}`;
+    if (number > BET_NUMBER_MAX) {
+      return `number ${number} is not an integer in 0..${BET_NUMBER_MAX}`;
+    }
+    this.#row.bytes = bytes;
+    this.#row.number = number;
+    return undefined;
+  }
+}
+
+/**
+ * Unquotes the field starting with a quote at `start`, shifting its bytes
+ * left over each doubled quote.
+ * @returns where the value ends and where scanning goes on, or why it is malformed
+ */
+function _unquoteInPlace(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): { valueEnd: number; next: number } | string {
+  let read = start + 1;
+  let write = start + 1;
+  while (read < end) {
+    const byte = bytes[read]!;
+    if (byte === _QUOTE) {
+      if (read + 1 < end && bytes[read + 1] === _QUOTE) {
+        bytes[write++] = _QUOTE;
+        read += 2;
+        continue;
+      }
+      return { valueEnd: write, next: read + 1 };
+    }
+    bytes[write++] = byte;
+    read += 1;
+  }
+  return "unterminated quoted field";
+}
+
+function _isBlank(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let index = start; index < end; index += 1) {
+    const byte = bytes[index]!;
+    if (byte !== 0x20 && byte !== 0x09) return false;
+  }
+  return true;
+}
+
+/** Reads 1 to 9 ASCII digits; -1 when the field is not that. */
+function _wholeNumber(bytes: Uint8Array, start: number, end: number): number {
+  if (end <= start || end - start > 9) return -1;
+  let value = 0;
+  for (let index = start; index < end; index += 1) {
+    const digit = bytes[index]! - 0x30;
+    if (digit < 0 || digit > 9) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+const _decoder = new TextDecoder();
+
+function _text(bytes: Uint8Array, start: number, end: number): string {
+  return JSON.stringify(_decoder.decode(bytes.subarray(start, Math.min(end, start + 64))));
+}

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { AGENCY_LINE_BYTES_MAX, AgencyRowScanner } from "../lib/agency_row_scanner.ts";
+import { todayIsoDate, validateBet } from "../lib/bet.ts";
+import { dateNumber } from "../lib/bet_bytes.ts";
+import { parseAgencyRow } from "../lib/bet_csv.ts";
+import { parseCsvLine } from "../lib/csv.ts";
+
+const LINES = [
+  "Ana,Paz,30111222,1990-01-01,7574",
+  '"Pérez, Juan",Ruiz,30111223,1990-02-28,12',
+  '"O""Hara",Díaz,30111225,1980-12-31,0',
+  "Luis,Gómez,abc,1990-01-01,12",
+  "Eva,Sosa,30111224,1991-01-01",
+  "Eva,Sosa,30111224,1991-01-01,1,extra",
+  "Eva,Sosa,30111224,1991-02-30,1",
+  "Eva,Sosa,30111224,2999-01-01,1",
+  "Eva,Sosa,30111224,1991-01-01,10000",
+  "Eva,Sosa,30111224,1991-01-01,x",
+  '"Eva,Sosa,30111224,1991-01-01,1',
+  'E"va,Sosa,30111224,1991-01-01,1',
+  '"Eva"x,Sosa,30111224,1991-01-01,1',
+  "   ,Sosa,30111224,1991-01-01,1",
+  "",
+  "   ",
+  "Zoé,Ñandú 🎲,1,2000-02-29,9999\r",
+  "Eva,Sosa,30111224,1991-01-01,",
+  ",Sosa,30111224,1991-01-01,5",
+  "Max,Last,1234567890123,1991-01-01,5",
+];
+
+interface Outcome {
+  line: number;
+  fields?: string[];
+  number?: number;
+  skipped?: boolean;
+}
+
+/** What the string functions say of each line: the reference. */
+function reference(lines: readonly string[]): Outcome[] {
+  const today = todayIsoDate();
+  const outcomes: Outcome[] = [];
+  lines.forEach((raw, index) => {
+    const text = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+    if (text.trim() === "") return;
+    try {
+      const bet = parseAgencyRow(parseCsvLine(text), 1);
+      if (validateBet(bet, today, 1) !== undefined) throw new Error("invalid");
+      outcomes.push({
+        line: index + 1,
+        fields: [bet.firstName, bet.lastName, bet.document, bet.birthdate],
+        number: bet.number,
+      });
+    } catch {
+      outcomes.push({ line: index + 1, skipped: true });
+    }
+  });
+  return outcomes;
+}
+
+function scan(bytes: Uint8Array, chunkBytes: number): Outcome[] {
+  const decoder = new TextDecoder();
+  const outcomes: Outcome[] = [];
+  const scanner = new AgencyRowScanner(
+    dateNumber(new Date()),
+    (row) => {
+      const fields = [0, 1, 2, 3].map((field) =>
+        decoder.decode(row.bytes.subarray(row.starts[field]!, row.ends[field]!))
+      );
+      outcomes.push({ line: -1, fields, number: row.number });
+    },
+    (skipped) => {
+      outcomes.push({ line: skipped.lineNumber, skipped: true });
+    },
+  );
+  for (let start = 0; start < bytes.length; start += chunkBytes) {
+    scanner.push(bytes.subarray(start, start + chunkBytes));
+  }
+  scanner.end();
+  return outcomes;
+}
+
+Deno.test("AgencyRowScanner accepts and skips exactly the rows the string parser does, at every chunk size", async (t) => {
+  const expected = reference(LINES);
+  const bytes = new TextEncoder().encode(LINES.join("\n") + "\n");
+  for (const chunkBytes of [1, 2, 3, 7, 64, bytes.length]) {
+    await t.step(`chunks of ${chunkBytes} bytes`, () => {
+      const got = scan(bytes, chunkBytes);
+      assert.equal(got.length, expected.length);
+      got.forEach((outcome, index) => {
+        const want = expected[index]!;
+        if (want.skipped) assert.deepEqual(outcome, want);
+        else {assert.deepEqual({ fields: outcome.fields, number: outcome.number }, {
+            fields: want.fields,
+            number: want.number,
+          });}
+      });
+    });
+  }
+});
+
+Deno.test("AgencyRowScanner reads a last line without a line break", () => {
+  const got = scan(new TextEncoder().encode("Ana,Paz,1,1990-01-01,5"), 4);
+  assert.deepEqual(got, [{ line: -1, fields: ["Ana", "Paz", "1", "1990-01-01"], number: 5 }]);
+});
+
+Deno.test("AgencyRowScanner skips a line longer than AGENCY_LINE_BYTES_MAX and goes on", async (t) => {
+  for (const extra of [0, 1]) {
+    await t.step(`a line of max + ${extra} bytes`, () => {
+      const long = "A".repeat(AGENCY_LINE_BYTES_MAX + extra);
+      const bytes = new TextEncoder().encode(`${long}\nAna,Paz,1,1990-01-01,5\n`);
+      const got = scan(bytes, 100);
+      assert.equal(got.length, 2);
+      assert.deepEqual(got[0], { line: 1, skipped: true });
+      assert.deepEqual(got[1]!.fields, ["Ana", "Paz", "1", "1990-01-01"]);
+    });
+  }
+});
