@@ -1,7 +1,8 @@
 /**
  * Containers over time: a config edit takes effect with a restart and no
- * rebuild (the image id stays), and `stop -t 10` (SIGTERM) ends the server
- * and a busy client gracefully with exit code 0.
+ * rebuild (the container's image stays, and config is not part of any build),
+ * and `stop -t 10` (SIGTERM) ends the server and a busy client gracefully
+ * with exit code 0.
  */
 
 import assert from "node:assert/strict";
@@ -10,7 +11,8 @@ import ini from "ini";
 import { buildImage, imageId } from "../../lib/docker.ts";
 import { APP_BUILD_ARGS, SERVER_IMAGE } from "../../lib/images.ts";
 import { fieldOf, linesOf } from "../../lib/local_cluster.ts";
-import { containerTest, REPO_DIR, withProject } from "./_harness.ts";
+import { runCommand } from "../../lib/run_command.ts";
+import { containerTest, ensureTestImages, REPO_DIR, withProject } from "./_harness.ts";
 
 containerTest(
   "config change without rebuild: restart shows the new LOGGING_LEVEL and SERVER_LISTEN_BACKLOG, image id unchanged",
@@ -30,7 +32,6 @@ containerTest(
       assert.equal(fieldOf(before.at(-1)!, "logging_level"), "INFO");
       assert.equal(fieldOf(before.at(-1)!, "listen_backlog"), "5");
       const containerImage = await project.inspect("server", "{{.Image}}");
-      const taggedImage = await imageId(SERVER_IMAGE.tag);
 
       // Edit in place (same inode): a single-file bind mount keeps seeing it.
       const path = `${project.dir}/config/server.ini`;
@@ -46,10 +47,50 @@ containerTest(
       assert.equal(fieldOf(after.at(-1)!, "logging_level"), "DEBUG");
       assert.equal(fieldOf(after.at(-1)!, "listen_backlog"), "17");
       assert.equal(await project.inspect("server", "{{.Image}}"), containerImage);
-      // Config is outside the build context: building again changes nothing.
-      await buildImage(SERVER_IMAGE, REPO_DIR, APP_BUILD_ARGS);
-      assert.equal(await imageId(SERVER_IMAGE.tag), taggedImage);
     });
+  },
+);
+
+/** Copies the repository (without .git and storage) so builds see a tree
+ * nobody else is editing. */
+async function snapshotRepo(dir: string): Promise<void> {
+  for await (const entry of Deno.readDir(REPO_DIR)) {
+    if (entry.name === ".git" || entry.name === "storage") continue;
+    const copied = await runCommand(["cp", "-R", `${REPO_DIR}/${entry.name}`, dir], {
+      timeoutMs: 60_000,
+    });
+    assert.equal(copied.code, 0, copied.stderr);
+  }
+}
+
+containerTest(
+  "config is outside the build: editing server.ini rebuilds the same image id, editing server.ts does not",
+  async () => {
+    await ensureTestImages();
+    const dir = await Deno.makeTempDir({ prefix: "tp0_e2e_context_" });
+    const suffix = crypto.randomUUID().slice(0, 8);
+    const tags = [`tp0-test/server:${suffix}-a`, `tp0-test/server:${suffix}-b`];
+    try {
+      await snapshotRepo(dir);
+      const build = async (tag: string) => {
+        await buildImage({ ...SERVER_IMAGE, tag }, dir, APP_BUILD_ARGS);
+        return await imageId(tag);
+      };
+      const original = await build(tags[0]!);
+      await Deno.writeTextFile(
+        `${dir}/config/server.ini`,
+        "\nLOGGING_LEVEL = DEBUG\nSERVER_LISTEN_BACKLOG = 17\n",
+        { append: true },
+      );
+      assert.equal(await build(tags[0]!), original, "config edit keeps the image");
+      await Deno.writeTextFile(`${dir}/server.ts`, "\n// edited\n", { append: true });
+      assert.notEqual(await build(tags[1]!), original, "source edit changes the image");
+    } finally {
+      for (const tag of tags) {
+        await runCommand(["docker", "image", "rm", tag], { timeoutMs: 60_000 });
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
   },
 );
 
