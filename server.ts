@@ -95,6 +95,8 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   logger.info("signal", "success", { signal });
   await server.shutdown();
   await store.close();
+  const stats = store.syncStats();
+  logger.info("store_stats", "success", { syncs: stats.syncs, batches: stats.batches });
   logger.info("close_store", "success", { storage: config.storage });
   logger.info("shutdown", "success");
   return 0;
