@@ -180,7 +180,7 @@ export async function composeOptionsFor(
     const path = `${args.dataDir}/agency-${agency}.csv`;
     await _requireFile(
       path,
-      `client${agency} mounts it; create it with: deno task data -- --agencies ${args.clients}`,
+      `client${agency} mounts it; create it with: deno task data --agencies ${args.clients}`,
     );
     if (args.mode === "bet") exampleBets.push(await readFirstBet(path, agency));
   }

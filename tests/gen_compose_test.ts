@@ -76,7 +76,7 @@ Deno.test("gen_compose.ts exits 2 with one line and leaves the output untouched 
     const cases: [string[], RegExp][] = [
       [
         ["3"],
-        /data\/agency-3\.csv not found \(client3 mounts it; create it with: deno task data -- --agencies 3\)/,
+        /data\/agency-3\.csv not found \(client3 mounts it; create it with: deno task data --agencies 3\)/,
       ],
       [["x"], /N "x" is not a whole number/],
       [["100000"], /N "100000" is not a whole number in 0\.\.100/],
