@@ -7,6 +7,7 @@
 import { readBatchHeader, scanBatch } from "./batch_scan.ts";
 import { dateNumber } from "./bet_bytes.ts";
 import { type BufferedReader, type ByteSink, writeAll } from "./buffered_reader.ts";
+import { concatBytes } from "./bytes.ts";
 import { CONNECTION_BATCHES_PENDING_MAX } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Lottery } from "./lottery.ts";
@@ -35,6 +36,8 @@ export class AgencySession {
   #inFlight = 0;
   #settled: PromiseWithResolvers<void> | undefined;
   #sending: Promise<void> = Promise.resolve();
+  #outbox: Uint8Array[] = [];
+  #flush: Promise<void> | undefined;
   /** Set after a store failure: later batches of this connection are refused
    * so none is stored ahead of the failed one. */
   #storeFailed = false;
@@ -263,10 +266,20 @@ export class AgencySession {
   }
 
   /** Sends frames one after another, in call order. */
+  /**
+   * Queues a frame; frames queued while a write is under way go out together
+   * in the next write (acks of one group commit share one syscall).
+   */
   #send(message: Message): Promise<void> {
-    const bytes = encodeMessage(message);
-    this.#sending = this.#sending.then(() => writeAll(this.#sink, bytes));
-    return this.#sending;
+    this.#outbox.push(encodeMessage(message));
+    if (this.#flush === undefined) {
+      this.#flush = this.#sending.then(() => {
+        this.#flush = undefined;
+        return writeAll(this.#sink, concatBytes(this.#outbox.splice(0)));
+      });
+      this.#sending = this.#flush;
+    }
+    return this.#flush;
   }
 
   async #oneSettled(): Promise<void> {

@@ -1,15 +1,13 @@
 /**
  * Packs bets into batch frames: exactly `maxBets` per batch, except the last
  * one and except when the next bet would push the frame past its byte cap.
+ * Writes straight into one frame buffer (the client's hot path).
  */
 
-import type { WireBet } from "./message_codec.ts";
-import { encodeBet, finishFrame, startFrame } from "./message_codec.ts";
-import { ByteWriter } from "./byte_cursor.ts";
-import { FRAME_HEADER_BYTES, MessageType } from "./protocol.ts";
 import type { AgencyRow } from "./agency_row_scanner.ts";
-
-const _decoder = new TextDecoder();
+import { ByteWriter } from "./byte_cursor.ts";
+import { encodeBet, type WireBet } from "./message_codec.ts";
+import { FRAME_HEADER_BYTES, FRAME_MARKER, MessageType, PROTOCOL_VERSION } from "./protocol.ts";
 
 /** A batch ready to send (and to resend after a reconnect). */
 export interface EncodedBatch {
@@ -24,6 +22,10 @@ export interface EncodedBatch {
 
 /** Bytes of a batch body before its bets: sequence u32 + count u16. */
 const _BATCH_PREFIX_BYTES = 6;
+/** Largest wire bet: four u8-prefixed fields of up to 255 bytes and a u16. */
+const _BET_WIRE_BYTES_MAX = 4 * 256 + 2;
+
+const _decoder = new TextDecoder();
 
 /** Builds consecutive batches with sequence numbers 1, 2, 3, … */
 export class BatchBuilder {
@@ -31,7 +33,9 @@ export class BatchBuilder {
   readonly #frameBytesMax: number;
   readonly #keepBets: boolean;
   readonly #onByteSplit: (batch: EncodedBatch) => void;
-  #writer = new ByteWriter(8 * 1024);
+  readonly #frame: Uint8Array;
+  readonly #view: DataView;
+  #length = 0;
   #sequence = 0;
   #count = 0;
   #bets: { document: string; number: number }[] = [];
@@ -41,6 +45,7 @@ export class BatchBuilder {
    * @param frameBytesMax largest frame, header included
    * @param keepBets keep each bet's document and number (for DEBUG logs)
    * @param onByteSplit told when the byte cap closed a batch below maxBets
+   * @throws {RangeError} when the cap cannot hold the largest possible bet
    */
   constructor(
     maxBets: number,
@@ -48,19 +53,29 @@ export class BatchBuilder {
     keepBets: boolean,
     onByteSplit: (batch: EncodedBatch) => void = () => {},
   ) {
+    if (frameBytesMax < FRAME_HEADER_BYTES + _BATCH_PREFIX_BYTES + _BET_WIRE_BYTES_MAX) {
+      throw new RangeError(`a ${frameBytesMax}-byte frame cannot hold the largest bet`);
+    }
     this.#maxBets = maxBets;
     this.#frameBytesMax = frameBytesMax;
     this.#keepBets = keepBets;
     this.#onByteSplit = onByteSplit;
+    this.#frame = new Uint8Array(frameBytesMax);
+    this.#view = new DataView(this.#frame.buffer);
   }
 
   /**
-   * Adds a bet.
+   * Adds a bet (the simple path: encodes it first).
    * @returns the batch that became complete, if any
-   * @throws {RangeError} when one bet alone does not fit in a frame
    */
   add(bet: WireBet): EncodedBatch | undefined {
-    return this.#append((writer) => encodeBet(writer, bet), () => bet.document, bet.number);
+    const writer = new ByteWriter(64);
+    encodeBet(writer, bet);
+    const encoded = writer.view();
+    const full = this.#makeRoom(encoded.length);
+    this.#frame.set(encoded, this.#length);
+    this.#length += encoded.length;
+    return this.#added(full, bet.document, bet.number);
   }
 
   /**
@@ -68,47 +83,26 @@ export class BatchBuilder {
    * @returns the batch that became complete, if any
    */
   addRow(row: AgencyRow): EncodedBatch | undefined {
-    return this.#append(
-      (writer) => {
-        for (let field = 0; field < 4; field += 1) {
-          const start = row.starts[field]!;
-          const end = row.ends[field]!;
-          writer.u8(end - start).raw(row.bytes.subarray(start, end));
-        }
-        writer.u16(row.number);
-      },
-      () => _decoder.decode(row.bytes.subarray(row.starts[2]!, row.ends[2]!)),
+    const { bytes, starts, ends } = row;
+    let size = 2;
+    for (let field = 0; field < 4; field += 1) size += 1 + ends[field]! - starts[field]!;
+    const full = this.#makeRoom(size);
+    const frame = this.#frame;
+    let at = this.#length;
+    for (let field = 0; field < 4; field += 1) {
+      const start = starts[field]!;
+      const end = ends[field]!;
+      frame[at++] = end - start;
+      for (let index = start; index < end; index += 1) frame[at++] = bytes[index]!;
+    }
+    frame[at++] = row.number >> 8;
+    frame[at++] = row.number & 0xff;
+    this.#length = at;
+    return this.#added(
+      full,
+      this.#keepBets ? _decoder.decode(bytes.subarray(starts[2]!, ends[2]!)) : "",
       row.number,
     );
-  }
-
-  #append(
-    encode: (writer: ByteWriter) => void,
-    document: () => string,
-    number: number,
-  ): EncodedBatch | undefined {
-    if (this.#count === 0) this.#start();
-    const before = this.#writer.length;
-    encode(this.#writer);
-    if (this.#writer.length > this.#frameBytesMax) {
-      if (this.#count === 0) {
-        throw new RangeError(
-          `one bet takes ${
-            this.#writer.length - before
-          } bytes, more than a ${this.#frameBytesMax}-byte frame holds`,
-        );
-      }
-      this.#writer.truncate(before);
-      const full = this.#finish();
-      this.#onByteSplit(full);
-      // Starts the next batch with this bet; it holds one bet and maxBets >= 2
-      // here (a one-bet batch never overflows), so it cannot complete now.
-      this.#append(encode, document, number);
-      return full;
-    }
-    this.#count += 1;
-    if (this.#keepBets) this.#bets.push({ document: document(), number });
-    return this.#count === this.#maxBets ? this.#finish() : undefined;
   }
 
   /** Completes the last, partial batch; undefined when it is empty. */
@@ -116,20 +110,48 @@ export class BatchBuilder {
     return this.#count === 0 ? undefined : this.#finish();
   }
 
+  /** Starts a batch if none is open; closes the open one if `size` does not fit. */
+  #makeRoom(size: number): EncodedBatch | undefined {
+    let full: EncodedBatch | undefined;
+    if (this.#count > 0 && this.#length + size > this.#frameBytesMax) {
+      full = this.#finish();
+      this.#onByteSplit(full);
+    }
+    if (this.#count === 0) this.#start();
+    return full;
+  }
+
+  /** Counts the bet just written; returns the batch that became complete. */
+  #added(
+    closed: EncodedBatch | undefined,
+    document: string,
+    number: number,
+  ): EncodedBatch | undefined {
+    this.#count += 1;
+    if (this.#keepBets) this.#bets.push({ document, number });
+    if (this.#count < this.#maxBets) return closed;
+    // A byte split leaves one bet in the new batch, so with maxBets >= 2 both
+    // cannot close at once; with maxBets = 1 no batch ever overflows.
+    return this.#finish();
+  }
+
   #start(): void {
     this.#sequence += 1;
-    this.#writer.truncate(0);
-    startFrame(this.#writer, MessageType.batch);
-    this.#writer.u32(this.#sequence).u16(0);
+    const frame = this.#frame;
+    frame[0] = FRAME_MARKER;
+    frame[1] = PROTOCOL_VERSION;
+    frame[2] = MessageType.batch;
+    this.#view.setUint32(FRAME_HEADER_BYTES, this.#sequence);
+    this.#length = FRAME_HEADER_BYTES + _BATCH_PREFIX_BYTES;
   }
 
   #finish(): EncodedBatch {
-    const frame = finishFrame(this.#writer).slice();
-    new DataView(frame.buffer).setUint16(FRAME_HEADER_BYTES + 4, this.#count);
+    this.#view.setUint32(3, this.#length - FRAME_HEADER_BYTES);
+    this.#view.setUint16(FRAME_HEADER_BYTES + 4, this.#count);
     const batch: EncodedBatch = {
       sequence: this.#sequence,
       count: this.#count,
-      frame,
+      frame: this.#frame.slice(0, this.#length),
       bets: this.#keepBets ? this.#bets : undefined,
     };
     this.#count = 0;
@@ -137,6 +159,3 @@ export class BatchBuilder {
     return batch;
   }
 }
-
-/** Smallest frame a batch can take: header and body prefix. */
-export const BATCH_FRAME_BYTES_MIN = FRAME_HEADER_BYTES + _BATCH_PREFIX_BYTES;
