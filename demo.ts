@@ -7,6 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { withoutTaskSeparator } from "./lib/task_args.ts";
 import { hasWon } from "./lib/bet.ts";
 import { loadBets } from "./lib/bet_store.ts";
 import { fieldOf, linesOf, runLocalClient, startLocalServer } from "./lib/local_cluster.ts";
@@ -40,7 +41,7 @@ function _positive(value: string | undefined, flag: string, fallback: number, ma
  */
 export function parseDemoArgs(args: string[]): DemoOptions | "help" {
   const { values } = parseArgs({
-    args,
+    args: withoutTaskSeparator(args),
     options: {
       agencies: { type: "string" },
       bets: { type: "string" },

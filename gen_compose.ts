@@ -19,6 +19,7 @@ import {
   NETWORK_KEY,
 } from "./lib/compose_document.ts";
 import { parseCsvLine, readLines } from "./lib/csv.ts";
+import { withoutTaskSeparator } from "./lib/task_args.ts";
 
 const _USAGE = `Usage: deno task compose <N> [--output FILE] [--mode lottery|bet|echo]
                          [--config-dir DIR] [--data-dir DIR]
@@ -85,7 +86,7 @@ function _parseFlags(args: string[]) {
  */
 export function parseComposeArgs(args: string[]): ComposeArgs | "help" {
   // `deno task compose -- 5` passes the `--` along; skip it.
-  if (args[0] === "--") args = args.slice(1);
+  args = withoutTaskSeparator(args);
   const negative = args.find((arg) => /^-\d/.test(arg));
   if (negative !== undefined) {
     throw new RangeError(

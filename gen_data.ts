@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { withoutTaskSeparator } from "./lib/task_args.ts";
 import { formatAgencyRow } from "./lib/bet_csv.ts";
 import { generateAgencyBets } from "./lib/bet_generator.ts";
 import { writeAll } from "./lib/buffered_reader.ts";
@@ -78,7 +79,7 @@ function _count(
 /** Parses the command line into options. */
 export function parseDataArgs(args: string[]): DataOptions | "help" {
   const { values } = parseArgs({
-    args,
+    args: withoutTaskSeparator(args),
     options: {
       agencies: { type: "string" },
       bets: { type: "string" },

@@ -11,6 +11,7 @@ import { dockerEngineStatus, imageId, noEngineMessage } from "./lib/docker.ts";
 import { parseDuration } from "./lib/duration.ts";
 import { BUSYBOX_IMAGE, DENO_IMAGE, DENO_VERSION } from "./lib/images.ts";
 import { firstLine, runCommand } from "./lib/run_command.ts";
+import { withoutTaskSeparator } from "./lib/task_args.ts";
 import {
   DENO_DIR,
   DENO_UID,
@@ -143,7 +144,7 @@ async function main(): Promise<void> {
   try {
     const { values } = parseArgs({
       // `deno task images -- --pull-timeout 5s` passes the `--` along.
-      args: Deno.args[0] === "--" ? Deno.args.slice(1) : Deno.args,
+      args: withoutTaskSeparator(Deno.args),
       options: {
         "pull-timeout": { type: "string" },
         help: { type: "boolean" },
