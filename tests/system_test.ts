@@ -422,3 +422,28 @@ Deno.test("client skips malformed rows with their line numbers and counts them i
     assert.equal(fieldOf(linesOf(run.lines, "consulta_ganadores")[0]!, "cant_ganadores"), "2");
   });
 });
+
+const _HAS_SS = await new Deno.Command("ss", { args: ["-V"], stdout: "null", stderr: "null" })
+  .output().then((output) => output.success, () => false);
+
+Deno.test({
+  name: "SERVER_LISTEN_BACKLOG reaches the kernel's accept queue (ss shows it as Send-Q)",
+  ignore: !_HAS_SS,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      const server = await startLocalServer({
+        STORAGE: `${dir}/bets.csv`,
+        SERVER_LISTEN_BACKLOG: "7",
+      });
+      try {
+        const output = await new Deno.Command("ss", { args: ["-ltnH", `sport = :${server.port}`] })
+          .output();
+        const columns = new TextDecoder().decode(output.stdout).trim().split(/\s+/);
+        assert.equal(columns[0], "LISTEN");
+        assert.equal(columns[2], "7");
+      } finally {
+        assert.equal(await server.stop(), 0);
+      }
+    });
+  },
+});
