@@ -167,11 +167,13 @@ export class AgencySession {
       if (!(error instanceof ProtocolError)) throw error;
       return this.#nack(sequence, count, error);
     }
+    // Keep the body past the store only for the DEBUG per-bet lines.
+    const debugBody = this.#context.logger.enabled("DEBUG") ? body : undefined;
     while (this.#inFlight >= CONNECTION_BATCHES_PENDING_MAX) await this.#oneSettled();
     this.#inFlight += 1;
     this.#context.lottery.storeBatch(this.#agency, sequence, rows)
       .then((result) => {
-        this.#logStored(sequence, body, count, result.duplicate);
+        this.#logStored(sequence, debugBody, count, result.duplicate);
         return this.#send({ type: MessageType.batchAck, sequence, count });
       })
       .catch((error) => {
@@ -187,7 +189,12 @@ export class AgencySession {
       });
   }
 
-  #logStored(sequence: number, body: Uint8Array, count: number, duplicate: boolean): void {
+  #logStored(
+    sequence: number,
+    debugBody: Uint8Array | undefined,
+    count: number,
+    duplicate: boolean,
+  ): void {
     const logger = this.#context.logger;
     if (duplicate) {
       logger.info("apuesta_duplicada", "success", {
@@ -198,8 +205,8 @@ export class AgencySession {
       return;
     }
     logger.info("apuesta_recibida", "success", { cantidad: count });
-    if (!logger.enabled("DEBUG")) return;
-    const message = decodeMessage({ type: MessageType.batch, body });
+    if (debugBody === undefined) return;
+    const message = decodeMessage({ type: MessageType.batch, body: debugBody });
     if (message.type !== MessageType.batch) return;
     for (const bet of message.bets) {
       logger.debug("apuesta_almacenada", "success", { dni: bet.document, numero: bet.number });

@@ -30,6 +30,14 @@ const _ROW_OVERHEAD_BYTES = 16;
 
 const _FIELDS = ["first_name", "last_name", "document", "birthdate"] as const;
 
+/** One reusable output buffer: batches are scanned one at a time (one thread). */
+let _scratchBytes = new Uint8Array(64 * 1024);
+
+function _scratch(bytes: number): Uint8Array {
+  if (_scratchBytes.length < bytes) _scratchBytes = new Uint8Array(bytes);
+  return _scratchBytes;
+}
+
 /**
  * Reads a batch body's sequence and declared bet count.
  * @throws {ProtocolError} malformedFrame when the body is shorter than that
@@ -124,7 +132,7 @@ function _writeNumber(out: Uint8Array, at: number, value: number): number {
 export function scanBatch(body: Uint8Array, agency: number, today: number): ScannedBatch {
   const { sequence, count } = readBatchHeader(body);
   const agencyPrefix = _encoder.encode(`${agency},`);
-  const out = new Uint8Array(2 * body.length + count * (agencyPrefix.length + _ROW_OVERHEAD_BYTES));
+  const out = _scratch(2 * body.length + count * (agencyPrefix.length + _ROW_OVERHEAD_BYTES));
   const winners: string[] = [];
   const fail = (code: ErrorCode, betIndex: number, field: string, reason: string): never => {
     throw new ProtocolError(code, `bet ${betIndex}: ${field} ${reason}`, {
@@ -195,5 +203,6 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
       { sequence, betIndex: 0, field: "" },
     );
   }
-  return { sequence, rows: { bytes: out.subarray(0, at), count, winners } };
+  // A copy of exactly the rows: the scratch buffer is reused by the next batch.
+  return { sequence, rows: { bytes: out.slice(0, at), count, winners } };
 }
