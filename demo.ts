@@ -7,7 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { withoutTaskSeparator } from "./lib/task_args.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "./lib/task_args.ts";
 import { hasWon } from "./lib/bet.ts";
 import { loadBets } from "./lib/bet_store.ts";
 import { fieldOf, linesOf, runLocalClient, startLocalServer } from "./lib/local_cluster.ts";
@@ -27,14 +27,6 @@ export interface DemoOptions {
 /** Largest agency count the demo starts (one process each). */
 const _DEMO_AGENCIES_MAX = 50;
 
-function _positive(value: string | undefined, flag: string, fallback: number, max: number) {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
-    throw new RangeError(`${flag} "${value}" is not a whole number in 1..${max}`);
-  }
-  return Number(value);
-}
-
 /**
  * Parses the demo's flags.
  * @throws {RangeError} or {TypeError} on a bad or unknown flag
@@ -53,14 +45,15 @@ export function parseDemoArgs(args: string[]): DemoOptions | "help" {
   if (values.help) return "help";
   const bets = values.bets === undefined
     ? undefined
-    : _positive(values.bets, "--bets", 0, 100_000_000);
-  const agencies = _positive(
+    : wholeNumberFlag(values.bets, "--bets", 0, 1, 100_000_000);
+  const agencies = wholeNumberFlag(
     values.agencies,
     "--agencies",
     5,
+    1,
     bets === undefined ? 5 : _DEMO_AGENCIES_MAX,
   );
-  return { agencies, bets, seed: _positive(values.seed, "--seed", 1, 2 ** 31) };
+  return { agencies, bets, seed: wholeNumberFlag(values.seed, "--seed", 1, 0, 2 ** 31) };
 }
 
 /** One row of the results table. */

@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { withoutTaskSeparator } from "./lib/task_args.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "./lib/task_args.ts";
 import { formatAgencyRow } from "./lib/bet_csv.ts";
 import { generateAgencyBets } from "./lib/bet_generator.ts";
 import { writeAll } from "./lib/buffered_reader.ts";
@@ -14,6 +14,9 @@ const _USAGE =
   `Usage: deno task data -- [--agencies N] [--bets M] [--seed S] [--winners W] [--out DIR]
 Writes DIR/agency-1.csv .. agency-N.csv with M bets each, W of which play 7574.
 Defaults: --agencies 5 --bets 2000 --seed 1 --winners M/500 rounded up --out data`;
+
+/** Largest value of a count flag (agencies, bets, winners, seed). */
+const _COUNT_MAX = 2 ** 31;
 
 /** Bets formatted per write, to bound memory on large files. */
 const _ROWS_PER_WRITE = 10_000;
@@ -64,18 +67,6 @@ export async function writeAgencyFile(
   return path;
 }
 
-function _count(
-  value: string | undefined,
-  flag: string,
-  fallback: number,
-): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value)) {
-    throw new RangeError(`${flag} "${value}" is not a whole number`);
-  }
-  return Number(value);
-}
-
 /** Parses the command line into options. */
 export function parseDataArgs(args: string[]): DataOptions | "help" {
   const { values } = parseArgs({
@@ -92,15 +83,12 @@ export function parseDataArgs(args: string[]): DataOptions | "help" {
     allowPositionals: false,
   });
   if (values.help) return "help";
-  const bets = _count(values.bets, "--bets", 2000);
-  const winners = _count(values.winners, "--winners", Math.ceil(bets / 500));
-  if (winners > bets) {
-    throw new RangeError(`--winners ${winners} exceeds --bets ${bets}`);
-  }
+  const bets = wholeNumberFlag(values.bets, "--bets", 2000, 0, _COUNT_MAX);
+  const winners = wholeNumberFlag(values.winners, "--winners", Math.ceil(bets / 500), 0, bets);
   return {
-    agencies: _count(values.agencies, "--agencies", 5),
+    agencies: wholeNumberFlag(values.agencies, "--agencies", 5, 0, _COUNT_MAX),
     bets,
-    seed: _count(values.seed, "--seed", 1),
+    seed: wholeNumberFlag(values.seed, "--seed", 1, 0, _COUNT_MAX),
     winners,
     out: values.out ?? "data",
   };
