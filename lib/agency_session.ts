@@ -174,9 +174,9 @@ export class AgencySession {
     this.#context.lottery.storeBatch(this.#agency, sequence, rows)
       .then((result) => {
         this.#logStored(sequence, debugBody, count, result.duplicate);
-        return this.#send({ type: MessageType.batchAck, sequence, count });
-      })
-      .catch((error) => {
+        // A lost ack is no store failure: the batch is stored, a resend is a duplicate.
+        return this.#send({ type: MessageType.batchAck, sequence, count }).catch(() => {});
+      }, (error) => {
         const protocolError = error instanceof ProtocolError
           ? error
           : new ProtocolError(ErrorCode.storeFailed, (error as Error).message);
@@ -239,7 +239,11 @@ export class AgencySession {
         this.#context.logger.info("agencia_finalizada", "success", { agency: this.#agency, total });
       });
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
+      if (!(error instanceof ProtocolError)) {
+        // The finish was not recorded: run() answers storeFailed and closes,
+        // so the agency resends finished on a new connection.
+        throw new ProtocolError(ErrorCode.storeFailed, (error as Error).message);
+      }
       this.#context.logger.warning("agencia_finalizada", "fail", {
         agency: this.#agency,
         total,

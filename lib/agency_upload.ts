@@ -287,13 +287,10 @@ export class AgencyUpload {
 
   /** Handles one reply to a batch. */
   async #awaitReply(): Promise<boolean> {
-    let reply: Message | undefined;
-    const ok = await this.#withReconnect(async () => {
-      reply = await this.#readReply();
+    // Handled inside the step: a transient refusal then reconnects and resends.
+    return await this.#withReconnect(async () => {
+      this.#onBatchReply(await this.#readReply());
     }, () => this.#window.size === 0);
-    if (!ok || reply === undefined) return ok;
-    this.#onBatchReply(reply);
-    return true;
   }
 
   #onBatchReply(reply: Message): void {

@@ -133,6 +133,11 @@ export class BetStore {
   #draining: Promise<void> | undefined;
   #closed = false;
   #batchesPerSync = { syncs: 0, batches: 0 };
+  /** Per agency, the lowest sequence whose write failed and is not stored
+   * yet. Later batches of that agency are refused until it is, or a batch
+   * sent after the failure could be stored first and the resent one would
+   * then pass for a duplicate and be lost. */
+  readonly #failedFrom = new Map<number, number>();
 
   private constructor(
     betsFile: StoreFile,
@@ -298,7 +303,7 @@ export class BetStore {
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
-      const group = this.#takeGroup();
+      const group = this.#refuseBehindFailure(this.#takeGroup());
       await this.#commit(group);
     }
     this.#draining = undefined;
@@ -316,6 +321,27 @@ export class BetStore {
       count += 1;
     }
     return this.#queue.splice(0, count);
+  }
+
+  /** Rejects the batches of a group that come after a failed, unstored batch of their agency. */
+  #refuseBehindFailure(group: _Operation[]): _Operation[] {
+    if (this.#failedFrom.size === 0) return group;
+    const retried = new Set<number>();
+    return group.filter((operation) => {
+      if (operation.kind !== "batch" || retried.has(operation.agency)) return true;
+      const failedFrom = this.#failedFrom.get(operation.agency);
+      if (failedFrom === undefined || operation.sequence < failedFrom) return true;
+      if (operation.sequence === failedFrom) {
+        retried.add(operation.agency);
+        return true;
+      }
+      operation.reject(
+        new Error(
+          `store write failed: batch ${failedFrom} of agency ${operation.agency} is not stored yet: resend it first`,
+        ),
+      );
+      return false;
+    });
   }
 
   async #commit(group: _Operation[]): Promise<void> {
@@ -370,7 +396,15 @@ export class BetStore {
       );
       // Fail what is queued behind the group too: a later batch of the same
       // agency must never be stored while an earlier one is not.
-      for (const operation of [...group, ...this.#queue.splice(0)]) operation.reject(failure);
+      for (const operation of [...group, ...this.#queue.splice(0)]) {
+        if (
+          operation.kind === "batch" && operation.sequence > this.lastSequence(operation.agency)
+        ) {
+          const failedFrom = this.#failedFrom.get(operation.agency) ?? operation.sequence;
+          this.#failedFrom.set(operation.agency, Math.min(failedFrom, operation.sequence));
+        }
+        operation.reject(failure);
+      }
       return;
     }
     // A group of only duplicates wrote and synced nothing.
@@ -378,6 +412,9 @@ export class BetStore {
     this.#batchesPerSync.batches += chunks.length;
     group.forEach((operation, index) => {
       if (operation.kind === "batch" && !results[index]!.duplicate) {
+        if ((this.#failedFrom.get(operation.agency) ?? Infinity) <= operation.sequence) {
+          this.#failedFrom.delete(operation.agency);
+        }
         _addWinners(this.#winners, operation.agency, operation.rows.winners);
       }
       operation.resolve(results[index]!);

@@ -35,27 +35,57 @@ async function _collect(
   }
 }
 
-/**
- * Starts server.ts on a free port (SERVER_PORT=0) and waits for its listen line.
- * @param env variables on top of SERVER_CONFIG=config/server.ini (e.g. STORAGE, AGENCIES)
- * @throws {Error} when it exits or stays silent before listening
- */
-export async function startLocalServer(env: Record<string, string>): Promise<LocalServer> {
+/** A running client process. */
+export interface LocalClient {
+  process: Deno.ChildProcess;
+  /** Every stdout and stderr line so far (grows while it runs). */
+  lines: string[];
+  /** Resolves with the exit code once its output is drained and it exited. */
+  exited: Promise<number>;
+}
+
+/** Spawns a Deno script with piped output collected line by line. */
+function _spawn(
+  script: string,
+  permissions: string[],
+  env: Record<string, string>,
+  onLine: (line: string) => void,
+): LocalClient {
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", _SERVER],
+    args: ["run", ...permissions, script],
     cwd: _ROOT.pathname,
-    env: { SERVER_PORT: "0", SERVER_IP: "127.0.0.1", ...env },
+    env,
     stdout: "piped",
     stderr: "piped",
   }).spawn();
   const lines: string[] = [];
-  const listening = Promise.withResolvers<number>();
-  const stdout = _collect(process.stdout, lines, (line) => {
-    const match = / action: listen \| result: success \|.* port: (\d+)/.exec(line);
-    if (match !== null) listening.resolve(Number(match[1]));
-  });
-  const stderr = _collect(process.stderr, lines, () => {});
+  const stdout = _collect(process.stdout, lines, onLine);
+  const stderr = _collect(process.stderr, lines, onLine);
   const exited = Promise.all([stdout, stderr, process.status]).then(([, , status]) => status.code);
+  return { process, lines, exited };
+}
+
+/**
+ * Starts server.ts on a free port (SERVER_PORT=0) and waits for its listen line.
+ * @param env variables on top of SERVER_CONFIG=config/server.ini (e.g. STORAGE, AGENCIES)
+ * @param onLine called with each output line as it arrives (fault tests act on them)
+ * @throws {Error} when it exits or stays silent before listening
+ */
+export async function startLocalServer(
+  env: Record<string, string>,
+  onLine: (line: string) => void = () => {},
+): Promise<LocalServer> {
+  const listening = Promise.withResolvers<number>();
+  const { process, lines, exited } = _spawn(
+    _SERVER,
+    ["--allow-net", "--allow-read", "--allow-write", "--allow-env"],
+    { SERVER_PORT: "0", SERVER_IP: "127.0.0.1", ...env },
+    (line) => {
+      const match = / action: listen \| result: success \|.* port: (\d+)/.exec(line);
+      if (match !== null) listening.resolve(Number(match[1]));
+      onLine(line);
+    },
+  );
   exited.then((code) =>
     listening.reject(
       new Error(`server exited with code ${code} before listening: ${lines.join("\n")}`),
@@ -98,6 +128,18 @@ export async function startLocalServer(env: Record<string, string>): Promise<Loc
 export interface ClientRun {
   code: number;
   lines: string[];
+}
+
+/**
+ * Starts client.ts without waiting for it (tests that signal or kill it).
+ * @param env CLI_* variables (CLI_ID, CLI_SERVER_ADDRESS, CLI_DATA_FILE, …)
+ * @param onLine called with each output line as it arrives
+ */
+export function spawnLocalClient(
+  env: Record<string, string>,
+  onLine: (line: string) => void = () => {},
+): LocalClient {
+  return _spawn(_CLIENT, ["--allow-net", "--allow-read", "--allow-env"], env, onLine);
 }
 
 /**

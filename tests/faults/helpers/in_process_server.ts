@@ -1,0 +1,63 @@
+/**
+ * A LotteryServer in this process on a free 127.0.0.1 port, over a real
+ * store: for faults that need an injected store file or many cheap trials.
+ */
+
+import { BetStore, openAppendFile, type StoreFileOpener } from "../../../lib/bet_store.ts";
+import { Logger } from "../../../lib/log.ts";
+import { Lottery } from "../../../lib/lottery.ts";
+import { LotteryServer, type LotteryServerOptions } from "../../../lib/lottery_server.ts";
+
+/** A running in-process server. */
+export interface InProcessServer {
+  port: number;
+  /** Its log lines so far. */
+  lines: string[];
+  server: LotteryServer;
+  store: BetStore;
+  /** Shuts the server down and closes the store. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** What to start. */
+export interface InProcessOptions {
+  storage: string;
+  agencies: number;
+  openFile?: StoreFileOpener;
+  limits?: Partial<LotteryServerOptions>;
+}
+
+/** Opens the store and starts a server on it. */
+export async function startInProcessServer(options: InProcessOptions): Promise<InProcessServer> {
+  const lines: string[] = [];
+  const logger = new Logger("INFO", (line) => lines.push(line));
+  const { store } = await BetStore.open(options.storage, options.openFile ?? openAppendFile);
+  const lottery = new Lottery(store, options.agencies, () => logger.info("sorteo", "success"));
+  const server = new LotteryServer(
+    {
+      hostname: "127.0.0.1",
+      port: 0,
+      listenBacklog: 128,
+      frameBytesMax: 64 * 1024,
+      connectionsMax: 64,
+      idleTimeoutMs: 10_000,
+      shutdownGraceMs: 2_000,
+      ...options.limits,
+    },
+    lottery,
+    logger,
+  );
+  const port = server.listen();
+  let stopped: Promise<void> | undefined;
+  return {
+    port,
+    lines,
+    server,
+    store,
+    stop: () =>
+      stopped ??= (async () => {
+        await server.shutdown();
+        await store.close();
+      })(),
+  };
+}
