@@ -152,6 +152,9 @@ export class AgencySession {
     const refuse = (code: ErrorCode, text: string) =>
       this.#nack(sequence, count, new ProtocolError(code, text));
     if (this.#context.shutdown.aborted) {
+      // Refuse after the batches already at the store are answered, so the
+      // agency reads their acks before this refusal sends it elsewhere.
+      await this.#allSettled().catch(() => {});
       return refuse(ErrorCode.shuttingDown, "server shutting down: batch not stored");
     }
     if (this.#storeFailed) {

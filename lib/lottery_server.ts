@@ -200,6 +200,13 @@ export class LotteryServer {
     const { promise: graceOver, resolve } = Promise.withResolvers<void>();
     const timer = setTimeout(resolve, this.#options.shutdownGraceMs);
     await Promise.race([drained, graceOver]);
+    // Half-close agency connections first, within the same grace period: the
+    // acks just written still reach the agencies, which close when they read
+    // the end. Closing while their next frames sit unread would reset the
+    // connection and could drop those acks on the way.
+    const agencies = connections.filter((entry) => entry.session !== undefined);
+    for (const entry of agencies) entry.conn.closeWrite().catch(() => {});
+    await Promise.race([Promise.all(agencies.map((entry) => entry.done)), graceOver]);
     clearTimeout(timer);
     for (const entry of connections) _closeQuietly(entry.conn);
     await Promise.all(connections.map((entry) => entry.done));

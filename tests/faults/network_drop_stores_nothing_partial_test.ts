@@ -1,0 +1,147 @@
+/**
+ * The network drops a connection in the middle of a frame: the partial frame
+ * is discarded, nothing of it is stored, the server keeps serving. First at
+ * every byte of a batch frame (closed cleanly or reset), then with a proxy
+ * that cuts agencies' connections at random bytes in either direction while
+ * they upload: they reconnect and resend, and the store ends exact.
+ *
+ * FAULT_SEED / FAULT_TRIALS / FAULT_SCALE: see helpers/trials.ts.
+ */
+
+import assert from "node:assert/strict";
+import type { Bet } from "../../lib/bet.ts";
+import { encodeMessage } from "../../lib/message_codec.ts";
+import { MessageType } from "../../lib/protocol.ts";
+import { makeBets } from "../helpers/bets.ts";
+import { RawPeer } from "../helpers/raw_agency.ts";
+import { withTempDir } from "../helpers/temp_dir.ts";
+import { assertStoreHoldsExactly, winnersOf, writeAgencyData } from "./helpers/agency_data.ts";
+import { startChaosProxy } from "./helpers/chaos_proxy.ts";
+import { startInProcessServer } from "./helpers/in_process_server.ts";
+import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";
+import { startUpload } from "./helpers/uploads.ts";
+
+function wire(bets: readonly Bet[]) {
+  return bets.map(({ agency: _, ...bet }) => bet);
+}
+
+Deno.test("a connection dropped at any byte of a batch frame stores nothing of that batch, and the server keeps serving", async () => {
+  await withTempDir(async (dir) => {
+    const storage = `${dir}/bets.csv`;
+    const server = await startInProcessServer({ storage, agencies: 2 });
+    const expected: Bet[] = [];
+    try {
+      const probe = encodeMessage({
+        type: MessageType.batch,
+        sequence: 1,
+        bets: wire(makeBets(1, 3)),
+      });
+      for (let cut = 1; cut < probe.length; cut += 1) {
+        const [peer, helloAck] = await RawPeer.hello(server.port, 1);
+        assert.ok(helloAck.type === MessageType.helloAck);
+        const sequence = helloAck.lastSequence + 1;
+        const whole = makeBets(1, 2, { firstDocument: 30_000_000 + cut * 10 });
+        const cutOff = makeBets(1, 3, { firstDocument: 40_000_000 + cut * 10 });
+        await peer.send({ type: MessageType.batch, sequence, bets: wire(whole) });
+        expected.push(...whole);
+        const reset = cut % 2 === 1;
+        if (reset) {
+          // Leave the ack unread: closing with unread data sends a reset.
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        } else {
+          assert.deepEqual(await peer.receive(), {
+            type: MessageType.batchAck,
+            sequence,
+            count: 2,
+          });
+        }
+        const frame = encodeMessage({
+          type: MessageType.batch,
+          sequence: sequence + 1,
+          bets: wire(cutOff),
+        });
+        await peer.sendBytes(frame.subarray(0, cut));
+        peer.close();
+      }
+      const drops = () =>
+        server.lines.filter((line) =>
+          line.includes("code: truncatedFrame") || line.includes("reason: connection_reset")
+        ).length;
+      for (let waitedMs = 0; drops() < probe.length - 1 && waitedMs < 5_000; waitedMs += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      assert.equal(drops(), probe.length - 1, "each dropped frame logs truncatedFrame or a reset");
+      // Still serving: another agency stores a batch, agency 1 goes on where it was.
+      const [other] = await RawPeer.hello(server.port, 2);
+      const otherBets = makeBets(2, 4);
+      await other.send({ type: MessageType.batch, sequence: 1, bets: wire(otherBets) });
+      assert.deepEqual(await other.receive(), {
+        type: MessageType.batchAck,
+        sequence: 1,
+        count: 4,
+      });
+      other.close();
+      expected.push(...otherBets);
+      const [again, ack] = await RawPeer.hello(server.port, 1);
+      again.close();
+      assert.deepEqual(ack, {
+        type: MessageType.helloAck,
+        lastSequence: probe.length - 1,
+        storedBets: 2 * (probe.length - 1),
+      });
+    } finally {
+      await server.stop();
+    }
+    const compared = await assertStoreHoldsExactly(storage, expected);
+    const cuts = expected.filter((bet) => bet.agency === 1).length / 2;
+    console.log(`mid_frame_cut: ${cuts} cut points, ${compared} bets compared`);
+  });
+});
+
+const totals = { trials: 0, cuts: 0, betsCompared: 0 };
+
+async function proxyTrial(seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const agencies = rng.int(2, 3);
+  const specs = Array.from({ length: agencies }, () => ({
+    bets: rng.int(150, 400),
+    winners: rng.int(0, 3),
+  }));
+  await withTempDir(async (dir) => {
+    const data = await writeAgencyData(dir, specs, seed);
+    const storage = `${dir}/bets.csv`;
+    const server = await startInProcessServer({ storage, agencies });
+    const proxy = startChaosProxy(server.port, rng, rng.int(3, 12), rng.int(20, 4000));
+    try {
+      const uploads = data.files.map((file, index) =>
+        startUpload({
+          agency: index + 1,
+          port: proxy.port,
+          dataFile: file,
+          batchMaxAmount: rng.int(1, 15),
+          batchWindow: rng.int(1, 16),
+        })
+      );
+      const summaries = await Promise.all(uploads.map((upload) => upload.done));
+      for (const [index, summary] of summaries.entries()) {
+        assert.ok(summary !== undefined, `agency ${index + 1} finished`);
+        assert.equal(summary.batchesRejected, 0);
+        assert.deepEqual([...summary.winners].sort(), winnersOf(data.bets, index + 1));
+      }
+      totals.cuts += proxy.cuts;
+    } finally {
+      await proxy.close();
+      await server.stop();
+    }
+    totals.betsCompared += await assertStoreHoldsExactly(storage, data.bets);
+    totals.trials += 1;
+  });
+}
+
+Deno.test("agencies whose connections are cut at random bytes (either direction) reconnect and resend; the store ends exact", async () => {
+  const plan = trialPlan("network_cut", 12);
+  await runTrials(plan, 2, proxyTrial);
+  console.log(
+    `network_cut: ${totals.trials} trials, ${totals.cuts} connections cut, ${totals.betsCompared} bets compared`,
+  );
+});
