@@ -75,6 +75,18 @@ function _join(dir: string, name: string): string {
   return `${dir.replace(/\/+$/, "")}/${name}`;
 }
 
+/**
+ * Least privilege for every container: read-only root filesystem (writes go
+ * to the storage volume or a private /tmp), no privilege escalation, no Linux
+ * capabilities (Deno needs none to serve a port above 1024 as uid 1993).
+ */
+export const CONTAINER_HARDENING = {
+  read_only: true,
+  tmpfs: ["/tmp"],
+  security_opt: ["no-new-privileges:true"],
+  cap_drop: ["ALL"],
+} as const;
+
 function _readOnlyFile(source: string, target: string) {
   return { type: "bind", source: _literal(source), target, read_only: true };
 }
@@ -131,6 +143,7 @@ function _server(options: ComposeOptions): _Service {
     ],
     networks: [NETWORK_KEY],
     stop_grace_period: "10s",
+    ...CONTAINER_HARDENING,
   };
 }
 
@@ -168,6 +181,7 @@ function _client(options: ComposeOptions, agency: number): _Service {
     networks: [NETWORK_KEY],
     depends_on: ["server"],
     stop_grace_period: "10s",
+    ...CONTAINER_HARDENING,
   };
 }
 

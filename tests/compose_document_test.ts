@@ -189,3 +189,18 @@ Deno.test("composeDocument() rejects an unknown mode, a bad project and missing 
     });
   }
 });
+
+Deno.test("composeDocument() runs every container read-only, without new privileges or capabilities", () => {
+  const document = YAML.parse(
+    renderCompose({ ...COMPOSE_DEFAULTS, clients: 2, exampleBets: [] }),
+  ) as {
+    services: Record<string, Record<string, unknown>>;
+  };
+  assert.equal(Object.keys(document.services).length, 3);
+  for (const [name, service] of Object.entries(document.services)) {
+    assert.equal(service["read_only"], true, name);
+    assert.deepEqual(service["cap_drop"], ["ALL"], name);
+    assert.deepEqual(service["security_opt"], ["no-new-privileges:true"], name);
+    assert.deepEqual(service["tmpfs"], ["/tmp"], name);
+  }
+});
