@@ -42,6 +42,7 @@ async function _runLottery(config: ClientConfig, logger: Logger, signal: AbortSi
     batchMaxAmount: config.batchMaxAmount,
     batchWindow: config.batchWindow,
     reconnectBudgetMs: config.reconnectBudget.ms,
+    ...(config.secret === "" ? {} : { secret: config.secret }),
     signal,
     logger,
   });
@@ -68,6 +69,7 @@ async function _run(config: ClientConfig, env: _Env, logger: Logger, signal: Abo
         hostname: config.serverHost,
         port: config.serverPort,
         reconnectBudgetMs: config.reconnectBudget.ms,
+        ...(config.secret === "" ? {} : { secret: config.secret }),
         bet: betFromEnv(env, config.id),
         signal,
         logger,

@@ -6,6 +6,7 @@
  * deno task server   (config: SERVER_CONFIG or config/server.ini, env overrides)
  */
 
+import { loadAgencySecrets } from "./lib/agency_secrets.ts";
 import { BetStore } from "./lib/bet_store.ts";
 import { ConfigError } from "./lib/config_source.ts";
 import { formatLogLine, Logger, stderrSink } from "./lib/log.ts";
@@ -26,6 +27,7 @@ function _logConfig(logger: Logger, config: ServerConfig): void {
     connections_max: config.connectionsMax,
     idle_timeout: config.idleTimeout.text,
     shutdown_grace: config.shutdownGrace.text,
+    secrets_file: config.secretsFile || "none",
     file: config.file,
   });
 }
@@ -33,8 +35,10 @@ function _logConfig(logger: Logger, config: ServerConfig): void {
 /** Runs the server until SIGTERM or SIGINT; returns the exit code. */
 export async function main(env: Readonly<Record<string, string | undefined>>): Promise<number> {
   let config: ServerConfig;
+  let agencySecrets: Map<number, string> | undefined;
   try {
     config = await loadServerConfig(env);
+    if (config.secretsFile !== "") agencySecrets = await loadAgencySecrets(config.secretsFile);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     stderrSink(formatLogLine(new Date(), "CRITICAL", "config", "fail", { error: error.message }));
@@ -74,6 +78,7 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
       connectionsMax: config.connectionsMax,
       idleTimeoutMs: config.idleTimeout.ms,
       shutdownGraceMs: config.shutdownGrace.ms,
+      ...(agencySecrets === undefined ? {} : { agencySecrets }),
     },
     lottery,
     logger,

@@ -6,6 +6,7 @@
 
 import { readBatchHeader, scanBatch } from "./batch_scan.ts";
 import { dateNumber } from "./bet_bytes.ts";
+import { secretMatches } from "./agency_secrets.ts";
 import { type BufferedReader, type ByteSink, writeAll } from "./buffered_reader.ts";
 import { concatBytes } from "./bytes.ts";
 import { CONNECTION_BATCHES_PENDING_MAX } from "./limits.ts";
@@ -22,6 +23,10 @@ export interface SessionContext {
   frameBytesMax: number;
   /** Aborted when the server shuts down. */
   shutdown: AbortSignal;
+  /** Each agency's secret; undefined when hello needs none. */
+  agencySecrets: ReadonlyMap<number, string> | undefined;
+  /** A complete frame arrived: the idle time starts again. */
+  touchIdle(): void;
   /** Stops idle accounting while the peer rightly waits for the draw. */
   pauseIdle(): void;
   resumeIdle(): void;
@@ -64,6 +69,7 @@ export class AgencySession {
       while (true) {
         const frame = await this.#reader.readFrame(this.#context.frameBytesMax);
         if (frame === null) break;
+        this.#context.touchIdle();
         if (frame.type === MessageType.batch) {
           await this.#batch(frame.body);
           continue;
@@ -108,6 +114,7 @@ export class AgencySession {
   async #hello(): Promise<boolean> {
     const frame = await this.#reader.readFrame(this.#context.frameBytesMax);
     if (frame === null) return false;
+    this.#context.touchIdle();
     const message = frame.type === MessageType.hello ? decodeMessage(frame) : undefined;
     if (message?.type !== MessageType.hello) {
       throw new ProtocolError(ErrorCode.helloRequired, "the first message must be hello");
@@ -117,6 +124,15 @@ export class AgencySession {
       throw new ProtocolError(
         ErrorCode.unknownAgency,
         `agency ${message.agency} is not in 1..${agencies}`,
+      );
+    }
+    const secrets = this.#context.agencySecrets;
+    if (
+      secrets !== undefined && !(await secretMatches(secrets.get(message.agency), message.secret))
+    ) {
+      throw new ProtocolError(
+        ErrorCode.authenticationFailed,
+        `agency ${message.agency}: wrong or missing secret`,
       );
     }
     this.#agency = message.agency;
@@ -263,16 +279,28 @@ export class AgencySession {
   async #winners(): Promise<void> {
     await this.#allSettled();
     this.#context.pauseIdle();
+    // Watch the connection while waiting: a peer that leaves before the draw
+    // must not hold its connection (and a slot of the cap) until the draw.
+    const peerLeft = new AbortController();
+    const watching = this.#reader.peekByte().then(
+      (byte) => byte === null && peerLeft.abort(),
+      () => peerLeft.abort(),
+    );
     let documents: readonly string[];
     try {
       documents = await this.#context.lottery.winners(
         this.#agency,
-        this.#context.shutdown,
+        AbortSignal.any([this.#context.shutdown, peerLeft.signal]),
       );
+    } catch (error) {
+      if (peerLeft.signal.aborted && !this.#context.shutdown.aborted) return;
+      throw error;
     } finally {
       this.#context.resumeIdle();
     }
     await this.#send({ type: MessageType.winners, documents: [...documents] });
+    // The next read goes through the watcher's pending one, never beside it.
+    await watching;
     this.#context.logger.info("ganadores_enviados", "success", {
       agency: this.#agency,
       cant_ganadores: documents.length,

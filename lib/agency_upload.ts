@@ -30,6 +30,8 @@ export interface UploadOptions {
   batchMaxAmount: number;
   batchWindow: number;
   reconnectBudgetMs: number;
+  /** Sent in hello when the server checks agency secrets. */
+  secret?: string;
   signal: AbortSignal;
   logger: Logger;
 }
@@ -173,7 +175,15 @@ export class AgencyUpload {
     });
     if (conn === undefined) return false;
     this.#link = { conn, reader: new BufferedReader(conn) };
-    await writeAll(conn, encodeMessage({ type: MessageType.hello, agency }));
+    const { secret } = this.#options;
+    await writeAll(
+      conn,
+      encodeMessage({
+        type: MessageType.hello,
+        agency,
+        ...(secret === undefined ? {} : { secret }),
+      }),
+    );
     const reply = await this.#readReply();
     if (reply.type !== MessageType.helloAck) {
       throw new UploadError(`server refused hello: ${_describe(reply)}`);

@@ -4,6 +4,7 @@
  */
 
 import YAML from "yaml";
+import { SECRET_BYTES_MAX } from "./agency_secrets.ts";
 import { ConfigError, ConfigSource, readConfigFile } from "./config_source.ts";
 import {
   AGENCIES_MAX,
@@ -34,6 +35,7 @@ export const CLIENT_CONFIG_KEYS = {
   "batch.window": "CLI_BATCH_WINDOW",
   "data.file": "CLI_DATA_FILE",
   "reconnect.budget": "CLI_RECONNECT_BUDGET",
+  "secret": "CLI_SECRET",
 } as const;
 
 /** The client's effective configuration. */
@@ -55,6 +57,9 @@ export interface ClientConfig {
   dataFile: string;
   /** How long to keep trying to reach the server before failing. */
   reconnectBudget: { text: string; ms: number };
+  /** The agency's secret for hello (SECRETS_FILE on the server); empty: none.
+   * Never logged. */
+  secret: string;
 }
 
 function _flatten(
@@ -171,7 +176,18 @@ export function parseClientConfig(
       3_600_000,
       `${RECONNECT_BUDGET_MS_DEFAULT / 1000}s`,
     ),
+    secret: _secret(source.text("secret", keys["secret"], ""), file),
   };
+}
+
+/** Checks the secret fits hello's s8 field; the message never quotes it. */
+function _secret(secret: string, file: string): string {
+  if (new TextEncoder().encode(secret).length > SECRET_BYTES_MAX) {
+    throw new ConfigError(
+      `secret in ${file} or CLI_SECRET is longer than ${SECRET_BYTES_MAX} bytes`,
+    );
+  }
+  return secret;
 }
 
 /**

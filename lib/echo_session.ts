@@ -14,6 +14,7 @@ const _decoder = new TextDecoder();
  * @param reader the connection's reader (its first byte was not a frame marker)
  * @param sink the connection, for the replies
  * @param ip the peer's address, for the log
+ * @param onLine called after each complete line (the idle timer counts from it)
  * @throws {RangeError} when a line exceeds ECHO_LINE_BYTES_MAX
  */
 export async function runEchoSession(
@@ -21,10 +22,12 @@ export async function runEchoSession(
   sink: ByteSink,
   ip: string,
   logger: Logger,
+  onLine: () => void = () => {},
 ): Promise<void> {
   while (true) {
     const line = await reader.readLine(ECHO_LINE_BYTES_MAX);
     if (line === null) return;
+    onLine();
     await writeAll(sink, line);
     const text = _decoder.decode(line).replace(/\r?\n$/, "");
     logger.info("receive_message", "success", { ip, msg: text });

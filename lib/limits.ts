@@ -38,8 +38,9 @@ export const CONNECTION_BATCHES_PENDING_MAX = 256;
  * beyond it a new connection gets an error frame and is closed. */
 export const CONNECTIONS_MAX_DEFAULT = 1024;
 
-/** A connection that sends nothing for this long is closed (IDLE_TIMEOUT).
- * Winners queries waiting for the draw are not idle. */
+/** A connection that completes no message (frame or echo line) for this long
+ * is closed (IDLE_TIMEOUT), so a peer trickling bytes (slowloris) cannot keep
+ * a slot. Winners queries waiting for the draw are not idle. */
 export const IDLE_TIMEOUT_MS_DEFAULT = 30_000;
 
 /** How long shutdown waits for in-flight batches (SHUTDOWN_GRACE). Below

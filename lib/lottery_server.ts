@@ -26,6 +26,8 @@ export interface LotteryServerOptions {
   connectionsMax: number;
   idleTimeoutMs: number;
   shutdownGraceMs: number;
+  /** Each agency's secret (SECRETS_FILE); absent: hello needs no secret. */
+  agencySecrets?: ReadonlyMap<number, string>;
 }
 
 interface _Connection {
@@ -139,13 +141,9 @@ export class LotteryServer {
         .catch(() => {})
         .finally(() => _closeQuietly(conn));
     });
-    const reader = new BufferedReader({
-      read: async (buffer) => {
-        const count = await conn.read(buffer);
-        idle.touch();
-        return count;
-      },
-    });
+    // Idle time counts from the last complete message (frame or echo line),
+    // not the last byte, so a peer trickling bytes (slowloris) is cut too.
+    const reader = new BufferedReader(conn);
     let outcome = "peer_closed";
     try {
       const first = await reader.peekByte();
@@ -155,12 +153,14 @@ export class LotteryServer {
           logger: this.#logger,
           frameBytesMax: this.#options.frameBytesMax,
           shutdown: this.#shutdown.signal,
+          agencySecrets: this.#options.agencySecrets,
+          touchIdle: () => idle.touch(),
           pauseIdle: () => idle.pause(),
           resumeIdle: () => idle.resume(),
         });
         await entry.session.run();
       } else if (first !== null) {
-        await runEchoSession(reader, conn, ip, this.#logger);
+        await runEchoSession(reader, conn, ip, this.#logger, () => idle.touch());
       }
     } catch (error) {
       outcome = _describe(error);

@@ -3,7 +3,7 @@
  *
  * | type | name          | body                                                        |
  * |------|---------------|-------------------------------------------------------------|
- * | 1    | hello         | agency u32                                                  |
+ * | 1    | hello         | agency u32, then optionally secret s8 (absent: no secret)    |
  * | 2    | helloAck      | last stored sequence u32, stored bets u32                   |
  * | 3    | batch         | sequence u32, count u16, count × bet                        |
  * | 4    | batchAck      | sequence u32, count u16                                     |
@@ -34,7 +34,7 @@ export type WireBet = Omit<Bet, "agency">;
 
 /** Every message of the protocol. */
 export type Message =
-  | { type: typeof MessageType.hello; agency: number }
+  | { type: typeof MessageType.hello; agency: number; secret?: string }
   | {
     type: typeof MessageType.helloAck;
     lastSequence: number;
@@ -102,6 +102,7 @@ export function encodeMessage(message: Message): Uint8Array {
   switch (message.type) {
     case MessageType.hello:
       writer.u32(message.agency);
+      if (message.secret !== undefined) writer.text(message.secret, 1, "secret");
       break;
     case MessageType.helloAck:
       writer.u32(message.lastSequence).u32(message.storedBets);
@@ -193,9 +194,14 @@ export function decodeMessage(frame: Frame): Message {
   const reader = new ByteReader(frame.body);
   let message: Message;
   switch (frame.type) {
-    case MessageType.hello:
-      message = { type: MessageType.hello, agency: reader.u32("agency") };
+    case MessageType.hello: {
+      const agency = reader.u32("agency");
+      // The secret is a trailing field, so hellos of older clients still decode.
+      message = reader.remaining === 0
+        ? { type: MessageType.hello, agency }
+        : { type: MessageType.hello, agency, secret: reader.shortText("secret") };
       break;
+    }
     case MessageType.helloAck:
       message = {
         type: MessageType.helloAck,

@@ -52,6 +52,8 @@ export const ErrorCode = {
   invalidUtf8: 15,
   alreadyFinished: 16,
   unexpectedMessage: 17,
+  /** A hello whose secret is wrong or missing while secrets are configured. */
+  authenticationFailed: 18,
 } as const;
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
 

@@ -31,6 +31,7 @@ export const SERVER_CONFIG_KEYS = [
   "CONNECTIONS_MAX",
   "IDLE_TIMEOUT",
   "SHUTDOWN_GRACE",
+  "SECRETS_FILE",
 ] as const;
 
 /** The server's effective configuration. */
@@ -49,6 +50,8 @@ export interface ServerConfig {
   connectionsMax: number;
   idleTimeout: { text: string; ms: number };
   shutdownGrace: { text: string; ms: number };
+  /** File of `agency=secret` lines (lib/agency_secrets.ts); empty: no secrets. */
+  secretsFile: string;
 }
 
 /**
@@ -116,6 +119,7 @@ export function parseServerConfig(
       600_000,
       `${SHUTDOWN_GRACE_MS_DEFAULT / 1000}s`,
     ),
+    secretsFile: source.text("SECRETS_FILE", "SECRETS_FILE", ""),
   };
 }
 

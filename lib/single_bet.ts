@@ -59,6 +59,8 @@ export interface SingleBetOptions {
   hostname: string;
   port: number;
   reconnectBudgetMs: number;
+  /** Sent in hello when the server checks agency secrets. */
+  secret?: string;
   bet: Bet;
   signal: AbortSignal;
   logger: Logger;
@@ -86,7 +88,15 @@ export async function sendSingleBet(options: SingleBetOptions): Promise<void> {
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     const reader = new BufferedReader(conn);
-    await writeAll(conn, encodeMessage({ type: MessageType.hello, agency }));
+    const { secret } = options;
+    await writeAll(
+      conn,
+      encodeMessage({
+        type: MessageType.hello,
+        agency,
+        ...(secret === undefined ? {} : { secret }),
+      }),
+    );
     const hello = await reader.readFrame(_REPLY_BYTES_MAX);
     if (hello === null) throw new Error("server closed the connection after hello");
     const helloAck = decodeMessage(hello);

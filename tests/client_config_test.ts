@@ -34,6 +34,7 @@ function defaults(id: number): ClientConfig {
     batchWindow: BATCH_WINDOW_DEFAULT,
     dataFile: `data/agency-${id}.csv`,
     reconnectBudget: { text: "30s", ms: 30_000 },
+    secret: "",
   };
 }
 
@@ -101,6 +102,7 @@ Deno.test("parseClientConfig() lets every CLI_* variable win over the file", asy
     ["CLI_BATCH_WINDOW", "1", { batchWindow: 1 }],
     ["CLI_DATA_FILE", "/data/agency-2.csv", { dataFile: "/data/agency-2.csv" }],
     ["CLI_RECONNECT_BUDGET", "2m", { reconnectBudget: { text: "2m", ms: 120_000 } }],
+    ["CLI_SECRET", "s3cr3t", { secret: "s3cr3t" }],
   ];
   assert.deepEqual(
     cases.map(([name]) => name),

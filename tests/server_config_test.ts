@@ -30,6 +30,7 @@ const _DEFAULTS: ServerConfig = {
   connectionsMax: 1024,
   idleTimeout: { text: `${IDLE_TIMEOUT_MS_DEFAULT / 1000}s`, ms: IDLE_TIMEOUT_MS_DEFAULT },
   shutdownGrace: { text: `${SHUTDOWN_GRACE_MS_DEFAULT / 1000}s`, ms: SHUTDOWN_GRACE_MS_DEFAULT },
+  secretsFile: "",
 };
 
 /** Parses `text` as _FILE with `env`. */
@@ -77,6 +78,7 @@ Deno.test("parseServerConfig() lets every key's environment variable win over th
     ["CONNECTIONS_MAX", "1", { connectionsMax: 1 }],
     ["IDLE_TIMEOUT", "100ms", { idleTimeout: { text: "100ms", ms: 100 } }],
     ["SHUTDOWN_GRACE", "1m", { shutdownGrace: { text: "1m", ms: 60_000 } }],
+    ["SECRETS_FILE", "/run/secrets/agencies", { secretsFile: "/run/secrets/agencies" }],
   ];
   assert.deepEqual(cases.map(([key]) => key), [...SERVER_CONFIG_KEYS], "every key is covered");
   for (const [key, value, expected] of cases) {

@@ -21,10 +21,14 @@ export class RawPeer {
     return new RawPeer(await Deno.connect({ hostname: "127.0.0.1", port }));
   }
 
-  /** Connects and says hello; returns the peer and the hello ack. */
-  static async hello(port: number, agency: number): Promise<[RawPeer, Message]> {
+  /** Connects and says hello (with `secret`, if given); returns the peer and the reply. */
+  static async hello(port: number, agency: number, secret?: string): Promise<[RawPeer, Message]> {
     const peer = await RawPeer.connect(port);
-    await peer.send({ type: MessageType.hello, agency });
+    await peer.send({
+      type: MessageType.hello,
+      agency,
+      ...(secret === undefined ? {} : { secret }),
+    });
     return [peer, await peer.receive()];
   }
 
