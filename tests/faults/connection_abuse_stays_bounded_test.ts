@@ -21,9 +21,9 @@ import { errorCodeName } from "../../lib/protocol.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
-import { assertStoreHoldsExactly, winnersOf, writeAgencyData } from "./helpers/agency_data.ts";
+import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
 import { startInProcessServer } from "./helpers/in_process_server.ts";
-import { countLines, startUpload, waitUntil } from "./helpers/uploads.ts";
+import { assertUploadsExact, countLines, startUploads, waitUntil } from "./helpers/uploads.ts";
 
 const _CONNECTIONS_MAX = 64;
 const _IDLE_MS = 1_000;
@@ -157,15 +157,11 @@ Deno.test("idle and slowloris connections are cut, a connection flood is refused
         }
       })();
       heartbeat.catch(() => {}); // awaited below, after the abuse
-      const uploads = data.files.map((file, index) =>
-        startUpload({
-          agency: index + 1,
-          port: server.port,
-          dataFile: file,
-          batchMaxAmount: 10,
-          batchWindow: 2,
-        })
-      );
+      const uploads = startUploads(data.files, {
+        port: server.port,
+        batchMaxAmount: 10,
+        batchWindow: 2,
+      });
 
       const endlessFrame = header(MessageType.hello, 1000);
       const silent = Array.from(
@@ -224,11 +220,7 @@ Deno.test("idle and slowloris connections are cut, a connection flood is refused
       await agency3.send({ type: MessageType.winnersQuery });
       assert.deepEqual(await agency3.receive(), { type: MessageType.winners, documents: [] });
       agency3.close();
-      const summaries = await Promise.all(uploads.map((upload) => upload.done));
-      for (const [index, summary] of summaries.entries()) {
-        assert.ok(summary !== undefined);
-        assert.deepEqual([...summary.winners].sort(), winnersOf(data.bets, index + 1));
-      }
+      await assertUploadsExact(uploads, data.bets);
       const ackMsMax = Math.max(...ackMs);
       assert.ok(ackMsMax < _ACK_MS_MAX, `slowest heartbeat ack ${Math.round(ackMsMax)} ms`);
       const peak = await procStatusBytes(pid, "VmHWM");

@@ -30,9 +30,9 @@ import { makeBets } from "../helpers/bets.ts";
 import { ChunkedSource, joinBytes, OneReadSource } from "../helpers/byte_io.ts";
 import { RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
-import { assertStoreHoldsExactly, winnersOf, writeAgencyData } from "./helpers/agency_data.ts";
+import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
 import { Rng, trialPlan } from "./helpers/trials.ts";
-import { startUpload } from "./helpers/uploads.ts";
+import { assertUploadsExact, startUploads } from "./helpers/uploads.ts";
 
 const _FRAME_BYTES_MAX = 64 * 1024;
 const _encoder = new TextEncoder();
@@ -401,15 +401,11 @@ Deno.test("the real server answers each bad input with its own code and log line
         field,
       ]),
     ];
-    const uploads = data.files.map((file, index) =>
-      startUpload({
-        agency: index + 1,
-        port: server.port,
-        dataFile: file,
-        batchMaxAmount: 10,
-        batchWindow: 4,
-      })
-    );
+    const uploads = startUploads(data.files, {
+      port: server.port,
+      batchMaxAmount: 10,
+      batchWindow: 4,
+    });
     try {
       for (const [name, bytes, expected] of errorCases) {
         const replies = await exchange(server.port, bytes);
@@ -457,12 +453,7 @@ Deno.test("the real server answers each bad input with its own code and log line
       await agency3.send({ type: MessageType.winnersQuery });
       assert.deepEqual(await agency3.receive(), { type: MessageType.winners, documents: [] });
       agency3.close();
-      const summaries = await Promise.all(uploads.map((upload) => upload.done));
-      for (const [index, summary] of summaries.entries()) {
-        assert.ok(summary !== undefined);
-        assert.equal(summary.batchesRejected, 0);
-        assert.deepEqual([...summary.winners].sort(), winnersOf(data.bets, index + 1));
-      }
+      await assertUploadsExact(uploads, data.bets);
       console.log(
         `live_hostile: ${errorCases.length} error cases, ${nackCases.length} refused batches, 50 garbage connections, ${data.bets.length} bets uploaded meanwhile`,
       );

@@ -15,16 +15,11 @@ import { MessageType } from "../../lib/protocol.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
-import {
-  assertStoreHoldsExactly,
-  storedBets,
-  winnersOf,
-  writeAgencyData,
-} from "./helpers/agency_data.ts";
+import { assertStoreHoldsExactly, storedBets, writeAgencyData } from "./helpers/agency_data.ts";
 import { startChaosProxy } from "./helpers/chaos_proxy.ts";
 import { startInProcessServer } from "./helpers/in_process_server.ts";
 import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";
-import { startUpload } from "./helpers/uploads.ts";
+import { assertUploadsExact, startUploads } from "./helpers/uploads.ts";
 
 function wire(bets: readonly Bet[]) {
   return bets.map(({ agency: _, ...bet }) => bet);
@@ -124,21 +119,12 @@ async function proxyTrial(seed: number): Promise<void> {
     const server = await startInProcessServer({ storage, agencies });
     const proxy = startChaosProxy(server.port, rng, rng.int(3, 12), rng.int(20, 4000));
     try {
-      const uploads = data.files.map((file, index) =>
-        startUpload({
-          agency: index + 1,
-          port: proxy.port,
-          dataFile: file,
-          batchMaxAmount: rng.int(1, 15),
-          batchWindow: rng.int(1, 16),
-        })
-      );
-      const summaries = await Promise.all(uploads.map((upload) => upload.done));
-      for (const [index, summary] of summaries.entries()) {
-        assert.ok(summary !== undefined, `agency ${index + 1} finished`);
-        assert.equal(summary.batchesRejected, 0);
-        assert.deepEqual([...summary.winners].sort(), winnersOf(data.bets, index + 1));
-      }
+      const uploads = startUploads(data.files, {
+        port: proxy.port,
+        batchMaxAmount: rng.int(1, 15),
+        batchWindow: rng.int(1, 16),
+      });
+      await assertUploadsExact(uploads, data.bets);
       totals.cuts += proxy.cuts;
     } finally {
       await proxy.close();

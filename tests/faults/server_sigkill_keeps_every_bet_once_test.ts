@@ -15,9 +15,14 @@ import assert from "node:assert/strict";
 import { fieldOf, linesOf, type LocalServer, startLocalServer } from "../../lib/local_cluster.ts";
 import { journalPathFor } from "../../lib/bet_store.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
-import { assertStoreHoldsExactly, winnersOf, writeAgencyData } from "./helpers/agency_data.ts";
+import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
 import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";
-import { countLines, type RunningUpload, startUpload } from "./helpers/uploads.ts";
+import {
+  assertUploadsExact,
+  countLines,
+  type RunningUpload,
+  startUploads,
+} from "./helpers/uploads.ts";
 
 /** Where a trial kills the server. */
 type KillPoint =
@@ -124,16 +129,7 @@ async function crashTrial(seed: number): Promise<void> {
     const runs: LocalServer[] = [server];
     runLines = server.lines;
     const total = specs.reduce((sum, spec) => sum + spec.bets, 0);
-    for (const [index, file] of data.files.entries()) {
-      uploads.push(startUpload({
-        agency: index + 1,
-        port,
-        dataFile: file,
-        batchMaxAmount,
-        batchWindow,
-        onLine: check,
-      }));
-    }
+    uploads.push(...startUploads(data.files, { port, batchMaxAmount, batchWindow, onLine: check }));
     let settled = false;
     const allDone = Promise.all(uploads.map((upload) => upload.done)).finally(() => settled = true);
     allDone.catch(() => {});
@@ -172,15 +168,9 @@ async function crashTrial(seed: number): Promise<void> {
       totals.restarts += 1;
     }
 
-    const summaries = await allDone;
+    await allDone;
     assert.equal(await server.stop(), 0, "the last server run exits 0 on SIGTERM");
-    for (const [index, summary] of summaries.entries()) {
-      const agency = index + 1;
-      assert.ok(summary !== undefined, `agency ${agency} finished its upload`);
-      assert.equal(summary.batchesRejected, 0, `agency ${agency}: no batch refused`);
-      assert.equal(summary.betsConfirmed, specs[index]!.bets, `agency ${agency}: bets confirmed`);
-      assert.deepEqual([...summary.winners].sort(), winnersOf(data.bets, agency));
-    }
+    await assertUploadsExact(uploads, data.bets);
     totals.betsCompared += await assertStoreHoldsExactly(storage, data.bets);
     assertDrawnOnce(runs, agencies);
     totals.trials += 1;

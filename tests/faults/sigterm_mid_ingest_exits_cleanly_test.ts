@@ -14,14 +14,9 @@ import type { Bet } from "../../lib/bet.ts";
 import { BetStore } from "../../lib/bet_store.ts";
 import { linesOf, type LocalServer, startLocalServer } from "../../lib/local_cluster.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
-import {
-  assertStoreHoldsExactly,
-  storedBets,
-  winnersOf,
-  writeAgencyData,
-} from "./helpers/agency_data.ts";
+import { assertStoreHoldsExactly, storedBets, writeAgencyData } from "./helpers/agency_data.ts";
 import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";
-import { countLines, startUpload, waitUntil } from "./helpers/uploads.ts";
+import { assertUploadsExact, countLines, startUploads, waitUntil } from "./helpers/uploads.ts";
 
 const _GRACE_MS = 2_000;
 /** Exit may take this much past the grace period (closing, process exit). */
@@ -53,16 +48,12 @@ async function sigtermTrial(seed: number): Promise<void> {
     };
     let server: LocalServer = await startLocalServer(env);
     const port = server.port;
-    const uploads = data.files.map((file, index) =>
-      startUpload({
-        agency: index + 1,
-        port,
-        dataFile: file,
-        batchMaxAmount,
-        batchWindow: 64,
-        reconnectBudgetMs: 30_000,
-      })
-    );
+    const uploads = startUploads(data.files, {
+      port,
+      batchMaxAmount,
+      batchWindow: 64,
+      reconnectBudgetMs: 30_000,
+    });
     try {
       const stored = () => countLines(server.lines, "apuesta_recibida");
       while (stored() < stopAfterBatches && linesOf(server.lines, "sorteo").length === 0) {
@@ -108,12 +99,7 @@ async function sigtermTrial(seed: number): Promise<void> {
       }
 
       server = await startLocalServer({ ...env, SERVER_PORT: String(port) });
-      const summaries = await Promise.all(uploads.map((upload) => upload.done));
-      for (const [index, summary] of summaries.entries()) {
-        assert.ok(summary !== undefined);
-        assert.equal(summary.batchesRejected, 0);
-        assert.deepEqual([...summary.winners].sort(), winnersOf(data.bets, index + 1));
-      }
+      await assertUploadsExact(uploads, data.bets);
     } finally {
       for (const upload of uploads) upload.abort();
       await server.stop();

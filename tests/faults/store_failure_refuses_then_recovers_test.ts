@@ -17,11 +17,17 @@ import { BetStore } from "../../lib/bet_store.ts";
 import { linesOf, startLocalServer } from "../../lib/local_cluster.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
-import { assertStoreHoldsExactly, winnersOf, writeAgencyData } from "./helpers/agency_data.ts";
+import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
 import { FlakyDisk } from "./helpers/flaky_disk.ts";
 import { startInProcessServer } from "./helpers/in_process_server.ts";
 import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";
-import { countLines, type RunningUpload, startUpload, waitUntil } from "./helpers/uploads.ts";
+import {
+  assertUploadsExact,
+  countLines,
+  type RunningUpload,
+  startUploads,
+  waitUntil,
+} from "./helpers/uploads.ts";
 
 const _encoder = new TextEncoder();
 const _decoder = new TextDecoder();
@@ -64,15 +70,7 @@ async function diskTrial(seed: number): Promise<void> {
     const server = await startInProcessServer({ storage, agencies, openFile: disk.open });
     const uploads: RunningUpload[] = [];
     try {
-      for (const [index, file] of data.files.entries()) {
-        uploads.push(startUpload({
-          agency: index + 1,
-          port: server.port,
-          dataFile: file,
-          batchMaxAmount,
-          batchWindow,
-        }));
-      }
+      uploads.push(...startUploads(data.files, { port: server.port, batchMaxAmount, batchWindow }));
       const done = Promise.all(uploads.map((upload) => upload.done));
       const acked = () =>
         uploads.reduce((sum, upload) => sum + countLines(upload.lines, "apuesta_enviada"), 0);
@@ -88,13 +86,7 @@ async function diskTrial(seed: number): Promise<void> {
         setTimeout(resolve, Math.max(0, faultMs - (Date.now() - faultStarted)))
       );
       disk[fault] = false;
-      const summaries = await done;
-      for (const [index, summary] of summaries.entries()) {
-        const agency = index + 1;
-        assert.ok(summary !== undefined, `agency ${agency} finished`);
-        assert.equal(summary.batchesRejected, 0, `agency ${agency}: every refusal was resent`);
-        assert.deepEqual([...summary.winners].sort(), winnersOf(data.bets, agency));
-      }
+      await assertUploadsExact(uploads, data.bets);
       // A refused batch logs apuesta_recibida, a refused finished logs protocol_error.
       const refused = server.lines.filter((line) =>
         line.includes("result: fail") && line.includes("code: storeFailed")
@@ -212,16 +204,11 @@ Deno.test({
       try {
         const storage = `${disk}/bets.csv`;
         const server = await startLocalServer({ STORAGE: storage, AGENCIES: "3" });
-        const uploads = data.files.map((file, index) =>
-          startUpload({
-            agency: index + 1,
-            port: server.port,
-            dataFile: file,
-            batchMaxAmount: 10,
-            batchWindow: 8,
-          })
-        );
-        const done = Promise.all(uploads.map((upload) => upload.done));
+        const uploads = startUploads(data.files, {
+          port: server.port,
+          batchMaxAmount: 10,
+          batchWindow: 8,
+        });
         try {
           const full = () => linesOf(server.lines, "apuesta_recibida", "fail").length > 0;
           await waitUntil(full, "a storeFailed refusal on the full disk");
@@ -232,12 +219,7 @@ Deno.test({
           assert.equal(await echoProbe(server.port, "still serving"), "still serving\n");
           await new Promise((resolve) => setTimeout(resolve, 300));
           assert.ok(await mount(["-o", "remount,size=4m", disk]), "the disk grows");
-          const summaries = await done;
-          for (const [index, summary] of summaries.entries()) {
-            assert.ok(summary !== undefined);
-            assert.equal(summary.batchesRejected, 0);
-            assert.deepEqual([...summary.winners].sort(), winnersOf(data.bets, index + 1));
-          }
+          await assertUploadsExact(uploads, data.bets);
         } finally {
           for (const upload of uploads) upload.abort();
           assert.equal(await server.stop(), 0);

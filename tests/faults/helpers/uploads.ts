@@ -3,8 +3,11 @@
  * fault: each collects its log lines and can act on them as they come.
  */
 
+import assert from "node:assert/strict";
 import { AgencyUpload, type UploadSummary } from "../../../lib/agency_upload.ts";
+import type { Bet } from "../../../lib/bet.ts";
 import { Logger } from "../../../lib/log.ts";
+import { winnersOf } from "./agency_data.ts";
 
 /** A running upload. */
 export interface RunningUpload {
@@ -72,5 +75,34 @@ export async function waitUntil(
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** Starts one upload per data file: agency k uploads `files[k - 1]`. */
+export function startUploads(
+  files: readonly string[],
+  spec: Omit<UploadSpec, "agency" | "dataFile">,
+): RunningUpload[] {
+  return files.map((dataFile, index) => startUpload({ ...spec, agency: index + 1, dataFile }));
+}
+
+/**
+ * Waits for every upload, then asserts that each finished, had no batch
+ * refused for good, counted every bet of its file as stored, and was told
+ * exactly its agency's winners.
+ * @param bets every bet of every file (writeAgencyData)
+ */
+export async function assertUploadsExact(
+  uploads: readonly RunningUpload[],
+  bets: readonly Bet[],
+): Promise<void> {
+  const summaries = await Promise.all(uploads.map((upload) => upload.done));
+  for (const [index, summary] of summaries.entries()) {
+    const agency = uploads[index]!.agency;
+    assert.ok(summary !== undefined, `agency ${agency} finished its upload`);
+    assert.equal(summary.batchesRejected, 0, `agency ${agency}: no batch refused for good`);
+    const own = bets.filter((bet) => bet.agency === agency).length;
+    assert.equal(summary.betsConfirmed, own, `agency ${agency}: bets confirmed`);
+    assert.deepEqual([...summary.winners].sort(), winnersOf(bets, agency));
   }
 }
