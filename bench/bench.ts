@@ -1,0 +1,361 @@
+/**
+ * The benchmark (issue 4): runs the real server and agencies as processes on
+ * 127.0.0.1 over seeded data, next to a raw-bytes floor, checks every run,
+ * and reports medians, the issue's targets, a Markdown section appended to
+ * bench/results.md and the chart bench/throughput.svg.
+ *
+ * deno task bench [-- --quick] [--runs N] [--scenario a|b|c|d]... [--large]
+ *   [--out DIR] [--results FILE] [--chart FILE] [--seed S] [--env KEY=VALUE]... [--no-sweep]
+ */
+
+import { parseArgs } from "node:util";
+import { loadClientConfig } from "../lib/client_config.ts";
+import { type DataSet, defaultWinners, ensureDataSet } from "./bench_data.ts";
+import {
+  chartData,
+  evaluateTargets,
+  renderResultsSection,
+  type RunInfo,
+  type ScenarioResult,
+  summarize,
+} from "./bench_report.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "../lib/task_args.ts";
+import { runProgram } from "./flags.ts";
+import { runBaseline, type RunOutcome, runProtocol, type RunSetup } from "./scenario_run.ts";
+import {
+  FRAME_SWEEP_MAX_AMOUNTS,
+  type Scenario,
+  SCENARIO_IDS,
+  type ScenarioId,
+  scenarioTable,
+  totalBets,
+} from "./scenarios.ts";
+import { renderThroughputSvg } from "./throughput_chart.ts";
+import { killAllWatched } from "./watched_process.ts";
+
+const _USAGE = `Usage: deno task bench [-- OPTIONS]
+  --quick              seconds-long smoke run on tiny data (1 run; results go to --out)
+  --runs N             runs per figure, the median is reported (default 3, quick 1)
+  --scenario X         a, b, c or d; repeatable (default a, b, c; d only with --large)
+  --large              also run (d), the ~1 GB file: generating and moving it takes minutes
+  --out DIR            generated data and run files (default bench/out)
+  --results FILE       Markdown appended per run (default bench/results.md, quick: DIR/results.md)
+  --chart FILE         SVG chart (default bench/throughput.svg, quick: DIR/throughput.svg)
+  --seed S             data generator seed (default 1)
+  --env KEY=VALUE      extra variable for the server and clients (e.g. SERVER_LISTEN_BACKLOG=128)
+  --no-sweep           skip the frame-size sweep on (a)'s data`;
+
+const _ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+/** Most runs per figure accepted. */
+const _RUNS_MAX = 100;
+/** Every run gets this long, plus {@link _DEADLINE_MS_PER_BET} per bet. */
+const _DEADLINE_MS_BASE = 60_000;
+/** A run slower than 10,000 bets/s is taken for hung and killed. */
+const _DEADLINE_MS_PER_BET = 0.1;
+
+/** Parsed command line. */
+export interface BenchOptions {
+  quick: boolean;
+  runs: number;
+  scenarios: ScenarioId[];
+  /** True when (d) was left out by default rather than by choice. */
+  largeSkipped: boolean;
+  out: string;
+  results: string;
+  chart: string;
+  seed: number;
+  env: Record<string, string>;
+  sweep: boolean;
+}
+
+function _env(pairs: readonly string[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of pairs) {
+    const equals = pair.indexOf("=");
+    if (equals <= 0) throw new RangeError(`--env "${pair}" is not KEY=VALUE`);
+    env[pair.slice(0, equals)] = pair.slice(equals + 1);
+  }
+  return env;
+}
+
+/**
+ * Parses the command line.
+ * @throws {RangeError} or {TypeError} on a bad or unknown flag
+ */
+export function parseBenchArgs(args: string[]): BenchOptions | "help" {
+  const { values } = parseArgs({
+    args: withoutTaskSeparator(args),
+    options: {
+      quick: { type: "boolean" },
+      runs: { type: "string" },
+      scenario: { type: "string", multiple: true },
+      large: { type: "boolean" },
+      out: { type: "string" },
+      results: { type: "string" },
+      chart: { type: "string" },
+      seed: { type: "string" },
+      env: { type: "string", multiple: true },
+      "no-sweep": { type: "boolean" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return "help";
+  const quick = values.quick ?? false;
+  for (const id of values.scenario ?? []) {
+    if (!(SCENARIO_IDS as readonly string[]).includes(id)) {
+      throw new RangeError(`--scenario "${id}" is not one of ${SCENARIO_IDS.join(", ")}`);
+    }
+  }
+  const chosen = values.scenario === undefined
+    ? SCENARIO_IDS.filter((id) => id !== "d" || values.large === true)
+    : SCENARIO_IDS.filter((id) => values.scenario!.includes(id) || (id === "d" && values.large));
+  const out = values.out ?? "bench/out";
+  return {
+    quick,
+    runs: wholeNumberFlag(values.runs, "--runs", quick ? 1 : 3, 1, _RUNS_MAX),
+    scenarios: chosen,
+    largeSkipped: values.scenario === undefined && values.large !== true,
+    out,
+    results: values.results ?? (quick ? `${out}/results.md` : "bench/results.md"),
+    chart: values.chart ?? (quick ? `${out}/throughput.svg` : "bench/throughput.svg"),
+    seed: wholeNumberFlag(values.seed, "--seed", 1, 0, 2 ** 31),
+    env: _env(values.env ?? []),
+    sweep: values["no-sweep"] !== true,
+  };
+}
+
+async function _command(command: string, args: string[]): Promise<string> {
+  try {
+    const output = await new Deno.Command(command, { args, cwd: _ROOT, stderr: "null" }).output();
+    return output.success ? new TextDecoder().decode(output.stdout).trim() : "";
+  } catch {
+    return "";
+  }
+}
+
+async function _machine(): Promise<Pick<RunInfo, "cpus" | "memoryBytes" | "cpuModel" | "commit">> {
+  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
+  const commit = await _command("git", ["rev-parse", "--short", "HEAD"]);
+  const dirty = await _command("git", ["status", "--porcelain", "--untracked-files=no"]);
+  return {
+    cpus: navigator.hardwareConcurrency,
+    memoryBytes: Number(/^MemTotal:\s+(\d+) kB$/m.exec(meminfo)?.[1] ?? 0) * 1024,
+    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown CPU",
+    commit: commit === ""
+      ? "unknown commit"
+      : `${commit}${dirty === "" ? "" : " + uncommitted changes"}`,
+  };
+}
+
+/** Loads every program's module graph once, so no measured run pays for it. */
+async function _warmUp(): Promise<void> {
+  const runs: [string[], Record<string, string>][] = [
+    [["run", "--allow-read=config", "--allow-env", "server.ts"], { SERVER_PORT: "none" }],
+    [["run", "--allow-read=config", "--allow-env", "client.ts"], { CLI_ID: "0" }],
+    [["run", "bench/load_generator.ts", "--help"], {}],
+    [["run", "bench/baseline.ts", "--help"], {}],
+  ];
+  await Promise.all(
+    runs.map(([args, env]) =>
+      new Deno.Command(Deno.execPath(), { args, env, cwd: _ROOT, stdout: "null", stderr: "null" })
+        .output()
+    ),
+  );
+}
+
+async function _dataFor(options: BenchOptions, scenario: Scenario): Promise<DataSet> {
+  let announced = false;
+  const data = await ensureDataSet(options.out, {
+    agencies: scenario.agencies,
+    bets: scenario.betsPerAgency,
+    winners: defaultWinners(scenario.betsPerAgency),
+    seed: options.seed,
+  }, (_agency, path) => {
+    if (announced) return;
+    announced = true;
+    console.log(`bench: generating (${scenario.id})'s data with the seeded generator (${path} …)`);
+  });
+  if (announced) console.log(`bench: data ready in ${data.dir}`);
+  return data;
+}
+
+function _describe(outcome: RunOutcome): string {
+  if (!outcome.ok) return `FAILED: ${outcome.reason}`;
+  const { endToEndMs = 0, betsPerS = 0, serverRssBytes = 0 } = outcome.figures;
+  return `passed, ${(endToEndMs / 1000).toFixed(3)} s, ${
+    Math.round(betsPerS).toLocaleString("en-US")
+  } bets/s, server RSS ${(serverRssBytes / 1e6).toFixed(1)} MB`;
+}
+
+/** Runs one configuration `options.runs` times. */
+async function _repeat(
+  options: BenchOptions,
+  label: string,
+  run: (setup: RunSetup) => Promise<RunOutcome>,
+  setup: Omit<RunSetup, "workDir" | "failureDir">,
+): Promise<RunOutcome[]> {
+  const outcomes: RunOutcome[] = [];
+  const stamp = new Date().toISOString().replaceAll(":", "-").slice(0, 19);
+  for (let index = 1; index <= options.runs; index += 1) {
+    const name = `${label.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "")}-run${index}`;
+    const outcome = await run({
+      ...setup,
+      workDir: `${options.out}/runs/${name}`,
+      failureDir: `${options.out}/failures/${stamp}-${name}`,
+    });
+    console.log(`bench: ${label} run ${index}/${options.runs}: ${_describe(outcome)}`);
+    outcomes.push(outcome);
+  }
+  return outcomes;
+}
+
+async function _runScenario(
+  options: BenchOptions,
+  scenario: Scenario,
+  client: { maxAmount: number; window: number },
+): Promise<ScenarioResult[]> {
+  const data = await _dataFor(options, scenario);
+  const base = {
+    root: _ROOT,
+    data,
+    window: client.window,
+    env: options.env,
+    deadlineMs: _DEADLINE_MS_BASE + totalBets(scenario) * _DEADLINE_MS_PER_BET,
+  };
+  const setup = { ...base, maxAmount: client.maxAmount };
+  const results: ScenarioResult[] = [];
+  const protocol = await _repeat(options, `(${scenario.id})`, (run) => runProtocol(scenario, run), {
+    ...setup,
+  });
+  const floor = await _repeat(
+    options,
+    `(${scenario.id}) floor`,
+    (run) => runBaseline(scenario, run),
+    setup,
+  );
+  results.push({
+    scenario,
+    maxAmount: client.maxAmount,
+    sweep: false,
+    dataBytes: data.bytes,
+    protocol: summarize(protocol),
+    baseline: summarize(floor),
+  });
+  if (scenario.id !== "a" || !options.sweep) return results;
+  for (const maxAmount of FRAME_SWEEP_MAX_AMOUNTS) {
+    if (maxAmount === client.maxAmount) continue;
+    const outcomes = await _repeat(
+      options,
+      `(a) maxAmount ${maxAmount}`,
+      (run) => runProtocol(scenario, run),
+      { ...base, maxAmount },
+    );
+    results.push({
+      scenario,
+      maxAmount,
+      sweep: true,
+      dataBytes: data.bytes,
+      protocol: summarize(outcomes),
+      baseline: undefined,
+    });
+  }
+  return results;
+}
+
+async function _appendResults(path: string, section: string): Promise<void> {
+  const exists = await Deno.stat(path).then(() => true, () => false);
+  const header = "# Benchmark results\n\n" +
+    "Appended by `deno task bench` (see bench/README.md), newest last. " +
+    "Figures are medians of the runs; a run that failed its checks gives no figure.\n";
+  await Deno.writeTextFile(path, `${exists ? "" : header}\n${section}`, { append: true });
+}
+
+/** Formats the committed report files as `deno fmt --check` (in deno task test) wants them. */
+async function _format(paths: string[]): Promise<void> {
+  const formatted = await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "--quiet", ...paths],
+    cwd: _ROOT,
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  if (!formatted.success) {
+    console.error(`bench: deno fmt ${paths.join(" ")} failed; run it by hand`);
+  }
+}
+
+/**
+ * Runs the benchmark.
+ * @returns the exit code: 0 when every run passed its checks
+ */
+export async function runBench(options: BenchOptions): Promise<number> {
+  const client = await loadClientConfig({
+    CLI_CONFIG: `${_ROOT}/config/client.yaml`,
+    CLI_ID: "1",
+    ...options.env,
+  });
+  const notes: string[] = [];
+  if (options.largeSkipped) {
+    notes.push(
+      "(d) skipped: generating and moving the ~1 GB file takes minutes; run with --large or --scenario d",
+    );
+    console.log(`bench: ${notes[0]}`);
+  }
+  await Deno.mkdir(options.out, { recursive: true });
+  // The processes run in the repository root: give them absolute paths.
+  options = { ...options, out: await Deno.realPath(options.out) };
+  await _warmUp();
+  // Ctrl-C or SIGTERM must not leave servers and clients running.
+  const interrupt = () => {
+    killAllWatched();
+    Deno.exit(130);
+  };
+  Deno.addSignalListener("SIGINT", interrupt);
+  Deno.addSignalListener("SIGTERM", interrupt);
+  const results: ScenarioResult[] = [];
+  try {
+    for (const id of options.scenarios) {
+      const scenario = scenarioTable(options.quick)[id];
+      results.push(
+        ...await _runScenario(options, scenario, {
+          maxAmount: client.batchMaxAmount,
+          window: client.batchWindow,
+        }),
+      );
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", interrupt);
+    Deno.removeSignalListener("SIGTERM", interrupt);
+  }
+  const info: RunInfo = {
+    date: new Date(),
+    quick: options.quick,
+    runs: options.runs,
+    seed: options.seed,
+    window: client.batchWindow,
+    env: options.env,
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    notes,
+    ...await _machine(),
+  };
+  const section = renderResultsSection(info, results);
+  console.log(`\n${section}`);
+  await _appendResults(options.results, section);
+  await Deno.writeTextFile(options.chart, renderThroughputSvg(chartData(info, results)));
+  // Quick runs write into --out, which deno fmt ignores.
+  if (!options.quick) await _format([options.results, options.chart]);
+  await Deno.writeTextFile(
+    `${options.out}/last_run.json`,
+    JSON.stringify({ info, results, targets: evaluateTargets(results) }, null, 2) + "\n",
+  );
+  console.log(`bench: appended to ${options.results}; chart in ${options.chart}`);
+  const failed = results.some((result) =>
+    result.protocol.failures.length > 0 || (result.baseline?.failures.length ?? 0) > 0
+  );
+  return failed ? 1 : 0;
+}
+
+if (import.meta.main) await runProgram("bench", _USAGE, parseBenchArgs, runBench);

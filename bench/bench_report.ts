@@ -1,0 +1,418 @@
+/**
+ * Turns the benchmark's runs into figures (medians of the runs that passed
+ * their checks), the issue-4 targets as met / not met, a Markdown section for
+ * bench/results.md and the data of the throughput chart.
+ */
+
+import type { FigureName, RunFigures, RunOutcome } from "./scenario_run.ts";
+import type { Scenario, ScenarioId } from "./scenarios.ts";
+import type { ThroughputChart } from "./throughput_chart.ts";
+
+/** The runs of one configuration, summarized. */
+export interface Summary {
+  runs: number;
+  /** Why each failed run failed. */
+  failures: string[];
+  /** Medians; undefined when any run failed (a failed run is never a figure). */
+  figures: RunFigures | undefined;
+}
+
+/** Everything measured for one scenario and frame size. */
+export interface ScenarioResult {
+  scenario: Scenario;
+  /** Bets per batch frame of its agencies. */
+  maxAmount: number;
+  /** True for the frame-size sweep's extra runs on (a)'s data. */
+  sweep: boolean;
+  dataBytes: number;
+  protocol: Summary;
+  /** The raw-bytes floor; undefined for sweep runs. */
+  baseline: Summary | undefined;
+}
+
+/** Where and how the benchmark ran. */
+export interface RunInfo {
+  date: Date;
+  quick: boolean;
+  runs: number;
+  seed: number;
+  window: number;
+  env: Record<string, string>;
+  cpus: number;
+  memoryBytes: number;
+  cpuModel: string;
+  deno: string;
+  v8: string;
+  /** e.g. `abc1234 (+ uncommitted changes)`. */
+  commit: string;
+  notes: string[];
+}
+
+/** An issue-4 target and how this run did. */
+export interface TargetVerdict {
+  target: string;
+  measured: string;
+  verdict: "met" | "not met" | "not run";
+}
+
+/**
+ * The median of some numbers.
+ * @example median([3, 1, 2]) // 2
+ * @returns undefined for no numbers
+ */
+export function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((one, other) => one - other);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+/** Summarizes runs: medians of every figure, or none when a run failed. */
+export function summarize(outcomes: readonly RunOutcome[]): Summary {
+  const failures = outcomes.flatMap((outcome) => outcome.ok ? [] : [outcome.reason]);
+  if (failures.length > 0 || outcomes.length === 0) {
+    return { runs: outcomes.length, failures, figures: undefined };
+  }
+  const figures: RunFigures = {};
+  const names = new Set(
+    outcomes.flatMap((outcome) => outcome.ok ? Object.keys(outcome.figures) : []),
+  ) as Set<FigureName>;
+  for (const name of names) {
+    const values = outcomes.flatMap((outcome) => {
+      const value = outcome.ok ? outcome.figures[name] : undefined;
+      return value === undefined ? [] : [value];
+    });
+    const middle = median(values);
+    if (middle !== undefined) figures[name] = middle;
+  }
+  return { runs: outcomes.length, failures, figures };
+}
+
+const _DASH = "–";
+
+function _seconds(ms: number | undefined): string {
+  return ms === undefined ? _DASH : (ms / 1000).toFixed(3);
+}
+
+function _ms(ms: number | undefined): string {
+  return ms === undefined ? _DASH : ms.toFixed(1);
+}
+
+function _rate(perS: number | undefined): string {
+  return perS === undefined ? _DASH : Math.round(perS).toLocaleString("en-US");
+}
+
+function _mb(bytes: number | undefined): string {
+  return bytes === undefined ? _DASH : (bytes / 1e6).toFixed(1);
+}
+
+function _ratio(value: number | undefined): string {
+  return value === undefined ? _DASH : `${value.toFixed(1)}×`;
+}
+
+function _check(summary: Summary): string {
+  if (summary.failures.length === 0) return `passed (${summary.runs}/${summary.runs})`;
+  return `FAILED ${summary.failures.length}/${summary.runs}: ${summary.failures[0]}`;
+}
+
+function _data(result: ScenarioResult): string {
+  const { agencies, betsPerAgency } = result.scenario;
+  return `${agencies.toLocaleString("en-US")} × ${betsPerAgency.toLocaleString("en-US")} (${
+    _mb(result.dataBytes)
+  } MB)`;
+}
+
+/** The headline scenario results (not the sweep). */
+function _main(results: readonly ScenarioResult[]): ScenarioResult[] {
+  return results.filter((result) => !result.sweep);
+}
+
+function _find(results: readonly ScenarioResult[], id: ScenarioId): ScenarioResult | undefined {
+  return _main(results).find((result) => result.scenario.id === id);
+}
+
+interface _Target {
+  id: ScenarioId;
+  text: string;
+  /** undefined: met when every run passed its checks. */
+  figure: FigureName | undefined;
+  limit: number;
+  kind: "at most" | "at least";
+  format: (value: number | undefined) => string;
+}
+
+const _TARGETS: _Target[] = [
+  {
+    id: "a",
+    text: "(a) end to end ≤ 0.2 s, process starts included",
+    figure: "endToEndMs",
+    limit: 200,
+    kind: "at most",
+    format: (ms) => `${_seconds(ms)} s`,
+  },
+  {
+    id: "b",
+    text: "(b) ≥ 1,000,000 bets/s end to end",
+    figure: "betsPerS",
+    limit: 1_000_000,
+    kind: "at least",
+    format: (rate) => `${_rate(rate)} bets/s`,
+  },
+  {
+    id: "b",
+    text: "(b) server RSS ≤ 150 MB",
+    figure: "serverRssBytes",
+    limit: 150e6,
+    kind: "at most",
+    format: (bytes) => `${_mb(bytes)} MB`,
+  },
+  {
+    id: "c",
+    text: "(c) ≥ 500,000 bets/s",
+    figure: "betsPerS",
+    limit: 500_000,
+    kind: "at least",
+    format: (rate) => `${_rate(rate)} bets/s`,
+  },
+  {
+    id: "c",
+    text: "(c) server RSS ≤ 200 MB",
+    figure: "serverRssBytes",
+    limit: 200e6,
+    kind: "at most",
+    format: (bytes) => `${_mb(bytes)} MB`,
+  },
+  {
+    id: "c",
+    text: "(c) every agency gets its exact winners",
+    figure: undefined,
+    limit: 0,
+    kind: "at most",
+    format: () => "",
+  },
+  {
+    id: "d",
+    text: "(d) server RSS ≤ 150 MB",
+    figure: "serverRssBytes",
+    limit: 150e6,
+    kind: "at most",
+    format: (bytes) => `${_mb(bytes)} MB`,
+  },
+  {
+    id: "d",
+    text: "(d) client RSS ≤ 100 MB",
+    figure: "clientRssBytes",
+    limit: 100e6,
+    kind: "at most",
+    format: (bytes) => `${_mb(bytes)} MB`,
+  },
+  ...(["a", "b", "c", "d"] as const).map((id): _Target => ({
+    id,
+    text: `(${id}) winners ≤ 50 ms after the last finished`,
+    figure: "finishToWinnersMs",
+    limit: 50,
+    kind: "at most",
+    format: (ms) => `${_ms(ms)} ms`,
+  })),
+];
+
+/** Marks each issue-4 target met / not met / not run. */
+export function evaluateTargets(results: readonly ScenarioResult[]): TargetVerdict[] {
+  return _TARGETS.map((target) => {
+    const result = _find(results, target.id);
+    if (result === undefined) return { target: target.text, measured: _DASH, verdict: "not run" };
+    const { figures, failures, runs } = result.protocol;
+    if (figures === undefined) {
+      return {
+        target: target.text,
+        measured: `${failures.length}/${runs} runs failed`,
+        verdict: "not met",
+      };
+    }
+    if (target.figure === undefined) {
+      const measured = `checked in ${runs} run${runs === 1 ? "" : "s"}`;
+      return { target: target.text, measured, verdict: "met" };
+    }
+    const value = figures[target.figure];
+    const met = value !== undefined &&
+      (target.kind === "at most" ? value <= target.limit : value >= target.limit);
+    return {
+      target: target.text,
+      measured: target.format(value),
+      verdict: met ? "met" : "not met",
+    };
+  });
+}
+
+function _table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+function _scenarioRow(result: ScenarioResult): string[] {
+  const figures = result.protocol.figures;
+  const floor = result.baseline?.figures;
+  const ratio = figures?.endToEndMs !== undefined && floor?.endToEndMs !== undefined
+    ? figures.endToEndMs / floor.endToEndMs
+    : undefined;
+  return [
+    `(${result.scenario.id}) ${result.scenario.title}`,
+    _data(result),
+    _seconds(figures?.endToEndMs),
+    _rate(figures?.betsPerS),
+    _rate(floor?.betsPerS),
+    _ratio(ratio),
+    _mb(figures?.serverRssBytes),
+    _mb(figures?.clientRssBytes),
+    _ms(figures?.finishToWinnersMs),
+    figures?.batchesPerSync === undefined ? _DASH : figures.batchesPerSync.toFixed(1),
+    figures?.serverCpuMs === undefined ? _DASH : (figures.serverCpuMs / 1000).toFixed(2),
+    _ms(figures?.serverStartMs),
+    figures?.listenOverflows === undefined ? _DASH : String(figures.listenOverflows),
+    result.baseline === undefined || result.baseline.failures.length === 0
+      ? _check(result.protocol)
+      : `${_check(result.protocol)}; floor ${_check(result.baseline)}`,
+  ];
+}
+
+function _sweepRow(result: ScenarioResult): string[] {
+  const figures = result.protocol.figures;
+  return [
+    String(result.maxAmount),
+    _seconds(figures?.endToEndMs),
+    _rate(figures?.betsPerS),
+    figures?.batchesPerSync === undefined ? _DASH : figures.batchesPerSync.toFixed(1),
+    _mb(figures?.serverRssBytes),
+    _check(result.protocol),
+  ];
+}
+
+function _overrides(env: Record<string, string>): string {
+  const entries = Object.entries(env);
+  return entries.length === 0 ? "none" : entries.map(([key, value]) => `${key}=${value}`).join(" ");
+}
+
+/** Renders one run of the benchmark as a Markdown section. */
+export function renderResultsSection(info: RunInfo, results: readonly ScenarioResult[]): string {
+  const stamp = info.date.toISOString().replace("T", " ").slice(0, 19);
+  const main = _main(results);
+  const sweep = results.filter((result) => result.sweep || result.scenario.id === "a")
+    .sort((one, other) => one.maxAmount - other.maxAmount);
+  const parts = [
+    `## ${stamp} UTC — ${info.quick ? "quick smoke run (tiny data)" : "full run"}`,
+    "",
+    `- Machine: ${info.cpus} CPUs (${info.cpuModel}), ${
+      (info.memoryBytes / 2 ** 30).toFixed(1)
+    } GiB memory`,
+    `- Deno ${info.deno} (V8 ${info.v8}); code at ${info.commit}`,
+    `- Config: config/server.ini and config/client.yaml; batch.maxAmount ${
+      _find(results, "a")?.maxAmount ?? main[0]?.maxAmount ?? _DASH
+    }, batch.window ${info.window}; overrides: ${_overrides(info.env)}; seed ${info.seed}`,
+    `- Each figure is the median of ${info.runs} run${
+      info.runs === 1 ? "" : "s"
+    }; floor = the same bytes over TCP into a file, no validation, no fsync`,
+    ...info.notes.map((note) => `- ${note}`),
+    "",
+    _table(
+      [
+        "scenario",
+        "agencies × bets",
+        "end to end s",
+        "bets/s",
+        "floor bets/s",
+        "× floor time",
+        "server RSS MB",
+        "client RSS MB",
+        "finished→winners ms",
+        "batches/fsync",
+        "server CPU s",
+        "server start ms",
+        "listen overflows",
+        "check",
+      ],
+      main.map(_scenarioRow),
+    ),
+  ];
+  const hellos = main.filter((result) => result.protocol.figures?.helloWaitMaxMs !== undefined);
+  if (hellos.length > 0) {
+    parts.push(
+      "",
+      "Listen overflows: connections the kernel dropped from a full accept queue during the run " +
+        "(TcpExt ListenOverflows, whole machine); each costs its client a SYN-ACK retransmit " +
+        "(1 s, then 2, 4, … s). Slowest connect → helloAck of a load-generator agency: " +
+        hellos.map((result) =>
+          `(${result.scenario.id}) ${_ms(result.protocol.figures?.helloWaitMaxMs)} ms`
+        ).join(", ") + ".",
+    );
+  }
+  if (sweep.length > 1) {
+    parts.push(
+      "",
+      "Frame size sweep on (a)'s data (clients' batch.maxAmount; frames stay ≤ 8 KiB):",
+      "",
+      _table(
+        ["batch.maxAmount", "end to end s", "bets/s", "batches/fsync", "server RSS MB", "check"],
+        sweep.map(_sweepRow),
+      ),
+    );
+  }
+  if (info.quick) {
+    parts.push("", "Targets are not evaluated on the quick run's tiny data.");
+  } else {
+    const verdicts = evaluateTargets(results);
+    parts.push(
+      "",
+      "Targets of issue 4:",
+      "",
+      _table(
+        ["target", "measured", "verdict"],
+        verdicts.map((verdict) => [verdict.target, verdict.measured, verdict.verdict]),
+      ),
+    );
+  }
+  return parts.join("\n") + "\n";
+}
+
+/** The chart's data: protocol and floor per scenario, and the frame sweep. */
+export function chartData(info: RunInfo, results: readonly ScenarioResult[]): ThroughputChart {
+  const point = (result: ScenarioResult, summary: Summary | undefined) =>
+    summary?.figures?.betsPerS === undefined ? [] : [{
+      x: result.scenario.agencies,
+      y: summary.figures.betsPerS,
+      label: `(${result.scenario.id})`,
+    }];
+  const main = _main(results);
+  const frames = results.filter((result) => result.sweep || result.scenario.id === "a")
+    .flatMap((result) =>
+      result.protocol.figures?.betsPerS === undefined ? [] : [{
+        x: result.maxAmount,
+        y: result.protocol.figures.betsPerS,
+        label: String(result.maxAmount),
+      }]
+    );
+  return {
+    title: `Ingest throughput, ${info.date.toISOString().slice(0, 10)}, ${info.cpus} CPUs${
+      info.quick ? " (quick run)" : ""
+    } — median of ${info.runs}`,
+    byAgencies: [
+      {
+        name: "lottery (validated, durable)",
+        color: "#1f6fb4",
+        points: main.flatMap((result) => point(result, result.protocol)),
+        line: false,
+      },
+      {
+        name: "floor (raw bytes, no fsync)",
+        color: "#999999",
+        points: main.flatMap((result) => point(result, result.baseline)),
+        line: false,
+      },
+    ],
+    byFrame: [{
+      name: "lottery, (a)'s data",
+      color: "#d2691e",
+      points: frames,
+      line: true,
+    }],
+  };
+}

@@ -1,0 +1,479 @@
+/**
+ * One measured run of a scenario on 127.0.0.1: the real server with its
+ * agencies (client.ts processes or load generators), or the raw-bytes
+ * baseline. A run is checked before its figures count; a run that fails a
+ * check yields only the reason, never figures.
+ */
+
+import { hasWon } from "../lib/bet.ts";
+import { loadBets } from "../lib/bet_store.ts";
+import { fieldOf } from "../lib/local_cluster.ts";
+import type { DataSet } from "./bench_data.ts";
+import type { Scenario } from "./scenarios.ts";
+import {
+  nowMs,
+  type ProcessReport,
+  type StampedLine,
+  WatchedProcess,
+  type WatchOptions,
+} from "./watched_process.ts";
+
+/** Figures of one run: baseline runs have the first five, protocol runs the
+ * others too (helloWaitMaxMs only with load generators). */
+export const FIGURE_NAMES = [
+  "endToEndMs",
+  "betsPerS",
+  "serverRssBytes",
+  "clientRssBytes",
+  "serverCpuMs",
+  "serverStartMs",
+  "finishToWinnersMs",
+  "batchesPerSync",
+  "listenOverflows",
+  "helloWaitMaxMs",
+] as const;
+export type FigureName = typeof FIGURE_NAMES[number];
+export type RunFigures = Partial<Record<FigureName, number>>;
+
+/** A run's result: figures only when every check passed. */
+export type RunOutcome = { ok: true; figures: RunFigures } | { ok: false; reason: string };
+
+/** Where and how a run happens. */
+export interface RunSetup {
+  /** The repository root: the processes' working directory. */
+  root: string;
+  data: DataSet;
+  /** A folder for this run's storage, removed afterwards. */
+  workDir: string;
+  /** Where the output tails of a failed run's processes are written. */
+  failureDir: string;
+  /** Bets per batch frame (client batch.maxAmount). */
+  maxAmount: number;
+  /** Unacknowledged batches per agency (client batch.window). */
+  window: number;
+  /** Extra variables for the server and the clients (config overrides). */
+  env: Record<string, string>;
+  /** Every process is killed after this long. */
+  deadlineMs: number;
+}
+
+const _SERVER = "server.ts";
+const _CLIENT = "client.ts";
+const _LOAD_GENERATOR = "bench/load_generator.ts";
+const _BASELINE = "bench/baseline.ts";
+/** How long a server may take to print its listen line. */
+const _LISTEN_MS_MAX = 30_000;
+/** Printed once per stored batch: counted, not kept. */
+const _BATCH_STORED = " action: apuesta_recibida | result: success";
+
+/** Starts, bounds in time and stops the processes of one run. */
+class _Supervisor {
+  readonly processes: { name: string; process: WatchedProcess }[] = [];
+  timedOut = false;
+  readonly #timer: ReturnType<typeof setTimeout>;
+
+  constructor(deadlineMs: number) {
+    this.#timer = setTimeout(() => {
+      this.timedOut = true;
+      this.killAll();
+    }, deadlineMs);
+  }
+
+  /** Starts a process; `name` names its log if the run fails (e.g. `client-3`). */
+  start(name: string, options: WatchOptions): WatchedProcess {
+    const process = new WatchedProcess(options);
+    this.processes.push({ name, process });
+    return process;
+  }
+
+  killAll(): void {
+    for (const { process } of this.processes) process.kill("SIGKILL");
+  }
+
+  /** Waits for every agent; the first one that fails stops the whole run. */
+  waitAll(agents: readonly WatchedProcess[]): Promise<ProcessReport[]> {
+    return Promise.all(agents.map((agent) =>
+      agent.report.then((report) => {
+        if (report.code !== 0) this.killAll();
+        return report;
+      })
+    ));
+  }
+
+  /** Kills what still runs; with a folder, writes each process's output tail there. */
+  async close(failureDir: string | undefined): Promise<void> {
+    clearTimeout(this.#timer);
+    this.killAll();
+    const reports = await Promise.all(this.processes.map(({ process }) => process.report));
+    if (failureDir === undefined) return;
+    await Deno.mkdir(failureDir, { recursive: true });
+    for (const [index, report] of reports.entries()) {
+      await Deno.writeTextFile(
+        `${failureDir}/${this.processes[index]!.name}.log`,
+        `pid ${report.pid}, exit code ${report.code}, last lines:\n${report.tail.join("\n")}\n`,
+      );
+    }
+  }
+}
+
+function _linesOf(lines: readonly StampedLine[], action: string, result = "success") {
+  const marker = ` action: ${action} | result: ${result}`;
+  return lines.filter((line) => line.text.includes(marker));
+}
+
+function _lastMs(lines: readonly StampedLine[]): number | undefined {
+  return lines.length === 0 ? undefined : Math.max(...lines.map((line) => line.atMs));
+}
+
+/** Splits agencies 1..count into `parts` contiguous ranges. */
+export function agencyRanges(count: number, parts: number): { first: number; last: number }[] {
+  const ranges: { first: number; last: number }[] = [];
+  const used = Math.max(1, Math.min(parts, count));
+  for (let part = 0; part < used; part += 1) {
+    const first = Math.floor((part * count) / used) + 1;
+    const last = Math.floor(((part + 1) * count) / used);
+    ranges.push({ first, last });
+  }
+  return ranges;
+}
+
+/**
+ * The kernel's count of connections dropped because an accept queue was full
+ * (TcpExt ListenOverflows in /proc/net/netstat; whole machine).
+ * @returns undefined when the counter cannot be read
+ */
+async function _listenOverflows(): Promise<number | undefined> {
+  const text = await Deno.readTextFile("/proc/net/netstat").catch(() => "");
+  const [names, values] = text.split("\n").filter((line) => line.startsWith("TcpExt:"));
+  const index = names?.split(" ").indexOf("ListenOverflows") ?? -1;
+  const value = Number(values?.split(" ")[index]);
+  return index > 0 && Number.isFinite(value) ? value : undefined;
+}
+
+/** Waits for the listen line; returns the port and when the line came. */
+async function _listen(server: WatchedProcess): Promise<{ port: number; atMs: number }> {
+  const line = await server.waitForLine(
+    (text) => text.includes(" action: listen | result: success"),
+    _LISTEN_MS_MAX,
+  );
+  return { port: Number(fieldOf(line.text, "port")), atMs: line.atMs };
+}
+
+function _startAgents(
+  supervisor: _Supervisor,
+  scenario: Scenario,
+  setup: RunSetup,
+  port: number,
+): WatchedProcess[] {
+  const dataDir = setup.data.dir;
+  if (scenario.driver === "clients") {
+    return agencyRanges(scenario.agencies, scenario.agencies).map(({ first }) =>
+      supervisor.start(`client-${first}`, {
+        args: [
+          "run",
+          "--allow-net=127.0.0.1",
+          `--allow-read=config,${dataDir}`,
+          "--allow-env",
+          _CLIENT,
+        ],
+        env: {
+          ...setup.env,
+          CLI_ID: String(first),
+          CLI_SERVER_ADDRESS: `127.0.0.1:${port}`,
+          CLI_DATA_FILE: setup.data.files[first - 1]!,
+          CLI_BATCH_MAXAMOUNT: String(setup.maxAmount),
+          CLI_BATCH_WINDOW: String(setup.window),
+        },
+        cwd: setup.root,
+      })
+    );
+  }
+  return agencyRanges(scenario.agencies, scenario.loadProcesses).map(({ first, last }) =>
+    supervisor.start(`load-${first}-${last}`, {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        `--allow-read=${dataDir}`,
+        _LOAD_GENERATOR,
+        ...["--port", String(port), "--data", dataDir],
+        ...["--first", String(first), "--last", String(last)],
+        ...["--max-amount", String(setup.maxAmount), "--window", String(setup.window)],
+        ...["--concurrency", String(scenario.loadConcurrency)],
+      ],
+      env: {},
+      cwd: setup.root,
+    })
+  );
+}
+
+/** What is wrong with the agents' own reports (exit codes, counts, winners). */
+function _agentProblems(scenario: Scenario, setup: RunSetup, reports: ProcessReport[]): string[] {
+  const { bets, winners } = setup.data.spec;
+  const problems: string[] = [];
+  const ranges = scenario.driver === "clients"
+    ? agencyRanges(scenario.agencies, scenario.agencies)
+    : agencyRanges(scenario.agencies, scenario.loadProcesses);
+  reports.forEach((report, index) => {
+    const { first, last } = ranges[index]!;
+    const name = scenario.driver === "clients" ? `client ${first}` : `load ${first}..${last}`;
+    if (report.code !== 0) problems.push(`${name} exited with code ${report.code}`);
+    if (scenario.driver === "clients") {
+      const upload = _linesOf(report.lines, "carga_finalizada")[0]?.text ?? "";
+      const told = _linesOf(report.lines, "consulta_ganadores")[0]?.text ?? "";
+      const sent = fieldOf(upload, "bets_sent");
+      const rejected = fieldOf(upload, "batches_rejected");
+      const skipped = fieldOf(upload, "rows_skipped");
+      if (sent !== String(bets) || rejected !== "0" || skipped !== "0") {
+        problems.push(
+          `${name} sent ${sent} bets (rejected ${rejected}, skipped ${skipped}), expected ${bets}`,
+        );
+      }
+      const winnersTold = fieldOf(told, "cant_ganadores");
+      if (winnersTold !== String(winners)) {
+        problems.push(`${name} was told ${winnersTold} winners, its file has ${winners}`);
+      }
+      return;
+    }
+    const summary = _linesOf(report.lines, "load_summary")[0]?.text ?? "";
+    const agencies = last - first + 1;
+    if (
+      fieldOf(summary, "agencies") !== String(agencies) ||
+      fieldOf(summary, "bets") !== String(agencies * bets)
+    ) {
+      problems.push(`${name} did not confirm ${agencies} agencies with exact winners`);
+    }
+  });
+  return problems;
+}
+
+/** What is wrong with the server's log (exit, draw, errors). */
+function _serverProblems(report: ProcessReport): string[] {
+  const problems: string[] = [];
+  if (report.code !== 0) problems.push(`server exited with code ${report.code}`);
+  const draws = _linesOf(report.lines, "sorteo").length;
+  if (draws !== 1) problems.push(`server logged ${draws} draws`);
+  const errors = report.lines.filter((line) => / (ERROR|CRITICAL) /.test(line.text));
+  if (errors.length > 0) problems.push(`server logged an error: ${errors[0]!.text}`);
+  return problems;
+}
+
+/** Compares what the store holds with the data (loadBets validates every row). */
+async function _storageProblems(storage: string, scenario: Scenario, setup: RunSetup) {
+  const { bets, winners } = setup.data.spec;
+  const stored = new Map<number, { bets: number; winners: number }>();
+  for await (const bet of loadBets(storage)) {
+    const entry = stored.get(bet.agency) ?? { bets: 0, winners: 0 };
+    entry.bets += 1;
+    if (hasWon(bet)) entry.winners += 1;
+    stored.set(bet.agency, entry);
+  }
+  const problems: string[] = [];
+  for (let agency = 1; agency <= scenario.agencies; agency += 1) {
+    const entry = stored.get(agency) ?? { bets: 0, winners: 0 };
+    if (entry.bets !== bets || entry.winners !== winners) {
+      problems.push(
+        `store holds ${entry.bets} bets (${entry.winners} winners) of agency ${agency}, ` +
+          `its file has ${bets} (${winners})`,
+      );
+    }
+    stored.delete(agency);
+  }
+  for (const agency of stored.keys()) problems.push(`store holds bets of unknown agency ${agency}`);
+  return problems;
+}
+
+/**
+ * When the last `finished` and the last winners answer happened (epoch ms).
+ * Load generators time both themselves (finished sent, winners received).
+ * For client.ts, whose log has 1 s timestamps, they are the arrival times at
+ * this process of the server's last `agencia_finalizada` line (logged once
+ * the finished record is durable) and of the clients' last
+ * `consulta_ganadores` line (logged right after the answer).
+ */
+function _finishAndWinners(
+  scenario: Scenario,
+  server: ProcessReport,
+  agents: ProcessReport[],
+): { lastFinished: number | undefined; lastWinners: number | undefined } {
+  if (scenario.driver === "clients") {
+    return {
+      lastFinished: _lastMs(_linesOf(server.lines, "agencia_finalizada")),
+      lastWinners: _lastMs(agents.flatMap((agent) => _linesOf(agent.lines, "consulta_ganadores"))),
+    };
+  }
+  const summaries = agents.map((agent) => _linesOf(agent.lines, "load_summary")[0]?.text ?? "");
+  const latest = (key: string) => {
+    const values = summaries.map((summary) => Number(fieldOf(summary, key)));
+    return values.every((value) => value > 0) ? Math.max(...values) : undefined;
+  };
+  return { lastFinished: latest("last_finished_ms"), lastWinners: latest("last_winners_ms") };
+}
+
+function _protocolFigures(
+  scenario: Scenario,
+  window: { startMs: number; endMs: number },
+  server: ProcessReport,
+  listenMs: number,
+  agents: ProcessReport[],
+): RunFigures {
+  const endToEndMs = window.endMs - window.startMs;
+  const { lastFinished, lastWinners } = _finishAndWinners(scenario, server, agents);
+  const stats = _linesOf(server.lines, "store_stats")[0]?.text ?? "";
+  const syncs = Number(fieldOf(stats, "syncs"));
+  const batches = Number(fieldOf(stats, "batches"));
+  const figures: RunFigures = {
+    endToEndMs,
+    betsPerS: (scenario.agencies * scenario.betsPerAgency * 1000) / endToEndMs,
+    serverRssBytes: server.peakRssBytes,
+    clientRssBytes: Math.max(...agents.map((agent) => agent.peakRssBytes)),
+    serverCpuMs: server.cpuMs,
+    serverStartMs: listenMs - server.startedMs,
+  };
+  if (lastFinished !== undefined && lastWinners !== undefined) {
+    figures.finishToWinnersMs = lastWinners - lastFinished;
+  }
+  if (syncs > 0) figures.batchesPerSync = batches / syncs;
+  if (scenario.driver === "load") {
+    figures.helloWaitMaxMs = Math.max(
+      ...agents.map((agent) =>
+        Number(fieldOf(_linesOf(agent.lines, "load_summary")[0]?.text ?? "", "hello_max_ms"))
+      ),
+    );
+  }
+  return figures;
+}
+
+/** Runs `body` under a supervisor; on failure keeps the process tails. */
+async function _supervised(
+  setup: RunSetup,
+  body: (supervisor: _Supervisor) => Promise<RunOutcome>,
+): Promise<RunOutcome> {
+  await Deno.mkdir(setup.workDir, { recursive: true });
+  const supervisor = new _Supervisor(setup.deadlineMs);
+  let outcome: RunOutcome;
+  try {
+    outcome = await body(supervisor);
+  } catch (error) {
+    outcome = { ok: false, reason: (error as Error).message.split("\n")[0]! };
+  }
+  if (supervisor.timedOut) {
+    outcome = { ok: false, reason: `not done within ${Math.round(setup.deadlineMs / 1000)} s` };
+  }
+  try {
+    await supervisor.close(outcome.ok ? undefined : setup.failureDir);
+  } finally {
+    await Deno.remove(setup.workDir, { recursive: true }).catch(() => {});
+  }
+  if (!outcome.ok) outcome.reason += ` (process output in ${setup.failureDir})`;
+  return outcome;
+}
+
+/**
+ * Runs the real server and the scenario's agencies once, then checks the
+ * agencies' reports, the server's log and the store against the data.
+ */
+export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOutcome> {
+  return _supervised(setup, async (supervisor) => {
+    const storage = `${setup.workDir}/bets.csv`;
+    const server = supervisor.start("server", {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        `--allow-read=config,${setup.workDir}`,
+        `--allow-write=${setup.workDir}`,
+        "--allow-env",
+        _SERVER,
+      ],
+      env: {
+        SERVER_PORT: "0",
+        SERVER_IP: "127.0.0.1",
+        ...setup.env,
+        STORAGE: storage,
+        AGENCIES: String(scenario.agencies),
+      },
+      cwd: setup.root,
+      keep: (text) => !text.includes(_BATCH_STORED),
+    });
+    const { port, atMs: listenMs } = await _listen(server);
+    const overflowsBefore = await _listenOverflows();
+    const startMs = nowMs();
+    const agents = await supervisor.waitAll(_startAgents(supervisor, scenario, setup, port));
+    const endMs = Math.max(...agents.map((agent) => agent.exitedMs));
+    const overflowsAfter = await _listenOverflows();
+    server.kill("SIGTERM");
+    const serverReport = await server.report;
+    const problems = [..._agentProblems(scenario, setup, agents), ..._serverProblems(serverReport)];
+    if (problems.length === 0) problems.push(...await _storageProblems(storage, scenario, setup));
+    if (problems.length > 0) return { ok: false, reason: problems.slice(0, 3).join("; ") };
+    const figures = _protocolFigures(scenario, { startMs, endMs }, serverReport, listenMs, agents);
+    if (overflowsBefore !== undefined && overflowsAfter !== undefined) {
+      figures.listenOverflows = overflowsAfter - overflowsBefore;
+    }
+    return { ok: true, figures };
+  });
+}
+
+/**
+ * Moves the same files as raw length-prefixed bytes (bench/baseline.ts),
+ * with as many sender processes as the scenario has agent processes.
+ */
+export function runBaseline(scenario: Scenario, setup: RunSetup): Promise<RunOutcome> {
+  return _supervised(setup, async (supervisor) => {
+    const out = `${setup.workDir}/baseline.bin`;
+    const server = supervisor.start("floor-server", {
+      args: [
+        "run",
+        "--allow-net=127.0.0.1",
+        `--allow-write=${setup.workDir}`,
+        _BASELINE,
+        ...["serve", "--out", out, "--connections", String(scenario.agencies)],
+      ],
+      env: {},
+      cwd: setup.root,
+    });
+    const { port } = await _listen(server);
+    const parts = scenario.driver === "clients" ? scenario.agencies : scenario.loadProcesses;
+    const startMs = nowMs();
+    const senders = agencyRanges(scenario.agencies, parts).map(({ first, last }) =>
+      supervisor.start(`floor-sender-${first}-${last}`, {
+        args: [
+          "run",
+          "--allow-net=127.0.0.1",
+          `--allow-read=${setup.data.dir}`,
+          _BASELINE,
+          ...["send", "--port", String(port), "--data", setup.data.dir],
+          ...["--first", String(first), "--last", String(last)],
+          ...["--concurrency", String(Math.max(1, scenario.loadConcurrency))],
+        ],
+        env: {},
+        cwd: setup.root,
+      })
+    );
+    const reports = await supervisor.waitAll(senders);
+    const endMs = Math.max(...reports.map((report) => report.exitedMs));
+    const serverReport = await server.report;
+    const problems: string[] = [];
+    for (const report of [...reports, serverReport]) {
+      if (report.code !== 0) problems.push(`pid ${report.pid} exited with code ${report.code}`);
+    }
+    const stored = fieldOf(_linesOf(serverReport.lines, "baseline_stored")[0]?.text ?? "", "bytes");
+    const fileBytes = (await Deno.stat(out)).size;
+    if (stored !== String(setup.data.bytes) || fileBytes !== setup.data.bytes) {
+      problems.push(
+        `baseline stored ${stored} bytes (file ${fileBytes}), the data has ${setup.data.bytes}`,
+      );
+    }
+    if (problems.length > 0) return { ok: false, reason: problems.slice(0, 3).join("; ") };
+    const endToEndMs = endMs - startMs;
+    return {
+      ok: true,
+      figures: {
+        endToEndMs,
+        betsPerS: (scenario.agencies * scenario.betsPerAgency * 1000) / endToEndMs,
+        serverRssBytes: serverReport.peakRssBytes,
+        clientRssBytes: Math.max(...reports.map((report) => report.peakRssBytes)),
+        serverCpuMs: serverReport.cpuMs,
+      },
+    };
+  });
+}

@@ -1,0 +1,66 @@
+/**
+ * `deno task bench -- --quick` end to end: the harness runs every scenario on
+ * tiny data (real server, clients, load generator, baseline), every run
+ * passes its correctness checks, and the reports are written. No time is
+ * asserted: the machine may be busy.
+ */
+
+import assert from "node:assert/strict";
+import type { ScenarioResult } from "../bench/bench_report.ts";
+import { withTempDir } from "./helpers/temp_dir.ts";
+
+const _ROOT = new URL("../", import.meta.url).pathname;
+
+Deno.test("deno task bench -- --quick runs every scenario and every run passes its checks", async () => {
+  await withTempDir(async (out) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["task", "bench", "--", "--quick", "--out", out],
+        ...["--scenario", "a", "--scenario", "b", "--scenario", "c", "--scenario", "d"],
+        // A burst of connects can overflow the shipped backlog of 5 and wait seconds on
+        // SYN-ACK retransmits: this test is about the harness, not that setting.
+        ...["--env", "SERVER_LISTEN_BACKLOG=128"],
+      ],
+      cwd: _ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(output.stdout);
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, `bench failed:\n${stdout}\n${stderr}`);
+
+    const report = JSON.parse(await Deno.readTextFile(`${out}/last_run.json`)) as {
+      results: ScenarioResult[];
+    };
+    const ids = report.results.filter((result) => !result.sweep).map((result) =>
+      result.scenario.id
+    );
+    assert.deepEqual(ids, ["a", "b", "c", "d"]);
+    assert.deepEqual(
+      report.results.filter((result) => result.sweep).map((result) => result.maxAmount),
+      [25, 50, 180],
+    );
+    for (const result of report.results) {
+      const name = `(${result.scenario.id}) maxAmount ${result.maxAmount}`;
+      assert.deepEqual(result.protocol.failures, [], name);
+      assert.ok((result.protocol.figures?.betsPerS ?? 0) > 0, `${name} has no throughput`);
+      assert.ok((result.protocol.figures?.serverRssBytes ?? 0) > 0, `${name} has no server RSS`);
+      assert.ok((result.protocol.figures?.clientRssBytes ?? 0) > 0, `${name} has no client RSS`);
+      assert.ok(result.protocol.figures?.batchesPerSync !== undefined, `${name}: no store_stats`);
+      assert.ok(result.protocol.figures?.finishToWinnersMs !== undefined, name);
+      if (!result.sweep) {
+        assert.deepEqual(result.baseline?.failures, [], `${name} floor`);
+        assert.ok((result.baseline?.figures?.betsPerS ?? 0) > 0, `${name} floor throughput`);
+      }
+    }
+
+    const markdown = await Deno.readTextFile(`${out}/results.md`);
+    assert.match(markdown, /^# Benchmark results/);
+    assert.match(markdown, /quick smoke run/);
+    assert.equal((markdown.match(/\| passed \(1\/1\) \|/g) ?? []).length, 8);
+    assert.match(stdout, /\| \(c\) many agencies \(load generator\) \| 40 × 200/);
+    const svg = await Deno.readTextFile(`${out}/throughput.svg`);
+    assert.match(svg, /^<svg [^>]*>[\s\S]*<\/svg>\n$/);
+    assert.equal((svg.match(/<circle cx=/g) ?? []).length, 8 + 4 + 3);
+  });
+});

@@ -1,0 +1,160 @@
+/** Unit tests for the benchmark's figures, targets, report and chart. */
+
+import assert from "node:assert/strict";
+import {
+  chartData,
+  evaluateTargets,
+  median,
+  renderResultsSection,
+  type RunInfo,
+  type ScenarioResult,
+  summarize,
+} from "../bench/bench_report.ts";
+import { parseBenchArgs } from "../bench/bench.ts";
+import { agencyRanges, type RunFigures } from "../bench/scenario_run.ts";
+import { scenarioTable } from "../bench/scenarios.ts";
+import { niceCeiling, renderThroughputSvg } from "../bench/throughput_chart.ts";
+
+const _INFO: RunInfo = {
+  date: new Date("2026-01-02T03:04:05Z"),
+  quick: false,
+  runs: 3,
+  seed: 1,
+  window: 64,
+  env: {},
+  cpus: 2,
+  memoryBytes: 24 * 2 ** 30,
+  cpuModel: "Test CPU",
+  deno: "2.9.6",
+  v8: "15",
+  commit: "abc1234",
+  notes: [],
+};
+
+function _result(id: "a" | "b" | "c" | "d", figures: RunFigures | undefined): ScenarioResult {
+  return {
+    scenario: scenarioTable(false)[id],
+    maxAmount: 100,
+    sweep: false,
+    dataBytes: 1e6,
+    protocol: figures === undefined
+      ? { runs: 3, failures: ["store holds 9 bets of agency 1"], figures: undefined }
+      : { runs: 3, failures: [], figures },
+    baseline: { runs: 3, failures: [], figures: { endToEndMs: 50, betsPerS: 4_000_000 } },
+  };
+}
+
+Deno.test("median() takes the middle value, or the mean of the two middle ones", async (t) => {
+  await t.step("none", () => assert.equal(median([]), undefined));
+  await t.step("one", () => assert.equal(median([7]), 7));
+  await t.step("odd", () => assert.equal(median([3, 1, 2]), 2));
+  await t.step("even", () => assert.equal(median([4, 1, 3, 2]), 2.5));
+});
+
+Deno.test("summarize() gives medians, and no figure at all when a run failed", () => {
+  const passed = summarize([
+    { ok: true, figures: { endToEndMs: 30, betsPerS: 10 } },
+    { ok: true, figures: { endToEndMs: 10, betsPerS: 30 } },
+    { ok: true, figures: { endToEndMs: 20, betsPerS: 20, batchesPerSync: 4 } },
+  ]);
+  assert.deepEqual(passed, {
+    runs: 3,
+    failures: [],
+    figures: { endToEndMs: 20, betsPerS: 20, batchesPerSync: 4 },
+  });
+  const failed = summarize([
+    { ok: true, figures: { endToEndMs: 30 } },
+    { ok: false, reason: "client 2 exited with code 1" },
+  ]);
+  assert.deepEqual(failed, {
+    runs: 2,
+    failures: ["client 2 exited with code 1"],
+    figures: undefined,
+  });
+});
+
+Deno.test("evaluateTargets() marks targets met, not met (also on failed runs) and not run", () => {
+  const verdicts = evaluateTargets([
+    _result("a", { endToEndMs: 200, finishToWinnersMs: 50.5 }),
+    _result("b", { betsPerS: 999_999, serverRssBytes: 150e6, finishToWinnersMs: 3 }),
+    _result("c", undefined),
+  ]);
+  const byTarget = new Map(verdicts.map((verdict) => [verdict.target, verdict.verdict]));
+  assert.equal(byTarget.get("(a) end to end ≤ 0.2 s, process starts included"), "met");
+  assert.equal(byTarget.get("(a) winners ≤ 50 ms after the last finished"), "not met");
+  assert.equal(byTarget.get("(b) ≥ 1,000,000 bets/s end to end"), "not met");
+  assert.equal(byTarget.get("(b) server RSS ≤ 150 MB"), "met");
+  assert.equal(byTarget.get("(c) every agency gets its exact winners"), "not met");
+  assert.equal(byTarget.get("(c) ≥ 500,000 bets/s"), "not met");
+  assert.equal(byTarget.get("(d) client RSS ≤ 100 MB"), "not run");
+});
+
+Deno.test("renderResultsSection() shows figures, the floor ratio, failures and targets", () => {
+  const section = renderResultsSection(_INFO, [
+    _result("b", { endToEndMs: 5000, betsPerS: 1_000_000, serverRssBytes: 80e6 }),
+    _result("c", undefined),
+  ]);
+  assert.match(section, /^## 2026-01-02 03:04:05 UTC — full run/);
+  assert.match(section, /2 CPUs \(Test CPU\), 24\.0 GiB memory/);
+  assert.match(section, /\| \(b\) .* \| 5\.000 \| 1,000,000 \| 4,000,000 \| 100\.0× \| 80\.0 \|/);
+  assert.match(section, /\| FAILED 1\/3: store holds 9 bets of agency 1 \|/);
+  assert.match(section, /\| \(b\) ≥ 1,000,000 bets\/s end to end \| 1,000,000 bets\/s \| met \|/);
+});
+
+Deno.test("chartData() and renderThroughputSvg() plot scenarios and the frame sweep", () => {
+  const sweep = { ..._result("a", { betsPerS: 5_000 }), maxAmount: 25, sweep: true };
+  const chart = chartData(_INFO, [_result("a", { betsPerS: 9_000 }), sweep]);
+  assert.deepEqual(chart.byAgencies[0]!.points, [{ x: 5, y: 9_000, label: "(a)" }]);
+  assert.deepEqual(chart.byFrame[0]!.points.map((point) => point.x), [100, 25]);
+  const svg = renderThroughputSvg(chart);
+  assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+  assert.match(svg, /<polyline points="/);
+  assert.doesNotMatch(svg, /NaN|undefined/);
+  const empty = renderThroughputSvg({ title: "t", byAgencies: [], byFrame: [] });
+  assert.equal((empty.match(/not measured in this run/g) ?? []).length, 2);
+});
+
+Deno.test("niceCeiling() rounds up to 1, 2 or 5 times a power of ten", async (t) => {
+  for (const [value, expected] of [[0, 1], [1, 1], [1.1, 2], [3, 5], [7, 10], [120_000, 200_000]]) {
+    await t.step(`${value}`, () => assert.equal(niceCeiling(value!), expected));
+  }
+});
+
+Deno.test("agencyRanges() splits agencies into contiguous ranges", () => {
+  assert.deepEqual(agencyRanges(5, 2), [{ first: 1, last: 2 }, { first: 3, last: 5 }]);
+  assert.deepEqual(agencyRanges(1, 2), [{ first: 1, last: 1 }]);
+  assert.deepEqual(agencyRanges(3, 3), [{ first: 1, last: 1 }, { first: 2, last: 2 }, {
+    first: 3,
+    last: 3,
+  }]);
+});
+
+Deno.test("parseBenchArgs() defaults, (d) only on request, bad flags", async (t) => {
+  await t.step("defaults skip (d)", () => {
+    const options = parseBenchArgs(["--"]);
+    assert.ok(options !== "help");
+    assert.deepEqual(options.scenarios, ["a", "b", "c"]);
+    assert.equal(options.largeSkipped, true);
+    assert.equal(options.runs, 3);
+    assert.equal(options.results, "bench/results.md");
+  });
+  await t.step("--large adds (d)", () => {
+    const options = parseBenchArgs(["--large", "--scenario", "b"]);
+    assert.ok(options !== "help");
+    assert.deepEqual(options.scenarios, ["b", "d"]);
+  });
+  await t.step("--quick writes into --out and runs once", () => {
+    const options = parseBenchArgs(["--quick", "--out", "/tmp/x", "--env", "A=b=c"]);
+    assert.ok(options !== "help");
+    assert.equal(options.runs, 1);
+    assert.equal(options.results, "/tmp/x/results.md");
+    assert.deepEqual(options.env, { A: "b=c" });
+  });
+  await t.step("unknown scenario", () => {
+    assert.throws(() => parseBenchArgs(["--scenario", "e"]), RangeError);
+  });
+  await t.step("runs 0 and 101", () => {
+    assert.throws(() => parseBenchArgs(["--runs", "0"]), RangeError);
+    assert.throws(() => parseBenchArgs(["--runs", "101"]), RangeError);
+  });
+});
