@@ -18,8 +18,9 @@ export interface ByteSource {
   read(buffer: Uint8Array): Promise<number | null>;
 }
 
-/** Bytes the reader asks the source for at a time. */
-const _CHUNK_BYTES = 64 * 1024;
+/** First buffer size: two 8 KiB batch frames; 1,000 idle agencies then hold
+ * 16 MB, not 64. The buffer doubles when a frame or line needs more. */
+const _CHUNK_BYTES = 16 * 1024;
 
 /** Reads frames and lines from a byte source. */
 export class BufferedReader {
@@ -44,9 +45,8 @@ export class BufferedReader {
       this.#start = 0;
     }
     if (this.#buffer.length - this.#end < wantBytes) {
-      const grown = new Uint8Array(
-        Math.max(this.#end + wantBytes, _CHUNK_BYTES),
-      );
+      // Doubling keeps long lines and large frames linear; callers cap both.
+      const grown = new Uint8Array(Math.max(this.#end + wantBytes, 2 * this.#buffer.length));
       grown.set(this.#buffer.subarray(0, this.#end));
       this.#buffer = grown;
     }
