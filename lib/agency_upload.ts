@@ -18,7 +18,7 @@ import {
   RECONNECT_DELAY_MS_MIN,
 } from "./limits.ts";
 import type { Logger } from "./log.ts";
-import { decodeMessage, encodeMessage, type Message } from "./message_codec.ts";
+import { decodeMessage, encodeMessage, helloFrame, type Message } from "./message_codec.ts";
 import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "./protocol.ts";
 
 /** What an upload needs. */
@@ -175,15 +175,7 @@ export class AgencyUpload {
     });
     if (conn === undefined) return false;
     this.#link = { conn, reader: new BufferedReader(conn) };
-    const { secret } = this.#options;
-    await writeAll(
-      conn,
-      encodeMessage({
-        type: MessageType.hello,
-        agency,
-        ...(secret === undefined ? {} : { secret }),
-      }),
-    );
+    await writeAll(conn, helloFrame(agency, this.#options.secret));
     const reply = await this.#readReply();
     if (reply.type !== MessageType.helloAck) {
       throw new UploadError(`server refused hello: ${_describe(reply)}`);

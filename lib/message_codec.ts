@@ -78,6 +78,18 @@ export function finishFrame(writer: ByteWriter, frameStart = 0): Uint8Array {
   return bytes;
 }
 
+/**
+ * Encodes an agency's hello, with its secret when it has one.
+ * @example helloFrame(3, undefined) // the 11-byte frame of agency 3, no secret
+ */
+export function helloFrame(agency: number, secret: string | undefined): Uint8Array {
+  return encodeMessage({
+    type: MessageType.hello,
+    agency,
+    ...(secret === undefined ? {} : { secret }),
+  });
+}
+
 /** Appends one bet's wire encoding. */
 export function encodeBet(writer: ByteWriter, bet: WireBet): void {
   writer

@@ -6,7 +6,7 @@ import { ConfigError } from "./config_source.ts";
 import { connectWithRetry } from "./connect_retry.ts";
 import { AGENCIES_MAX } from "./limits.ts";
 import type { Logger } from "./log.ts";
-import { decodeMessage, encodeMessage } from "./message_codec.ts";
+import { decodeMessage, encodeMessage, helloFrame } from "./message_codec.ts";
 import { errorCodeName, MessageType } from "./protocol.ts";
 
 /** Environment variables of the bet, by bet field. */
@@ -88,15 +88,7 @@ export async function sendSingleBet(options: SingleBetOptions): Promise<void> {
   signal.addEventListener("abort", onAbort, { once: true });
   try {
     const reader = new BufferedReader(conn);
-    const { secret } = options;
-    await writeAll(
-      conn,
-      encodeMessage({
-        type: MessageType.hello,
-        agency,
-        ...(secret === undefined ? {} : { secret }),
-      }),
-    );
+    await writeAll(conn, helloFrame(agency, options.secret));
     const hello = await reader.readFrame(_REPLY_BYTES_MAX);
     if (hello === null) throw new Error("server closed the connection after hello");
     const helloAck = decodeMessage(hello);

@@ -1,18 +1,11 @@
 /** Test doubles for byte sources, sinks and streams that move few bytes at a time. */
 
 import type { ByteSink, ByteSource } from "../../lib/buffered_reader.ts";
+import { concatBytes } from "../../lib/bytes.ts";
 
-/** Joins byte arrays into a new one. */
+/** Joins byte arrays into a new one (a copy even for a single part). */
 export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    bytes.set(part, offset);
-    offset += part.length;
-  }
-  return bytes;
+  return parts.length === 1 ? parts[0]!.slice() : concatBytes(parts);
 }
 
 /** A source that hands out at most `chunkBytes` bytes per read, then null. */
