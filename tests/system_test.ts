@@ -118,6 +118,12 @@ for (
         assert.equal(fieldOf(told[0]!, "cant_ganadores"), String(agency.winners));
         assert.deepEqual(stored.get(index + 1), { bets: agency.bets, winners: agency.winners });
         assert.deepEqual(linesOf(run.lines, "", "fail"), []);
+        const progress = linesOf(run.lines, "progreso", "in_progress");
+        assert.ok(progress.length >= 1, "an upload reports its progress");
+        assert.equal(fieldOf(progress.at(-1)!, "percent_read"), "100");
+        const summary = linesOf(run.lines, "carga_finalizada")[0]!;
+        assert.equal(fieldOf(summary, "bets_sent"), String(agency.bets));
+        assert.equal(fieldOf(summary, "rows_skipped"), "0");
       }
       const received = linesOf(server.lines, "apuesta_recibida");
       const sizes = received.map((line) => Number(fieldOf(line, "cantidad"))).sort((a, b) => a - b);
@@ -446,4 +452,37 @@ Deno.test({
       }
     });
   },
+});
+
+Deno.test("at DEBUG the server logs each stored bet and the client each confirmed bet", async () => {
+  await withTempDir(async (dir) => {
+    const file = `${dir}/agency-1.csv`;
+    await Deno.writeTextFile(
+      file,
+      "Ana,Paz,30111222,1990-01-01,7574\nLuis,Gómez,30111223,1991-02-03,12\n",
+    );
+    const server = await startLocalServer({
+      STORAGE: `${dir}/bets.csv`,
+      AGENCIES: "1",
+      LOGGING_LEVEL: "DEBUG",
+    });
+    let run: ClientRun;
+    try {
+      run = await runLocalClient(clientEnv(1, server.port, file, { CLI_LOG_LEVEL: "DEBUG" }));
+    } finally {
+      assert.equal(await server.stop(), 0);
+    }
+    assert.equal(run.code, 0, run.lines.join("\n"));
+    const stored = linesOf(server.lines, "apuesta_almacenada");
+    assert.deepEqual(stored.map((line) => [fieldOf(line, "dni"), fieldOf(line, "numero")]), [
+      ["30111222", "7574"],
+      ["30111223", "12"],
+    ]);
+    const sent = linesOf(run.lines, "apuesta_enviada");
+    assert.deepEqual(sent.map((line) => [fieldOf(line, "dni"), fieldOf(line, "numero")]), [
+      ["30111222", "7574"],
+      ["30111223", "12"],
+    ]);
+    for (const line of [...stored, ...sent]) assert.ok(line.includes(" DEBUG "), line);
+  });
 });
