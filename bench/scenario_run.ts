@@ -8,6 +8,7 @@
 import { hasWon } from "../lib/bet.ts";
 import { loadBets } from "../lib/bet_store.ts";
 import { fieldOf } from "../lib/local_cluster.ts";
+import { V8_FLAGS } from "../lib/runtime_flags.ts";
 import type { DataSet } from "./bench_data.ts";
 import type { Scenario } from "./scenarios.ts";
 import {
@@ -171,6 +172,7 @@ function _startAgents(
       supervisor.start(`client-${first}`, {
         args: [
           "run",
+          V8_FLAGS,
           "--allow-net=127.0.0.1",
           `--allow-read=config,${dataDir}`,
           "--allow-env",
@@ -192,6 +194,7 @@ function _startAgents(
     supervisor.start(`load-${first}-${last}`, {
       args: [
         "run",
+        V8_FLAGS,
         "--allow-net=127.0.0.1",
         `--allow-read=${dataDir}`,
         _LOAD_GENERATOR,
@@ -378,6 +381,7 @@ export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOut
     const server = supervisor.start("server", {
       args: [
         "run",
+        V8_FLAGS,
         "--allow-net=127.0.0.1",
         `--allow-read=config,${setup.workDir}`,
         `--allow-write=${setup.workDir}`,

@@ -4,6 +4,7 @@
  */
 
 import { readLines } from "./csv.ts";
+import { V8_FLAGS } from "./runtime_flags.ts";
 
 const _ROOT = new URL("../", import.meta.url);
 const _SERVER = new URL("server.ts", _ROOT).pathname;
@@ -52,7 +53,7 @@ function _spawn(
   onLine: (line: string) => void,
 ): LocalClient {
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, script],
+    args: ["run", V8_FLAGS, ...permissions, script],
     cwd: _ROOT.pathname,
     env,
     stdout: "piped",
@@ -148,7 +149,7 @@ export function spawnLocalClient(
  */
 export async function runLocalClient(env: Record<string, string>): Promise<ClientRun> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-read", "--allow-env", _CLIENT],
+    args: ["run", V8_FLAGS, "--allow-net", "--allow-read", "--allow-env", _CLIENT],
     cwd: _ROOT.pathname,
     env,
     stdout: "piped",
