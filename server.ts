@@ -32,6 +32,21 @@ function _logConfig(logger: Logger, config: ServerConfig): void {
   });
 }
 
+/** Bets files smaller than this are read back without progress lines. */
+const _RESTORE_PROGRESS_BYTES_MIN = 16 * 1024 * 1024;
+
+/** Logs reading the bets file back at every tenth of a large file. */
+function _restoreProgress(logger: Logger): (bytesRead: number, bytesTotal: number) => void {
+  let tenthsLogged = 0;
+  return (bytesRead, bytesTotal) => {
+    if (bytesTotal < _RESTORE_PROGRESS_BYTES_MIN) return;
+    const tenths = Math.floor((bytesRead * 10) / bytesTotal);
+    if (tenths <= tenthsLogged) return;
+    tenthsLogged = tenths;
+    logger.info("restore", "in_progress", { percent_read: tenths * 10, bytes_read: bytesRead });
+  };
+}
+
 /** Runs the server until SIGTERM or SIGINT; returns the exit code. */
 export async function main(env: Readonly<Record<string, string | undefined>>): Promise<number> {
   let config: ServerConfig;
@@ -52,7 +67,7 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
 
   let opened: Awaited<ReturnType<typeof BetStore.open>>;
   try {
-    opened = await BetStore.open(config.storage);
+    opened = await BetStore.open(config.storage, undefined, _restoreProgress(logger));
   } catch (error) {
     logger.error("restore", "fail", { storage: config.storage, error: (error as Error).message });
     removeSignalListeners();

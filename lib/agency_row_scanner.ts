@@ -16,6 +16,9 @@ import { NAME_BYTES_MAX } from "./limits.ts";
 /** Columns of an agency row. */
 export const AGENCY_ROW_FIELDS = 5;
 
+/** Columns of a store row: the agency, then an agency row's columns. */
+const _STORE_ROW_FIELDS = AGENCY_ROW_FIELDS + 1;
+
 /** One valid row, as views into the scanner's buffer (valid during the callback). */
 export interface AgencyRow {
   bytes: Uint8Array;
@@ -24,6 +27,8 @@ export interface AgencyRow {
   ends: Int32Array;
   /** The number played, 0..9999. */
   number: number;
+  /** The agency column of a store row; 0 when scanning an agency file. */
+  agency: number;
 }
 
 /** A row that was not sent, and why. */
@@ -45,12 +50,12 @@ export class AgencyRowScanner {
   readonly #onRow: (row: AgencyRow) => void;
   readonly #onSkip: (row: SkippedRow) => void;
   readonly #today: number;
-  readonly #row: AgencyRow = {
-    bytes: new Uint8Array(0),
-    starts: new Int32Array(AGENCY_ROW_FIELDS),
-    ends: new Int32Array(AGENCY_ROW_FIELDS),
-    number: 0,
-  };
+  /** Columns per line: 5 in an agency file, 6 in the store (agency first). */
+  readonly #columns: number;
+  /** Every column's bounds; #row's views skip the agency column. */
+  readonly #starts = new Int32Array(_STORE_ROW_FIELDS);
+  readonly #ends = new Int32Array(_STORE_ROW_FIELDS);
+  readonly #row: AgencyRow;
   #carry: Uint8Array = new Uint8Array(0);
   #lineNumber = 0;
   #discardingLongLine = false;
@@ -59,15 +64,26 @@ export class AgencyRowScanner {
    * @param today today as YYYYMMDD (birthdates may not be later)
    * @param onRow called for each valid row, in file order
    * @param onSkip called for each malformed row
+   * @param storeRows scan the store's rows (an agency column first)
    */
   constructor(
     today: number,
     onRow: (row: AgencyRow) => void,
     onSkip: (row: SkippedRow) => void,
+    storeRows = false,
   ) {
     this.#today = today;
     this.#onRow = onRow;
     this.#onSkip = onSkip;
+    this.#columns = storeRows ? _STORE_ROW_FIELDS : AGENCY_ROW_FIELDS;
+    const first = this.#columns - AGENCY_ROW_FIELDS;
+    this.#row = {
+      bytes: new Uint8Array(0),
+      starts: this.#starts.subarray(first),
+      ends: this.#ends.subarray(first),
+      number: 0,
+      agency: 0,
+    };
   }
 
   /** Scans a chunk; a line cut at its end waits for the next chunk. */
@@ -121,7 +137,13 @@ export class AgencyRowScanner {
       });
       return;
     }
-    if (_isBlank(bytes, start, end)) return;
+    if (_isBlank(bytes, start, end)) {
+      // The store never writes one: in its file a blank line is damage.
+      if (this.#columns === _STORE_ROW_FIELDS) {
+        this.#onSkip({ lineNumber: this.#lineNumber, reason: "blank line" });
+      }
+      return;
+    }
     const reason = this.#parse(bytes, start, end);
     if (reason !== undefined) {
       this.#onSkip({ lineNumber: this.#lineNumber, reason });
@@ -132,11 +154,13 @@ export class AgencyRowScanner {
 
   /** Splits and checks a line into #row; returns why it is invalid. */
   #parse(bytes: Uint8Array, start: number, end: number): string | undefined {
-    const { starts, ends } = this.#row;
+    const starts = this.#starts;
+    const ends = this.#ends;
+    const columns = this.#columns;
     let index = start;
     let field = 0;
     while (true) {
-      if (field === AGENCY_ROW_FIELDS) return `expected ${AGENCY_ROW_FIELDS} columns, found more`;
+      if (field === columns) return `expected ${columns} columns, found more`;
       let fieldEnd: number;
       if (bytes[index] === _QUOTE && index < end) {
         const unquoted = _unquoteInPlace(bytes, index, end);
@@ -164,18 +188,27 @@ export class AgencyRowScanner {
       }
       index = fieldEnd + 1;
       if (index === end) {
-        if (field === AGENCY_ROW_FIELDS) return `expected ${AGENCY_ROW_FIELDS} columns, found more`;
+        if (field === columns) return `expected ${columns} columns, found more`;
         starts[field] = index;
         ends[field] = index;
         field += 1;
         break;
       }
     }
-    if (field !== AGENCY_ROW_FIELDS) return `expected ${AGENCY_ROW_FIELDS} columns, found ${field}`;
+    if (field !== columns) return `expected ${columns} columns, found ${field}`;
     return this.#check(bytes);
   }
 
   #check(bytes: Uint8Array): string | undefined {
+    let agency = 0;
+    if (this.#columns === _STORE_ROW_FIELDS) {
+      agency = _wholeNumber(bytes, this.#starts[0]!, this.#ends[0]!);
+      if (agency < 1) {
+        return `agency ${
+          _text(bytes, this.#starts[0]!, this.#ends[0]!)
+        } is not a whole number from 1`;
+      }
+    }
     const { starts, ends } = this.#row;
     const number = _wholeNumber(bytes, starts[4]!, ends[4]!);
     if (number === -1) {
@@ -194,6 +227,7 @@ export class AgencyRowScanner {
     }
     this.#row.bytes = bytes;
     this.#row.number = number;
+    this.#row.agency = agency;
     return undefined;
   }
 }

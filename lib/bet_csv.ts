@@ -56,22 +56,6 @@ function _expectColumns(fields: readonly string[], count: number): void {
 }
 
 /**
- * Reads a bet from the fields of a store row.
- * @throws {SyntaxError} when the column count or a number is wrong
- */
-export function parseStoreRow(fields: readonly string[]): Bet {
-  _expectColumns(fields, STORE_COLUMNS.length);
-  return {
-    agency: _integer(fields[0]!, "agency"),
-    firstName: fields[1]!,
-    lastName: fields[2]!,
-    document: fields[3]!,
-    birthdate: fields[4]!,
-    number: _integer(fields[5]!, "number"),
-  };
-}
-
-/**
  * Reads a bet from the fields of an agency data file row.
  * @param agency the agency the file belongs to
  * @throws {SyntaxError} when the column count or the number is wrong

@@ -9,10 +9,10 @@
  * the bets file is cut back to the last committed batch.
  */
 
-import { type Bet, hasWon, todayIsoDate, validateBet } from "./bet.ts";
-import { parseStoreRow } from "./bet_csv.ts";
-import { parseCsvLine, readLines } from "./csv.ts";
-import { GROUP_COMMIT_BATCHES_MAX, GROUP_COMMIT_BYTES_MAX, NAME_BYTES_MAX } from "./limits.ts";
+import { type AgencyRow, AgencyRowScanner } from "./agency_row_scanner.ts";
+import { type Bet, WINNER_NUMBER } from "./bet.ts";
+import { dateNumber } from "./bet_bytes.ts";
+import { GROUP_COMMIT_BATCHES_MAX, GROUP_COMMIT_BYTES_MAX } from "./limits.ts";
 import {
   applyJournalRecord,
   formatJournalRecord,
@@ -74,12 +74,52 @@ type _Operation =
   };
 
 const _encoder = new TextEncoder();
-/** Longest store row: six fields, names at their cap, quotes doubled. */
-const _STORE_LINE_BYTES_MAX = 4 * NAME_BYTES_MAX + 256;
 
 /** Path of the journal that belongs to a bets file. */
 export function journalPathFor(betsPath: string): string {
   return `${betsPath}.journal`;
+}
+
+/** Bytes read from a bets file at a time when it is read back. */
+const _READ_CHUNK_BYTES = 256 * 1024;
+
+/** Reports how far reading a bets file back has come. */
+export type ReadProgress = (bytesRead: number, bytesTotal: number) => void;
+
+/**
+ * Reads a bets file back on bytes, checking every row with the same rules as
+ * the hot paths (AgencyRowScanner in store mode). Yields once per chunk read,
+ * after `onRow` saw that chunk's rows, so callers consume as it goes.
+ * @throws {SyntaxError} naming the file and line of the first invalid row
+ */
+async function* _scanStoreFile(
+  path: string,
+  onRow: (row: AgencyRow) => void,
+  onProgress: ReadProgress,
+): AsyncGenerator<void> {
+  using file = await Deno.open(path, { read: true });
+  const bytesTotal = (await file.stat()).size;
+  const scanner = new AgencyRowScanner(dateNumber(new Date()), onRow, (skipped) => {
+    throw new SyntaxError(`${path} line ${skipped.lineNumber}: ${skipped.reason}`);
+  }, true);
+  const chunk = new Uint8Array(_READ_CHUNK_BYTES);
+  let bytesRead = 0;
+  while (true) {
+    const count = await file.read(chunk);
+    if (count === null) break;
+    bytesRead += count;
+    scanner.push(chunk.subarray(0, count));
+    onProgress(bytesRead, bytesTotal);
+    yield;
+  }
+  scanner.end();
+  yield;
+}
+
+const _decoder = new TextDecoder();
+
+function _field(row: AgencyRow, field: number): string {
+  return _decoder.decode(row.bytes.subarray(row.starts[field]!, row.ends[field]!));
 }
 
 /**
@@ -88,30 +128,17 @@ export function journalPathFor(betsPath: string): string {
  * @throws {SyntaxError} naming the line when a row is not a valid bet
  */
 export async function* loadBets(path: string): AsyncGenerator<Bet> {
-  using file = await Deno.open(path, { read: true });
-  const today = todayIsoDate();
-  for await (
-    const { lineNumber, text } of readLines(
-      file.readable,
-      _STORE_LINE_BYTES_MAX,
-    )
-  ) {
-    let bet: Bet;
-    try {
-      bet = parseStoreRow(parseCsvLine(text));
-    } catch (error) {
-      throw new SyntaxError(
-        `${path} line ${lineNumber}: ${(error as Error).message}`,
-      );
-    }
-    const violation = validateBet(bet, today, Number.MAX_SAFE_INTEGER);
-    if (violation !== undefined) {
-      throw new SyntaxError(
-        `${path} line ${lineNumber}: ${violation.field} ${violation.reason}`,
-      );
-    }
-    yield bet;
-  }
+  const bets: Bet[] = [];
+  const onRow = (row: AgencyRow) =>
+    bets.push({
+      agency: row.agency,
+      firstName: _field(row, 0),
+      lastName: _field(row, 1),
+      document: _field(row, 2),
+      birthdate: _field(row, 3),
+      number: row.number,
+    });
+  for await (const _ of _scanStoreFile(path, onRow, () => {})) yield* bets.splice(0);
 }
 
 async function _fileSize(path: string): Promise<number> {
@@ -156,11 +183,13 @@ export class BetStore {
    * a partial write left by a crash.
    * @param betsPath path of the bets CSV; the journal sits beside it
    * @param openFile opens a file for appending (tests inject failures here)
+   * @param onProgress told how far reading the bets file back has come
    * @throws {Error} when the files disagree in a way a crash cannot explain
    */
   static async open(
     betsPath: string,
     openFile: StoreFileOpener = openAppendFile,
+    onProgress: ReadProgress = () => {},
   ): Promise<{ store: BetStore; report: RestoreReport }> {
     const journalPath = journalPathFor(betsPath);
     const slash = betsPath.lastIndexOf("/");
@@ -193,11 +222,12 @@ export class BetStore {
     const counted = new Map<number, number>();
     let bets = 0;
     if (state.betsFileBytes > 0) {
-      for await (const bet of loadBets(betsPath)) {
+      const onRow = (row: AgencyRow) => {
         bets += 1;
-        counted.set(bet.agency, (counted.get(bet.agency) ?? 0) + 1);
-        if (hasWon(bet)) _addWinner(winners, bet);
-      }
+        counted.set(row.agency, (counted.get(row.agency) ?? 0) + 1);
+        if (row.number === WINNER_NUMBER) _addWinners(winners, row.agency, [_field(row, 2)]);
+      };
+      for await (const _ of _scanStoreFile(betsPath, onRow, onProgress)) { /* consume */ }
     }
     for (const [agency, count] of state.betCount) {
       // An agency whose committed batches were all empty has no rows at all.
@@ -458,10 +488,4 @@ function _addWinners(winners: Map<number, string[]>, agency: number, documents: 
   const list = winners.get(agency);
   if (list === undefined) winners.set(agency, [...documents]);
   else list.push(...documents);
-}
-
-function _addWinner(winners: Map<number, string[]>, bet: Bet): void {
-  const list = winners.get(bet.agency);
-  if (list === undefined) winners.set(bet.agency, [bet.document]);
-  else list.push(bet.document);
 }

@@ -5,7 +5,6 @@ import {
   formatAgencyRow,
   formatStoreRow,
   parseAgencyRow,
-  parseStoreRow,
   STORE_COLUMNS,
 } from "../lib/bet_csv.ts";
 import { parseCsvLine, readLines } from "../lib/csv.ts";
@@ -44,14 +43,6 @@ Deno.test("formatAgencyRow() writes the columns without the agency", () => {
   assert.equal(formatAgencyRow(makeBet({ agency: 3 })), "Ana,Pérez,30123456,1990-05-17,1234\n");
 });
 
-Deno.test("formatStoreRow() and parseStoreRow() round-trip every field", async (t) => {
-  for (const [name, bet] of _TRICKY_BETS) {
-    await t.step(name, () => {
-      assert.deepEqual(parseStoreRow(fieldsOf(formatStoreRow(bet))), bet);
-    });
-  }
-});
-
 Deno.test("formatAgencyRow() and parseAgencyRow() round-trip every field but the agency", async (t) => {
   for (const [name, bet] of _TRICKY_BETS) {
     await t.step(name, () => {
@@ -61,59 +52,15 @@ Deno.test("formatAgencyRow() and parseAgencyRow() round-trip every field but the
   }
 });
 
-Deno.test("parseStoreRow() and parseAgencyRow() reject a wrong column count", async (t) => {
+Deno.test("parseAgencyRow() rejects a wrong column count", async (t) => {
   const store = ["1", "Ana", "Pérez", "30123456", "1990-05-17", "1234"];
   const cases: [string, () => unknown, RegExp][] = [
-    ["store row of 5", () => parseStoreRow(store.slice(0, 5)), /expected 6 columns, found 5/],
-    ["store row of 7", () => parseStoreRow([...store, "x"]), /expected 6 columns, found 7/],
-    ["store row of 0", () => parseStoreRow([]), /expected 6 columns, found 0/],
     ["agency row of 4", () => parseAgencyRow(store.slice(1, 5), 1), /expected 5 columns, found 4/],
     ["agency row of 6", () => parseAgencyRow(store, 1), /expected 5 columns, found 6/],
   ];
   for (const [name, parse, message] of cases) {
     await t.step(name, () => {
       assert.throws(parse, { name: "SyntaxError", message: message });
-    });
-  }
-});
-
-Deno.test("parseStoreRow() reads agency and number as whole numbers of up to 9 digits", async (t) => {
-  const row = (agency: string, number: string) => [
-    agency,
-    "Ana",
-    "Pérez",
-    "30123456",
-    "1990-05-17",
-    number,
-  ];
-  const valid: [string, string, number, number][] = [
-    ["1", "0", 1, 0],
-    ["007", "0009", 7, 9],
-    ["999999999", "9999", 999_999_999, 9999],
-  ];
-  for (const [agency, number, agencyValue, numberValue] of valid) {
-    await t.step(`agency "${agency}", number "${number}"`, () => {
-      const bet = parseStoreRow(row(agency, number));
-      assert.equal(bet.agency, agencyValue);
-      assert.equal(bet.number, numberValue);
-    });
-  }
-  const invalid: [string, string, RegExp][] = [
-    ["", "1", /agency "" is not a whole number/],
-    ["-1", "1", /agency "-1"/],
-    ["1000000000", "1", /agency "1000000000"/],
-    ["1", "", /number "" is not a whole number/],
-    ["1", "1.5", /number "1.5"/],
-    ["1", " 12", /number " 12"/],
-    ["1", "1e3", /number "1e3"/],
-    ["1", "abc", /number "abc"/],
-  ];
-  for (const [agency, number, message] of invalid) {
-    await t.step(`rejects agency "${agency}", number "${number}"`, () => {
-      assert.throws(() => parseStoreRow(row(agency, number)), {
-        name: "SyntaxError",
-        message: message,
-      });
     });
   }
 });
