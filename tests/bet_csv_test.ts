@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { type Bet, todayIsoDate, validateBet } from "../lib/bet.ts";
+import { todayIsoDate, validateBet } from "../lib/bet.ts";
 import {
   AGENCY_FILE_COLUMNS,
   formatAgencyRow,
@@ -8,23 +8,13 @@ import {
   STORE_COLUMNS,
 } from "../lib/bet_csv.ts";
 import { parseCsvLine, readLines } from "../lib/csv.ts";
-import { makeBet } from "./helpers/bets.ts";
+import { makeBet, TRICKY_BETS } from "./helpers/bets.ts";
 
 /** The fields of a formatted row, its newline checked and dropped. */
 function fieldsOf(row: string): string[] {
   assert.equal(row.at(-1), "\n");
   return parseCsvLine(row.slice(0, -1));
 }
-
-const _TRICKY_BETS: [string, Bet][] = [
-  ["plain", makeBet()],
-  ["comma and quotes", makeBet({ firstName: 'Ana "Anita"', lastName: "Pérez, Núñez" })],
-  ["leading and trailing spaces", makeBet({ firstName: " Ana ", lastName: "de la Fuente " })],
-  ["emoji and apostrophe", makeBet({ firstName: "Zoé 😀", lastName: "O'Connor" })],
-  ["quotes only", makeBet({ firstName: '"', lastName: '""' })],
-  ["number 0 and leading-zero document", makeBet({ number: 0, document: "00012345" })],
-  ["agency 100000 and number 9999", makeBet({ agency: 100_000, number: 9999 })],
-];
 
 Deno.test("STORE_COLUMNS keep the exercise's order; agency files drop the agency", () => {
   assert.deepEqual(
@@ -44,7 +34,7 @@ Deno.test("formatAgencyRow() writes the columns without the agency", () => {
 });
 
 Deno.test("formatAgencyRow() and parseAgencyRow() round-trip every field but the agency", async (t) => {
-  for (const [name, bet] of _TRICKY_BETS) {
+  for (const [name, bet] of TRICKY_BETS) {
     await t.step(name, () => {
       const parsed = parseAgencyRow(fieldsOf(formatAgencyRow(bet)), 42);
       assert.deepEqual(parsed, { ...bet, agency: 42 });

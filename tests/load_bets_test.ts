@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Bet } from "../lib/bet.ts";
 import { formatStoreRow } from "../lib/bet_csv.ts";
 import { loadBets } from "../lib/bet_store.ts";
-import { makeBet } from "./helpers/bets.ts";
+import { makeBet, TRICKY_BETS } from "./helpers/bets.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** Writes `text` as a bets file and reads it back with loadBets(). */
@@ -14,25 +14,15 @@ function load(text: string): Promise<Bet[]> {
   });
 }
 
-const _TRICKY_BETS: [string, Bet][] = [
-  ["plain", makeBet()],
-  ["comma and quotes", makeBet({ firstName: 'Ana "Anita"', lastName: "Pérez, Núñez" })],
-  ["leading and trailing spaces", makeBet({ firstName: " Ana ", lastName: "de la Fuente " })],
-  ["emoji and apostrophe", makeBet({ firstName: "Zoé 😀", lastName: "O'Connor" })],
-  ["quotes only", makeBet({ firstName: '"', lastName: '""' })],
-  ["number 0 and leading-zero document", makeBet({ number: 0, document: "00012345" })],
-  ["agency 100000 and number 9999", makeBet({ agency: 100_000, number: 9999 })],
-];
-
 Deno.test("formatStoreRow() and loadBets() round-trip every field", async (t) => {
-  for (const [name, bet] of _TRICKY_BETS) {
+  for (const [name, bet] of TRICKY_BETS) {
     await t.step(name, async () => {
       assert.deepEqual(await load(formatStoreRow(bet)), [bet]);
     });
   }
   assert.deepEqual(
-    await load(_TRICKY_BETS.map(([, bet]) => formatStoreRow(bet)).join("")),
-    _TRICKY_BETS.map(([, bet]) => bet),
+    await load(TRICKY_BETS.map(([, bet]) => formatStoreRow(bet)).join("")),
+    TRICKY_BETS.map(([, bet]) => bet),
   );
 });
 

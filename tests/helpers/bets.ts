@@ -39,3 +39,14 @@ export function makeBets(agency: number, count: number, options: MakeBetsOptions
   }
   return bets;
 }
+
+/** Bets whose fields test quoting and encoding, each with a name. */
+export const TRICKY_BETS: [string, Bet][] = [
+  ["plain", makeBet()],
+  ["comma and quotes", makeBet({ firstName: 'Ana "Anita"', lastName: "Pérez, Núñez" })],
+  ["leading and trailing spaces", makeBet({ firstName: " Ana ", lastName: "de la Fuente " })],
+  ["emoji and apostrophe", makeBet({ firstName: "Zoé 😀", lastName: "O'Connor" })],
+  ["quotes only", makeBet({ firstName: '"', lastName: '""' })],
+  ["number 0 and leading-zero document", makeBet({ number: 0, document: "00012345" })],
+  ["agency 100000 and number 9999", makeBet({ agency: 100_000, number: 9999 })],
+];
