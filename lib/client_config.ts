@@ -3,7 +3,7 @@
  * environment variables.
  */
 
-import YAML from "yaml";
+import { loadAll as parseYamlDocuments } from "js-yaml";
 import { SECRET_BYTES_MAX } from "./agency_secrets.ts";
 import { ConfigError, ConfigSource, readConfigFile } from "./config_source.ts";
 import {
@@ -97,6 +97,26 @@ export function parseServerAddress(
 }
 
 /**
+ * The one YAML document of a config file; undefined when the file holds none
+ * (empty, or only comments).
+ * @throws {ConfigError} when the text is not YAML or holds several documents
+ */
+function _parseYamlDocument(text: string, file: string): unknown {
+  let documents: unknown[];
+  try {
+    documents = parseYamlDocuments(text);
+  } catch (error) {
+    throw new ConfigError(`cannot parse ${file}: ${(error as Error).message.split("\n")[0]}`);
+  }
+  if (documents.length > 1) {
+    throw new ConfigError(
+      `cannot parse ${file}: it holds ${documents.length} YAML documents, not one`,
+    );
+  }
+  return documents[0];
+}
+
+/**
  * Parses client.yaml text and applies environment overrides.
  * @throws {ConfigError} naming the key and the file of the first bad value
  */
@@ -105,16 +125,8 @@ export function parseClientConfig(
   file: string,
   env: Readonly<Record<string, string | undefined>>,
 ): ClientConfig {
-  let parsed: unknown;
-  try {
-    parsed = YAML.parse(text);
-  } catch (error) {
-    throw new ConfigError(
-      `cannot parse ${file}: ${(error as Error).message.split("\n")[0]}`,
-    );
-  }
   const values = new Map<string, unknown>();
-  _flatten(parsed ?? {}, "", values);
+  _flatten(_parseYamlDocument(text, file) ?? {}, "", values);
   const source = new ConfigSource(file, values, env);
   source.rejectUnknownKeys(Object.keys(CLIENT_CONFIG_KEYS));
   const keys = CLIENT_CONFIG_KEYS;

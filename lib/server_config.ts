@@ -3,8 +3,7 @@
  * overridable by an environment variable of the same name.
  */
 
-// @ts-types="@types/ini"
-import ini from "ini";
+import { parseINI } from "confbox/ini";
 import { ConfigError, ConfigSource, readConfigFile } from "./config_source.ts";
 import {
   AGENCIES_MAX,
@@ -66,7 +65,7 @@ export function parseServerConfig(
 ): ServerConfig {
   let parsed: Record<string, unknown>;
   try {
-    parsed = ini.parse(text);
+    parsed = parseINI<Record<string, unknown>>(text);
   } catch (error) {
     throw new ConfigError(`cannot parse ${file}: ${(error as Error).message}`);
   }

@@ -205,6 +205,20 @@ Deno.test("parseClientConfig() rejects YAML that does not parse, naming the file
   );
 });
 
+Deno.test("parseClientConfig() reads a file of only comments as no keys set", () => {
+  assert.throws(
+    () => parse("# nothing here\n"),
+    configError(/server\.address is missing in config\/client\.yaml/),
+  );
+});
+
+Deno.test("parseClientConfig() rejects a file holding two YAML documents", () => {
+  assert.throws(
+    () => parse('server:\n  address: "a:1"\n---\nid: 2\n'),
+    configError(/cannot parse config\/client\.yaml: it holds 2 YAML documents, not one/),
+  );
+});
+
 Deno.test("parseServerAddress() splits host and port, IPv6 brackets removed", async (t) => {
   const cases: [string, string, number][] = [
     ["server:12345", "server", 12345],

@@ -4,9 +4,8 @@
  * data and names, removed even when a test fails.
  */
 
-import YAML from "yaml";
-// @ts-types="@types/ini"
-import ini from "ini";
+import { parseINI, stringifyINI } from "confbox/ini";
+import { dump as stringifyYaml, load as parseYaml } from "js-yaml";
 import type { Bet } from "../../lib/bet.ts";
 import { formatAgencyRow } from "../../lib/bet_csv.ts";
 import { generateAgencyBets } from "../../lib/bet_generator.ts";
@@ -214,12 +213,17 @@ export class TestProject {
 
 async function _writeConfig(dir: string, spec: ProjectSpec): Promise<void> {
   await Deno.mkdir(`${dir}/config`);
-  const server = ini.parse(await Deno.readTextFile(`${REPO_DIR}/config/server.ini`));
+  const server = parseINI<Record<string, unknown>>(
+    await Deno.readTextFile(`${REPO_DIR}/config/server.ini`),
+  );
   spec.serverConfig?.(server["DEFAULT"] as Record<string, string>);
-  await Deno.writeTextFile(`${dir}/config/server.ini`, ini.stringify(server));
-  const client = YAML.parse(await Deno.readTextFile(`${REPO_DIR}/config/client.yaml`));
+  await Deno.writeTextFile(`${dir}/config/server.ini`, stringifyINI(server));
+  const client = parseYaml(await Deno.readTextFile(`${REPO_DIR}/config/client.yaml`)) as Record<
+    string,
+    Record<string, unknown>
+  >;
   spec.clientConfig?.(client);
-  await Deno.writeTextFile(`${dir}/config/client.yaml`, YAML.stringify(client));
+  await Deno.writeTextFile(`${dir}/config/client.yaml`, stringifyYaml(client));
 }
 
 async function _writeData(dir: string, agencies: readonly AgencySpec[]): Promise<Bet[]> {

@@ -6,8 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-// @ts-types="@types/ini"
-import ini from "ini";
+import { parseINI, stringifyINI } from "confbox/ini";
 import { buildImage, imageId } from "../../lib/docker.ts";
 import { APP_BUILD_ARGS, SERVER_IMAGE } from "../../lib/images.ts";
 import { fieldOf, linesOf } from "../../lib/local_cluster.ts";
@@ -35,10 +34,12 @@ containerTest(
 
       // Edit in place (same inode): a single-file bind mount keeps seeing it.
       const path = `${project.dir}/config/server.ini`;
-      const config = ini.parse(await Deno.readTextFile(path));
+      const config = parseINI<{ DEFAULT: Record<string, string> }>(
+        await Deno.readTextFile(path),
+      );
       config["DEFAULT"]["LOGGING_LEVEL"] = "DEBUG";
       config["DEFAULT"]["SERVER_LISTEN_BACKLOG"] = "17";
-      await Deno.writeTextFile(path, ini.stringify(config));
+      await Deno.writeTextFile(path, stringifyINI(config));
       await project.composeOk("restart", "--timeout", "10", "server");
       await project.waitForLog("server", "listen_backlog: 17 | logging_level: DEBUG");
 
