@@ -15,6 +15,7 @@ import type { Lottery } from "./lottery.ts";
 import { decodeMessage, encodeMessage, type Message } from "./message_codec.ts";
 import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "./protocol.ts";
 import type { StoreRows } from "./store_rows.ts";
+import type { WinnersAnswer } from "./winners_index.ts";
 
 /** What a session needs from the server around it. */
 export interface SessionContext {
@@ -282,13 +283,13 @@ export class AgencySession {
     // Watch the connection while waiting: a peer that leaves before the draw
     // must not hold its connection (and a slot of the cap) until the draw.
     const peerLeft = new AbortController();
-    const watching = this.#reader.peekByte().then(
-      (byte) => byte === null && peerLeft.abort(),
-      () => peerLeft.abort(),
-    );
-    let documents: readonly string[];
+    let answered = false;
+    // Once answered, a peer leaving is the normal end: no abort to dispatch.
+    const leave = () => answered || peerLeft.abort();
+    const watching = this.#reader.peekByte().then((byte) => byte === null && leave(), leave);
+    let answer: WinnersAnswer;
     try {
-      documents = await this.#context.lottery.winners(
+      answer = await this.#context.lottery.winners(
         this.#agency,
         AbortSignal.any([this.#context.shutdown, peerLeft.signal]),
       );
@@ -298,22 +299,28 @@ export class AgencySession {
     } finally {
       this.#context.resumeIdle();
     }
-    await this.#send({ type: MessageType.winners, documents: [...documents] });
+    answered = true;
+    await this.#sendFrame(answer.frame);
     // The next read goes through the watcher's pending one, never beside it.
     await watching;
     this.#context.logger.info("ganadores_enviados", "success", {
       agency: this.#agency,
-      cant_ganadores: documents.length,
+      cant_ganadores: answer.count,
     });
   }
 
-  /** Sends frames one after another, in call order. */
-  /**
-   * Queues a frame; frames queued while a write is under way go out together
-   * in the next write (acks of one group commit share one syscall).
-   */
+  /** Encodes a message and queues it with {@link #sendFrame}. */
   #send(message: Message): Promise<void> {
-    this.#outbox.push(encodeMessage(message));
+    return this.#sendFrame(encodeMessage(message));
+  }
+
+  /**
+   * Sends frames one after another, in call order. Frames queued while a
+   * write is under way go out together in the next write (acks of one group
+   * commit share one syscall).
+   */
+  #sendFrame(frame: Uint8Array): Promise<void> {
+    this.#outbox.push(frame);
     if (this.#flush === undefined) {
       this.#flush = this.#sending.then(() => {
         this.#flush = undefined;

@@ -13,6 +13,7 @@ import {
 import { BET_NUMBER_MAX } from "./bet.ts";
 import { ErrorCode, ProtocolError } from "./protocol.ts";
 import type { StoreRows } from "./store_rows.ts";
+import type { WinnerDocuments } from "./winners_index.ts";
 
 /** A validated batch, encoded for the store. */
 export interface ScannedBatch {
@@ -21,7 +22,6 @@ export interface ScannedBatch {
 }
 
 const _encoder = new TextEncoder();
-const _decoder = new TextDecoder();
 const _COMMA = 0x2c;
 const _QUOTE = 0x22;
 const _NEWLINE = 0x0a;
@@ -133,7 +133,8 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
   const { sequence, count } = readBatchHeader(body);
   const agencyPrefix = _encoder.encode(`${agency},`);
   const out = _scratch(2 * body.length + count * (agencyPrefix.length + _ROW_OVERHEAD_BYTES));
-  const winners: string[] = [];
+  /** Start offsets of the winners' documents' length bytes. */
+  const winnerStarts: number[] = [];
   const fail = (code: ErrorCode, betIndex: number, field: string, reason: string): never => {
     throw new ProtocolError(code, `bet ${betIndex}: ${field} ${reason}`, {
       sequence,
@@ -147,7 +148,6 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
     out.set(agencyPrefix, at);
     at += agencyPrefix.length;
     let documentStart = 0;
-    let documentEnd = 0;
     for (let field = 0; field < 4; field += 1) {
       const start = position + 1;
       const end = start + (body[position] ?? 0);
@@ -172,7 +172,6 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
       if (violation !== undefined) fail(ErrorCode.invalidBet, bet, _FIELDS[field]!, violation);
       if (field === 2) {
         documentStart = start;
-        documentEnd = end;
       }
       out[at++] = _COMMA;
       position = end;
@@ -192,9 +191,7 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
     }
     at = _writeNumber(out, at, number);
     out[at++] = _NEWLINE;
-    if (number === WINNER_NUMBER) {
-      winners.push(_decoder.decode(body.subarray(documentStart, documentEnd)));
-    }
+    if (number === WINNER_NUMBER) winnerStarts.push(documentStart - 1);
   }
   if (position !== body.length) {
     throw new ProtocolError(
@@ -204,5 +201,18 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
     );
   }
   // A copy of exactly the rows: the scratch buffer is reused by the next batch.
-  return { sequence, rows: { bytes: out.slice(0, at), count, winners } };
+  return {
+    sequence,
+    rows: { bytes: out.slice(0, at), count, winners: _winnerDocuments(body, winnerStarts) },
+  };
+}
+
+/** Copies the winners' documents, length byte included, out of the body. */
+function _winnerDocuments(body: Uint8Array, starts: readonly number[]): WinnerDocuments {
+  let bytes = 0;
+  for (const start of starts) bytes += 1 + body[start]!;
+  const documents = new Uint8Array(bytes);
+  let at = 0;
+  for (const start of starts) at = _copy(documents, at, body, start, start + 1 + body[start]!);
+  return { bytes: documents, count: starts.length };
 }

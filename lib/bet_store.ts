@@ -23,6 +23,7 @@ import {
 import { writeAll } from "./buffered_reader.ts";
 import { encodeStoreRows, type StoreRows } from "./store_rows.ts";
 import { concatBytes } from "./bytes.ts";
+import { type WinnersAnswer, WinnersIndex } from "./winners_index.ts";
 
 /** What a store append reports. */
 export interface AppendResult {
@@ -155,7 +156,7 @@ export class BetStore {
   readonly #betsFile: StoreFile;
   readonly #journalFile: StoreFile;
   readonly #state: JournalState;
-  readonly #winners: Map<number, string[]>;
+  readonly #winners: WinnersIndex;
   #queue: _Operation[] = [];
   #draining: Promise<void> | undefined;
   #closed = false;
@@ -170,7 +171,7 @@ export class BetStore {
     betsFile: StoreFile,
     journalFile: StoreFile,
     state: JournalState,
-    winners: Map<number, string[]>,
+    winners: WinnersIndex,
   ) {
     this.#betsFile = betsFile;
     this.#journalFile = journalFile;
@@ -218,14 +219,16 @@ export class BetStore {
     await betsFile.truncate(state.betsFileBytes);
     await journalFile.truncate(state.journalBytes);
 
-    const winners = new Map<number, string[]>();
+    const winners = new WinnersIndex();
     const counted = new Map<number, number>();
     let bets = 0;
     if (state.betsFileBytes > 0) {
       const onRow = (row: AgencyRow) => {
         bets += 1;
         counted.set(row.agency, (counted.get(row.agency) ?? 0) + 1);
-        if (row.number === WINNER_NUMBER) _addWinners(winners, row.agency, [_field(row, 2)]);
+        if (row.number === WINNER_NUMBER) {
+          winners.addDocument(row.agency, row.bytes, row.starts[2]!, row.ends[2]!);
+        }
       };
       for await (const _ of _scanStoreFile(betsPath, onRow, onProgress)) { /* consume */ }
     }
@@ -271,9 +274,9 @@ export class BetStore {
     return this.#state.finished;
   }
 
-  /** Documents of an agency's winning bets, in storage order. */
-  winners(agency: number): readonly string[] {
-    return this.#winners.get(agency) ?? [];
+  /** The agency's winners answer: its winning bets' documents, in storage order. */
+  winners(agency: number): WinnersAnswer {
+    return this.#winners.answer(agency);
   }
 
   /** Batches committed per fdatasync so far (group commit efficiency). */
@@ -445,7 +448,7 @@ export class BetStore {
         if ((this.#failedFrom.get(operation.agency) ?? Infinity) <= operation.sequence) {
           this.#failedFrom.delete(operation.agency);
         }
-        _addWinners(this.#winners, operation.agency, operation.rows.winners);
+        this.#winners.add(operation.agency, operation.rows.winners);
       }
       operation.resolve(results[index]!);
     });
@@ -481,11 +484,4 @@ export class BetStore {
     this.#betsFile.close();
     this.#journalFile.close();
   }
-}
-
-function _addWinners(winners: Map<number, string[]>, agency: number, documents: string[]): void {
-  if (documents.length === 0) return;
-  const list = winners.get(agency);
-  if (list === undefined) winners.set(agency, [...documents]);
-  else list.push(...documents);
 }

@@ -10,6 +10,7 @@
 import type { Bet } from "./bet.ts";
 import type { AppendResult, BetStore } from "./bet_store.ts";
 import type { StoreRows } from "./store_rows.ts";
+import type { WinnersAnswer } from "./winners_index.ts";
 import { ErrorCode, ProtocolError } from "./protocol.ts";
 
 /** Called once when the draw happens. */
@@ -120,13 +121,13 @@ export class Lottery {
   /**
    * Answers an agency's winners, waiting for the draw if needed.
    * @param signal aborts the wait (shutdown)
-   * @returns the documents of the agency's winning bets
+   * @returns the winners answer: the documents of the agency's winning bets
    * @throws {ProtocolError} shuttingDown when aborted before the draw
    */
   async winners(
     agency: number,
     signal: AbortSignal,
-  ): Promise<readonly string[]> {
+  ): Promise<WinnersAnswer> {
     if (!this.#drawn) {
       const aborted = Promise.withResolvers<never>();
       const onAbort = () =>

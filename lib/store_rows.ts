@@ -5,6 +5,7 @@
 
 import { type Bet, hasWon } from "./bet.ts";
 import { formatStoreRow } from "./bet_csv.ts";
+import { encodeWinnerDocuments, type WinnerDocuments } from "./winners_index.ts";
 
 /** Rows ready to append to the bets file. */
 export interface StoreRows {
@@ -12,8 +13,8 @@ export interface StoreRows {
   bytes: Uint8Array;
   /** Bets in `bytes`. */
   count: number;
-  /** Documents of the winning bets, in row order. */
-  winners: string[];
+  /** Documents of the winning bets, in row order, in wire form. */
+  winners: WinnerDocuments;
 }
 
 const _encoder = new TextEncoder();
@@ -26,5 +27,9 @@ export function encodeStoreRows(bets: readonly Bet[]): StoreRows {
     text += formatStoreRow(bet);
     if (hasWon(bet)) winners.push(bet.document);
   }
-  return { bytes: _encoder.encode(text), count: bets.length, winners };
+  return {
+    bytes: _encoder.encode(text),
+    count: bets.length,
+    winners: encodeWinnerDocuments(winners),
+  };
 }

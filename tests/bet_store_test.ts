@@ -13,6 +13,7 @@ import {
 import { makeBet, makeBets } from "./helpers/bets.ts";
 import { isPending } from "./helpers/promise_state.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { documentsOf } from "./helpers/winners.ts";
 
 const _encoder = new TextEncoder();
 
@@ -120,7 +121,7 @@ Deno.test("BetStore.open() creates an empty store, its folder and both files wit
       assert.equal(store.lastSequence(1), 0);
       assert.equal(store.betCount(1), 0);
       assert.equal(store.finishedAgencies().size, 0);
-      assert.deepEqual(store.winners(1), []);
+      assert.deepEqual(documentsOf(store.winners(1)), []);
       for (const file of [path, journalPathFor(path)]) {
         const stat = await Deno.stat(file);
         assert.equal(stat.size, 0);
@@ -265,7 +266,7 @@ Deno.test("BetStore.open() restores last sequences, bet counts, finished agencie
       await store.append(1, 2, agency1.slice(3));
       await store.append(3, 7, makeBets(3, 2));
       await store.markFinished(2, 3);
-      assert.deepEqual(store.winners(1), [agency1[0]!.document, agency1[4]!.document]);
+      assert.deepEqual(documentsOf(store.winners(1)), [agency1[0]!.document, agency1[4]!.document]);
     });
     const { store, report: restored } = await BetStore.open(path);
     try {
@@ -273,15 +274,15 @@ Deno.test("BetStore.open() restores last sequences, bet counts, finished agencie
       assert.deepEqual([1, 2, 3, 4].map((agency) => store.lastSequence(agency)), [2, 1, 7, 0]);
       assert.deepEqual([1, 2, 3, 4].map((agency) => store.betCount(agency)), [6, 3, 2, 0]);
       assert.deepEqual([...store.finishedAgencies()], [[2, 3]]);
-      assert.deepEqual(store.winners(1), [agency1[0]!.document, agency1[4]!.document]);
-      assert.deepEqual(store.winners(2), [agency2[1]!.document]);
-      assert.deepEqual(store.winners(3), []);
+      assert.deepEqual(documentsOf(store.winners(1)), [agency1[0]!.document, agency1[4]!.document]);
+      assert.deepEqual(documentsOf(store.winners(2)), [agency2[1]!.document]);
+      assert.deepEqual(documentsOf(store.winners(3)), []);
       assert.deepEqual(await store.append(1, 2, agency1), { duplicate: true });
       assert.deepEqual(await store.markFinished(2, 3), { duplicate: true });
       assert.deepEqual(await store.append(1, 3, makeBets(1, 1, { winnersAt: [0] })), {
         duplicate: false,
       });
-      assert.equal(store.winners(1).length, 3);
+      assert.equal(store.winners(1).count, 3);
     } finally {
       await store.close();
     }
@@ -345,7 +346,7 @@ Deno.test("BetStore.open() discards a crash's partial writes and reports the byt
           assert.equal((await Deno.stat(journalPathFor(path))).size, journalBytes);
           assert.deepEqual(await readBets(path), committed);
           assert.equal(store.lastSequence(1), 1);
-          assert.equal(store.winners(1).length, 1);
+          assert.equal(store.winners(1).count, 1);
           assert.deepEqual(await store.append(1, 2, makeBets(1, 1, { firstDocument: 5 })), {
             duplicate: false,
           });
@@ -446,7 +447,7 @@ Deno.test("BetStore.append() rejects when a write or sync fails, stores nothing 
           assert.equal(opener.failures, 1);
           assert.equal(store.lastSequence(1), 1);
           assert.equal(store.betCount(1), 2);
-          assert.deepEqual(store.winners(1), [stored[0]!.document]);
+          assert.deepEqual(documentsOf(store.winners(1)), [stored[0]!.document]);
           assert.deepEqual(await store.append(1, 2, retried), { duplicate: false });
           assert.deepEqual(store.syncStats(), { syncs: 2, batches: 2 });
         }, opener.open);
@@ -454,7 +455,7 @@ Deno.test("BetStore.append() rejects when a write or sync fails, stores nothing 
         try {
           assert.deepEqual(restored, report({ bets: 3, batches: 2 }));
           assert.equal(store.lastSequence(1), 2);
-          assert.deepEqual(store.winners(1), [stored[0]!.document]);
+          assert.deepEqual(documentsOf(store.winners(1)), [stored[0]!.document]);
         } finally {
           await store.close();
         }

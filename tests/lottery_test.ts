@@ -6,6 +6,7 @@ import { makeBets } from "./helpers/bets.ts";
 import { isPending } from "./helpers/promise_state.ts";
 import { protocolError } from "./helpers/protocol_errors.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { documentsOf } from "./helpers/winners.ts";
 
 /** A lottery over a fresh store, with a count of onDraw calls. */
 interface _Fixture {
@@ -129,9 +130,13 @@ Deno.test("Lottery.winners() waits for the draw and answers only the asking agen
     await lottery.finish(2, 2);
     // Were it never answered, the event loop would run dry and fail the test.
     const agency1 = makeBets(1, 5);
-    assert.deepEqual(await first, [agency1[1]!.document, agency1[3]!.document]);
-    assert.deepEqual(await second, [makeBets(2, 1)[0]!.document]);
-    assert.deepEqual(await lottery.winners(3, signal), [], "an agency without winners");
+    assert.deepEqual(documentsOf(await first), [agency1[1]!.document, agency1[3]!.document]);
+    assert.deepEqual(documentsOf(await second), [makeBets(2, 1)[0]!.document]);
+    assert.deepEqual(
+      documentsOf(await lottery.winners(3, signal)),
+      [],
+      "an agency without winners",
+    );
   });
 });
 
@@ -158,10 +163,10 @@ Deno.test("Lottery.winners() rejects with shuttingDown when its signal aborts be
       await assert.rejects(aborted, protocolError(ErrorCode.shuttingDown));
       await uploadAndFinish(lottery, 1, 0);
       await uploadAndFinish(lottery, 2, 1, [0]);
-      assert.equal((await kept).length, 1);
+      assert.equal((await kept).count, 1);
     });
     await t.step("after the draw an aborted signal does not matter", async () => {
-      assert.equal((await lottery.winners(2, AbortSignal.abort())).length, 1);
+      assert.equal((await lottery.winners(2, AbortSignal.abort())).count, 1);
     });
   });
 });
@@ -213,7 +218,7 @@ Deno.test("Lottery over a restored store where every agency finished is drawn wi
     await uploadAndFinish(lottery, 2, 1);
   }, async ({ lottery, draws }) => {
     assert.equal(lottery.drawn, true);
-    assert.deepEqual(await lottery.winners(1, new AbortController().signal), [
+    assert.deepEqual(documentsOf(await lottery.winners(1, new AbortController().signal)), [
       makeBets(1, 3)[2]!.document,
     ]);
     await assert.rejects(
