@@ -207,3 +207,37 @@ Deno.test("stdoutSink() and stderrSink() write each line whole, newline-terminat
   assert.ok(!stdout.includes("\x1b"), "no ANSI escapes");
   assert.equal(new TextDecoder().decode(output.stderr), "to stderr\n");
 });
+
+Deno.test("stdoutSink() writes the lines of one turn in one write, and still writes them when Deno.exit() follows", async (t) => {
+  const log = new URL("../lib/log.ts", import.meta.url).href;
+  const run = async (tail: string) => {
+    const code = `
+      import { Logger, stdoutSink } from "${log}";
+      const logger = new Logger("INFO", stdoutSink);
+      const writes = [];
+      const write = Deno.stdout.writeSync.bind(Deno.stdout);
+      Deno.stdout.writeSync = (bytes) => { writes.push(bytes.length); return write(bytes); };
+      for (let k = 1; k <= 1000; k += 1) logger.info("ganadores_enviados", "success", { k });
+      ${tail}
+    `;
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["eval", "--no-config", code],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    return new TextDecoder().decode(output.stdout).split("\n");
+  };
+  await t.step("a turn of 1,000 lines is one write", async () => {
+    const lines = await run(
+      `await 0; Deno.stdout.writeSync = write; console.log("writes", writes.length);`,
+    );
+    assert.equal(lines.filter((line) => line.includes("action: ganadores_enviados")).length, 1000);
+    assert.ok(lines.includes("writes 1"), lines.at(-2));
+  });
+  await t.step("Deno.exit() right after the lines", async () => {
+    const lines = await run(`Deno.exit(0);`);
+    assert.equal(lines.filter((line) => line.includes("action: ganadores_enviados")).length, 1000);
+    assert.match(lines[999]!, /action: ganadores_enviados \| result: success \| k: 1000$/);
+  });
+});
