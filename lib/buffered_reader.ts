@@ -28,6 +28,8 @@ export class BufferedReader {
   #buffer = new Uint8Array(_CHUNK_BYTES);
   #start = 0;
   #end = 0;
+  /** The source said end of stream: later fills answer false without a read. */
+  #ended = false;
 
   constructor(source: ByteSource) {
     this.#source = source;
@@ -39,6 +41,7 @@ export class BufferedReader {
 
   /** Reads more bytes; false at end of stream. */
   async #fill(wantBytes: number): Promise<boolean> {
+    if (this.#ended) return false;
     if (this.#start > 0 && this.#buffer.length - this.#end < wantBytes) {
       this.#buffer.copyWithin(0, this.#start, this.#end);
       this.#end -= this.#start;
@@ -51,7 +54,10 @@ export class BufferedReader {
       this.#buffer = grown;
     }
     const count = await this.#source.read(this.#buffer.subarray(this.#end));
-    if (count === null) return false;
+    if (count === null) {
+      this.#ended = true;
+      return false;
+    }
     this.#end += count;
     return true;
   }

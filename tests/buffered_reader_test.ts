@@ -305,3 +305,21 @@ Deno.test("writeAll() rejects a sink that makes no progress instead of looping",
     /write made no progress after 2 of 5 bytes/,
   );
 });
+
+Deno.test("BufferedReader reads its source no more once the source said end of stream", async () => {
+  let reads = 0;
+  const reader = new BufferedReader({
+    read: (buffer: Uint8Array) => {
+      reads += 1;
+      if (reads > 1) return Promise.resolve(null);
+      buffer[0] = 0x41;
+      return Promise.resolve(1);
+    },
+  });
+  assert.equal(await reader.peekByte(), 0x41);
+  assert.deepEqual(await reader.readLine(16), new Uint8Array([0x41]));
+  assert.equal(await reader.peekByte(), null);
+  assert.equal(await reader.readFrame(1024), null);
+  assert.equal(await reader.readLine(16), null);
+  assert.equal(reads, 2, "one read for the byte, one for the end");
+});
