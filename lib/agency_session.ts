@@ -289,12 +289,9 @@ export class AgencySession {
     const watching = this.#reader.peekByte().then((byte) => byte === null && leave(), leave);
     let answer: WinnersAnswer;
     try {
-      answer = await this.#context.lottery.winners(
-        this.#agency,
-        AbortSignal.any([this.#context.shutdown, peerLeft.signal]),
-      );
+      answer = await this.#context.lottery.winners(this.#agency, peerLeft.signal);
     } catch (error) {
-      if (peerLeft.signal.aborted && !this.#context.shutdown.aborted) return;
+      if (peerLeft.signal.aborted) return;
       throw error;
     } finally {
       this.#context.resumeIdle();

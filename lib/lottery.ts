@@ -4,7 +4,8 @@
  *
  * Deno runs every connection handler on one thread, so this state needs no
  * lock; what must be serialized (disk writes) goes through the store's single
- * writer, and waiting queries park on one promise resolved by the draw.
+ * writer, and waiting queries park in one set that the draw releases at once
+ * (and a shutdown fails at once): no listener per query on shared signals.
  */
 
 import type { Bet } from "./bet.ts";
@@ -22,7 +23,9 @@ export class Lottery {
   readonly #agencies: number;
   readonly #onDraw: DrawListener;
   #drawn = false;
-  #drawDone: PromiseWithResolvers<void> = Promise.withResolvers();
+  #stopped = false;
+  /** Winners queries waiting for the draw. */
+  readonly #waiting = new Set<PromiseWithResolvers<void>>();
 
   /**
    * @param store the opened store (its restored state counts)
@@ -33,11 +36,7 @@ export class Lottery {
     this.#store = store;
     this.#agencies = agencies;
     this.#onDraw = onDraw;
-    this.#drawDone.promise.catch(() => {});
-    if (store.finishedAgencies().size >= agencies) {
-      this.#drawn = true;
-      this.#drawDone.resolve();
-    }
+    this.#drawn = store.finishedAgencies().size >= agencies;
   }
 
   /** How many agencies take part. */
@@ -114,37 +113,51 @@ export class Lottery {
     if (!this.#drawn && this.#store.finishedAgencies().size >= this.#agencies) {
       this.#drawn = true;
       this.#onDraw();
-      this.#drawDone.resolve();
+      for (const waiter of this.#waiting) waiter.resolve();
+      this.#waiting.clear();
     }
   }
 
   /**
    * Answers an agency's winners, waiting for the draw if needed.
-   * @param signal aborts the wait (shutdown)
+   * @param signal aborts the wait (the peer left)
    * @returns the winners answer: the documents of the agency's winning bets
-   * @throws {ProtocolError} shuttingDown when aborted before the draw
+   * @throws the signal's reason when it aborts before the draw
+   * @throws {ProtocolError} shuttingDown when {@link stopWaiting} comes first
    */
-  async winners(
-    agency: number,
-    signal: AbortSignal,
-  ): Promise<WinnersAnswer> {
-    if (!this.#drawn) {
-      const aborted = Promise.withResolvers<never>();
-      const onAbort = () =>
-        aborted.reject(
-          new ProtocolError(
-            ErrorCode.shuttingDown,
-            "server shutting down before the draw",
-          ),
-        );
-      if (signal.aborted) onAbort();
-      signal.addEventListener("abort", onAbort, { once: true });
-      try {
-        await Promise.race([this.#drawDone.promise, aborted.promise]);
-      } finally {
-        signal.removeEventListener("abort", onAbort);
-      }
-    }
+  async winners(agency: number, signal: AbortSignal): Promise<WinnersAnswer> {
+    if (!this.#drawn) await this.#waitForDraw(signal);
     return this.#store.winners(agency);
   }
+
+  /**
+   * Fails every winners query waiting for the draw, and every later one
+   * before it, with shuttingDown (server shutdown). Safe to call twice.
+   */
+  stopWaiting(): void {
+    this.#stopped = true;
+    for (const waiter of this.#waiting) waiter.reject(_shuttingDown());
+    this.#waiting.clear();
+  }
+
+  async #waitForDraw(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted();
+    if (this.#stopped) throw _shuttingDown();
+    const waiter = Promise.withResolvers<void>();
+    const onAbort = () => {
+      this.#waiting.delete(waiter);
+      waiter.reject(signal.reason);
+    };
+    this.#waiting.add(waiter);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      await waiter.promise;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+    }
+  }
+}
+
+function _shuttingDown(): ProtocolError {
+  return new ProtocolError(ErrorCode.shuttingDown, "server shutting down before the draw");
 }

@@ -186,6 +186,7 @@ export class LotteryServer {
 
   async #close(): Promise<void> {
     this.#shutdown.abort();
+    this.#lottery.stopWaiting();
     if (this.#listener !== undefined) {
       _closeQuietly(this.#listener);
       await this.#accepting;

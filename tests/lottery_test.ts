@@ -140,27 +140,25 @@ Deno.test("Lottery.winners() waits for the draw and answers only the asking agen
   });
 });
 
-Deno.test("Lottery.winners() rejects with shuttingDown when its signal aborts before the draw", async (t) => {
+Deno.test("Lottery.winners() rejects with its signal's reason when the signal aborts before the draw", async (t) => {
   await withLottery(2, async ({ lottery }) => {
+    const left = new Error("peer left");
     await t.step("aborted while waiting", async () => {
       const controller = new AbortController();
       const waiting = lottery.winners(1, controller.signal);
       assert.equal(await isPending(waiting), true);
-      controller.abort();
-      await assert.rejects(waiting, protocolError(ErrorCode.shuttingDown));
+      controller.abort(left);
+      await assert.rejects(waiting, (error) => error === left);
     });
     await t.step("already aborted", async () => {
-      await assert.rejects(
-        lottery.winners(1, AbortSignal.abort()),
-        protocolError(ErrorCode.shuttingDown),
-      );
+      await assert.rejects(lottery.winners(1, AbortSignal.abort(left)), (error) => error === left);
     });
     await t.step("one query aborted, another still answered at the draw", async () => {
       const controller = new AbortController();
       const aborted = lottery.winners(1, controller.signal);
       const kept = lottery.winners(2, new AbortController().signal);
-      controller.abort();
-      await assert.rejects(aborted, protocolError(ErrorCode.shuttingDown));
+      controller.abort(left);
+      await assert.rejects(aborted, (error) => error === left);
       await uploadAndFinish(lottery, 1, 0);
       await uploadAndFinish(lottery, 2, 1, [0]);
       assert.equal((await kept).count, 1);
@@ -168,6 +166,23 @@ Deno.test("Lottery.winners() rejects with shuttingDown when its signal aborts be
     await t.step("after the draw an aborted signal does not matter", async () => {
       assert.equal((await lottery.winners(2, AbortSignal.abort())).count, 1);
     });
+  });
+});
+
+Deno.test("Lottery.stopWaiting() fails waiting and later winners queries with shuttingDown until the draw", async () => {
+  await withLottery(2, async ({ lottery }) => {
+    const signal = new AbortController().signal;
+    const waiting = [lottery.winners(1, signal), lottery.winners(2, signal)];
+    assert.equal(await isPending(waiting[0]!), true);
+    lottery.stopWaiting();
+    lottery.stopWaiting();
+    for (const query of waiting) {
+      await assert.rejects(query, protocolError(ErrorCode.shuttingDown));
+    }
+    await assert.rejects(lottery.winners(1, signal), protocolError(ErrorCode.shuttingDown));
+    await uploadAndFinish(lottery, 1, 2, [1]);
+    await uploadAndFinish(lottery, 2, 0);
+    assert.equal((await lottery.winners(1, signal)).count, 1, "answered once drawn");
   });
 });
 
