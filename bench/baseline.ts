@@ -2,16 +2,21 @@
  * The benchmark's floor: the same agency files moved over TCP on 127.0.0.1
  * with no parsing, no validation and no durability. Senders cut each file
  * into length-prefixed frames of at most 8 KiB (u32 length + raw bytes); the
- * server appends every frame's bytes to one file (no fsync) and, when a
- * sender closes its side, answers how many bytes it appended for it.
+ * server appends every frame's bytes to one file (no fsync). Like the draw,
+ * it answers only once it has read every connection to its end: then each
+ * gets how many bytes were appended for it, all at once. The time from that
+ * moment (`all_in_ms`) to the senders' last answer is the floor of the
+ * winners fan-out.
  *
  * deno run --allow-net=127.0.0.1 --allow-write=FILE bench/baseline.ts serve --out FILE --connections N
  * deno run --allow-net=127.0.0.1 --allow-read=DIR bench/baseline.ts send --port P --data DIR \
  *   --first A --last B [--concurrency 50]
  *
  * The server logs its port, then exits after N connections with a
- * `baseline_stored` line; each sender logs a `baseline_sent` line with the
- * bytes the server confirmed, and exits 1 when they differ from the file.
+ * `baseline_stored` line (with `all_in_ms`, epoch ms); each sender logs a
+ * `baseline_sent` line with the bytes the server confirmed and when its last
+ * answer came (`last_answer_ms`), and exits 1 when the bytes differ from the
+ * file.
  */
 
 import { parseArgs } from "node:util";
@@ -19,6 +24,7 @@ import { BufferedReader, writeAll } from "../lib/buffered_reader.ts";
 import { CLIENT_FRAME_BYTES_MAX } from "../lib/limits.ts";
 import { Logger } from "../lib/log.ts";
 import { agencyFilePath } from "./bench_data.ts";
+import { nowMs } from "./watched_process.ts";
 import { wholeNumberFlag, withoutTaskSeparator } from "../lib/task_args.ts";
 import { requiredNumberFlag, runProgram } from "./flags.ts";
 import { agencyRange, runPool } from "./pool.ts";
@@ -93,8 +99,18 @@ export function parseBaselineArgs(args: string[]): BaselineOptions | "help" {
   throw new RangeError(`mode "${mode ?? ""}" is not serve or send`);
 }
 
-/** Appends one connection's frames to the file; returns the bytes appended. */
-async function _receive(conn: Deno.TcpConn, file: Deno.FsFile): Promise<number> {
+/**
+ * Appends one connection's frames to the file; once `allIn` resolves, answers
+ * the bytes appended.
+ * @param onEnd called when the sender closed its side
+ * @returns the bytes appended
+ */
+async function _receive(
+  conn: Deno.TcpConn,
+  file: Deno.FsFile,
+  onEnd: () => void,
+  allIn: Promise<void>,
+): Promise<number> {
   const reader = new BufferedReader(conn);
   let bytes = 0;
   while (true) {
@@ -110,6 +126,8 @@ async function _receive(conn: Deno.TcpConn, file: Deno.FsFile): Promise<number> 
     await writeAll(file, payload);
     bytes += length;
   }
+  onEnd();
+  await allIn;
   const reply = new Uint8Array(8);
   new DataView(reply.buffer).setFloat64(0, bytes);
   await writeAll(conn, reply);
@@ -122,22 +140,43 @@ async function _serve(out: string, connections: number, logger: Logger): Promise
   using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   logger.info("listen", "success", { ip: "127.0.0.1", port: listener.addr.port });
   const served: Promise<number>[] = [];
+  const allIn = Promise.withResolvers<void>();
+  let ended = 0;
+  let allInMs = 0;
+  const onEnd = () => {
+    ended += 1;
+    if (ended < connections) return;
+    allInMs = nowMs();
+    allIn.resolve();
+  };
   for (let accepted = 0; accepted < connections; accepted += 1) {
     const conn = await listener.accept();
     conn.setNoDelay(true);
-    served.push(_receive(conn, file).finally(() => conn.close()));
+    served.push(_receive(conn, file, onEnd, allIn.promise).finally(() => conn.close()));
   }
   const counts = await Promise.all(served);
   logger.info("baseline_stored", "success", {
     connections,
     bytes: counts.reduce((sum, count) => sum + count, 0),
+    all_in_ms: allInMs.toFixed(3),
   });
 }
 
-/** Sends one file; returns the bytes the server confirmed. */
-async function _sendFile(port: number, path: string): Promise<{ sent: number; confirmed: number }> {
+/** A sent file: its bytes and the server's answer to come. */
+interface _Sent {
+  sent: number;
+  /** The bytes the server confirmed and when they arrived (epoch ms). */
+  answer: Promise<{ confirmed: number; answeredMs: number }>;
+}
+
+/**
+ * Sends one file and closes its side; the answer comes after every sender's.
+ * @param open holds the connection until its answer came (closed on failure)
+ */
+async function _sendFile(port: number, path: string, open: Set<Deno.TcpConn>): Promise<_Sent> {
   using file = await Deno.open(path, { read: true });
-  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  open.add(conn);
   conn.setNoDelay(true);
   const frames = new Uint8Array(_FRAMES_PER_WRITE * CLIENT_FRAME_BYTES_MAX);
   const view = new DataView(frames.buffer);
@@ -156,9 +195,15 @@ async function _sendFile(port: number, path: string): Promise<{ sent: number; co
     await writeAll(conn, frames.subarray(0, used));
   }
   await conn.closeWrite();
-  const reply = await new BufferedReader(conn).readExact(8, "byte count");
-  if (reply === null) throw new Error("server closed without a byte count");
-  return { sent, confirmed: new DataView(reply.buffer).getFloat64(0) };
+  const answer = new BufferedReader(conn).readExact(8, "byte count").then((reply) => {
+    const answeredMs = nowMs();
+    if (reply === null) throw new Error("server closed without a byte count");
+    return { confirmed: new DataView(reply.buffer).getFloat64(0), answeredMs };
+  }).finally(() => {
+    open.delete(conn);
+    conn.close();
+  });
+  return { sent, answer };
 }
 
 async function _send(
@@ -167,18 +212,35 @@ async function _send(
 ): Promise<boolean> {
   let ok = true;
   let bytes = 0;
-  await runPool(agencyRange(options.first, options.last), options.concurrency, async (agency) => {
-    const { sent, confirmed } = await _sendFile(options.port, agencyFilePath(options.data, agency));
-    bytes += confirmed;
-    if (sent !== confirmed) {
-      ok = false;
-      logger.error("baseline_sent", "fail", { agency, sent, confirmed });
-    }
-  });
+  let lastAnswerMs = 0;
+  const open = new Set<Deno.TcpConn>();
+  // A sender waits for its answer off the pool: answers come only after all sent.
+  const answers: Promise<void>[] = [];
+  try {
+    await runPool(agencyRange(options.first, options.last), options.concurrency, async (agency) => {
+      const path = agencyFilePath(options.data, agency);
+      const { sent, answer } = await _sendFile(options.port, path, open);
+      answers.push(answer.then(({ confirmed, answeredMs }) => {
+        bytes += confirmed;
+        lastAnswerMs = Math.max(lastAnswerMs, answeredMs);
+        if (sent !== confirmed) {
+          ok = false;
+          logger.error("baseline_sent", "fail", { agency, sent, confirmed });
+        }
+      }));
+    });
+    await Promise.all(answers);
+  } catch (error) {
+    // The server answers no one until everyone sent: release what waits.
+    for (const conn of open) conn.close();
+    await Promise.allSettled(answers);
+    throw error;
+  }
   logger.info("baseline_sent", ok ? "success" : "fail", {
     first: options.first,
     last: options.last,
     bytes,
+    last_answer_ms: lastAnswerMs.toFixed(3),
   });
   return ok;
 }

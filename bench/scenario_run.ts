@@ -312,6 +312,22 @@ function _finishAndWinners(
   return { lastFinished: latest("last_finished_ms"), lastWinners: latest("last_winners_ms") };
 }
 
+/** The figures protocol and floor runs both have. */
+function _sharedFigures(
+  scenario: Scenario,
+  endToEndMs: number,
+  server: ProcessReport,
+  agents: readonly ProcessReport[],
+): RunFigures {
+  return {
+    endToEndMs,
+    betsPerS: (scenario.agencies * scenario.betsPerAgency * 1000) / endToEndMs,
+    serverRssBytes: server.peakRssBytes,
+    clientRssBytes: Math.max(...agents.map((agent) => agent.peakRssBytes)),
+    serverCpuMs: server.cpuMs,
+  };
+}
+
 function _protocolFigures(
   scenario: Scenario,
   window: { startMs: number; endMs: number },
@@ -325,11 +341,7 @@ function _protocolFigures(
   const syncs = Number(fieldOf(stats, "syncs"));
   const batches = Number(fieldOf(stats, "batches"));
   const figures: RunFigures = {
-    endToEndMs,
-    betsPerS: (scenario.agencies * scenario.betsPerAgency * 1000) / endToEndMs,
-    serverRssBytes: server.peakRssBytes,
-    clientRssBytes: Math.max(...agents.map((agent) => agent.peakRssBytes)),
-    serverCpuMs: server.cpuMs,
+    ..._sharedFigures(scenario, endToEndMs, server, agents),
     serverStartMs: listenMs - server.startedMs,
   };
   if (lastFinished !== undefined && lastWinners !== undefined) {
@@ -460,7 +472,8 @@ export function runBaseline(scenario: Scenario, setup: RunSetup): Promise<RunOut
     for (const report of [...reports, serverReport]) {
       if (report.code !== 0) problems.push(`pid ${report.pid} exited with code ${report.code}`);
     }
-    const stored = fieldOf(_linesOf(serverReport.lines, "baseline_stored")[0]?.text ?? "", "bytes");
+    const storedLine = _linesOf(serverReport.lines, "baseline_stored")[0]?.text ?? "";
+    const stored = fieldOf(storedLine, "bytes");
     const fileBytes = (await Deno.stat(out)).size;
     if (stored !== String(setup.data.bytes) || fileBytes !== setup.data.bytes) {
       problems.push(
@@ -469,15 +482,12 @@ export function runBaseline(scenario: Scenario, setup: RunSetup): Promise<RunOut
     }
     if (problems.length > 0) return { ok: false, reason: problems.slice(0, 3).join("; ") };
     const endToEndMs = endMs - startMs;
-    return {
-      ok: true,
-      figures: {
-        endToEndMs,
-        betsPerS: (scenario.agencies * scenario.betsPerAgency * 1000) / endToEndMs,
-        serverRssBytes: serverReport.peakRssBytes,
-        clientRssBytes: Math.max(...reports.map((report) => report.peakRssBytes)),
-        serverCpuMs: serverReport.cpuMs,
-      },
-    };
+    const figures = _sharedFigures(scenario, endToEndMs, serverReport, reports);
+    // All in (the server read every sender to its end) → the last answer.
+    const sent = reports.map((report) => _linesOf(report.lines, "baseline_sent")[0]?.text ?? "");
+    const lastAnswerMs = Math.max(...sent.map((line) => Number(fieldOf(line, "last_answer_ms"))));
+    const fanOutMs = lastAnswerMs - Number(fieldOf(storedLine, "all_in_ms"));
+    if (Number.isFinite(fanOutMs)) figures.finishToWinnersMs = fanOutMs;
+    return { ok: true, figures };
   });
 }

@@ -40,7 +40,11 @@ function _result(id: "a" | "b" | "c" | "d", figures: RunFigures | undefined): Sc
     protocol: figures === undefined
       ? { runs: 3, failures: ["store holds 9 bets of agency 1"], figures: undefined }
       : { runs: 3, failures: [], figures },
-    baseline: { runs: 3, failures: [], figures: { endToEndMs: 50, betsPerS: 4_000_000 } },
+    baseline: {
+      runs: 3,
+      failures: [],
+      figures: { endToEndMs: 50, betsPerS: 4_000_000, finishToWinnersMs: 12.5 },
+    },
   };
 }
 
@@ -80,6 +84,7 @@ Deno.test("evaluateTargets() marks targets met, not met (also on failed runs) an
     _result("c", undefined),
   ]);
   const byTarget = new Map(verdicts.map((verdict) => [verdict.target, verdict.verdict]));
+  const measured = new Map(verdicts.map((verdict) => [verdict.target, verdict.measured]));
   assert.equal(byTarget.get("(a) end to end ≤ 0.2 s, process starts included"), "met");
   assert.equal(byTarget.get("(a) winners ≤ 50 ms after the last finished"), "not met");
   assert.equal(byTarget.get("(b) ≥ 1,000,000 bets/s end to end"), "not met");
@@ -87,6 +92,16 @@ Deno.test("evaluateTargets() marks targets met, not met (also on failed runs) an
   assert.equal(byTarget.get("(c) every agency gets its exact winners"), "not met");
   assert.equal(byTarget.get("(c) ≥ 500,000 bets/s"), "not met");
   assert.equal(byTarget.get("(d) client RSS ≤ 100 MB"), "not run");
+  assert.equal(
+    measured.get("(a) winners ≤ 50 ms after the last finished"),
+    "50.5 ms (floor 12.5 ms)",
+    "times carry the floor's figure",
+  );
+  assert.equal(
+    measured.get("(a) end to end ≤ 0.2 s, process starts included"),
+    "0.200 s (floor 0.050 s)",
+  );
+  assert.equal(measured.get("(b) server RSS ≤ 150 MB"), "150.0 MB", "no floor beside memory");
 });
 
 Deno.test("renderResultsSection() shows figures, the floor ratio, failures and targets", () => {
@@ -97,6 +112,8 @@ Deno.test("renderResultsSection() shows figures, the floor ratio, failures and t
   assert.match(section, /^## 2026-01-02 03:04:05 UTC — full run/);
   assert.match(section, /2 CPUs \(Test CPU\), 24\.0 GiB memory/);
   assert.match(section, /\| \(b\) .* \| 5\.000 \| 1,000,000 \| 4,000,000 \| 100\.0× \| 80\.0 \|/);
+  assert.match(section, /\| finished→winners ms \| floor finished→answers ms \|/);
+  assert.match(section, /\| – \| 12\.5 \| – \|/, "the floor's fan-out beside an unmeasured one");
   assert.match(section, /\| FAILED 1\/3: store holds 9 bets of agency 1 \|/);
   assert.match(section, /\| \(b\) ≥ 1,000,000 bets\/s end to end \| 1,000,000 bets\/s \| met \|/);
 });
