@@ -68,7 +68,8 @@ export class AgencySession {
     try {
       if (!(await this.#hello())) return;
       while (true) {
-        const frame = await this.#reader.readFrame(this.#context.frameBytesMax);
+        // The body is a view: every use below is done before the next read.
+        const frame = await this.#reader.readFrameView(this.#context.frameBytesMax);
         if (frame === null) break;
         this.#context.touchIdle();
         if (frame.type === MessageType.batch) {
@@ -188,7 +189,10 @@ export class AgencySession {
       return this.#nack(sequence, count, error);
     }
     // Keep the body past the store only for the DEBUG per-bet lines.
-    const debugBody = this.#context.logger.enabled("DEBUG") ? body : undefined;
+    const debugBody = this.#context.logger.enabled("DEBUG") ? body.slice() : undefined;
+    // Read no further frame while the store is behind: TCP slows the agency.
+    const room = this.#context.lottery.storeRoom();
+    if (room !== undefined) await room;
     while (this.#inFlight >= CONNECTION_BATCHES_PENDING_MAX) await this.#oneSettled();
     this.#inFlight += 1;
     this.#context.lottery.storeBatch(this.#agency, sequence, rows)

@@ -12,7 +12,12 @@
 import { type AgencyRow, AgencyRowScanner } from "./agency_row_scanner.ts";
 import { type Bet, WINNER_NUMBER } from "./bet.ts";
 import { dateNumber } from "./bet_bytes.ts";
-import { GROUP_COMMIT_BATCHES_MAX, GROUP_COMMIT_BYTES_MAX } from "./limits.ts";
+import {
+  GROUP_COMMIT_BATCHES_MAX,
+  GROUP_COMMIT_BYTES_MAX,
+  STORE_QUEUE_BYTES_MAX,
+  STORE_WRITE_STAGING_BYTES,
+} from "./limits.ts";
 import {
   applyJournalRecord,
   formatJournalRecord,
@@ -20,9 +25,8 @@ import {
   type JournalState,
   replayJournal,
 } from "./store_journal.ts";
-import { writeAll } from "./buffered_reader.ts";
+import { writeAll, writeChunks } from "./buffered_reader.ts";
 import { encodeStoreRows, type StoreRows } from "./store_rows.ts";
-import { concatBytes } from "./bytes.ts";
 import { type WinnersAnswer, WinnersIndex } from "./winners_index.ts";
 
 /** What a store append reports. */
@@ -161,6 +165,13 @@ export class BetStore {
   #draining: Promise<void> | undefined;
   #closed = false;
   #batchesPerSync = { syncs: 0, batches: 0 };
+  /** Gathers a group's rows into few writes (groups are written one at a time). */
+  readonly #staging = new Uint8Array(STORE_WRITE_STAGING_BYTES);
+  readonly #queueBytesMax: number;
+  /** Bytes of the rows appended and not yet stored or refused. */
+  #queuedBytes = 0;
+  /** Resolved when the queued rows fall under #queueBytesMax. */
+  #room: PromiseWithResolvers<void> | undefined;
   /** Per agency, the lowest sequence whose write failed and is not stored
    * yet. Later batches of that agency are refused until it is, or a batch
    * sent after the failure could be stored first and the resent one would
@@ -172,7 +183,9 @@ export class BetStore {
     journalFile: StoreFile,
     state: JournalState,
     winners: WinnersIndex,
+    queueBytesMax: number,
   ) {
+    this.#queueBytesMax = queueBytesMax;
     this.#betsFile = betsFile;
     this.#journalFile = journalFile;
     this.#state = state;
@@ -185,12 +198,14 @@ export class BetStore {
    * @param betsPath path of the bets CSV; the journal sits beside it
    * @param openFile opens a file for appending (tests inject failures here)
    * @param onProgress told how far reading the bets file back has come
+   * @param queueBytesMax rows waiting for the disk above which {@link room} makes appenders wait
    * @throws {Error} when the files disagree in a way a crash cannot explain
    */
   static async open(
     betsPath: string,
     openFile: StoreFileOpener = openAppendFile,
     onProgress: ReadProgress = () => {},
+    queueBytesMax = STORE_QUEUE_BYTES_MAX,
   ): Promise<{ store: BetStore; report: RestoreReport }> {
     const journalPath = journalPathFor(betsPath);
     const slash = betsPath.lastIndexOf("/");
@@ -248,7 +263,7 @@ export class BetStore {
     }
     cleanup.move();
     return {
-      store: new BetStore(betsFile, journalFile, state, winners),
+      store: new BetStore(betsFile, journalFile, state, winners, queueBytesMax),
       report: {
         bets,
         batches,
@@ -297,6 +312,8 @@ export class BetStore {
     bets: readonly Bet[] | StoreRows,
   ): Promise<AppendResult> {
     const rows = Array.isArray(bets) ? encodeStoreRows(bets) : bets as StoreRows;
+    const bytes = rows.bytes.length;
+    this.#queuedBytes += bytes;
     return this.#enqueue((resolve, reject) => ({
       kind: "batch",
       agency,
@@ -304,7 +321,25 @@ export class BetStore {
       rows,
       resolve,
       reject,
-    }));
+    })).finally(() => this.#release(bytes));
+  }
+
+  /**
+   * Backpressure for appenders: undefined while the rows waiting for the disk
+   * are under the queue limit, else a promise resolved once they are.
+   */
+  room(): Promise<void> | undefined {
+    if (this.#queuedBytes < this.#queueBytesMax) return undefined;
+    this.#room ??= Promise.withResolvers();
+    return this.#room.promise;
+  }
+
+  #release(bytes: number): void {
+    this.#queuedBytes -= bytes;
+    if (this.#room !== undefined && this.#queuedBytes < this.#queueBytesMax) {
+      this.#room.resolve();
+      this.#room = undefined;
+    }
   }
 
   /**
@@ -462,7 +497,7 @@ export class BetStore {
     const journal = _encoder.encode(records.map(formatJournalRecord).join(""));
     try {
       if (chunks.length > 0) {
-        await writeAll(this.#betsFile, concatBytes(chunks));
+        await writeChunks(this.#betsFile, chunks, this.#staging);
         await this.#betsFile.syncData();
       }
       await writeAll(this.#journalFile, journal);

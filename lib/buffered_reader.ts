@@ -78,7 +78,12 @@ export class BufferedReader {
    * @returns a copy of the bytes, or null when the stream ended before the first one
    * @throws {ProtocolError} with code truncatedFrame when it ends after the first one
    */
-  async readExact(length: number, what: string): Promise<Uint8Array | null> {
+  readExact(length: number, what: string): Promise<Uint8Array | null> {
+    return this.#take(length, what, true);
+  }
+
+  /** {@link readExact}, as a copy or as a view valid until the next read. */
+  async #take(length: number, what: string, copy: boolean): Promise<Uint8Array | null> {
     while (this.#buffered < length) {
       const hadSome = this.#buffered > 0;
       if (!(await this.#fill(length - this.#buffered))) {
@@ -89,8 +94,11 @@ export class BufferedReader {
         );
       }
     }
-    const bytes = this.#buffer.slice(this.#start, this.#start + length);
-    this.#start += length;
+    const end = this.#start + length;
+    const bytes = copy
+      ? this.#buffer.slice(this.#start, end)
+      : this.#buffer.subarray(this.#start, end);
+    this.#start = end;
     return bytes;
   }
 
@@ -100,8 +108,21 @@ export class BufferedReader {
    * @returns the frame, or null at a clean end of stream between frames
    * @throws {ProtocolError} on a bad header, an oversized body or a truncated frame
    */
-  async readFrame(frameBytesMax: number): Promise<Frame | null> {
-    const header = await this.readExact(FRAME_HEADER_BYTES, "frame header");
+  readFrame(frameBytesMax: number): Promise<Frame | null> {
+    return this.#frame(frameBytesMax, true);
+  }
+
+  /**
+   * {@link readFrame} whose body is a view into this reader's buffer, valid
+   * only until the next read: for a caller done with the body before reading
+   * again (the server's batches, scanned at once), it saves a copy per frame.
+   */
+  readFrameView(frameBytesMax: number): Promise<Frame | null> {
+    return this.#frame(frameBytesMax, false);
+  }
+
+  async #frame(frameBytesMax: number, copy: boolean): Promise<Frame | null> {
+    const header = await this.#take(FRAME_HEADER_BYTES, "frame header", false);
     if (header === null) return null;
     if (header[0] !== FRAME_MARKER) {
       throw new ProtocolError(
@@ -115,21 +136,22 @@ export class BufferedReader {
         `protocol version ${header[1]} is not supported (this build speaks ${PROTOCOL_VERSION})`,
       );
     }
-    const length = new DataView(header.buffer).getUint32(3);
+    const type = header[2]!;
+    const length = new DataView(header.buffer, header.byteOffset).getUint32(3);
     if (length > frameBytesMax) {
       throw new ProtocolError(
         ErrorCode.frameTooLarge,
         `frame body of ${length} bytes exceeds the maximum of ${frameBytesMax} bytes`,
       );
     }
-    const body = length === 0 ? new Uint8Array(0) : await this.readExact(length, "frame body");
+    const body = length === 0 ? new Uint8Array(0) : await this.#take(length, "frame body", copy);
     if (body === null) {
       throw new ProtocolError(
         ErrorCode.truncatedFrame,
         `stream ended before a ${length}-byte body`,
       );
     }
-    return { type: header[2]!, body };
+    return { type, body };
   }
 
   /**
@@ -187,4 +209,32 @@ export async function writeAll(
     }
     written += count;
   }
+}
+
+/**
+ * Writes chunks in order through a staging buffer: small chunks are gathered
+ * into one write per staging buffer full, a chunk larger than the buffer is
+ * written as it is. A writer of large groups of small chunks thus keeps one
+ * bounded buffer instead of joining each group into a new array.
+ * @throws {Error} as {@link writeAll}
+ */
+export async function writeChunks(
+  sink: ByteSink,
+  chunks: readonly Uint8Array[],
+  staging: Uint8Array,
+): Promise<void> {
+  let used = 0;
+  for (const chunk of chunks) {
+    if (used > 0 && used + chunk.length > staging.length) {
+      await writeAll(sink, staging.subarray(0, used));
+      used = 0;
+    }
+    if (chunk.length > staging.length) {
+      await writeAll(sink, chunk);
+      continue;
+    }
+    staging.set(chunk, used);
+    used += chunk.length;
+  }
+  if (used > 0) await writeAll(sink, staging.subarray(0, used));
 }

@@ -56,6 +56,17 @@ export const GROUP_COMMIT_BATCHES_MAX = 4096;
 /** Bytes the store writes in one group commit, to bound its buffer. */
 export const GROUP_COMMIT_BYTES_MAX = 16 * 1024 * 1024;
 
+/** The store's staging buffer: a group's rows (up to GROUP_COMMIT_BYTES_MAX)
+ * go to the bets file in writes of this size, not joined into one array. */
+export const STORE_WRITE_STAGING_BYTES = 1024 * 1024;
+
+/** Rows waiting for the disk, all connections together: above it a session
+ * reads no further frame until the writer catches up (TCP backpressure), so
+ * many agencies with full windows cannot grow the server without bound. Two
+ * group commits' worth keeps the writer busy. At most one batch per
+ * connection more than this can be waiting. */
+export const STORE_QUEUE_BYTES_MAX = 2 * GROUP_COMMIT_BYTES_MAX;
+
 /** Highest agency number; agency ids travel as u32 but AGENCIES caps them. */
 export const AGENCIES_MAX = 100_000;
 

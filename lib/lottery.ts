@@ -44,6 +44,11 @@ export class Lottery {
     return this.#agencies;
   }
 
+  /** The store's backpressure: see {@link BetStore.room}. */
+  storeRoom(): Promise<void> | undefined {
+    return this.#store.room();
+  }
+
   /** Highest sequence stored for an agency, 0 when none. */
   lastSequence(agency: number): number {
     return this.#store.lastSequence(agency);

@@ -10,6 +10,7 @@ import {
   type StoreFile,
   type StoreFileOpener,
 } from "../lib/bet_store.ts";
+import { encodeStoreRows } from "../lib/store_rows.ts";
 import { makeBet, makeBets } from "./helpers/bets.ts";
 import { isPending } from "./helpers/promise_state.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -522,6 +523,30 @@ Deno.test("loadBets() streams a bets file and names the path and line of a bad r
           message: new RegExp(`^${RegExp.escape(path)} ${message.source}`),
         });
       });
+    }
+  });
+});
+
+Deno.test("BetStore.room() holds appenders back while queued rows reach queueBytesMax, and frees them as batches are stored", async () => {
+  await withTempDir(async (dir) => {
+    const rows = encodeStoreRows(makeBets(1, 10));
+    const limit = 2 * rows.bytes.length;
+    const { store } = await BetStore.open(`${dir}/bets.csv`, openAppendFile, () => {}, limit);
+    try {
+      assert.equal(store.room(), undefined, "an empty queue has room");
+      const first = store.append(1, 1, rows);
+      assert.equal(store.room(), undefined, "one batch under the limit");
+      const second = store.append(1, 2, rows);
+      const room = store.room();
+      assert.ok(room !== undefined, "at the limit appenders wait");
+      assert.equal(store.room(), room, "every appender waits on the same promise");
+      assert.equal(await isPending(room), true);
+      await Promise.all([first, second]);
+      await room;
+      assert.equal(store.room(), undefined, "room again once stored");
+      assert.equal(store.betCount(1), 20);
+    } finally {
+      await store.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BufferedReader, type ByteSink, writeAll } from "../lib/buffered_reader.ts";
+import { BufferedReader, type ByteSink, writeAll, writeChunks } from "../lib/buffered_reader.ts";
 import { FRAME_BYTES_MAX_CEILING, FRAME_BYTES_MAX_DEFAULT } from "../lib/limits.ts";
 import { decodeMessage, encodeMessage, type Message } from "../lib/message_codec.ts";
 import {
@@ -83,6 +83,21 @@ Deno.test("readFrame() reads every message type from a source that returns one b
       }
       assert.deepEqual(decoded, _MESSAGES);
       if (chunkBytes === 1) assert.ok(source.reads > stream.length, "one byte per read");
+    });
+  }
+});
+
+Deno.test("readFrameView() reads the same frames as readFrame(), each decoded before the next read", async (t) => {
+  const stream = joinBytes(_MESSAGES.map(encodeMessage));
+  for (const chunkBytes of [1, 7, 64 * 1024]) {
+    await t.step(`${chunkBytes} bytes per read`, async () => {
+      const reader = new BufferedReader(new ChunkedSource(stream, chunkBytes));
+      const decoded: Message[] = [];
+      for (let frame = await reader.readFrameView(1024); frame !== null;) {
+        decoded.push(decodeMessage(frame));
+        frame = await reader.readFrameView(1024);
+      }
+      assert.deepEqual(decoded, _MESSAGES);
     });
   }
 });
@@ -322,4 +337,31 @@ Deno.test("BufferedReader reads its source no more once the source said end of s
   assert.equal(await reader.readFrame(1024), null);
   assert.equal(await reader.readLine(16), null);
   assert.equal(reads, 2, "one read for the byte, one for the end");
+});
+
+Deno.test("writeChunks() writes chunks in order, gathering small ones into full staging buffers", async (t) => {
+  const run = async (sizes: number[], stagingBytes: number) => {
+    const writes: Uint8Array[] = [];
+    const sink = {
+      write: (bytes: Uint8Array) => {
+        writes.push(bytes.slice());
+        return Promise.resolve(bytes.length);
+      },
+    };
+    let next = 0;
+    const chunks = sizes.map((size) => Uint8Array.from({ length: size }, () => next++ & 0xff));
+    await writeChunks(sink, chunks, new Uint8Array(stagingBytes));
+    assert.deepEqual(joinBytes(writes), joinBytes(chunks), "every byte, in order");
+    return writes.map((bytes) => bytes.length);
+  };
+  await t.step("no chunks: no write", async () => assert.deepEqual(await run([], 8), []));
+  await t.step("chunks filling the buffer exactly", async () => {
+    assert.deepEqual(await run([3, 5, 8, 1], 8), [8, 8, 1]);
+  });
+  await t.step("a chunk one byte over the room left starts a new write", async () => {
+    assert.deepEqual(await run([4, 5], 8), [4, 5]);
+  });
+  await t.step("a chunk larger than the buffer goes out alone", async () => {
+    assert.deepEqual(await run([2, 9, 3], 8), [2, 9, 3]);
+  });
 });

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { BetStore, loadBets } from "../lib/bet_store.ts";
+import { BetStore, loadBets, openAppendFile } from "../lib/bet_store.ts";
 import { Logger } from "../lib/log.ts";
 import { Lottery } from "../lib/lottery.ts";
 import { LotteryServer, type LotteryServerOptions } from "../lib/lottery_server.ts";
@@ -24,14 +24,19 @@ interface Harness {
 
 /** Runs `body` against a fresh server on a free port; shuts it down after. */
 async function withServer(
-  options: Partial<LotteryServerOptions> & { agencies?: number },
+  options: Partial<LotteryServerOptions> & { agencies?: number; storeQueueBytesMax?: number },
   body: (harness: Harness) => Promise<void>,
 ): Promise<void> {
   await withTempDir(async (dir) => {
     const storage = `${dir}/bets.csv`;
     const lines: string[] = [];
     const logger = new Logger("DEBUG", (line) => lines.push(line));
-    const { store } = await BetStore.open(storage);
+    const { store } = await BetStore.open(
+      storage,
+      openAppendFile,
+      () => {},
+      options.storeQueueBytesMax,
+    );
     const lottery = new Lottery(
       store,
       options.agencies ?? 2,
@@ -81,6 +86,28 @@ Deno.test("a batch re-sent with a stored sequence is acknowledged again and stor
     assert.deepEqual(await again.receive(), { type: MessageType.batchAck, sequence: 1, count: 3 });
     again.close();
     assert.equal((await Array.fromAsync(loadBets(storage))).length, 3);
+  });
+});
+
+Deno.test("with a store queue of one batch, sessions wait for the writer and every bet is stored once", async () => {
+  await withServer({ storeQueueBytesMax: 1, agencies: 3 }, async ({ port, storage }) => {
+    const batches = 30;
+    const upload = async (agency: number) => {
+      const [peer] = await RawPeer.hello(port, agency);
+      // Every batch sent at once: the server must hold them back, not drop them.
+      for (let sequence = 1; sequence <= batches; sequence += 1) {
+        await peer.send({ type: MessageType.batch, sequence, bets: wire(agency, 20) });
+      }
+      for (let sequence = 1; sequence <= batches; sequence += 1) {
+        assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, sequence, count: 20 });
+      }
+      peer.close();
+    };
+    await Promise.all([upload(1), upload(2), upload(3)]);
+    const stored = await Array.fromAsync(loadBets(storage));
+    for (const agency of [1, 2, 3]) {
+      assert.equal(stored.filter((bet) => bet.agency === agency).length, batches * 20);
+    }
   });
 });
 
