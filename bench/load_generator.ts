@@ -32,7 +32,7 @@ import {
   CLIENT_FRAME_BYTES_MAX,
 } from "../lib/limits.ts";
 import { Logger } from "../lib/log.ts";
-import { decodeMessage, encodeMessage, type Message } from "../lib/message_codec.ts";
+import { decodeMessage, encodeMessage, type Frame, type Message } from "../lib/message_codec.ts";
 import { errorCodeName, MessageType } from "../lib/protocol.ts";
 import { agencyFilePath } from "./bench_data.ts";
 import { wholeNumberFlag, withoutTaskSeparator } from "../lib/task_args.ts";
@@ -134,10 +134,14 @@ function _describe(message: Message): string {
   return `message type ${message.type}`;
 }
 
-async function _read(reader: BufferedReader): Promise<Message> {
+async function _readFrame(reader: BufferedReader): Promise<Frame> {
   const frame = await reader.readFrame(_REPLY_BYTES_MAX);
   if (frame === null) throw new Error("server closed the connection");
-  return decodeMessage(frame);
+  return frame;
+}
+
+async function _read(reader: BufferedReader): Promise<Message> {
+  return decodeMessage(await _readFrame(reader));
 }
 
 function _sameDocuments(got: readonly string[], expected: readonly string[]): boolean {
@@ -238,12 +242,22 @@ class _Agency {
   }
 
   /**
-   * Waits for the winners and checks them against the file's winning rows.
-   * @returns epoch ms when they arrived
+   * Waits for the winners answer; checking it is left to {@link check}, so
+   * that answers arriving together are stamped as they arrive, not one
+   * decode and comparison after another.
+   * @returns epoch ms when it arrived, and the answer's frame
    */
-  async winners(): Promise<number> {
-    const reply = await _read(this.#reader);
-    const arrivedMs = nowMs();
+  async winners(): Promise<{ arrivedMs: number; frame: Frame }> {
+    const frame = await _readFrame(this.#reader);
+    return { arrivedMs: nowMs(), frame };
+  }
+
+  /**
+   * Checks a winners answer against the file's winning rows.
+   * @throws {Error} when it is not a winners answer with exactly those documents
+   */
+  check(frame: Frame): void {
+    const reply = decodeMessage(frame);
     if (reply.type !== MessageType.winners) {
       throw new Error(`expected winners, got ${_describe(reply)}`);
     }
@@ -253,7 +267,6 @@ class _Agency {
           " (or the documents differ)",
       );
     }
-    return arrivedMs;
   }
 
   /** Writes the pending batches, never more than the window unacknowledged. */
@@ -287,6 +300,7 @@ class _Agency {
 export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   const open = new Set<_Agency>();
   const waiting: Promise<void>[] = [];
+  const answers: { entry: _Agency; frame: Frame }[] = [];
   const summary: LoadSummary = {
     agencies: 0,
     bets: 0,
@@ -316,9 +330,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     }
     summary.bets += entry.rows;
     waiting.push(
-      entry.winners().then((arrivedMs) => {
+      entry.winners().then(({ arrivedMs, frame }) => {
         summary.lastWinnersMs = Math.max(summary.lastWinnersMs, arrivedMs);
-        summary.agencies += 1;
+        answers.push({ entry, frame });
       }, (error) => fail(agency, error)).finally(() => {
         entry.close();
         open.delete(entry);
@@ -328,6 +342,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
   await runPool(agencyRange(options.first, options.last), options.concurrency, runAgency)
     .catch(() => {});
   await Promise.all(waiting);
+  for (const { entry, frame } of answers) {
+    try {
+      entry.check(frame);
+      summary.agencies += 1;
+    } catch (error) {
+      fail(entry.agency, error);
+    }
+  }
   if (failure !== undefined) throw failure.error;
   return summary;
 }
