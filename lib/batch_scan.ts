@@ -13,7 +13,7 @@ import {
 import { BET_NUMBER_MAX } from "./bet.ts";
 import { ErrorCode, ProtocolError } from "./protocol.ts";
 import type { StoreRows } from "./store_rows.ts";
-import type { WinnerDocuments } from "./winners_index.ts";
+import type { WinnerDocuments } from "./message_codec.ts";
 
 /** A validated batch, encoded for the store. */
 export interface ScannedBatch {

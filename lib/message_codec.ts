@@ -90,6 +90,30 @@ export function helloFrame(agency: number, secret: string | undefined): Uint8Arr
   });
 }
 
+/** Winning documents in wire form: each a length byte and its bytes. */
+export interface WinnerDocuments {
+  bytes: Uint8Array;
+  count: number;
+}
+
+/**
+ * Encodes documents in wire form (the simple path: tests, bet mode).
+ * @throws {RangeError} when a document is longer than 255 bytes
+ */
+export function encodeWinnerDocuments(documents: readonly string[]): WinnerDocuments {
+  const writer = new ByteWriter();
+  for (const document of documents) writer.text(document, 1, "document");
+  return { bytes: writer.view().slice(), count: documents.length };
+}
+
+/** Encodes a winners frame from documents already in wire form. */
+export function winnersFrame(documents: WinnerDocuments): Uint8Array {
+  const writer = new ByteWriter(documents.bytes.length + 16);
+  startFrame(writer, MessageType.winners);
+  writer.u32(documents.count).raw(documents.bytes);
+  return finishFrame(writer);
+}
+
 /** Appends one bet's wire encoding. */
 export function encodeBet(writer: ByteWriter, bet: WireBet): void {
   writer
@@ -109,6 +133,9 @@ function _clip(text: string): string {
  * @throws {RangeError} when a field does not fit its wire type
  */
 export function encodeMessage(message: Message): Uint8Array {
+  if (message.type === MessageType.winners) {
+    return winnersFrame(encodeWinnerDocuments(message.documents));
+  }
   const writer = new ByteWriter();
   startFrame(writer, message.type);
   switch (message.type) {
@@ -135,12 +162,6 @@ export function encodeMessage(message: Message): Uint8Array {
       writer.u32(message.total);
       break;
     case MessageType.winnersQuery:
-      break;
-    case MessageType.winners:
-      writer.u32(message.documents.length);
-      for (const document of message.documents) {
-        writer.text(document, 1, "document");
-      }
       break;
     case MessageType.error:
       writer.u8(message.code).text(_clip(message.text), 2, "text");

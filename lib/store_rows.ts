@@ -5,7 +5,7 @@
 
 import { type Bet, hasWon } from "./bet.ts";
 import { formatStoreRow } from "./bet_csv.ts";
-import { encodeWinnerDocuments, type WinnerDocuments } from "./winners_index.ts";
+import { encodeWinnerDocuments, type WinnerDocuments } from "./message_codec.ts";
 
 /** Rows ready to append to the bets file. */
 export interface StoreRows {

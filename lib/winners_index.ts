@@ -7,14 +7,7 @@
  */
 
 import { ByteWriter } from "./byte_cursor.ts";
-import { finishFrame, startFrame } from "./message_codec.ts";
-import { MessageType } from "./protocol.ts";
-
-/** Winning documents in wire form: each a length byte and its bytes. */
-export interface WinnerDocuments {
-  bytes: Uint8Array;
-  count: number;
-}
+import { type WinnerDocuments, winnersFrame } from "./message_codec.ts";
 
 /** An agency's winners answer, ready to send. */
 export interface WinnersAnswer {
@@ -26,16 +19,6 @@ export interface WinnersAnswer {
 
 /** Bytes each agency's buffer starts with; it doubles as winners arrive. */
 const _AGENCY_BUFFER_BYTES_INITIAL = 64;
-
-/**
- * Encodes documents in wire form (the simple path: tests, bet mode).
- * @throws {RangeError} when a document is longer than 255 bytes
- */
-export function encodeWinnerDocuments(documents: readonly string[]): WinnerDocuments {
-  const writer = new ByteWriter();
-  for (const document of documents) writer.text(document, 1, "document");
-  return { bytes: writer.view().slice(), count: documents.length };
-}
 
 /** Winners by agency, appended as bets are stored. */
 export class WinnersIndex {
@@ -76,10 +59,8 @@ export class WinnersIndex {
   /** The agency's winners answer: one frame with every document, in storage order. */
   answer(agency: number): WinnersAnswer {
     const entry = this.#agencies.get(agency);
-    const documents = entry?.documents.view() ?? new Uint8Array(0);
-    const writer = new ByteWriter(documents.length + 16);
-    startFrame(writer, MessageType.winners);
-    writer.u32(entry?.count ?? 0).raw(documents);
-    return { count: entry?.count ?? 0, frame: finishFrame(writer) };
+    const count = entry?.count ?? 0;
+    const bytes = entry?.documents.view() ?? new Uint8Array(0);
+    return { count, frame: winnersFrame({ bytes, count }) };
   }
 }

@@ -6,6 +6,7 @@ import {
   decodeMessage,
   encodeBet,
   encodeMessage,
+  encodeWinnerDocuments,
   finishFrame,
   type Frame,
   type Message,
@@ -342,4 +343,11 @@ Deno.test("decodeMessage() rejects a batch body too short for its header with ma
       );
     });
   }
+});
+
+Deno.test("encodeWinnerDocuments() refuses a document of 256 bytes", () => {
+  assert.throws(() => encodeWinnerDocuments(["1".repeat(256)]), {
+    name: "RangeError",
+    message: "document is 256 bytes, more than 255",
+  });
 });
