@@ -293,15 +293,21 @@ export class AgencySession {
     const watching = this.#reader.peekByte().then((byte) => byte === null && leave(), leave);
     let answer: WinnersAnswer;
     try {
-      answer = await this.#context.lottery.winners(this.#agency, peerLeft.signal);
+      answer = await this.#context.lottery.answerWinners(
+        this.#agency,
+        peerLeft.signal,
+        (ready) => {
+          answered = true;
+          this.#context.resumeIdle();
+          return this.#sendFrame(ready.frame);
+        },
+      );
     } catch (error) {
-      if (peerLeft.signal.aborted) return;
+      if (!answered && peerLeft.signal.aborted) return;
       throw error;
     } finally {
       this.#context.resumeIdle();
     }
-    answered = true;
-    await this.#sendFrame(answer.frame);
     // The next read goes through the watcher's pending one, never beside it.
     await watching;
     this.#context.logger.info("ganadores_enviados", "success", {

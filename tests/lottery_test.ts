@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { BetStore } from "../lib/bet_store.ts";
-import { Lottery } from "../lib/lottery.ts";
+import { Lottery, type WinnersSender } from "../lib/lottery.ts";
 import { ErrorCode } from "../lib/protocol.ts";
 import { makeBets } from "./helpers/bets.ts";
-import { isPending } from "./helpers/promise_state.ts";
+import { afterMicrotasks, isPending } from "./helpers/promise_state.ts";
 import { protocolError } from "./helpers/protocol_errors.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { documentsOf } from "./helpers/winners.ts";
@@ -32,6 +32,9 @@ async function runLottery(
     await store.close();
   }
 }
+
+/** A winners sender that sends nothing: these tests look at the answer returned. */
+const sendNowhere: WinnersSender = () => Promise.resolve();
 
 /** Runs `body` with a lottery of `agencies` over a store in a temp dir. */
 function withLottery(agencies: number, body: (fixture: _Fixture) => Promise<void>): Promise<void> {
@@ -117,13 +120,13 @@ Deno.test("Lottery.finish() rejects a total that differs from the bets stored wi
   });
 });
 
-Deno.test("Lottery.winners() waits for the draw and answers only the asking agency's winners", async () => {
+Deno.test("Lottery.answerWinners() waits for the draw and answers only the asking agency's winners", async () => {
   await withLottery(2, async ({ lottery }) => {
     const signal = new AbortController().signal;
     await lottery.storeBatch(1, 1, makeBets(1, 5, { winnersAt: [1, 3] }));
     await lottery.storeBatch(2, 1, makeBets(2, 2, { winnersAt: [0] }));
-    const first = lottery.winners(1, signal);
-    const second = lottery.winners(2, signal);
+    const first = lottery.answerWinners(1, signal, sendNowhere);
+    const second = lottery.answerWinners(2, signal, sendNowhere);
     await lottery.finish(1, 5);
     assert.equal(await isPending(first), true, "no answer before the draw");
     assert.equal(await isPending(second), true, "no answer before the draw");
@@ -133,30 +136,74 @@ Deno.test("Lottery.winners() waits for the draw and answers only the asking agen
     assert.deepEqual(documentsOf(await first), [agency1[1]!.document, agency1[3]!.document]);
     assert.deepEqual(documentsOf(await second), [makeBets(2, 1)[0]!.document]);
     assert.deepEqual(
-      documentsOf(await lottery.winners(3, signal)),
+      documentsOf(await lottery.answerWinners(3, signal, sendNowhere)),
       [],
       "an agency without winners",
     );
   });
 });
 
-Deno.test("Lottery.winners() rejects with its signal's reason when the signal aborts before the draw", async (t) => {
+Deno.test("Lottery.answerWinners() holds the queries the draw released until every one of their answers was sent", async () => {
+  await withLottery(3, async ({ lottery }) => {
+    const signal = new AbortController().signal;
+    const sent: number[] = [];
+    const slowSend = Promise.withResolvers<void>();
+    const quick = lottery.answerWinners(1, signal, (answer) => {
+      sent.push(answer.count);
+      return Promise.resolve();
+    });
+    const slow = lottery.answerWinners(2, signal, () => slowSend.promise);
+    await uploadAndFinish(lottery, 1, 2, [0, 1]);
+    await uploadAndFinish(lottery, 2, 1);
+    await uploadAndFinish(lottery, 3, 1);
+    await afterMicrotasks();
+    assert.deepEqual(sent, [2], "the answer went to its sender at the draw");
+    assert.equal(await isPending(quick), true, "held while another answer is being sent");
+    assert.equal(
+      (await lottery.answerWinners(3, signal, sendNowhere)).count,
+      0,
+      "a query after the draw is not held",
+    );
+    slowSend.resolve();
+    assert.equal((await quick).count, 2);
+    assert.equal((await slow).count, 0);
+  });
+});
+
+Deno.test("Lottery.answerWinners() rejects with the send's error and holds no other query on it", async () => {
+  await withLottery(2, async ({ lottery }) => {
+    const signal = new AbortController().signal;
+    const broken = new Error("connection reset");
+    const failed = lottery.answerWinners(1, signal, () => Promise.reject(broken));
+    const kept = lottery.answerWinners(2, signal, sendNowhere);
+    await uploadAndFinish(lottery, 1, 1);
+    await uploadAndFinish(lottery, 2, 1, [0]);
+    await assert.rejects(failed, (error) => error === broken);
+    // Were it held for ever, the event loop would run dry and fail the test.
+    assert.equal((await kept).count, 1);
+  });
+});
+
+Deno.test("Lottery.answerWinners() rejects with its signal's reason when the signal aborts before the draw", async (t) => {
   await withLottery(2, async ({ lottery }) => {
     const left = new Error("peer left");
     await t.step("aborted while waiting", async () => {
       const controller = new AbortController();
-      const waiting = lottery.winners(1, controller.signal);
+      const waiting = lottery.answerWinners(1, controller.signal, sendNowhere);
       assert.equal(await isPending(waiting), true);
       controller.abort(left);
       await assert.rejects(waiting, (error) => error === left);
     });
     await t.step("already aborted", async () => {
-      await assert.rejects(lottery.winners(1, AbortSignal.abort(left)), (error) => error === left);
+      await assert.rejects(
+        lottery.answerWinners(1, AbortSignal.abort(left), sendNowhere),
+        (error) => error === left,
+      );
     });
     await t.step("one query aborted, another still answered at the draw", async () => {
       const controller = new AbortController();
-      const aborted = lottery.winners(1, controller.signal);
-      const kept = lottery.winners(2, new AbortController().signal);
+      const aborted = lottery.answerWinners(1, controller.signal, sendNowhere);
+      const kept = lottery.answerWinners(2, new AbortController().signal, sendNowhere);
       controller.abort(left);
       await assert.rejects(aborted, (error) => error === left);
       await uploadAndFinish(lottery, 1, 0);
@@ -164,7 +211,7 @@ Deno.test("Lottery.winners() rejects with its signal's reason when the signal ab
       assert.equal((await kept).count, 1);
     });
     await t.step("after the draw an aborted signal does not matter", async () => {
-      assert.equal((await lottery.winners(2, AbortSignal.abort())).count, 1);
+      assert.equal((await lottery.answerWinners(2, AbortSignal.abort(), sendNowhere)).count, 1);
     });
   });
 });
@@ -172,17 +219,27 @@ Deno.test("Lottery.winners() rejects with its signal's reason when the signal ab
 Deno.test("Lottery.stopWaiting() fails waiting and later winners queries with shuttingDown until the draw", async () => {
   await withLottery(2, async ({ lottery }) => {
     const signal = new AbortController().signal;
-    const waiting = [lottery.winners(1, signal), lottery.winners(2, signal)];
+    const waiting = [
+      lottery.answerWinners(1, signal, sendNowhere),
+      lottery.answerWinners(2, signal, sendNowhere),
+    ];
     assert.equal(await isPending(waiting[0]!), true);
     lottery.stopWaiting();
     lottery.stopWaiting();
     for (const query of waiting) {
       await assert.rejects(query, protocolError(ErrorCode.shuttingDown));
     }
-    await assert.rejects(lottery.winners(1, signal), protocolError(ErrorCode.shuttingDown));
+    await assert.rejects(
+      lottery.answerWinners(1, signal, sendNowhere),
+      protocolError(ErrorCode.shuttingDown),
+    );
     await uploadAndFinish(lottery, 1, 2, [1]);
     await uploadAndFinish(lottery, 2, 0);
-    assert.equal((await lottery.winners(1, signal)).count, 1, "answered once drawn");
+    assert.equal(
+      (await lottery.answerWinners(1, signal, sendNowhere)).count,
+      1,
+      "answered once drawn",
+    );
   });
 });
 
@@ -233,9 +290,12 @@ Deno.test("Lottery over a restored store where every agency finished is drawn wi
     await uploadAndFinish(lottery, 2, 1);
   }, async ({ lottery, draws }) => {
     assert.equal(lottery.drawn, true);
-    assert.deepEqual(documentsOf(await lottery.winners(1, new AbortController().signal)), [
-      makeBets(1, 3)[2]!.document,
-    ]);
+    assert.deepEqual(
+      documentsOf(await lottery.answerWinners(1, new AbortController().signal, sendNowhere)),
+      [
+        makeBets(1, 3)[2]!.document,
+      ],
+    );
     await assert.rejects(
       lottery.storeBatch(1, 2, makeBets(1, 1)),
       protocolError(ErrorCode.drawClosed),

@@ -14,3 +14,12 @@ export function isPending(promise: Promise<unknown>): Promise<boolean> {
     () => false,
   );
 }
+
+/**
+ * Resolves after a timer turn: every microtask queued so far, and every one
+ * those queue, has run. For asserting that a chain of awaits is held, not just
+ * a few hops behind.
+ */
+export function afterMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
