@@ -162,6 +162,19 @@ export class ByteWriter {
     return this.raw(encoded);
   }
 
+  /**
+   * Overwrites a u32 already written at `at` (a length or count known last).
+   * @throws {RangeError} when `at` + 4 is past the bytes written
+   */
+  patchU32(at: number, value: number): this {
+    _assertFits(value, 0xffff_ffff, "u32");
+    if (at < 0 || at + 4 > this.#length) {
+      throw new RangeError(`Cannot patch a u32 at ${at}: ${this.#length} bytes written`);
+    }
+    this.#view.setUint32(at, value);
+    return this;
+  }
+
   /** Moves back to `length` bytes, dropping what came after. */
   truncate(length: number): void {
     this.#length = length;

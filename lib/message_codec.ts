@@ -69,13 +69,8 @@ export function startFrame(writer: ByteWriter, type: MessageType): void {
 
 /** Patches the body length of the frame that starts at `frameStart`. */
 export function finishFrame(writer: ByteWriter, frameStart = 0): Uint8Array {
-  const bytes = writer.view();
-  const bodyLength = bytes.length - frameStart - FRAME_HEADER_BYTES;
-  new DataView(bytes.buffer, bytes.byteOffset).setUint32(
-    frameStart + 3,
-    bodyLength,
-  );
-  return bytes;
+  writer.patchU32(frameStart + 3, writer.length - frameStart - FRAME_HEADER_BYTES);
+  return writer.view();
 }
 
 /**
@@ -106,12 +101,31 @@ export function encodeWinnerDocuments(documents: readonly string[]): WinnerDocum
   return { bytes: writer.view().slice(), count: documents.length };
 }
 
+/**
+ * Starts a winners frame at the writer's start: header and a count patched
+ * by {@link finishWinnersFrame}. The documents, in wire form, come next.
+ */
+export function startWinnersFrame(writer: ByteWriter): void {
+  startFrame(writer, MessageType.winners);
+  writer.u32(0);
+}
+
+/**
+ * Patches the length and count of the winners frame started by
+ * {@link startWinnersFrame}.
+ * @returns the frame: a view of the writer's bytes, valid until its next write
+ */
+export function finishWinnersFrame(writer: ByteWriter, count: number): Uint8Array {
+  writer.patchU32(FRAME_HEADER_BYTES, count);
+  return finishFrame(writer);
+}
+
 /** Encodes a winners frame from documents already in wire form. */
 export function winnersFrame(documents: WinnerDocuments): Uint8Array {
-  const writer = new ByteWriter(documents.bytes.length + 16);
-  startFrame(writer, MessageType.winners);
-  writer.u32(documents.count).raw(documents.bytes);
-  return finishFrame(writer);
+  const writer = new ByteWriter(FRAME_HEADER_BYTES + 4 + documents.bytes.length);
+  startWinnersFrame(writer);
+  writer.raw(documents.bytes);
+  return finishWinnersFrame(writer, documents.count);
 }
 
 /** Appends one bet's wire encoding. */

@@ -1,19 +1,24 @@
 /**
  * Per agency, the documents of its winning bets, kept as they travel in the
- * winners answer (a length byte, then the ASCII digits). Filled as batches
- * are stored and when the store is read back, so answering an agency after
- * the draw costs one copy of its documents: no rescan of the store, no text
- * encoding per document.
+ * winners answer (a length byte, then the ASCII digits) inside an unfinished
+ * winners frame. Filled as batches are stored and when the store is read
+ * back, so answering an agency after the draw patches two numbers of its
+ * frame: no rescan of the store, no copy, no text encoding per document.
  */
 
 import { ByteWriter } from "./byte_cursor.ts";
-import { type WinnerDocuments, winnersFrame } from "./message_codec.ts";
+import {
+  finishWinnersFrame,
+  startWinnersFrame,
+  type WinnerDocuments,
+  winnersFrame,
+} from "./message_codec.ts";
 
 /** An agency's winners answer, ready to send. */
 export interface WinnersAnswer {
   /** Documents in the answer. */
   count: number;
-  /** The complete winners frame. */
+  /** The complete winners frame (see {@link WinnersIndex.answer} on how long it stays valid). */
   frame: Uint8Array;
 }
 
@@ -22,12 +27,14 @@ const _AGENCY_BUFFER_BYTES_INITIAL = 64;
 
 /** Winners by agency, appended as bets are stored. */
 export class WinnersIndex {
-  readonly #agencies = new Map<number, { documents: ByteWriter; count: number }>();
+  /** Per agency, a winners frame started and its documents so far. */
+  readonly #agencies = new Map<number, { frame: ByteWriter; count: number }>();
 
-  #entry(agency: number): { documents: ByteWriter; count: number } {
+  #entry(agency: number): { frame: ByteWriter; count: number } {
     let entry = this.#agencies.get(agency);
     if (entry === undefined) {
-      entry = { documents: new ByteWriter(_AGENCY_BUFFER_BYTES_INITIAL), count: 0 };
+      entry = { frame: new ByteWriter(_AGENCY_BUFFER_BYTES_INITIAL), count: 0 };
+      startWinnersFrame(entry.frame);
       this.#agencies.set(agency, entry);
     }
     return entry;
@@ -37,7 +44,7 @@ export class WinnersIndex {
   add(agency: number, documents: WinnerDocuments): void {
     if (documents.count === 0) return;
     const entry = this.#entry(agency);
-    entry.documents.raw(documents.bytes);
+    entry.frame.raw(documents.bytes);
     entry.count += documents.count;
   }
 
@@ -47,7 +54,7 @@ export class WinnersIndex {
    */
   addDocument(agency: number, bytes: Uint8Array, start: number, end: number): void {
     const entry = this.#entry(agency);
-    entry.documents.u8(end - start).raw(bytes.subarray(start, end));
+    entry.frame.u8(end - start).raw(bytes.subarray(start, end));
     entry.count += 1;
   }
 
@@ -56,11 +63,17 @@ export class WinnersIndex {
     return this.#agencies.get(agency)?.count ?? 0;
   }
 
-  /** The agency's winners answer: one frame with every document, in storage order. */
+  /**
+   * The agency's winners answer: one frame with every document, in storage
+   * order. Its frame is a view of the agency's buffer, valid until the
+   * agency's next winner is added (answers come after the draw, when no bet
+   * is stored any more).
+   */
   answer(agency: number): WinnersAnswer {
     const entry = this.#agencies.get(agency);
-    const count = entry?.count ?? 0;
-    const bytes = entry?.documents.view() ?? new Uint8Array(0);
-    return { count, frame: winnersFrame({ bytes, count }) };
+    if (entry === undefined) return { count: 0, frame: winnersFrame(_NO_DOCUMENTS) };
+    return { count: entry.count, frame: finishWinnersFrame(entry.frame, entry.count) };
   }
 }
+
+const _NO_DOCUMENTS: WinnerDocuments = { bytes: new Uint8Array(0), count: 0 };

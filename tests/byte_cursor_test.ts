@@ -109,6 +109,20 @@ Deno.test("ByteWriter.truncate() drops what came after a length", () => {
   assert.deepEqual([...writer.view()], [0, 0, 0, 1, 9]);
 });
 
+Deno.test("ByteWriter.patchU32() overwrites 4 written bytes up to the last ones and refuses past them", () => {
+  const writer = new ByteWriter(2);
+  writer.u8(0xab).u32(0).u32(0);
+  writer.patchU32(5, 0xdeadbeef).patchU32(1, 7);
+  assert.deepEqual([...writer.view()], [0xab, 0, 0, 0, 7, 0xde, 0xad, 0xbe, 0xef]);
+  assert.throws(() => writer.patchU32(6, 1), {
+    name: "RangeError",
+    message: "Cannot patch a u32 at 6: 9 bytes written",
+  });
+  assert.throws(() => writer.patchU32(-1, 1), RangeError);
+  assert.throws(() => writer.patchU32(0, 2 ** 32), RangeError);
+  assert.equal(writer.length, 9, "a refused patch writes nothing");
+});
+
 Deno.test("ByteReader reads back what ByteWriter wrote", () => {
   const writer = new ByteWriter();
   writer.u8(7).u16(65535).u32(4294967295).text("Ñandú", 1, "a").text("😀", 2, "b").raw(

@@ -29,6 +29,16 @@ Deno.test("WinnersIndex keeps each agency's documents apart, in the order they w
   assert.equal(index.count(3), 0);
 });
 
+Deno.test("WinnersIndex.answer() taken before more winners come is followed by one with all of them", () => {
+  const index = new WinnersIndex();
+  index.add(1, encodeWinnerDocuments(["11"]));
+  assert.deepEqual(documentsOf(index.answer(1)), ["11"]);
+  index.add(1, encodeWinnerDocuments(["22", "33"]));
+  const answer = index.answer(1);
+  assert.equal(answer.count, 3);
+  assert.deepEqual(documentsOf(answer), ["11", "22", "33"]);
+});
+
 Deno.test("WinnersIndex answers 100,000 documents of one agency, past every buffer growth", () => {
   const index = new WinnersIndex();
   const documents = Array.from({ length: 100_000 }, (_, n) => String(10_000_000 + n));
