@@ -6,7 +6,9 @@
  * it answers only once it has read every connection to its end: then each
  * gets how many bytes were appended for it, all at once. The time from that
  * moment (`all_in_ms`) to the senders' last answer is the floor of the
- * winners fan-out.
+ * winners fan-out. Like the lottery server and the load generator, it closes
+ * connections once every answer is written, and a sender closes its
+ * connections once every answer it waits for came.
  *
  * deno run --allow-net=127.0.0.1 --allow-write=FILE bench/baseline.ts serve --out FILE --connections N
  * deno run --allow-net=127.0.0.1 --allow-read=DIR bench/baseline.ts send --port P --data DIR \
@@ -149,12 +151,16 @@ async function _serve(out: string, connections: number, logger: Logger): Promise
     allInMs = nowMs();
     allIn.resolve();
   };
+  const conns: Deno.TcpConn[] = [];
   for (let accepted = 0; accepted < connections; accepted += 1) {
     const conn = await listener.accept();
     conn.setNoDelay(true);
-    served.push(_receive(conn, file, onEnd, allIn.promise).finally(() => conn.close()));
+    conns.push(conn);
+    served.push(_receive(conn, file, onEnd, allIn.promise));
   }
-  const counts = await Promise.all(served);
+  const counts = await Promise.all(served).finally(() => {
+    for (const conn of conns) conn.close();
+  });
   logger.info("baseline_stored", "success", {
     connections,
     bytes: counts.reduce((sum, count) => sum + count, 0),
@@ -171,7 +177,7 @@ interface _Sent {
 
 /**
  * Sends one file and closes its side; the answer comes after every sender's.
- * @param open holds the connection until its answer came (closed on failure)
+ * @param open holds the connection, for the caller to close
  */
 async function _sendFile(port: number, path: string, open: Set<Deno.TcpConn>): Promise<_Sent> {
   using file = await Deno.open(path, { read: true });
@@ -199,9 +205,6 @@ async function _sendFile(port: number, path: string, open: Set<Deno.TcpConn>): P
     const answeredMs = nowMs();
     if (reply === null) throw new Error("server closed without a byte count");
     return { confirmed: new DataView(reply.buffer).getFloat64(0), answeredMs };
-  }).finally(() => {
-    open.delete(conn);
-    conn.close();
   });
   return { sent, answer };
 }
@@ -230,11 +233,11 @@ async function _send(
       }));
     });
     await Promise.all(answers);
-  } catch (error) {
-    // The server answers no one until everyone sent: release what waits.
+  } finally {
+    // Every answer came, or a failure: the server answers no one until
+    // everyone sent, so closing also releases what waits.
     for (const conn of open) conn.close();
     await Promise.allSettled(answers);
-    throw error;
   }
   logger.info("baseline_sent", ok ? "success" : "fail", {
     first: options.first,
