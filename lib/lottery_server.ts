@@ -12,6 +12,7 @@ import { AgencySession } from "./agency_session.ts";
 import { BufferedReader, writeAll } from "./buffered_reader.ts";
 import { runEchoSession } from "./echo_session.ts";
 import { IdleTimer } from "./idle_timer.ts";
+import { IDLE_REPLY_WAIT_MS } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Lottery } from "./lottery.ts";
 import { encodeMessage } from "./message_codec.ts";
@@ -130,6 +131,7 @@ export class LotteryServer {
         idle_ms: this.#options.idleTimeoutMs,
       });
       const text = `no data for ${this.#options.idleTimeoutMs} ms`;
+      const closeAnyway = setTimeout(() => _closeQuietly(conn), IDLE_REPLY_WAIT_MS);
       writeAll(
         conn,
         encodeMessage({
@@ -139,7 +141,10 @@ export class LotteryServer {
         }),
       )
         .catch(() => {})
-        .finally(() => _closeQuietly(conn));
+        .finally(() => {
+          clearTimeout(closeAnyway);
+          _closeQuietly(conn);
+        });
     });
     // Idle time counts from the last complete message (frame or echo line),
     // not the last byte, so a peer trickling bytes (slowloris) is cut too.

@@ -6,12 +6,15 @@
 
 import assert from "node:assert/strict";
 import { BetStore, loadBets, openAppendFile } from "../lib/bet_store.ts";
+import { writeAll } from "../lib/buffered_reader.ts";
+import { ECHO_LINE_BYTES_MAX } from "../lib/limits.ts";
 import { Logger } from "../lib/log.ts";
 import { Lottery } from "../lib/lottery.ts";
 import { LotteryServer, type LotteryServerOptions } from "../lib/lottery_server.ts";
 import { ErrorCode, FRAME_MARKER, MessageType, PROTOCOL_VERSION } from "../lib/protocol.ts";
 import type { WireBet } from "../lib/message_codec.ts";
 import { makeBets } from "./helpers/bets.ts";
+import { waitForLine } from "./helpers/log_lines.ts";
 import { RawPeer } from "./helpers/raw_agency.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
@@ -277,6 +280,23 @@ Deno.test("a silent connection is closed after idleTimeoutMs with an idleTimeout
     assert.ok(await peer.closedByServer());
     peer.close();
     assert.equal(lines.filter((line) => line.includes("action: idle_timeout")).length, 1);
+  });
+});
+
+Deno.test("a peer that stops reading its replies is still closed after idleTimeoutMs", async () => {
+  await withServer({ idleTimeoutMs: 150 }, async ({ port, lines }) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    // Echo lines, never read: the server's reply writes fill both socket
+    // buffers and block, and so does this write once the server stops reading.
+    const line = new Uint8Array(ECHO_LINE_BYTES_MAX).fill(0x78);
+    line[line.length - 1] = 0x0a;
+    const flood = (async () => {
+      for (let sent = 0; sent < 1024; sent += 1) await writeAll(conn, line);
+    })().catch((error) => error);
+    await waitForLine(lines, "close_connection");
+    assert.ok((await flood) instanceof Error, "the flood ends on the closed connection");
+    conn.close();
+    assert.equal(lines.filter((entry) => entry.includes("action: idle_timeout")).length, 1);
   });
 });
 

@@ -14,6 +14,7 @@ import {
   startLocalServer,
 } from "../lib/local_cluster.ts";
 import { writeAgencyFile } from "../gen_data.ts";
+import { waitForLine } from "./helpers/log_lines.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** Writes agency files with the given bets and winners; returns their paths. */
@@ -59,14 +60,6 @@ async function storedPerAgency(
     counts.set(bet.agency, entry);
   }
   return counts;
-}
-
-/** Polls a growing log until a line with `action` appears (bounded). */
-async function waitForLine(lines: readonly string[], action: string): Promise<void> {
-  for (let waitedMs = 0; linesOf(lines, action).length === 0; waitedMs += 20) {
-    if (waitedMs > 20_000) throw new Error(`no ${action} line within 20 s`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 const _LOG_LINE =
