@@ -43,10 +43,11 @@ export const CONNECTIONS_MAX_DEFAULT = 1024;
  * a slot. Winners queries waiting for the draw are not idle. */
 export const IDLE_TIMEOUT_MS_DEFAULT = 30_000;
 
-/** How long the idleTimeout error may take to write before the connection is
- * closed anyway: a peer that reads nothing would otherwise hold the write,
- * and the close behind it, for ever. */
-export const IDLE_REPLY_WAIT_MS = 1_000;
+/** How long the error frame sent right before a close (idleTimeout,
+ * tooManyConnections, shuttingDown at accept) may take to write before the
+ * connection is closed anyway: a peer that reads nothing would otherwise
+ * hold the write, and the close behind it, for ever. */
+export const ERROR_REPLY_WAIT_MS = 1_000;
 
 /** How long shutdown waits for in-flight batches (SHUTDOWN_GRACE). Below
  * Docker's default `stop -t 10`, so the process exits before SIGKILL. */

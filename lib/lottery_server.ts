@@ -12,7 +12,7 @@ import { AgencySession } from "./agency_session.ts";
 import { BufferedReader, writeAll } from "./buffered_reader.ts";
 import { runEchoSession } from "./echo_session.ts";
 import { IdleTimer } from "./idle_timer.ts";
-import { IDLE_REPLY_WAIT_MS } from "./limits.ts";
+import { ERROR_REPLY_WAIT_MS } from "./limits.ts";
 import type { Logger } from "./log.ts";
 import type { Lottery } from "./lottery.ts";
 import { encodeMessage } from "./message_codec.ts";
@@ -106,9 +106,7 @@ export class LotteryServer {
         ? "server shutting down"
         : `connection limit of ${this.#options.connectionsMax} reached`;
       this.#logger.warning("accept", "fail", { ip, error: text });
-      writeAll(conn, encodeMessage({ type: MessageType.error, code, text }))
-        .catch(() => {})
-        .finally(() => _closeQuietly(conn));
+      _refuseAndClose(conn, code, text);
       return;
     }
     conn.setNoDelay(true);
@@ -130,21 +128,7 @@ export class LotteryServer {
         agency: entry.session?.agency ?? 0,
         idle_ms: this.#options.idleTimeoutMs,
       });
-      const text = `no data for ${this.#options.idleTimeoutMs} ms`;
-      const closeAnyway = setTimeout(() => _closeQuietly(conn), IDLE_REPLY_WAIT_MS);
-      writeAll(
-        conn,
-        encodeMessage({
-          type: MessageType.error,
-          code: ErrorCode.idleTimeout,
-          text,
-        }),
-      )
-        .catch(() => {})
-        .finally(() => {
-          clearTimeout(closeAnyway);
-          _closeQuietly(conn);
-        });
+      _refuseAndClose(conn, ErrorCode.idleTimeout, `no data for ${this.#options.idleTimeoutMs} ms`);
     });
     // Idle time counts from the last complete message (frame or echo line),
     // not the last byte, so a peer trickling bytes (slowloris) is cut too.
@@ -217,6 +201,21 @@ export class LotteryServer {
     for (const entry of connections) _closeQuietly(entry.conn);
     await Promise.all(connections.map((entry) => entry.done));
   }
+}
+
+/**
+ * Sends an error frame, then closes the connection: once the frame is
+ * written, or after ERROR_REPLY_WAIT_MS at most (a peer that reads nothing
+ * would otherwise hold the write, and the close behind it, for ever).
+ */
+function _refuseAndClose(conn: Deno.TcpConn, code: ErrorCode, text: string): void {
+  const closeAnyway = setTimeout(() => _closeQuietly(conn), ERROR_REPLY_WAIT_MS);
+  writeAll(conn, encodeMessage({ type: MessageType.error, code, text }))
+    .catch(() => {})
+    .finally(() => {
+      clearTimeout(closeAnyway);
+      _closeQuietly(conn);
+    });
 }
 
 function _closeQuietly(resource: { close(): void }): void {
