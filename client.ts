@@ -8,13 +8,13 @@
  * deno task client   (config: CLI_CONFIG or config/client.yaml, CLI_* overrides)
  */
 
-import { AgencyUpload } from "./lib/agency_upload.ts";
-import { type ClientConfig, loadClientConfig } from "./lib/client_config.ts";
-import { ConfigError } from "./lib/config_source.ts";
-import { runEchoLoop } from "./lib/echo_client.ts";
-import { formatLogLine, Logger, stderrSink } from "./lib/log.ts";
-import { onShutdownSignal } from "./lib/signals.ts";
-import { betFromEnv, sendSingleBet } from "./lib/single_bet.ts";
+import { AgencyUpload } from "./lib/client/agency_upload.ts";
+import { type ClientConfig, loadClientConfig } from "./lib/config/client_config.ts";
+import { ConfigError } from "./lib/config/config_source.ts";
+import { runEchoLoop } from "./lib/client/echo_client.ts";
+import { formatLogLine, Logger, stderrSink } from "./lib/runtime/log.ts";
+import { onShutdownSignal } from "./lib/runtime/signals.ts";
+import { betFromEnv, sendSingleBet } from "./lib/client/single_bet.ts";
 
 type _Env = Readonly<Record<string, string | undefined>>;
 

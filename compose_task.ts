@@ -15,9 +15,9 @@ import {
   findComposeCommand,
   imageId,
   noEngineMessage,
-} from "./lib/docker.ts";
-import { APP_BUILD_ARGS, CLIENT_IMAGE, DENO_IMAGE, SERVER_IMAGE } from "./lib/images.ts";
-import { runAttached } from "./lib/run_command.ts";
+} from "./lib/containers/docker.ts";
+import { APP_BUILD_ARGS, CLIENT_IMAGE, DENO_IMAGE, SERVER_IMAGE } from "./lib/containers/images.ts";
+import { runAttached } from "./lib/runtime/run_command.ts";
 
 const _USAGE =
   `Usage: deno task up|down|logs [--file FILE] [--project NAME] [--volumes] [SERVICE...]

@@ -7,10 +7,10 @@
  */
 
 import { parseArgs } from "node:util";
-import { wholeNumberFlag, withoutTaskSeparator } from "./lib/task_args.ts";
-import { hasWon } from "./lib/bet.ts";
-import { loadBets } from "./lib/bet_store.ts";
-import { fieldOf, linesOf, runLocalClient, startLocalServer } from "./lib/local_cluster.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "./lib/runtime/task_args.ts";
+import { hasWon } from "./lib/bet/bet.ts";
+import { loadBets } from "./lib/store/bet_store.ts";
+import { fieldOf, linesOf, runLocalClient, startLocalServer } from "./lib/dev/local_cluster.ts";
 import { type DataOptions, writeAgencyFile } from "./gen_data.ts";
 
 const _USAGE = `Usage: deno task demo [-- --agencies N] [--bets M] [--seed S]

@@ -8,18 +8,18 @@
 import { dirname, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import YAML from "yaml";
-import type { Bet } from "./lib/bet.ts";
-import { parseAgencyRow } from "./lib/bet_csv.ts";
-import { CLIENT_MODES, type ClientMode } from "./lib/client_config.ts";
+import type { Bet } from "./lib/bet/bet.ts";
+import { parseAgencyRow } from "./lib/bet/bet_csv.ts";
+import { CLIENT_MODES, type ClientMode } from "./lib/config/client_config.ts";
 import {
   COMPOSE_CLIENTS_MAX,
   COMPOSE_DEFAULTS,
   composeDocument,
   type ComposeOptions,
   NETWORK_KEY,
-} from "./lib/compose_document.ts";
-import { parseCsvLine, readLines } from "./lib/csv.ts";
-import { withoutTaskSeparator } from "./lib/task_args.ts";
+} from "./lib/containers/compose_document.ts";
+import { parseCsvLine, readLines } from "./lib/bet/csv.ts";
+import { withoutTaskSeparator } from "./lib/runtime/task_args.ts";
 
 const _USAGE = `Usage: deno task compose <N> [--output FILE] [--mode lottery|bet|echo]
                          [--config-dir DIR] [--data-dir DIR]

@@ -5,10 +5,10 @@
  */
 
 import { parseArgs } from "node:util";
-import { wholeNumberFlag, withoutTaskSeparator } from "./lib/task_args.ts";
-import { formatAgencyRow } from "./lib/bet_csv.ts";
-import { generateAgencyBets } from "./lib/bet_generator.ts";
-import { writeAll } from "./lib/buffered_reader.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "./lib/runtime/task_args.ts";
+import { formatAgencyRow } from "./lib/bet/bet_csv.ts";
+import { generateAgencyBets } from "./lib/dev/bet_generator.ts";
+import { writeAll } from "./lib/protocol/buffered_reader.ts";
 
 const _USAGE =
   `Usage: deno task data -- [--agencies N] [--bets M] [--seed S] [--winners W] [--out DIR]

@@ -6,9 +6,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseDuration } from "./lib/duration.ts";
-import { probeEcho } from "./lib/echo_probe.ts";
-import { loadServerConfig } from "./lib/server_config.ts";
+import { parseDuration } from "./lib/config/duration.ts";
+import { probeEcho } from "./lib/protocol/echo_probe.ts";
+import { loadServerConfig } from "./lib/config/server_config.ts";
 
 /** Default bound on the round trip; below the HEALTHCHECK --timeout. */
 export const HEALTHCHECK_TIMEOUT_MS_DEFAULT = 2_000;

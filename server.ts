@@ -6,14 +6,14 @@
  * deno task server   (config: SERVER_CONFIG or config/server.ini, env overrides)
  */
 
-import { loadAgencySecrets } from "./lib/agency_secrets.ts";
-import { BetStore } from "./lib/bet_store.ts";
-import { ConfigError } from "./lib/config_source.ts";
-import { formatLogLine, Logger, stderrSink } from "./lib/log.ts";
-import { Lottery } from "./lib/lottery.ts";
-import { LotteryServer } from "./lib/lottery_server.ts";
-import { loadServerConfig, type ServerConfig } from "./lib/server_config.ts";
-import { onShutdownSignal, type ShutdownSignal } from "./lib/signals.ts";
+import { loadAgencySecrets } from "./lib/server/agency_secrets.ts";
+import { BetStore } from "./lib/store/bet_store.ts";
+import { ConfigError } from "./lib/config/config_source.ts";
+import { formatLogLine, Logger, stderrSink } from "./lib/runtime/log.ts";
+import { Lottery } from "./lib/server/lottery.ts";
+import { LotteryServer } from "./lib/server/lottery_server.ts";
+import { loadServerConfig, type ServerConfig } from "./lib/config/server_config.ts";
+import { onShutdownSignal, type ShutdownSignal } from "./lib/runtime/signals.ts";
 
 function _logConfig(logger: Logger, config: ServerConfig): void {
   logger.info("config", "success", {

@@ -8,10 +8,10 @@
  */
 
 import { parseArgs } from "node:util";
-import { parseDuration } from "./lib/duration.ts";
-import { echoAnswerMismatch } from "./lib/echo_probe.ts";
-import { BUSYBOX_IMAGE } from "./lib/images.ts";
-import { firstLine, runCommand } from "./lib/run_command.ts";
+import { parseDuration } from "./lib/config/duration.ts";
+import { echoAnswerMismatch } from "./lib/protocol/echo_probe.ts";
+import { BUSYBOX_IMAGE } from "./lib/containers/images.ts";
+import { firstLine, runCommand } from "./lib/runtime/run_command.ts";
 
 /** Flag defaults: the compose file's service, port and network names. */
 export const VALIDATE_DEFAULTS = {

@@ -22,12 +22,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { BufferedReader, writeAll } from "../lib/buffered_reader.ts";
+import { BufferedReader, writeAll } from "../lib/protocol/buffered_reader.ts";
 import { CLIENT_FRAME_BYTES_MAX } from "../lib/limits.ts";
-import { Logger } from "../lib/log.ts";
+import { Logger } from "../lib/runtime/log.ts";
 import { agencyFilePath } from "./bench_data.ts";
 import { nowMs } from "./watched_process.ts";
-import { wholeNumberFlag, withoutTaskSeparator } from "../lib/task_args.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
 import { requiredNumberFlag, runProgram } from "./flags.ts";
 import { agencyRange, runPool } from "./pool.ts";
 

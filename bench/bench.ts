@@ -9,7 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { loadClientConfig } from "../lib/client_config.ts";
+import { loadClientConfig } from "../lib/config/client_config.ts";
 import { type DataSet, defaultWinners, ensureDataSet } from "./bench_data.ts";
 import {
   chartData,
@@ -19,7 +19,7 @@ import {
   type ScenarioResult,
   summarize,
 } from "./bench_report.ts";
-import { wholeNumberFlag, withoutTaskSeparator } from "../lib/task_args.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
 import { runProgram } from "./flags.ts";
 import { runBaseline, type RunOutcome, runProtocol, type RunSetup } from "./scenario_run.ts";
 import {

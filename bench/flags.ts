@@ -1,6 +1,6 @@
 /** Command-line handling shared by the benchmark's programs. */
 
-import { wholeNumberFlag } from "../lib/task_args.ts";
+import { wholeNumberFlag } from "../lib/runtime/task_args.ts";
 
 /**
  * Reads a required whole-number flag.

@@ -21,12 +21,12 @@
  */
 
 import { parseArgs } from "node:util";
-import { AgencyRowScanner, type SkippedRow } from "../lib/agency_row_scanner.ts";
-import { WINNER_NUMBER } from "../lib/bet.ts";
-import { dateNumber } from "../lib/bet_bytes.ts";
-import { BatchBuilder } from "../lib/batch_builder.ts";
-import { BufferedReader, writeAll } from "../lib/buffered_reader.ts";
-import { concatBytes } from "../lib/bytes.ts";
+import { AgencyRowScanner, type SkippedRow } from "../lib/bet/agency_row_scanner.ts";
+import { WINNER_NUMBER } from "../lib/bet/bet.ts";
+import { dateNumber } from "../lib/bet/bet_bytes.ts";
+import { BatchBuilder } from "../lib/client/batch_builder.ts";
+import { BufferedReader, writeAll } from "../lib/protocol/buffered_reader.ts";
+import { concatBytes } from "../lib/runtime/bytes.ts";
 import {
   AGENCIES_MAX,
   BATCH_BETS_DEFAULT,
@@ -35,11 +35,16 @@ import {
   BATCH_WINDOW_MAX,
   CLIENT_FRAME_BYTES_MAX,
 } from "../lib/limits.ts";
-import { Logger } from "../lib/log.ts";
-import { decodeMessage, encodeMessage, type Frame, type Message } from "../lib/message_codec.ts";
-import { errorCodeName, MessageType } from "../lib/protocol.ts";
+import { Logger } from "../lib/runtime/log.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  type Frame,
+  type Message,
+} from "../lib/protocol/message_codec.ts";
+import { errorCodeName, MessageType } from "../lib/protocol/protocol.ts";
 import { agencyFilePath } from "./bench_data.ts";
-import { wholeNumberFlag, withoutTaskSeparator } from "../lib/task_args.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
 import { requiredNumberFlag, runProgram } from "./flags.ts";
 import { agencyRange, runPool } from "./pool.ts";
 import { nowMs } from "./watched_process.ts";

@@ -5,10 +5,10 @@
  * check yields only the reason, never figures.
  */
 
-import { hasWon } from "../lib/bet.ts";
-import { loadBets } from "../lib/bet_store.ts";
-import { fieldOf } from "../lib/local_cluster.ts";
-import { V8_FLAGS } from "../lib/runtime_flags.ts";
+import { hasWon } from "../lib/bet/bet.ts";
+import { loadBets } from "../lib/store/bet_store.ts";
+import { fieldOf } from "../lib/dev/local_cluster.ts";
+import { V8_FLAGS } from "../lib/runtime/runtime_flags.ts";
 import type { DataSet } from "./bench_data.ts";
 import type { Scenario } from "./scenarios.ts";
 import {

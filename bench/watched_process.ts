@@ -5,7 +5,7 @@
  * (Deno grants /proc/<pid>/ reads only with --allow-all).
  */
 
-import { readLines } from "../lib/csv.ts";
+import { readLines } from "../lib/bet/csv.ts";
 
 /** How often /proc/<pid>/status and /proc/<pid>/stat are read. VmHWM only
  * grows, so a process loses at most its last interval's growth. */

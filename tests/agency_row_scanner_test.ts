@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { AGENCY_LINE_BYTES_MAX, AgencyRowScanner } from "../lib/agency_row_scanner.ts";
-import { todayIsoDate, validateBet } from "../lib/bet.ts";
-import { dateNumber } from "../lib/bet_bytes.ts";
-import { parseAgencyRow } from "../lib/bet_csv.ts";
-import { parseCsvLine } from "../lib/csv.ts";
+import { AGENCY_LINE_BYTES_MAX, AgencyRowScanner } from "../lib/bet/agency_row_scanner.ts";
+import { todayIsoDate, validateBet } from "../lib/bet/bet.ts";
+import { dateNumber } from "../lib/bet/bet_bytes.ts";
+import { parseAgencyRow } from "../lib/bet/bet_csv.ts";
+import { parseCsvLine } from "../lib/bet/csv.ts";
 
 const LINES = [
   "Ana,Paz,30111222,1990-01-01,7574",

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { AgencyRowScanner } from "../lib/agency_row_scanner.ts";
-import { BatchBuilder, type EncodedBatch } from "../lib/batch_builder.ts";
-import { dateNumber } from "../lib/bet_bytes.ts";
-import { formatAgencyRow } from "../lib/bet_csv.ts";
+import { AgencyRowScanner } from "../lib/bet/agency_row_scanner.ts";
+import { BatchBuilder, type EncodedBatch } from "../lib/client/batch_builder.ts";
+import { dateNumber } from "../lib/bet/bet_bytes.ts";
+import { formatAgencyRow } from "../lib/bet/bet_csv.ts";
 import { CLIENT_FRAME_BYTES_MAX } from "../lib/limits.ts";
-import { decodeMessage } from "../lib/message_codec.ts";
-import { FRAME_HEADER_BYTES, MessageType } from "../lib/protocol.ts";
+import { decodeMessage } from "../lib/protocol/message_codec.ts";
+import { FRAME_HEADER_BYTES, MessageType } from "../lib/protocol/protocol.ts";
 import { makeBet, makeBets } from "./helpers/bets.ts";
 
 function wire(bets: ReturnType<typeof makeBets>) {

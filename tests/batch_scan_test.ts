@@ -1,11 +1,16 @@
 import assert from "node:assert/strict";
-import { readBatchHeader, scanBatch } from "../lib/batch_scan.ts";
-import { type Bet, todayIsoDate, validateBet } from "../lib/bet.ts";
-import { dateNumber } from "../lib/bet_bytes.ts";
-import { generateAgencyBets } from "../lib/bet_generator.ts";
-import { encodeMessage } from "../lib/message_codec.ts";
-import { ErrorCode, FRAME_HEADER_BYTES, MessageType, ProtocolError } from "../lib/protocol.ts";
-import { encodeStoreRows } from "../lib/store_rows.ts";
+import { readBatchHeader, scanBatch } from "../lib/server/batch_scan.ts";
+import { type Bet, todayIsoDate, validateBet } from "../lib/bet/bet.ts";
+import { dateNumber } from "../lib/bet/bet_bytes.ts";
+import { generateAgencyBets } from "../lib/dev/bet_generator.ts";
+import { encodeMessage } from "../lib/protocol/message_codec.ts";
+import {
+  ErrorCode,
+  FRAME_HEADER_BYTES,
+  MessageType,
+  ProtocolError,
+} from "../lib/protocol/protocol.ts";
+import { encodeStoreRows } from "../lib/store/store_rows.ts";
 import { makeBets } from "./helpers/bets.ts";
 
 const TODAY = dateNumber(new Date());

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { todayIsoDate, validateBet } from "../lib/bet.ts";
+import { todayIsoDate, validateBet } from "../lib/bet/bet.ts";
 import {
   AGENCY_FILE_COLUMNS,
   formatAgencyRow,
   formatStoreRow,
   parseAgencyRow,
   STORE_COLUMNS,
-} from "../lib/bet_csv.ts";
-import { parseCsvLine, readLines } from "../lib/csv.ts";
+} from "../lib/bet/bet_csv.ts";
+import { parseCsvLine, readLines } from "../lib/bet/csv.ts";
 import { makeBet, TRICKY_BETS } from "./helpers/bets.ts";
 
 /** The fields of a formatted row, its newline checked and dropped. */

@@ -1,8 +1,12 @@
 import assert from "node:assert/strict";
-import { type Bet, hasWon, todayIsoDate, validateBet } from "../lib/bet.ts";
-import { formatAgencyRow, parseAgencyRow } from "../lib/bet_csv.ts";
-import { type AgencyDataOptions, generateAgencyBets, seededRandom } from "../lib/bet_generator.ts";
-import { parseCsvLine } from "../lib/csv.ts";
+import { type Bet, hasWon, todayIsoDate, validateBet } from "../lib/bet/bet.ts";
+import { formatAgencyRow, parseAgencyRow } from "../lib/bet/bet_csv.ts";
+import {
+  type AgencyDataOptions,
+  generateAgencyBets,
+  seededRandom,
+} from "../lib/dev/bet_generator.ts";
+import { parseCsvLine } from "../lib/bet/csv.ts";
 
 /** Every bet the generator yields for `options`. */
 function generate(options: AgencyDataOptions): Bet[] {

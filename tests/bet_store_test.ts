@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import type { Bet } from "../lib/bet.ts";
-import { formatStoreRow } from "../lib/bet_csv.ts";
+import type { Bet } from "../lib/bet/bet.ts";
+import { formatStoreRow } from "../lib/bet/bet_csv.ts";
 import {
   BetStore,
   journalPathFor,
@@ -9,8 +9,8 @@ import {
   type RestoreReport,
   type StoreFile,
   type StoreFileOpener,
-} from "../lib/bet_store.ts";
-import { encodeStoreRows } from "../lib/store_rows.ts";
+} from "../lib/store/bet_store.ts";
+import { encodeStoreRows } from "../lib/store/store_rows.ts";
 import { makeBet, makeBets } from "./helpers/bets.ts";
 import { isPending } from "./helpers/promise_state.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";

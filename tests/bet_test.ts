@@ -8,7 +8,7 @@ import {
   todayIsoDate,
   validateBet,
   WINNER_NUMBER,
-} from "../lib/bet.ts";
+} from "../lib/bet/bet.ts";
 import { makeBet } from "./helpers/bets.ts";
 
 const _TODAY = "2024-06-15";

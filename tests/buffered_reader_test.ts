@@ -1,14 +1,19 @@
 import assert from "node:assert/strict";
-import { BufferedReader, type ByteSink, writeAll, writeChunks } from "../lib/buffered_reader.ts";
+import {
+  BufferedReader,
+  type ByteSink,
+  writeAll,
+  writeChunks,
+} from "../lib/protocol/buffered_reader.ts";
 import { FRAME_BYTES_MAX_CEILING, FRAME_BYTES_MAX_DEFAULT } from "../lib/limits.ts";
-import { decodeMessage, encodeMessage, type Message } from "../lib/message_codec.ts";
+import { decodeMessage, encodeMessage, type Message } from "../lib/protocol/message_codec.ts";
 import {
   ErrorCode,
   FRAME_HEADER_BYTES,
   FRAME_MARKER,
   MessageType,
   PROTOCOL_VERSION,
-} from "../lib/protocol.ts";
+} from "../lib/protocol/protocol.ts";
 import { ChunkedSource, joinBytes, OneReadSource, PartialSink } from "./helpers/byte_io.ts";
 import { protocolError } from "./helpers/protocol_errors.ts";
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { ByteReader, ByteWriter } from "../lib/byte_cursor.ts";
-import { ErrorCode } from "../lib/protocol.ts";
+import { ByteReader, ByteWriter } from "../lib/protocol/byte_cursor.ts";
+import { ErrorCode } from "../lib/protocol/protocol.ts";
 import { protocolError } from "./helpers/protocol_errors.ts";
 
 Deno.test("ByteWriter writes integers big-endian", () => {

@@ -5,7 +5,7 @@ import {
   loadClientConfig,
   parseClientConfig,
   parseServerAddress,
-} from "../lib/client_config.ts";
+} from "../lib/config/client_config.ts";
 import {
   BATCH_BETS_DEFAULT,
   BATCH_BETS_MAX,

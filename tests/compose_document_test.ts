@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import type { Bet } from "../lib/bet.ts";
+import type { Bet } from "../lib/bet/bet.ts";
 import {
   COMPOSE_CLIENTS_MAX,
   COMPOSE_DEFAULTS,
   composeDocument,
   type ComposeOptions,
   CONTAINER_PATHS,
-} from "../lib/compose_document.ts";
-import { DENO_VERSION } from "../lib/images.ts";
+} from "../lib/containers/compose_document.ts";
+import { DENO_VERSION } from "../lib/containers/images.ts";
 import { renderCompose } from "../gen_compose.ts";
 
 type Service = {

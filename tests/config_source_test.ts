@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigSource, readConfigFile } from "../lib/config_source.ts";
+import { ConfigSource, readConfigFile } from "../lib/config/config_source.ts";
 import { configError } from "./helpers/config_errors.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 

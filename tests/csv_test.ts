@@ -5,7 +5,7 @@ import {
   type NumberedLine,
   parseCsvLine,
   readLines,
-} from "../lib/csv.ts";
+} from "../lib/bet/csv.ts";
 import { chunkedStream } from "./helpers/byte_io.ts";
 
 const _encoder = new TextEncoder();

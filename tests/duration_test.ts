@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseDuration } from "../lib/duration.ts";
+import { parseDuration } from "../lib/config/duration.ts";
 
 Deno.test("parseDuration() converts every unit to milliseconds", async (t) => {
   const cases: [string, number][] = [

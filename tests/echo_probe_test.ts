@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { echoAnswerMismatch, probeEcho } from "../lib/echo_probe.ts";
+import { echoAnswerMismatch, probeEcho } from "../lib/protocol/echo_probe.ts";
 
 /** Serves one connection on a free loopback port with `handle`. */
 function serveOnce(handle: (conn: Deno.Conn) => Promise<void>) {

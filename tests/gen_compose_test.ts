@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import { COMPOSE_CLIENTS_MAX } from "../lib/compose_document.ts";
-import { runCommand } from "../lib/run_command.ts";
+import { COMPOSE_CLIENTS_MAX } from "../lib/containers/compose_document.ts";
+import { runCommand } from "../lib/runtime/run_command.ts";
 import { parseComposeArgs, readFirstBet } from "../gen_compose.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 

@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { CONTAINER_PATHS } from "../lib/compose_document.ts";
+import { CONTAINER_PATHS } from "../lib/containers/compose_document.ts";
 import {
   APP_BUILD_ARGS,
   CLIENT_IMAGE,
   DENO_IMAGE,
   DENO_VERSION,
   SERVER_IMAGE,
-} from "../lib/images.ts";
+} from "../lib/containers/images.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const read = (path: string) => Deno.readTextFile(new URL(path, ROOT));

@@ -7,7 +7,7 @@ import {
   type LogLevel,
   parseLogLevel,
   sanitizeLogValue,
-} from "../lib/log.ts";
+} from "../lib/runtime/log.ts";
 
 const _DATE = new Date(2024, 0, 2, 3, 4, 5);
 
@@ -183,7 +183,7 @@ Deno.test("Logger level methods write their level and fields through the sink", 
 });
 
 Deno.test("stdoutSink() and stderrSink() write each line whole, newline-terminated, without colours", async () => {
-  const log = new URL("../lib/log.ts", import.meta.url).href;
+  const log = new URL("../lib/runtime/log.ts", import.meta.url).href;
   const code = `
     import { Logger, stderrSink, stdoutSink } from "${log}";
     const logger = new Logger("INFO", stdoutSink);
@@ -209,7 +209,7 @@ Deno.test("stdoutSink() and stderrSink() write each line whole, newline-terminat
 });
 
 Deno.test("stdoutSink() writes the lines of one turn in one write, and still writes them when Deno.exit() follows", async (t) => {
-  const log = new URL("../lib/log.ts", import.meta.url).href;
+  const log = new URL("../lib/runtime/log.ts", import.meta.url).href;
   const run = async (tail: string) => {
     const code = `
       import { Logger, stdoutSink } from "${log}";

@@ -5,14 +5,19 @@
  */
 
 import assert from "node:assert/strict";
-import { BetStore, loadBets, openAppendFile } from "../lib/bet_store.ts";
-import { writeAll } from "../lib/buffered_reader.ts";
+import { BetStore, loadBets, openAppendFile } from "../lib/store/bet_store.ts";
+import { writeAll } from "../lib/protocol/buffered_reader.ts";
 import { ECHO_LINE_BYTES_MAX } from "../lib/limits.ts";
-import { Logger } from "../lib/log.ts";
-import { Lottery } from "../lib/lottery.ts";
-import { LotteryServer, type LotteryServerOptions } from "../lib/lottery_server.ts";
-import { ErrorCode, FRAME_MARKER, MessageType, PROTOCOL_VERSION } from "../lib/protocol.ts";
-import type { WireBet } from "../lib/message_codec.ts";
+import { Logger } from "../lib/runtime/log.ts";
+import { Lottery } from "../lib/server/lottery.ts";
+import { LotteryServer, type LotteryServerOptions } from "../lib/server/lottery_server.ts";
+import {
+  ErrorCode,
+  FRAME_MARKER,
+  MessageType,
+  PROTOCOL_VERSION,
+} from "../lib/protocol/protocol.ts";
+import type { WireBet } from "../lib/protocol/message_codec.ts";
 import { makeBets } from "./helpers/bets.ts";
 import { waitForLine } from "./helpers/log_lines.ts";
 import { RawPeer } from "./helpers/raw_agency.ts";
@@ -203,7 +208,7 @@ Deno.test("bad frames get an error code and a close; other agencies keep being s
 Deno.test("a batch whose declared count disagrees with its content is refused with countMismatch", async () => {
   await withServer({}, async ({ port }) => {
     const [peer] = await RawPeer.hello(port, 1);
-    const frame = (await import("../lib/message_codec.ts")).encodeMessage({
+    const frame = (await import("../lib/protocol/message_codec.ts")).encodeMessage({
       type: MessageType.batch,
       sequence: 5,
       bets: wire(1, 2),

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { BetStore } from "../lib/bet_store.ts";
-import { Lottery, type WinnersSender } from "../lib/lottery.ts";
-import { ErrorCode } from "../lib/protocol.ts";
+import { BetStore } from "../lib/store/bet_store.ts";
+import { Lottery, type WinnersSender } from "../lib/server/lottery.ts";
+import { ErrorCode } from "../lib/protocol/protocol.ts";
 import { makeBets } from "./helpers/bets.ts";
 import { afterMicrotasks, isPending } from "./helpers/promise_state.ts";
 import { protocolError } from "./helpers/protocol_errors.ts";

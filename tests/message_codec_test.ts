@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { BufferedReader } from "../lib/buffered_reader.ts";
-import { ByteWriter } from "../lib/byte_cursor.ts";
+import { BufferedReader } from "../lib/protocol/buffered_reader.ts";
+import { ByteWriter } from "../lib/protocol/byte_cursor.ts";
 import { FRAME_BYTES_MAX_DEFAULT } from "../lib/limits.ts";
 import {
   decodeMessage,
@@ -12,7 +12,7 @@ import {
   type Message,
   startFrame,
   type WireBet,
-} from "../lib/message_codec.ts";
+} from "../lib/protocol/message_codec.ts";
 import {
   ErrorCode,
   FRAME_HEADER_BYTES,
@@ -20,7 +20,7 @@ import {
   MessageType,
   messageTypeName,
   PROTOCOL_VERSION,
-} from "../lib/protocol.ts";
+} from "../lib/protocol/protocol.ts";
 import { ChunkedSource, joinBytes } from "./helpers/byte_io.ts";
 import { catchProtocolError, protocolError } from "./helpers/protocol_errors.ts";
 

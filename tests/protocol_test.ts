@@ -7,7 +7,7 @@ import {
   MessageType,
   messageTypeName,
   ProtocolError,
-} from "../lib/protocol.ts";
+} from "../lib/protocol/protocol.ts";
 
 Deno.test("FRAME_MARKER never starts UTF-8 text, so echo sessions are told apart", () => {
   assert.equal(FRAME_HEADER_BYTES, 7);

@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
-import { EXIT_NOT_INSTALLED, EXIT_TIMED_OUT, firstLine, runCommand } from "../lib/run_command.ts";
+import {
+  EXIT_NOT_INSTALLED,
+  EXIT_TIMED_OUT,
+  firstLine,
+  runCommand,
+} from "../lib/runtime/run_command.ts";
 
 const DENO = Deno.execPath();
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { V8_FLAGS } from "../lib/runtime_flags.ts";
+import { V8_FLAGS } from "../lib/runtime/runtime_flags.ts";
 
 const ROOT = new URL("../", import.meta.url);
 

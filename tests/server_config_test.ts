@@ -10,7 +10,7 @@ import {
   parseServerConfig,
   SERVER_CONFIG_KEYS,
   type ServerConfig,
-} from "../lib/server_config.ts";
+} from "../lib/config/server_config.ts";
 import { configError } from "./helpers/config_errors.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 

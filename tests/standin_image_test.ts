@@ -6,7 +6,7 @@ import {
   parseLddPaths,
   writeBusyboxRootfs,
   writeDenoRootfs,
-} from "../lib/standin_image.ts";
+} from "../lib/containers/standin_image.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 const LDD_DENO = `	linux-vdso.so.1 (0x00007ffd5a5f1000)

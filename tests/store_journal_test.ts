@@ -5,7 +5,7 @@ import {
   type JournalRecord,
   parseJournalRecord,
   replayJournal,
-} from "../lib/store_journal.ts";
+} from "../lib/store/store_journal.ts";
 
 Deno.test("formatJournalRecord() writes one line per record", async (t) => {
   const cases: [JournalRecord, string][] = [

@@ -4,15 +4,15 @@
  */
 
 import assert from "node:assert/strict";
-import { hasWon } from "../lib/bet.ts";
-import { loadBets } from "../lib/bet_store.ts";
+import { hasWon } from "../lib/bet/bet.ts";
+import { loadBets } from "../lib/store/bet_store.ts";
 import {
   type ClientRun,
   fieldOf,
   linesOf,
   runLocalClient,
   startLocalServer,
-} from "../lib/local_cluster.ts";
+} from "../lib/dev/local_cluster.ts";
 import { writeAgencyFile } from "../gen_data.ts";
 import { waitForLine } from "./helpers/log_lines.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";

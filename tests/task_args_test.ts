@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { wholeNumberFlag, withoutTaskSeparator } from "../lib/task_args.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
 import { parseDataArgs } from "../gen_data.ts";
 import { parseDemoArgs } from "../demo.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { BUSYBOX_IMAGE } from "../lib/images.ts";
+import { BUSYBOX_IMAGE } from "../lib/containers/images.ts";
 import { netcatArgv, parseValidateArgs, type ValidateOptions } from "../validate_echo.ts";
 
 Deno.test("parseValidateArgs() has a default for every value", () => {

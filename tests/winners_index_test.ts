@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { encodeWinnerDocuments } from "../lib/message_codec.ts";
-import { WinnersIndex } from "../lib/winners_index.ts";
+import { encodeWinnerDocuments } from "../lib/protocol/message_codec.ts";
+import { WinnersIndex } from "../lib/store/winners_index.ts";
 import { documentsOf } from "./helpers/winners.ts";
 
 const _encoder = new TextEncoder();

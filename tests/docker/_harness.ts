@@ -6,26 +6,26 @@
 
 import { parseINI, stringifyINI } from "confbox/ini";
 import { dump as stringifyYaml, load as parseYaml } from "js-yaml";
-import type { Bet } from "../../lib/bet.ts";
-import { formatAgencyRow } from "../../lib/bet_csv.ts";
-import { generateAgencyBets } from "../../lib/bet_generator.ts";
-import type { ClientMode } from "../../lib/client_config.ts";
-import { COMPOSE_DEFAULTS } from "../../lib/compose_document.ts";
+import type { Bet } from "../../lib/bet/bet.ts";
+import { formatAgencyRow } from "../../lib/bet/bet_csv.ts";
+import { generateAgencyBets } from "../../lib/dev/bet_generator.ts";
+import type { ClientMode } from "../../lib/config/client_config.ts";
+import { COMPOSE_DEFAULTS } from "../../lib/containers/compose_document.ts";
 import {
   buildImage,
   dockerEngineStatus,
   type EngineStatus,
   findComposeCommand,
   noEngineMessage,
-} from "../../lib/docker.ts";
+} from "../../lib/containers/docker.ts";
 import {
   APP_BUILD_ARGS,
   BUSYBOX_IMAGE,
   CLIENT_IMAGE,
   DENO_IMAGE,
   SERVER_IMAGE,
-} from "../../lib/images.ts";
-import { type CommandResult, runCommand } from "../../lib/run_command.ts";
+} from "../../lib/containers/images.ts";
+import { type CommandResult, runCommand } from "../../lib/runtime/run_command.ts";
 import { renderCompose } from "../../gen_compose.ts";
 import {
   buildBusyboxStandin,

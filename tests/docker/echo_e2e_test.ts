@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { fieldOf, linesOf } from "../../lib/local_cluster.ts";
-import { BUSYBOX_IMAGE } from "../../lib/images.ts";
-import { runCommand } from "../../lib/run_command.ts";
+import { fieldOf, linesOf } from "../../lib/dev/local_cluster.ts";
+import { BUSYBOX_IMAGE } from "../../lib/containers/images.ts";
+import { runCommand } from "../../lib/runtime/run_command.ts";
 import {
   validateEcho,
   type ValidateOptions,

@@ -7,10 +7,10 @@
 
 import assert from "node:assert/strict";
 import { parseINI, stringifyINI } from "confbox/ini";
-import { buildImage, imageId } from "../../lib/docker.ts";
-import { APP_BUILD_ARGS, SERVER_IMAGE } from "../../lib/images.ts";
-import { fieldOf, linesOf } from "../../lib/local_cluster.ts";
-import { runCommand } from "../../lib/run_command.ts";
+import { buildImage, imageId } from "../../lib/containers/docker.ts";
+import { APP_BUILD_ARGS, SERVER_IMAGE } from "../../lib/containers/images.ts";
+import { fieldOf, linesOf } from "../../lib/dev/local_cluster.ts";
+import { runCommand } from "../../lib/runtime/run_command.ts";
 import { containerTest, ensureTestImages, REPO_DIR, withProject } from "./_harness.ts";
 
 containerTest(

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { fieldOf, linesOf } from "../../lib/local_cluster.ts";
+import { fieldOf, linesOf } from "../../lib/dev/local_cluster.ts";
 import { type AgencySpec, containerTest, withProject } from "./_harness.ts";
 
 /** Bets per agency: three batches of 100 and a partial one. */

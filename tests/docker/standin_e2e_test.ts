@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { dockerEngineStatus, findComposeCommand, imageId } from "../../lib/docker.ts";
-import { runCommand } from "../../lib/run_command.ts";
+import { dockerEngineStatus, findComposeCommand, imageId } from "../../lib/containers/docker.ts";
+import { runCommand } from "../../lib/runtime/run_command.ts";
 import { buildBusyboxStandin, buildDenoStandin, ensureImage } from "../../images.ts";
 import { containerTest } from "./_harness.ts";
 

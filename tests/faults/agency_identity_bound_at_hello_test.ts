@@ -7,11 +7,11 @@
  */
 
 import assert from "node:assert/strict";
-import { parseAgencySecrets, secretMatches } from "../../lib/agency_secrets.ts";
-import { ConfigError } from "../../lib/config_source.ts";
-import { linesOf, runLocalClient, startLocalServer } from "../../lib/local_cluster.ts";
-import { decodeMessage, encodeMessage, type Message } from "../../lib/message_codec.ts";
-import { ErrorCode, errorCodeName, MessageType } from "../../lib/protocol.ts";
+import { parseAgencySecrets, secretMatches } from "../../lib/server/agency_secrets.ts";
+import { ConfigError } from "../../lib/config/config_source.ts";
+import { linesOf, runLocalClient, startLocalServer } from "../../lib/dev/local_cluster.ts";
+import { decodeMessage, encodeMessage, type Message } from "../../lib/protocol/message_codec.ts";
+import { ErrorCode, errorCodeName, MessageType } from "../../lib/protocol/protocol.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { protocolError } from "../helpers/protocol_errors.ts";
 import { RawPeer } from "../helpers/raw_agency.ts";

@@ -14,7 +14,7 @@ import {
   type LocalClient,
   spawnLocalClient,
   startLocalServer,
-} from "../../lib/local_cluster.ts";
+} from "../../lib/dev/local_cluster.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, winnersOf, writeAgencyData } from "./helpers/agency_data.ts";
 import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";

@@ -9,15 +9,15 @@
  */
 
 import assert from "node:assert/strict";
-import { writeAll } from "../../lib/buffered_reader.ts";
-import { startLocalServer } from "../../lib/local_cluster.ts";
+import { writeAll } from "../../lib/protocol/buffered_reader.ts";
+import { startLocalServer } from "../../lib/dev/local_cluster.ts";
 import {
   FRAME_HEADER_BYTES,
   FRAME_MARKER,
   MessageType,
   PROTOCOL_VERSION,
-} from "../../lib/protocol.ts";
-import { errorCodeName } from "../../lib/protocol.ts";
+} from "../../lib/protocol/protocol.ts";
+import { errorCodeName } from "../../lib/protocol/protocol.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";

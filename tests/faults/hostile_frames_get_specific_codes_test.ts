@@ -11,12 +11,12 @@
  */
 
 import assert from "node:assert/strict";
-import { scanBatch } from "../../lib/batch_scan.ts";
-import { todayIsoDate, validateBet } from "../../lib/bet.ts";
-import { dateNumber } from "../../lib/bet_bytes.ts";
-import { BufferedReader } from "../../lib/buffered_reader.ts";
-import { linesOf, startLocalServer } from "../../lib/local_cluster.ts";
-import { decodeMessage, encodeMessage, type Message } from "../../lib/message_codec.ts";
+import { scanBatch } from "../../lib/server/batch_scan.ts";
+import { todayIsoDate, validateBet } from "../../lib/bet/bet.ts";
+import { dateNumber } from "../../lib/bet/bet_bytes.ts";
+import { BufferedReader } from "../../lib/protocol/buffered_reader.ts";
+import { linesOf, startLocalServer } from "../../lib/dev/local_cluster.ts";
+import { decodeMessage, encodeMessage, type Message } from "../../lib/protocol/message_codec.ts";
 import {
   errorCodeName,
   FRAME_HEADER_BYTES,
@@ -24,8 +24,8 @@ import {
   MessageType,
   PROTOCOL_VERSION,
   ProtocolError,
-} from "../../lib/protocol.ts";
-import { encodeStoreRows } from "../../lib/store_rows.ts";
+} from "../../lib/protocol/protocol.ts";
+import { encodeStoreRows } from "../../lib/store/store_rows.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { ChunkedSource, joinBytes, OneReadSource } from "../helpers/byte_io.ts";
 import { RawPeer } from "../helpers/raw_agency.ts";

@@ -9,9 +9,9 @@
  */
 
 import assert from "node:assert/strict";
-import type { Bet } from "../../lib/bet.ts";
-import { encodeMessage } from "../../lib/message_codec.ts";
-import { MessageType } from "../../lib/protocol.ts";
+import type { Bet } from "../../lib/bet/bet.ts";
+import { encodeMessage } from "../../lib/protocol/message_codec.ts";
+import { MessageType } from "../../lib/protocol/protocol.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";

@@ -12,8 +12,13 @@
  */
 
 import assert from "node:assert/strict";
-import { fieldOf, linesOf, type LocalServer, startLocalServer } from "../../lib/local_cluster.ts";
-import { journalPathFor } from "../../lib/bet_store.ts";
+import {
+  fieldOf,
+  linesOf,
+  type LocalServer,
+  startLocalServer,
+} from "../../lib/dev/local_cluster.ts";
+import { journalPathFor } from "../../lib/store/bet_store.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
 import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";

@@ -10,9 +10,9 @@
  */
 
 import assert from "node:assert/strict";
-import type { Bet } from "../../lib/bet.ts";
-import { BetStore } from "../../lib/bet_store.ts";
-import { linesOf, type LocalServer, startLocalServer } from "../../lib/local_cluster.ts";
+import type { Bet } from "../../lib/bet/bet.ts";
+import { BetStore } from "../../lib/store/bet_store.ts";
+import { linesOf, type LocalServer, startLocalServer } from "../../lib/dev/local_cluster.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, storedBets, writeAgencyData } from "./helpers/agency_data.ts";
 import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";

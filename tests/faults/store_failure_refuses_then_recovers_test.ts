@@ -13,8 +13,8 @@
  */
 
 import assert from "node:assert/strict";
-import { BetStore } from "../../lib/bet_store.ts";
-import { linesOf, startLocalServer } from "../../lib/local_cluster.ts";
+import { BetStore } from "../../lib/store/bet_store.ts";
+import { linesOf, startLocalServer } from "../../lib/dev/local_cluster.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";

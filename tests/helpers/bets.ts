@@ -1,6 +1,6 @@
 /** Sample bets for tests. */
 
-import { type Bet, WINNER_NUMBER } from "../../lib/bet.ts";
+import { type Bet, WINNER_NUMBER } from "../../lib/bet/bet.ts";
 
 /** A valid bet; `overrides` replace its fields. */
 export function makeBet(overrides: Partial<Bet> = {}): Bet {

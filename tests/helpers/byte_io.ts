@@ -1,7 +1,7 @@
 /** Test doubles for byte sources, sinks and streams that move few bytes at a time. */
 
-import type { ByteSink, ByteSource } from "../../lib/buffered_reader.ts";
-import { concatBytes } from "../../lib/bytes.ts";
+import type { ByteSink, ByteSource } from "../../lib/protocol/buffered_reader.ts";
+import { concatBytes } from "../../lib/runtime/bytes.ts";
 
 /** Joins byte arrays into a new one (a copy even for a single part). */
 export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {

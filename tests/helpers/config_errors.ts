@@ -1,7 +1,7 @@
 /** Assertion helpers for ConfigError. */
 
 import assert from "node:assert/strict";
-import { ConfigError } from "../../lib/config_source.ts";
+import { ConfigError } from "../../lib/config/config_source.ts";
 
 /**
  * A validator for `assert.throws` / `assert.rejects` that accepts only a

@@ -1,6 +1,6 @@
 /** Waiting on a growing log. */
 
-import { linesOf } from "../../lib/local_cluster.ts";
+import { linesOf } from "../../lib/dev/local_cluster.ts";
 
 /** How often {@link waitForLine} looks at the log again. */
 const _POLL_MS = 20;

@@ -1,7 +1,7 @@
 /** Assertion helpers for ProtocolError. */
 
 import assert from "node:assert/strict";
-import { type ErrorCode, errorCodeName, ProtocolError } from "../../lib/protocol.ts";
+import { type ErrorCode, errorCodeName, ProtocolError } from "../../lib/protocol/protocol.ts";
 
 /**
  * A validator for `assert.throws` / `assert.rejects` that accepts only a

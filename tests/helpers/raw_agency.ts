@@ -1,8 +1,8 @@
 /** A bare protocol peer for tests: sends any message, reads any reply. */
 
-import { BufferedReader, writeAll } from "../../lib/buffered_reader.ts";
-import { decodeMessage, encodeMessage, type Message } from "../../lib/message_codec.ts";
-import { MessageType } from "../../lib/protocol.ts";
+import { BufferedReader, writeAll } from "../../lib/protocol/buffered_reader.ts";
+import { decodeMessage, encodeMessage, type Message } from "../../lib/protocol/message_codec.ts";
+import { MessageType } from "../../lib/protocol/protocol.ts";
 
 /** Largest reply a test reads. */
 const _REPLY_BYTES_MAX = 16 * 1024 * 1024;

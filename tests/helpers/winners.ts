@@ -1,9 +1,9 @@
 /** Reads a winners answer back through the client's decoder. */
 
 import assert from "node:assert/strict";
-import { decodeMessage } from "../../lib/message_codec.ts";
-import { FRAME_HEADER_BYTES, MessageType } from "../../lib/protocol.ts";
-import type { WinnersAnswer } from "../../lib/winners_index.ts";
+import { decodeMessage } from "../../lib/protocol/message_codec.ts";
+import { FRAME_HEADER_BYTES, MessageType } from "../../lib/protocol/protocol.ts";
+import type { WinnersAnswer } from "../../lib/store/winners_index.ts";
 
 /**
  * The documents of a winners answer, decoded from its frame.

@@ -5,9 +5,9 @@
  */
 
 import assert from "node:assert/strict";
-import { type Bet, hasWon } from "../../../lib/bet.ts";
-import { generateAgencyBets } from "../../../lib/bet_generator.ts";
-import { loadBets } from "../../../lib/bet_store.ts";
+import { type Bet, hasWon } from "../../../lib/bet/bet.ts";
+import { generateAgencyBets } from "../../../lib/dev/bet_generator.ts";
+import { loadBets } from "../../../lib/store/bet_store.ts";
 import { writeAgencyFile } from "../../../gen_data.ts";
 
 /** Size of one agency's file. */

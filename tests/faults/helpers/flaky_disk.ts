@@ -5,7 +5,11 @@
  * reports EIO too.
  */
 
-import { openAppendFile, type StoreFile, type StoreFileOpener } from "../../../lib/bet_store.ts";
+import {
+  openAppendFile,
+  type StoreFile,
+  type StoreFileOpener,
+} from "../../../lib/store/bet_store.ts";
 
 /** The injected faults and how often each struck. */
 export class FlakyDisk {

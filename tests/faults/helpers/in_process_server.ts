@@ -3,10 +3,10 @@
  * store: for faults that need an injected store file or many cheap trials.
  */
 
-import { BetStore, openAppendFile, type StoreFileOpener } from "../../../lib/bet_store.ts";
-import { Logger } from "../../../lib/log.ts";
-import { Lottery } from "../../../lib/lottery.ts";
-import { LotteryServer, type LotteryServerOptions } from "../../../lib/lottery_server.ts";
+import { BetStore, openAppendFile, type StoreFileOpener } from "../../../lib/store/bet_store.ts";
+import { Logger } from "../../../lib/runtime/log.ts";
+import { Lottery } from "../../../lib/server/lottery.ts";
+import { LotteryServer, type LotteryServerOptions } from "../../../lib/server/lottery_server.ts";
 
 /** A running in-process server. */
 export interface InProcessServer {

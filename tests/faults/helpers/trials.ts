@@ -10,7 +10,7 @@
  * FAULT_TRIALS=1` replays that one trial.
  */
 
-import { seededRandom } from "../../../lib/bet_generator.ts";
+import { seededRandom } from "../../../lib/dev/bet_generator.ts";
 
 /** Seed and count of one randomized test. */
 export interface TrialPlan {

@@ -1,12 +1,12 @@
 /**
- * In-process agency uploads (lib/agency_upload.ts) against a server under
+ * In-process agency uploads (lib/client/agency_upload.ts) against a server under
  * fault: each collects its log lines and can act on them as they come.
  */
 
 import assert from "node:assert/strict";
-import { AgencyUpload, type UploadSummary } from "../../../lib/agency_upload.ts";
-import type { Bet } from "../../../lib/bet.ts";
-import { Logger } from "../../../lib/log.ts";
+import { AgencyUpload, type UploadSummary } from "../../../lib/client/agency_upload.ts";
+import type { Bet } from "../../../lib/bet/bet.ts";
+import { Logger } from "../../../lib/runtime/log.ts";
 import { winnersOf } from "./agency_data.ts";
 
 /** A running upload. */

@@ -6,13 +6,13 @@
  * frame: no rescan of the store, no copy, no text encoding per document.
  */
 
-import { ByteWriter } from "./byte_cursor.ts";
+import { ByteWriter } from "../protocol/byte_cursor.ts";
 import {
   finishWinnersFrame,
   startWinnersFrame,
   type WinnerDocuments,
   winnersFrame,
-} from "./message_codec.ts";
+} from "../protocol/message_codec.ts";
 
 /** An agency's winners answer, ready to send. */
 export interface WinnersAnswer {

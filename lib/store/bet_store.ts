@@ -9,15 +9,15 @@
  * the bets file is cut back to the last committed batch.
  */
 
-import { type AgencyRow, AgencyRowScanner } from "./agency_row_scanner.ts";
-import { type Bet, WINNER_NUMBER } from "./bet.ts";
-import { dateNumber } from "./bet_bytes.ts";
+import { type AgencyRow, AgencyRowScanner } from "../bet/agency_row_scanner.ts";
+import { type Bet, WINNER_NUMBER } from "../bet/bet.ts";
+import { dateNumber } from "../bet/bet_bytes.ts";
 import {
   GROUP_COMMIT_BATCHES_MAX,
   GROUP_COMMIT_BYTES_MAX,
   STORE_QUEUE_BYTES_MAX,
   STORE_WRITE_STAGING_BYTES,
-} from "./limits.ts";
+} from "../limits.ts";
 import {
   applyJournalRecord,
   formatJournalRecord,
@@ -25,7 +25,7 @@ import {
   type JournalState,
   replayJournal,
 } from "./store_journal.ts";
-import { writeAll, writeChunks } from "./buffered_reader.ts";
+import { writeAll, writeChunks } from "../protocol/buffered_reader.ts";
 import { encodeStoreRows, type StoreRows } from "./store_rows.ts";
 import { type WinnersAnswer, WinnersIndex } from "./winners_index.ts";
 

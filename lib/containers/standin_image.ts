@@ -5,7 +5,7 @@
  */
 
 import { dirname, join } from "node:path";
-import { firstLine, runCommand } from "./run_command.ts";
+import { firstLine, runCommand } from "../runtime/run_command.ts";
 
 /** The `deno` user of the official image; files it must write carry its id. */
 export const DENO_UID = 1993;

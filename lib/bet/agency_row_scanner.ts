@@ -11,7 +11,7 @@ import {
   documentBytesViolation,
   nameBytesViolation,
 } from "./bet_bytes.ts";
-import { NAME_BYTES_MAX } from "./limits.ts";
+import { NAME_BYTES_MAX } from "../limits.ts";
 
 /** Columns of an agency row. */
 export const AGENCY_ROW_FIELDS = 5;

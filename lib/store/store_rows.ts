@@ -3,9 +3,9 @@
  * store must index about them: how many, and the winners' documents.
  */
 
-import { type Bet, hasWon } from "./bet.ts";
-import { formatStoreRow } from "./bet_csv.ts";
-import { encodeWinnerDocuments, type WinnerDocuments } from "./message_codec.ts";
+import { type Bet, hasWon } from "../bet/bet.ts";
+import { formatStoreRow } from "../bet/bet_csv.ts";
+import { encodeWinnerDocuments, type WinnerDocuments } from "../protocol/message_codec.ts";
 
 /** Rows ready to append to the bets file. */
 export interface StoreRows {

@@ -3,9 +3,9 @@
  * so `echo hi | nc server 12345` answers `hi`.
  */
 
-import { type BufferedReader, type ByteSink, writeAll } from "./buffered_reader.ts";
-import { ECHO_LINE_BYTES_MAX } from "./limits.ts";
-import type { Logger } from "./log.ts";
+import { type BufferedReader, type ByteSink, writeAll } from "../protocol/buffered_reader.ts";
+import { ECHO_LINE_BYTES_MAX } from "../limits.ts";
+import type { Logger } from "../runtime/log.ts";
 
 const _decoder = new TextDecoder();
 

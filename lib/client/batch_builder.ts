@@ -4,10 +4,15 @@
  * Writes straight into one frame buffer (the client's hot path).
  */
 
-import type { AgencyRow } from "./agency_row_scanner.ts";
-import { ByteWriter } from "./byte_cursor.ts";
-import { encodeBet, type WireBet } from "./message_codec.ts";
-import { FRAME_HEADER_BYTES, FRAME_MARKER, MessageType, PROTOCOL_VERSION } from "./protocol.ts";
+import type { AgencyRow } from "../bet/agency_row_scanner.ts";
+import { ByteWriter } from "../protocol/byte_cursor.ts";
+import { encodeBet, type WireBet } from "../protocol/message_codec.ts";
+import {
+  FRAME_HEADER_BYTES,
+  FRAME_MARKER,
+  MessageType,
+  PROTOCOL_VERSION,
+} from "../protocol/protocol.ts";
 
 /** A batch ready to send (and to resend after a reconnect). */
 export interface EncodedBatch {

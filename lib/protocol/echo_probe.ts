@@ -5,7 +5,7 @@
  */
 
 import { BufferedReader, writeAll } from "./buffered_reader.ts";
-import { ECHO_LINE_BYTES_MAX } from "./limits.ts";
+import { ECHO_LINE_BYTES_MAX } from "../limits.ts";
 
 /** Where and what to probe. */
 export interface EchoProbeOptions {

@@ -12,8 +12,8 @@ import {
   FRAME_BYTES_MAX_DEFAULT,
   IDLE_TIMEOUT_MS_DEFAULT,
   SHUTDOWN_GRACE_MS_DEFAULT,
-} from "./limits.ts";
-import type { LogLevel } from "./log.ts";
+} from "../limits.ts";
+import type { LogLevel } from "../runtime/log.ts";
 
 /** Where the server looks for its config unless SERVER_CONFIG says otherwise. */
 export const SERVER_CONFIG_PATH_DEFAULT = "config/server.ini";
@@ -49,7 +49,7 @@ export interface ServerConfig {
   connectionsMax: number;
   idleTimeout: { text: string; ms: number };
   shutdownGrace: { text: string; ms: number };
-  /** File of `agency=secret` lines (lib/agency_secrets.ts); empty: no secrets. */
+  /** File of `agency=secret` lines (lib/server/agency_secrets.ts); empty: no secrets. */
   secretsFile: string;
 }
 

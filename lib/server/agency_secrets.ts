@@ -15,8 +15,8 @@
  * Messages never quote a secret, only its file and line.
  */
 
-import { ConfigError, readConfigFile } from "./config_source.ts";
-import { AGENCIES_MAX } from "./limits.ts";
+import { ConfigError, readConfigFile } from "../config/config_source.ts";
+import { AGENCIES_MAX } from "../limits.ts";
 
 /** Longest secret in UTF-8 bytes: it travels with a u8 length prefix. */
 export const SECRET_BYTES_MAX = 255;

@@ -1,13 +1,13 @@
 /** The single-bet mode: one bet from the environment, sent and confirmed. */
 
-import { type Bet, todayIsoDate, validateBet } from "./bet.ts";
-import { BufferedReader, writeAll } from "./buffered_reader.ts";
-import { ConfigError } from "./config_source.ts";
+import { type Bet, todayIsoDate, validateBet } from "../bet/bet.ts";
+import { BufferedReader, writeAll } from "../protocol/buffered_reader.ts";
+import { ConfigError } from "../config/config_source.ts";
 import { connectWithRetry } from "./connect_retry.ts";
-import { AGENCIES_MAX } from "./limits.ts";
-import type { Logger } from "./log.ts";
-import { decodeMessage, encodeMessage, helloFrame } from "./message_codec.ts";
-import { errorCodeName, MessageType } from "./protocol.ts";
+import { AGENCIES_MAX } from "../limits.ts";
+import type { Logger } from "../runtime/log.ts";
+import { decodeMessage, encodeMessage, helloFrame } from "../protocol/message_codec.ts";
+import { errorCodeName, MessageType } from "../protocol/protocol.ts";
 
 /** Environment variables of the bet, by bet field. */
 export const BET_ENV = {

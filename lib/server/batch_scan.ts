@@ -4,16 +4,16 @@
  * Equivalent to decodeMessage + validateBet + formatStoreRow (tests compare).
  */
 
-import { WINNER_NUMBER } from "./bet.ts";
+import { WINNER_NUMBER } from "../bet/bet.ts";
 import {
   birthdateBytesViolation,
   documentBytesViolation,
   nameBytesViolation,
-} from "./bet_bytes.ts";
-import { BET_NUMBER_MAX } from "./bet.ts";
-import { ErrorCode, ProtocolError } from "./protocol.ts";
-import type { StoreRows } from "./store_rows.ts";
-import type { WinnerDocuments } from "./message_codec.ts";
+} from "../bet/bet_bytes.ts";
+import { BET_NUMBER_MAX } from "../bet/bet.ts";
+import { ErrorCode, ProtocolError } from "../protocol/protocol.ts";
+import type { StoreRows } from "../store/store_rows.ts";
+import type { WinnerDocuments } from "../protocol/message_codec.ts";
 
 /** A validated batch, encoded for the store. */
 export interface ScannedBatch {

@@ -5,17 +5,17 @@
  */
 
 import { readBatchHeader, scanBatch } from "./batch_scan.ts";
-import { dateNumber } from "./bet_bytes.ts";
+import { dateNumber } from "../bet/bet_bytes.ts";
 import { secretMatches } from "./agency_secrets.ts";
-import { type BufferedReader, type ByteSink, writeAll } from "./buffered_reader.ts";
-import { concatBytes } from "./bytes.ts";
-import { CONNECTION_BATCHES_PENDING_MAX } from "./limits.ts";
-import type { Logger } from "./log.ts";
+import { type BufferedReader, type ByteSink, writeAll } from "../protocol/buffered_reader.ts";
+import { concatBytes } from "../runtime/bytes.ts";
+import { CONNECTION_BATCHES_PENDING_MAX } from "../limits.ts";
+import type { Logger } from "../runtime/log.ts";
 import type { Lottery } from "./lottery.ts";
-import { decodeMessage, encodeMessage, type Message } from "./message_codec.ts";
-import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "./protocol.ts";
-import type { StoreRows } from "./store_rows.ts";
-import type { WinnersAnswer } from "./winners_index.ts";
+import { decodeMessage, encodeMessage, type Message } from "../protocol/message_codec.ts";
+import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "../protocol/protocol.ts";
+import type { StoreRows } from "../store/store_rows.ts";
+import type { WinnersAnswer } from "../store/winners_index.ts";
 
 /** What a session needs from the server around it. */
 export interface SessionContext {

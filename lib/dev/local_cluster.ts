@@ -3,8 +3,8 @@
  * the demo, the integration tests and the benchmark.
  */
 
-import { readLines } from "./csv.ts";
-import { V8_FLAGS } from "./runtime_flags.ts";
+import { readLines } from "../bet/csv.ts";
+import { V8_FLAGS } from "../runtime/runtime_flags.ts";
 
 const _ROOT = new URL("../", import.meta.url);
 const _SERVER = new URL("server.ts", _ROOT).pathname;

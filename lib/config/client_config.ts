@@ -4,7 +4,7 @@
  */
 
 import { loadAll as parseYamlDocuments } from "js-yaml";
-import { SECRET_BYTES_MAX } from "./agency_secrets.ts";
+import { SECRET_BYTES_MAX } from "../server/agency_secrets.ts";
 import { ConfigError, ConfigSource, readConfigFile } from "./config_source.ts";
 import {
   AGENCIES_MAX,
@@ -13,8 +13,8 @@ import {
   BATCH_WINDOW_DEFAULT,
   BATCH_WINDOW_MAX,
   RECONNECT_BUDGET_MS_DEFAULT,
-} from "./limits.ts";
-import type { LogLevel } from "./log.ts";
+} from "../limits.ts";
+import type { LogLevel } from "../runtime/log.ts";
 
 /** Where the client looks for its config unless CLI_CONFIG says otherwise. */
 export const CLIENT_CONFIG_PATH_DEFAULT = "config/client.yaml";

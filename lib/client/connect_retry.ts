@@ -3,8 +3,8 @@
  * started before the server listens wait for it instead of failing.
  */
 
-import { RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from "./limits.ts";
-import type { Logger } from "./log.ts";
+import { RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from "../limits.ts";
+import type { Logger } from "../runtime/log.ts";
 
 /** Where and how long to try. */
 export interface ConnectOptions {

@@ -1,9 +1,9 @@
 /** The exercise's original client loop: numbered messages echoed back. */
 
-import { BufferedReader, writeAll } from "./buffered_reader.ts";
+import { BufferedReader, writeAll } from "../protocol/buffered_reader.ts";
 import { connectWithRetry, sleep } from "./connect_retry.ts";
-import { ECHO_LINE_BYTES_MAX } from "./limits.ts";
-import type { Logger } from "./log.ts";
+import { ECHO_LINE_BYTES_MAX } from "../limits.ts";
+import type { Logger } from "../runtime/log.ts";
 
 /** What the loop needs. */
 export interface EchoLoopOptions {

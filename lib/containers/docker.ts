@@ -5,7 +5,12 @@
  */
 
 import type { AppImage } from "./images.ts";
-import { type CommandResult, EXIT_NOT_INSTALLED, firstLine, runCommand } from "./run_command.ts";
+import {
+  type CommandResult,
+  EXIT_NOT_INSTALLED,
+  firstLine,
+  runCommand,
+} from "../runtime/run_command.ts";
 
 /** Deadline for quick engine queries (version, inspect). */
 export const DOCKER_QUERY_TIMEOUT_MS = 20_000;

@@ -6,20 +6,25 @@
  */
 
 import { BatchBuilder, type EncodedBatch } from "./batch_builder.ts";
-import { AgencyRowScanner } from "./agency_row_scanner.ts";
-import { dateNumber } from "./bet_bytes.ts";
-import { BufferedReader, writeAll } from "./buffered_reader.ts";
-import { concatBytes } from "./bytes.ts";
+import { AgencyRowScanner } from "../bet/agency_row_scanner.ts";
+import { dateNumber } from "../bet/bet_bytes.ts";
+import { BufferedReader, writeAll } from "../protocol/buffered_reader.ts";
+import { concatBytes } from "../runtime/bytes.ts";
 import { connectWithRetry, sleep } from "./connect_retry.ts";
 import {
   CLIENT_FRAME_BYTES_MAX,
   PROGRESS_INTERVAL_MS,
   RECONNECT_DELAY_MS_MAX,
   RECONNECT_DELAY_MS_MIN,
-} from "./limits.ts";
-import type { Logger } from "./log.ts";
-import { decodeMessage, encodeMessage, helloFrame, type Message } from "./message_codec.ts";
-import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "./protocol.ts";
+} from "../limits.ts";
+import type { Logger } from "../runtime/log.ts";
+import {
+  decodeMessage,
+  encodeMessage,
+  helloFrame,
+  type Message,
+} from "../protocol/message_codec.ts";
+import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "../protocol/protocol.ts";
 
 /** What an upload needs. */
 export interface UploadOptions {

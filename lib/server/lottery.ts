@@ -16,11 +16,11 @@
  * which the teardown of the first ones would otherwise slow down.
  */
 
-import type { Bet } from "./bet.ts";
-import type { AppendResult, BetStore } from "./bet_store.ts";
-import type { StoreRows } from "./store_rows.ts";
-import type { WinnersAnswer } from "./winners_index.ts";
-import { ErrorCode, ProtocolError } from "./protocol.ts";
+import type { Bet } from "../bet/bet.ts";
+import type { AppendResult, BetStore } from "../store/bet_store.ts";
+import type { StoreRows } from "../store/store_rows.ts";
+import type { WinnersAnswer } from "../store/winners_index.ts";
+import { ErrorCode, ProtocolError } from "../protocol/protocol.ts";
 
 /** Called once when the draw happens. */
 export type DrawListener = () => void;

@@ -17,9 +17,9 @@
  * where s8 / s16 is UTF-8 text prefixed by its byte length as u8 / u16.
  */
 
-import type { Bet } from "./bet.ts";
+import type { Bet } from "../bet/bet.ts";
 import { ByteReader, ByteWriter } from "./byte_cursor.ts";
-import { ERROR_TEXT_BYTES_MAX } from "./limits.ts";
+import { ERROR_TEXT_BYTES_MAX } from "../limits.ts";
 import {
   ErrorCode,
   FRAME_HEADER_BYTES,

@@ -4,7 +4,7 @@
  * of winning bets per agency so tests know every answer in advance.
  */
 
-import { type Bet, WINNER_NUMBER } from "./bet.ts";
+import { type Bet, WINNER_NUMBER } from "../bet/bet.ts";
 
 const _FIRST_NAMES = [
   "María",

@@ -4,7 +4,7 @@
  * functions to a Bet's text, so there is one definition of each rule.
  */
 
-import { DOCUMENT_DIGITS_MAX, NAME_BYTES_MAX } from "./limits.ts";
+import { DOCUMENT_DIGITS_MAX, NAME_BYTES_MAX } from "../limits.ts";
 
 const _DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 const _decoder = new TextDecoder();

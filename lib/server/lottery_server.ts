@@ -9,14 +9,14 @@
  */
 
 import { AgencySession } from "./agency_session.ts";
-import { BufferedReader, writeAll } from "./buffered_reader.ts";
+import { BufferedReader, writeAll } from "../protocol/buffered_reader.ts";
 import { runEchoSession } from "./echo_session.ts";
 import { IdleTimer } from "./idle_timer.ts";
-import { ERROR_REPLY_WAIT_MS } from "./limits.ts";
-import type { Logger } from "./log.ts";
+import { ERROR_REPLY_WAIT_MS } from "../limits.ts";
+import type { Logger } from "../runtime/log.ts";
 import type { Lottery } from "./lottery.ts";
-import { encodeMessage } from "./message_codec.ts";
-import { ErrorCode, FRAME_MARKER, MessageType } from "./protocol.ts";
+import { encodeMessage } from "../protocol/message_codec.ts";
+import { ErrorCode, FRAME_MARKER, MessageType } from "../protocol/protocol.ts";
 
 /** Limits and address of a server. */
 export interface LotteryServerOptions {

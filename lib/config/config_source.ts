@@ -4,7 +4,7 @@
  */
 
 import { parseDuration } from "./duration.ts";
-import { type LogLevel, parseLogLevel } from "./log.ts";
+import { type LogLevel, parseLogLevel } from "../runtime/log.ts";
 
 /** A configuration value could not be used. Callers print it and exit 2. */
 export class ConfigError extends Error {
