@@ -6,7 +6,7 @@
 import { readLines } from "../bet/csv.ts";
 import { V8_FLAGS } from "../runtime/runtime_flags.ts";
 
-const _ROOT = new URL("../", import.meta.url);
+const _ROOT = new URL("../../", import.meta.url);
 const _SERVER = new URL("server.ts", _ROOT).pathname;
 const _CLIENT = new URL("client.ts", _ROOT).pathname;
 const _LOG_LINE_BYTES_MAX = 1024 * 1024;
