@@ -14,7 +14,8 @@ import { ConfigError } from "./lib/config/config_source.ts";
 import { runEchoLoop } from "./lib/client/echo_client.ts";
 import { formatLogLine, Logger, stderrSink } from "./lib/runtime/log.ts";
 import { onShutdownSignal } from "./lib/runtime/signals.ts";
-import { betFromEnv, sendSingleBet } from "./lib/client/single_bet.ts";
+import { betFromEnv } from "./lib/config/bet_env.ts";
+import { sendSingleBet } from "./lib/client/single_bet.ts";
 
 type _Env = Readonly<Record<string, string | undefined>>;
 

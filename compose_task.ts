@@ -9,6 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { runProgram } from "./lib/runtime/program.ts";
 import {
   buildImage,
   dockerEngineStatus,
@@ -143,25 +144,4 @@ async function _run(args: ComposeTaskArgs): Promise<number> {
   return 0;
 }
 
-async function main(): Promise<void> {
-  let args: ComposeTaskArgs | "help";
-  try {
-    args = parseComposeTaskArgs(Deno.args);
-  } catch (error) {
-    console.error(`compose_task: ${(error as Error).message}`);
-    Deno.exitCode = 2;
-    return;
-  }
-  if (args === "help") {
-    console.log(_USAGE);
-    return;
-  }
-  try {
-    Deno.exitCode = await _run(args);
-  } catch (error) {
-    console.error(`${args.action}: ${(error as Error).message}`);
-    Deno.exitCode = 1;
-  }
-}
-
-if (import.meta.main) await main();
+if (import.meta.main) await runProgram("compose_task", _USAGE, parseComposeTaskArgs, _run);

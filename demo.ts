@@ -7,11 +7,12 @@
  */
 
 import { parseArgs } from "node:util";
+import { runProgram } from "./lib/runtime/program.ts";
 import { wholeNumberFlag, withoutTaskSeparator } from "./lib/runtime/task_args.ts";
 import { hasWon } from "./lib/bet/bet.ts";
 import { loadBets } from "./lib/store/bet_store.ts";
 import { fieldOf, linesOf, runLocalClient, startLocalServer } from "./lib/dev/local_cluster.ts";
-import { type DataOptions, writeAgencyFile } from "./gen_data.ts";
+import { type DataOptions, writeAgencyFile } from "./lib/dev/agency_file.ts";
 
 const _USAGE = `Usage: deno task demo [-- --agencies N] [--bets M] [--seed S]
 Without --bets it uses the committed data/agency-1..N.csv (N at most 5).
@@ -137,20 +138,4 @@ async function _run(options: DemoOptions): Promise<number> {
   return 0;
 }
 
-async function main(): Promise<void> {
-  let options: DemoOptions | "help";
-  try {
-    options = parseDemoArgs(Deno.args);
-  } catch (error) {
-    console.error(`demo: ${(error as Error).message}\n${_USAGE}`);
-    Deno.exitCode = 2;
-    return;
-  }
-  if (options === "help") {
-    console.log(_USAGE);
-    return;
-  }
-  Deno.exitCode = await _run(options);
-}
-
-if (import.meta.main) await main();
+if (import.meta.main) await runProgram("demo", _USAGE, parseDemoArgs, _run);

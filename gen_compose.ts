@@ -8,6 +8,7 @@
 import { dirname, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import YAML from "yaml";
+import { runProgram } from "./lib/runtime/program.ts";
 import type { Bet } from "./lib/bet/bet.ts";
 import { parseAgencyRow } from "./lib/bet/bet_csv.ts";
 import { CLIENT_MODES, type ClientMode } from "./lib/config/client_config.ts";
@@ -216,33 +217,28 @@ async function _writeAtomically(path: string, text: string): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
-  let text: string;
-  let args: ComposeArgs | "help";
-  try {
-    args = parseComposeArgs(Deno.args);
-    if (args === "help") {
-      console.log(_USAGE);
-      return;
-    }
-    text = renderCompose(await composeOptionsFor(args));
-  } catch (error) {
-    console.error(`gen_compose: ${(error as Error).message}`);
-    Deno.exitCode = 2;
-    return;
-  }
+/** The parsed flags and the compose file they produce, before it is written. */
+interface _ComposeRun {
+  args: ComposeArgs;
+  text: string;
+}
+
+async function _prepare(argv: string[]): Promise<_ComposeRun | "help"> {
+  const args = parseComposeArgs(argv);
+  if (args === "help") return "help";
+  return { args, text: renderCompose(await composeOptionsFor(args)) };
+}
+
+async function _write({ args, text }: _ComposeRun): Promise<number> {
   try {
     await _writeAtomically(args.output, text);
   } catch (error) {
-    console.error(
-      `gen_compose: cannot write ${args.output}: ${(error as Error).message}`,
-    );
-    Deno.exitCode = 1;
-    return;
+    throw new Error(`cannot write ${args.output}: ${(error as Error).message}`);
   }
   console.log(
     `wrote ${args.output}: server + ${args.clients} clients (mode ${args.mode}, network ${COMPOSE_DEFAULTS.project}_${NETWORK_KEY})`,
   );
+  return 0;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runProgram("gen_compose", _USAGE, _prepare, _write);

@@ -6,9 +6,8 @@
 
 import { parseArgs } from "node:util";
 import { wholeNumberFlag, withoutTaskSeparator } from "./lib/runtime/task_args.ts";
-import { formatAgencyRow } from "./lib/bet/bet_csv.ts";
-import { generateAgencyBets } from "./lib/dev/bet_generator.ts";
-import { writeAll } from "./lib/protocol/buffered_reader.ts";
+import { type DataOptions, writeAgencyFile } from "./lib/dev/agency_file.ts";
+import { runProgram } from "./lib/runtime/program.ts";
 
 const _USAGE =
   `Usage: deno task data -- [--agencies N] [--bets M] [--seed S] [--winners W] [--out DIR]
@@ -17,55 +16,6 @@ Defaults: --agencies 5 --bets 2000 --seed 1 --winners M/500 rounded up --out dat
 
 /** Largest value of a count flag (agencies, bets, winners, seed). */
 const _COUNT_MAX = 2 ** 31;
-
-/** Bets formatted per write, to bound memory on large files. */
-const _ROWS_PER_WRITE = 10_000;
-
-/** Options of one data generation run. */
-export interface DataOptions {
-  agencies: number;
-  bets: number;
-  seed: number;
-  winners: number;
-  out: string;
-}
-
-/**
- * Writes one agency's file, streaming.
- * @returns the file's path
- */
-export async function writeAgencyFile(
-  options: DataOptions,
-  agency: number,
-): Promise<string> {
-  await Deno.mkdir(options.out, { recursive: true });
-  const path = `${options.out}/agency-${agency}.csv`;
-  using file = await Deno.open(path, {
-    write: true,
-    create: true,
-    truncate: true,
-  });
-  const encoder = new TextEncoder();
-  let text = "";
-  let rows = 0;
-  for (
-    const bet of generateAgencyBets({
-      agency,
-      bets: options.bets,
-      winners: options.winners,
-      seed: options.seed,
-    })
-  ) {
-    text += formatAgencyRow(bet);
-    rows += 1;
-    if (rows % _ROWS_PER_WRITE === 0) {
-      await writeAll(file, encoder.encode(text));
-      text = "";
-    }
-  }
-  await writeAll(file, encoder.encode(text));
-  return path;
-}
 
 /** Parses the command line into options. */
 export function parseDataArgs(args: string[]): DataOptions | "help" {
@@ -94,25 +44,12 @@ export function parseDataArgs(args: string[]): DataOptions | "help" {
   };
 }
 
-async function main(): Promise<void> {
-  let options: DataOptions | "help";
-  try {
-    options = parseDataArgs(Deno.args);
-  } catch (error) {
-    console.error(`gen_data: ${(error as Error).message}\n${_USAGE}`);
-    Deno.exitCode = 2;
-    return;
-  }
-  if (options === "help") {
-    console.log(_USAGE);
-    return;
-  }
+async function _generate(options: DataOptions): Promise<number> {
   for (let agency = 1; agency <= options.agencies; agency += 1) {
     const path = await writeAgencyFile(options, agency);
-    console.log(
-      `wrote ${path}: ${options.bets} bets, ${options.winners} winners`,
-    );
+    console.log(`wrote ${path}: ${options.bets} bets, ${options.winners} winners`);
   }
+  return 0;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runProgram("gen_data", _USAGE, parseDataArgs, _generate);

@@ -6,9 +6,13 @@
  */
 
 import { parseArgs } from "node:util";
+import { runProgram } from "./lib/runtime/program.ts";
 import { parseDuration } from "./lib/config/duration.ts";
 import { probeEcho } from "./lib/protocol/echo_probe.ts";
 import { loadServerConfig } from "./lib/config/server_config.ts";
+
+const _USAGE = `Usage: healthcheck.ts [--timeout 3s]
+One echo round trip to the server on the port of SERVER_CONFIG; exit 0 healthy, 1 not.`;
 
 /** Default bound on the round trip; below the HEALTHCHECK --timeout. */
 export const HEALTHCHECK_TIMEOUT_MS_DEFAULT = 2_000;
@@ -27,43 +31,36 @@ export function probeHostname(ip: string): string {
   return ip;
 }
 
-async function main(): Promise<void> {
-  let timeoutMs = HEALTHCHECK_TIMEOUT_MS_DEFAULT;
-  try {
-    const { values } = parseArgs({
-      args: Deno.args,
-      options: { timeout: { type: "string" } },
-      strict: true,
-    });
-    if (values.timeout !== undefined) timeoutMs = parseDuration(values.timeout);
-  } catch (error) {
-    console.error(`healthcheck: ${(error as Error).message}`);
-    Deno.exitCode = 2;
-    return;
-  }
-  let hostname: string;
-  let port: number;
-  try {
-    const config = await loadServerConfig(Deno.env.toObject());
-    hostname = probeHostname(config.ip);
-    port = config.port;
-  } catch (error) {
-    console.error(`healthcheck: ${(error as Error).message}`);
-    Deno.exitCode = 1;
-    return;
-  }
+/** Reads `--timeout`; "help" for `--help`. */
+function _parseHealthcheckArgs(args: string[]): number | "help" {
+  const { values } = parseArgs({
+    args,
+    options: { timeout: { type: "string" }, help: { type: "boolean" } },
+    strict: true,
+  });
+  if (values.help) return "help";
+  return values.timeout === undefined
+    ? HEALTHCHECK_TIMEOUT_MS_DEFAULT
+    : parseDuration(values.timeout);
+}
+
+async function _check(timeoutMs: number): Promise<number> {
+  const config = await loadServerConfig(Deno.env.toObject());
+  const hostname = probeHostname(config.ip);
   const result = await probeEcho({
     hostname,
-    port,
+    port: config.port,
     message: HEALTHCHECK_MESSAGE,
     timeoutMs,
   });
-  if (result.ok) {
-    console.log(`healthcheck: ${hostname}:${port} echoed`);
-  } else {
+  if (!result.ok) {
     console.error(`healthcheck: ${result.reason}`);
-    Deno.exitCode = 1;
+    return 1;
   }
+  console.log(`healthcheck: ${hostname}:${config.port} echoed`);
+  return 0;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) {
+  await runProgram("healthcheck", _USAGE, _parseHealthcheckArgs, _check);
+}

@@ -7,6 +7,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { runProgram } from "./lib/runtime/program.ts";
 import { dockerEngineStatus, imageId, noEngineMessage } from "./lib/containers/docker.ts";
 import { parseDuration } from "./lib/config/duration.ts";
 import { BUSYBOX_IMAGE, DENO_IMAGE, DENO_VERSION } from "./lib/containers/images.ts";
@@ -139,49 +140,32 @@ export async function ensureImage(
   return "stand-in";
 }
 
-async function main(): Promise<void> {
-  let pullTimeoutMs = PULL_TIMEOUT_MS_DEFAULT;
-  try {
-    const { values } = parseArgs({
-      // `deno task images -- --pull-timeout 5s` passes the `--` along.
-      args: withoutTaskSeparator(Deno.args),
-      options: {
-        "pull-timeout": { type: "string" },
-        help: { type: "boolean" },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
-    if (values.help) {
-      console.log(_USAGE);
-      return;
-    }
-    if (values["pull-timeout"] !== undefined) {
-      pullTimeoutMs = parseDuration(values["pull-timeout"]);
-    }
-  } catch (error) {
-    console.error(`images: ${(error as Error).message}`);
-    Deno.exitCode = 2;
-    return;
-  }
+/** Reads `--pull-timeout`; "help" for `--help`. */
+function _parseImagesArgs(args: string[]): number | "help" {
+  const { values } = parseArgs({
+    // `deno task images -- --pull-timeout 5s` passes the `--` along.
+    args: withoutTaskSeparator(args),
+    options: {
+      "pull-timeout": { type: "string" },
+      help: { type: "boolean" },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return "help";
+  const timeout = values["pull-timeout"];
+  return timeout === undefined ? PULL_TIMEOUT_MS_DEFAULT : parseDuration(timeout);
+}
+
+async function _ensureImages(pullTimeoutMs: number): Promise<number> {
   const engine = await dockerEngineStatus();
   if (!engine.reachable) {
     console.error(noEngineMessage(engine.reason));
-    Deno.exitCode = 1;
-    return;
+    return 1;
   }
-  try {
-    await ensureImage(DENO_IMAGE, buildDenoStandin, pullTimeoutMs, console.log);
-    await ensureImage(
-      BUSYBOX_IMAGE,
-      buildBusyboxStandin,
-      pullTimeoutMs,
-      console.log,
-    );
-  } catch (error) {
-    console.error(`images: ${(error as Error).message}`);
-    Deno.exitCode = 1;
-  }
+  await ensureImage(DENO_IMAGE, buildDenoStandin, pullTimeoutMs, console.log);
+  await ensureImage(BUSYBOX_IMAGE, buildBusyboxStandin, pullTimeoutMs, console.log);
+  return 0;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runProgram("images", _USAGE, _parseImagesArgs, _ensureImages);

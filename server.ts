@@ -7,11 +7,9 @@
  */
 
 import { loadAgencySecrets } from "./lib/server/agency_secrets.ts";
-import { BetStore } from "./lib/store/bet_store.ts";
 import { ConfigError } from "./lib/config/config_source.ts";
 import { formatLogLine, Logger, stderrSink } from "./lib/runtime/log.ts";
-import { Lottery } from "./lib/server/lottery.ts";
-import { LotteryServer } from "./lib/server/lottery_server.ts";
+import { type Central, openCentral } from "./lib/server/central.ts";
 import { loadServerConfig, type ServerConfig } from "./lib/config/server_config.ts";
 import { onShutdownSignal, type ShutdownSignal } from "./lib/runtime/signals.ts";
 
@@ -65,15 +63,30 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   const { promise: signalReceived, resolve: onSignal } = Promise.withResolvers<ShutdownSignal>();
   const removeSignalListeners = onShutdownSignal(onSignal);
 
-  let opened: Awaited<ReturnType<typeof BetStore.open>>;
+  let central: Central;
   try {
-    opened = await BetStore.open(config.storage, undefined, _restoreProgress(logger));
+    central = await openCentral(
+      {
+        storage: config.storage,
+        agencies: config.agencies,
+        onReadProgress: _restoreProgress(logger),
+        hostname: config.ip,
+        port: config.port,
+        listenBacklog: config.listenBacklog,
+        frameBytesMax: config.frameBytesMax,
+        connectionsMax: config.connectionsMax,
+        idleTimeoutMs: config.idleTimeout.ms,
+        shutdownGraceMs: config.shutdownGrace.ms,
+        ...(agencySecrets === undefined ? {} : { agencySecrets }),
+      },
+      logger,
+    );
   } catch (error) {
     logger.error("restore", "fail", { storage: config.storage, error: (error as Error).message });
     removeSignalListeners();
     return 1;
   }
-  const { store, report } = opened;
+  const { store, report, server } = central;
   logger.info("restore", "success", {
     storage: config.storage,
     bets: report.bets,
@@ -81,23 +94,6 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
     agencies_finished: report.agenciesFinished,
     discarded_bytes: report.discardedBetsBytes + report.discardedJournalBytes,
   });
-  const lottery = new Lottery(store, config.agencies, () => {
-    logger.info("sorteo", "success");
-  });
-  const server = new LotteryServer(
-    {
-      hostname: config.ip,
-      port: config.port,
-      listenBacklog: config.listenBacklog,
-      frameBytesMax: config.frameBytesMax,
-      connectionsMax: config.connectionsMax,
-      idleTimeoutMs: config.idleTimeout.ms,
-      shutdownGraceMs: config.shutdownGrace.ms,
-      ...(agencySecrets === undefined ? {} : { agencySecrets }),
-    },
-    lottery,
-    logger,
-  );
   try {
     const port = server.listen();
     logger.info("listen", "success", { ip: config.ip, port, listen_backlog: config.listenBacklog });
@@ -107,14 +103,13 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
       port: config.port,
       error: (error as Error).message,
     });
-    await store.close();
+    await central.close();
     removeSignalListeners();
     return 1;
   }
   const signal = await signalReceived;
   logger.info("signal", "success", { signal });
-  await server.shutdown();
-  await store.close();
+  await central.close();
   const stats = store.syncStats();
   logger.info("store_stats", "success", { syncs: stats.syncs, batches: stats.batches });
   logger.info("close_store", "success", { storage: config.storage });

@@ -8,6 +8,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { runProgram } from "./lib/runtime/program.ts";
 import { parseDuration } from "./lib/config/duration.ts";
 import { echoAnswerMismatch } from "./lib/protocol/echo_probe.ts";
 import { BUSYBOX_IMAGE } from "./lib/containers/images.ts";
@@ -212,27 +213,15 @@ export async function validateEcho(
   };
 }
 
-async function main(): Promise<void> {
-  let options: ValidateOptions | "help";
-  try {
-    options = parseValidateArgs(Deno.args);
-  } catch (error) {
-    console.error(`validate_echo: ${(error as Error).message}`);
-    Deno.exitCode = 2;
-    return;
-  }
-  if (options === "help") {
-    console.log(_USAGE);
-    return;
-  }
+async function _validate(options: ValidateOptions): Promise<number> {
   const result = await validateEcho(options);
   if (result.ok) {
     console.log(VERDICT_SUCCESS);
-    return;
+    return 0;
   }
   console.log(VERDICT_FAIL);
   console.log(`reason: ${result.reason}`);
-  Deno.exitCode = 1;
+  return 1;
 }
 
-if (import.meta.main) await main();
+if (import.meta.main) await runProgram("validate_echo", _USAGE, parseValidateArgs, _validate);

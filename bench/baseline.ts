@@ -22,13 +22,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { BufferedReader, writeAll } from "../lib/protocol/buffered_reader.ts";
+import { BufferedReader } from "../lib/protocol/buffered_reader.ts";
+import { writeAll } from "../lib/runtime/write_all.ts";
 import { CLIENT_FRAME_BYTES_MAX } from "../lib/limits.ts";
 import { Logger } from "../lib/runtime/log.ts";
 import { agencyFilePath } from "./bench_data.ts";
 import { nowMs } from "./watched_process.ts";
 import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
-import { requiredNumberFlag, runProgram } from "./flags.ts";
+import { requiredNumberFlag } from "./flags.ts";
+import { runProgram } from "../lib/runtime/program.ts";
 import { agencyRange, runPool } from "./pool.ts";
 
 const _USAGE = `Usage: baseline.ts serve --out FILE --connections N

@@ -20,7 +20,7 @@ import {
   summarize,
 } from "./bench_report.ts";
 import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
-import { runProgram } from "./flags.ts";
+import { runProgram } from "../lib/runtime/program.ts";
 import { runBaseline, type RunOutcome, runProtocol, type RunSetup } from "./scenario_run.ts";
 import {
   FRAME_SWEEP_MAX_AMOUNTS,

@@ -4,7 +4,7 @@
  * parameters. A file appears under its final name only once it is whole.
  */
 
-import { writeAgencyFile } from "../gen_data.ts";
+import { writeAgencyFile } from "../lib/dev/agency_file.ts";
 
 /** What one data set holds: `agencies` files of `bets` rows each. */
 export interface DataSpec {

@@ -17,30 +17,3 @@ export function requiredNumberFlag(
   if (value === undefined) throw new RangeError(`${flag} is required`);
   return wholeNumberFlag(value, flag, min, min, max);
 }
-
-/**
- * Runs a program's main: parses `Deno.args`, prints the usage on `--help` or
- * (with exit code 2) after a bad flag, otherwise sets `Deno.exitCode` to what
- * `run` returns.
- * @param name the program's name, prefixed to error messages
- */
-export async function runProgram<T>(
-  name: string,
-  usage: string,
-  parse: (args: string[]) => T | "help",
-  run: (options: T) => Promise<number>,
-): Promise<void> {
-  let options: T | "help";
-  try {
-    options = parse(Deno.args);
-  } catch (error) {
-    console.error(`${name}: ${(error as Error).message}\n${usage}`);
-    Deno.exitCode = 2;
-    return;
-  }
-  if (options === "help") {
-    console.log(usage);
-    return;
-  }
-  Deno.exitCode = await run(options);
-}

@@ -25,7 +25,8 @@ import { AgencyRowScanner, type SkippedRow } from "../lib/bet/agency_row_scanner
 import { WINNER_NUMBER } from "../lib/bet/bet.ts";
 import { dateNumber } from "../lib/bet/bet_bytes.ts";
 import { BatchBuilder } from "../lib/client/batch_builder.ts";
-import { BufferedReader, writeAll } from "../lib/protocol/buffered_reader.ts";
+import { BufferedReader } from "../lib/protocol/buffered_reader.ts";
+import { writeAll } from "../lib/runtime/write_all.ts";
 import { concatBytes } from "../lib/runtime/bytes.ts";
 import {
   AGENCIES_MAX,
@@ -34,6 +35,7 @@ import {
   BATCH_WINDOW_DEFAULT,
   BATCH_WINDOW_MAX,
   CLIENT_FRAME_BYTES_MAX,
+  UPLOAD_REPLY_BYTES_MAX,
 } from "../lib/limits.ts";
 import { Logger } from "../lib/runtime/log.ts";
 import {
@@ -45,7 +47,8 @@ import {
 import { errorCodeName, MessageType } from "../lib/protocol/protocol.ts";
 import { agencyFilePath } from "./bench_data.ts";
 import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
-import { requiredNumberFlag, runProgram } from "./flags.ts";
+import { requiredNumberFlag } from "./flags.ts";
+import { runProgram } from "../lib/runtime/program.ts";
 import { agencyRange, runPool } from "./pool.ts";
 import { nowMs } from "./watched_process.ts";
 
@@ -58,8 +61,6 @@ const _CONCURRENCY_DEFAULT = 50;
 const _CONCURRENCY_MAX = 1024;
 /** Bytes read from a data file at a time (as the client does). */
 const _FILE_CHUNK_BYTES = 64 * 1024;
-/** Largest answer read: a winners list of a big agency. */
-const _REPLY_BYTES_MAX = 64 * 1024 * 1024;
 
 /** What a load generator process runs. */
 export interface LoadOptions {
@@ -144,7 +145,7 @@ function _describe(message: Message): string {
 }
 
 async function _readFrame(reader: BufferedReader): Promise<Frame> {
-  const frame = await reader.readFrame(_REPLY_BYTES_MAX);
+  const frame = await reader.readFrame(UPLOAD_REPLY_BYTES_MAX);
   if (frame === null) throw new Error("server closed the connection");
   return frame;
 }

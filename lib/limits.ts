@@ -97,3 +97,53 @@ export const PROGRESS_INTERVAL_MS = 2_000;
 
 /** Largest error text carried in a frame. */
 export const ERROR_TEXT_BYTES_MAX = 1024;
+
+/** Longest agency secret in UTF-8 bytes: it travels with a u8 length prefix
+ * in hello (server SECRETS_FILE, client `secret`). */
+export const SECRET_BYTES_MAX = 255;
+
+/** Longest line of an agency file or of the store's bets file: four text
+ * fields at NAME_BYTES_MAX with every quote doubled, plus the number, the
+ * commas and the agency column. A longer line is refused, not buffered. */
+export const AGENCY_LINE_BYTES_MAX = 4 * (2 * NAME_BYTES_MAX + 2) + 64;
+
+/** Client (lottery mode): largest frame it reads from the server. A winners
+ * answer lists every winning document of the agency, so it can be long. */
+export const UPLOAD_REPLY_BYTES_MAX = 64 * 1024 * 1024;
+
+/** Client (bet mode): largest frame it reads; only helloAck, batchAck or a
+ * refusal can come back. */
+export const SINGLE_BET_REPLY_BYTES_MAX = 64 * 1024;
+
+/** Client: bytes read from the agency file at a time. */
+export const FILE_CHUNK_BYTES = 64 * 1024;
+
+/** Highest TCP port (SERVER_PORT, server.address). */
+export const PORT_MAX = 65_535;
+
+/** Kernel accept queue (SERVER_LISTEN_BACKLOG) default and bounds; Linux
+ * caps it at net.core.somaxconn anyway. */
+export const LISTEN_BACKLOG_DEFAULT = 511;
+export const LISTEN_BACKLOG_MAX = 65_535;
+
+/** Agencies that must finish before the draw (AGENCIES), by default: the
+ * exercise's five. */
+export const AGENCIES_DEFAULT = 5;
+
+/** Smallest FRAME_BYTES_MAX: below 1 KiB a batch of one long bet would not fit. */
+export const FRAME_BYTES_MAX_FLOOR = 1024;
+
+/** Ceiling of CONNECTIONS_MAX: each connection costs a file descriptor and
+ * a reader buffer. */
+export const CONNECTIONS_MAX_CEILING = 1_000_000;
+
+/** Ceiling of IDLE_TIMEOUT, loop.period and reconnect.budget: one hour;
+ * longer is a typo, not a setting. */
+export const CONFIG_DURATION_MS_MAX = 3_600_000;
+
+/** Ceiling of SHUTDOWN_GRACE: ten minutes. */
+export const SHUTDOWN_GRACE_MS_MAX = 600_000;
+
+/** Echo mode (loop.amount): messages by default, and at most. */
+export const LOOP_AMOUNT_DEFAULT = 5;
+export const LOOP_AMOUNT_MAX = 1_000_000;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { AGENCY_LINE_BYTES_MAX, AgencyRowScanner } from "../lib/bet/agency_row_scanner.ts";
+import { AgencyRowScanner } from "../lib/bet/agency_row_scanner.ts";
+import { AGENCY_LINE_BYTES_MAX } from "../lib/limits.ts";
 import { todayIsoDate, validateBet } from "../lib/bet/bet.ts";
 import { dateNumber } from "../lib/bet/bet_bytes.ts";
 import { parseAgencyRow } from "../lib/bet/bet_csv.ts";

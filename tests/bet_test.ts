@@ -4,11 +4,11 @@ import {
   BET_NUMBER_MAX,
   type BetViolation,
   hasWon,
-  isCalendarDate,
   todayIsoDate,
   validateBet,
   WINNER_NUMBER,
 } from "../lib/bet/bet.ts";
+import { parseDateBytes } from "../lib/bet/bet_bytes.ts";
 import { makeBet } from "./helpers/bets.ts";
 
 const _TODAY = "2024-06-15";
@@ -34,7 +34,13 @@ Deno.test("hasWon() is true exactly for the number 7574", async (t) => {
   }
 });
 
-Deno.test("isCalendarDate() accepts only real dates written YYYY-MM-DD", async (t) => {
+/** Whether parseDateBytes() reads `text` whole as a date. */
+function isCalendarDate(text: string): boolean {
+  const bytes = new TextEncoder().encode(text);
+  return parseDateBytes(bytes, 0, bytes.length) !== -1;
+}
+
+Deno.test("parseDateBytes() accepts only real dates written YYYY-MM-DD", async (t) => {
   const cases: [string, boolean][] = [
     ["2024-02-29", true],
     ["2023-02-29", false],

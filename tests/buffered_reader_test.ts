@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  BufferedReader,
-  type ByteSink,
-  writeAll,
-  writeChunks,
-} from "../lib/protocol/buffered_reader.ts";
+import { BufferedReader } from "../lib/protocol/buffered_reader.ts";
+import { type ByteSink, writeAll, writeChunks } from "../lib/runtime/write_all.ts";
 import { FRAME_BYTES_MAX_CEILING, FRAME_BYTES_MAX_DEFAULT } from "../lib/limits.ts";
 import { decodeMessage, encodeMessage, type Message } from "../lib/protocol/message_codec.ts";
 import {

@@ -101,14 +101,6 @@ Deno.test("ByteWriter.text() rejects text longer than its prefix allows with Ran
   }
 });
 
-Deno.test("ByteWriter.truncate() drops what came after a length", () => {
-  const writer = new ByteWriter();
-  writer.u32(1).u32(2);
-  writer.truncate(4);
-  writer.u8(9);
-  assert.deepEqual([...writer.view()], [0, 0, 0, 1, 9]);
-});
-
 Deno.test("ByteWriter.patchU32() overwrites 4 written bytes up to the last ones and refuses past them", () => {
   const writer = new ByteWriter(2);
   writer.u8(0xab).u32(0).u32(0);

@@ -78,3 +78,40 @@ Deno.test(".dockerignore is an allow-list that keeps config, data, tests, storag
     assert.ok(allowed.includes(needed), `${needed} is in the context`);
   }
 });
+
+/** The repository folders of lib/ (and lib/limits.ts) that `entries` load, as `deno info` sees them. */
+async function libFoldersLoadedBy(entries: string[]): Promise<string[]> {
+  const folders = new Set<string>();
+  for (const entry of entries) {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", entry],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as {
+      modules: { specifier: string }[];
+    };
+    for (const { specifier } of graph.modules) {
+      const path = specifier.slice(ROOT.href.length);
+      if (!specifier.startsWith(ROOT.href) || !path.startsWith("lib/")) continue;
+      folders.add(path === "lib/limits.ts" ? path : `${path.slice(0, path.lastIndexOf("/"))}/`);
+    }
+  }
+  return [...folders].sort();
+}
+
+Deno.test("Dockerfiles copy exactly the lib/ folders their programs load", async (t) => {
+  const programs = [
+    { image: SERVER_IMAGE, entries: ["server.ts", "healthcheck.ts"] },
+    { image: CLIENT_IMAGE, entries: ["client.ts"] },
+  ];
+  for (const { image, entries } of programs) {
+    await t.step(image.dockerfile, async () => {
+      const copied = [...(await read(image.dockerfile)).matchAll(/^COPY (lib\/\S*) /gm)]
+        .map((match) => match[1]!).sort();
+      assert.deepEqual(copied, await libFoldersLoadedBy(entries));
+    });
+  }
+});

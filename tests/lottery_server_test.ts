@@ -5,11 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { BetStore, loadBets, openAppendFile } from "../lib/store/bet_store.ts";
-import { writeAll } from "../lib/protocol/buffered_reader.ts";
+import { loadBets } from "../lib/store/bet_store.ts";
+import { writeAll } from "../lib/runtime/write_all.ts";
 import { ECHO_LINE_BYTES_MAX } from "../lib/limits.ts";
 import { Logger } from "../lib/runtime/log.ts";
-import { Lottery } from "../lib/server/lottery.ts";
+import { openCentral } from "../lib/server/central.ts";
 import { LotteryServer, type LotteryServerOptions } from "../lib/server/lottery_server.ts";
 import {
   ErrorCode,
@@ -39,19 +39,13 @@ async function withServer(
     const storage = `${dir}/bets.csv`;
     const lines: string[] = [];
     const logger = new Logger("DEBUG", (line) => lines.push(line));
-    const { store } = await BetStore.open(
-      storage,
-      openAppendFile,
-      () => {},
-      options.storeQueueBytesMax,
-    );
-    const lottery = new Lottery(
-      store,
-      options.agencies ?? 2,
-      () => logger.info("sorteo", "success"),
-    );
-    const server = new LotteryServer(
+    const central = await openCentral(
       {
+        storage,
+        agencies: options.agencies ?? 2,
+        ...(options.storeQueueBytesMax === undefined
+          ? {}
+          : { storeQueueBytesMax: options.storeQueueBytesMax }),
         hostname: "127.0.0.1",
         port: 0,
         listenBacklog: 16,
@@ -61,15 +55,14 @@ async function withServer(
         shutdownGraceMs: 1_000,
         ...options,
       },
-      lottery,
       logger,
     );
+    const { server } = central;
     const port = server.listen();
     try {
       await body({ port, lines, server, storage });
     } finally {
-      await server.shutdown();
-      await store.close();
+      await central.close();
     }
   });
 }

@@ -13,7 +13,7 @@ import {
   runLocalClient,
   startLocalServer,
 } from "../lib/dev/local_cluster.ts";
-import { writeAgencyFile } from "../gen_data.ts";
+import { writeAgencyFile } from "../lib/dev/agency_file.ts";
 import { waitForLine } from "./helpers/log_lines.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 

@@ -25,8 +25,8 @@ Deno.test("WinnersIndex keeps each agency's documents apart, in the order they w
   index.add(1, encodeWinnerDocuments(["123456789012"]));
   assert.deepEqual(documentsOf(index.answer(1)), ["30904465", "1", "555666777", "123456789012"]);
   assert.deepEqual(documentsOf(index.answer(2)), ["22"]);
-  assert.equal(index.count(1), 4);
-  assert.equal(index.count(3), 0);
+  assert.equal(index.answer(1).count, 4);
+  assert.equal(index.answer(3).count, 0);
 });
 
 Deno.test("WinnersIndex.answer() taken before more winners come is followed by one with all of them", () => {
@@ -54,5 +54,5 @@ Deno.test("WinnersIndex.addDocument() takes 255 bytes and refuses 256 (the lengt
   index.addDocument(1, bytes, 0, 255);
   assert.equal(documentsOf(index.answer(1))[0]!.length, 255);
   assert.throws(() => index.addDocument(1, bytes, 0, 256), RangeError);
-  assert.equal(index.count(1), 1, "the refused document is not counted");
+  assert.equal(index.answer(1).count, 1, "the refused document is not counted");
 });

@@ -11,7 +11,7 @@ import {
   documentBytesViolation,
   nameBytesViolation,
 } from "./bet_bytes.ts";
-import { NAME_BYTES_MAX } from "../limits.ts";
+import { AGENCY_LINE_BYTES_MAX } from "../limits.ts";
 
 /** Columns of an agency row. */
 export const AGENCY_ROW_FIELDS = 5;
@@ -36,9 +36,6 @@ export interface SkippedRow {
   lineNumber: number;
   reason: string;
 }
-
-/** Longest line accepted: four fields at their cap with quotes doubled. */
-export const AGENCY_LINE_BYTES_MAX = 4 * (2 * NAME_BYTES_MAX + 2) + 64;
 
 const _COMMA = 0x2c;
 const _QUOTE = 0x22;

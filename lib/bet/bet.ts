@@ -50,15 +50,6 @@ export function hasWon(bet: Bet): boolean {
 
 const _encoder = new TextEncoder();
 
-/**
- * Tells whether a text is a real calendar date written as `YYYY-MM-DD`.
- * @example isCalendarDate("2000-02-29") // true
- */
-export function isCalendarDate(text: string): boolean {
-  const bytes = _encoder.encode(text);
-  return parseDateBytes(bytes, 0, bytes.length) !== -1;
-}
-
 /** Today's local date as `YYYY-MM-DD`, the bound for birthdates. */
 export function todayIsoDate(now: Date = new Date()): string {
   const month = String(now.getMonth() + 1).padStart(2, "0");

@@ -8,14 +8,17 @@
 import { BatchBuilder, type EncodedBatch } from "./batch_builder.ts";
 import { AgencyRowScanner } from "../bet/agency_row_scanner.ts";
 import { dateNumber } from "../bet/bet_bytes.ts";
-import { BufferedReader, writeAll } from "../protocol/buffered_reader.ts";
+import { BufferedReader } from "../protocol/buffered_reader.ts";
+import { writeAll } from "../runtime/write_all.ts";
 import { concatBytes } from "../runtime/bytes.ts";
 import { connectWithRetry, sleep } from "./connect_retry.ts";
 import {
   CLIENT_FRAME_BYTES_MAX,
+  FILE_CHUNK_BYTES,
   PROGRESS_INTERVAL_MS,
   RECONNECT_DELAY_MS_MAX,
   RECONNECT_DELAY_MS_MIN,
+  UPLOAD_REPLY_BYTES_MAX,
 } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
 import {
@@ -72,12 +75,6 @@ const _TRANSIENT_CODES: ReadonlySet<number> = new Set([
 
 /** A transient refusal: reconnect and resend. */
 class _TransientRefusal extends Error {}
-
-/** Bytes read from the data file at a time. */
-const _FILE_CHUNK_BYTES = 64 * 1024;
-
-/** Largest frame the client reads: a winners answer can be long. */
-const _REPLY_BYTES_MAX = 64 * 1024 * 1024;
 
 interface _Link {
   conn: Deno.TcpConn;
@@ -207,7 +204,7 @@ export class AgencyUpload {
   async #readReply(): Promise<Message> {
     const link = this.#link;
     if (link === undefined) throw new Error("not connected");
-    const frame = await link.reader.readFrame(_REPLY_BYTES_MAX);
+    const frame = await link.reader.readFrame(UPLOAD_REPLY_BYTES_MAX);
     if (frame === null) {
       throw new Deno.errors.ConnectionReset("server closed the connection");
     }
@@ -249,7 +246,7 @@ export class AgencyUpload {
         });
       },
     );
-    const chunk = new Uint8Array(_FILE_CHUNK_BYTES);
+    const chunk = new Uint8Array(FILE_CHUNK_BYTES);
     while (true) {
       const count = await file.read(chunk);
       if (count === null) break;

@@ -8,7 +8,10 @@ import type { AgencyRow } from "../bet/agency_row_scanner.ts";
 import { ByteWriter } from "../protocol/byte_cursor.ts";
 import { encodeBet, type WireBet } from "../protocol/message_codec.ts";
 import {
+  BATCH_COUNT_OFFSET,
+  BATCH_HEADER_BYTES,
   FRAME_HEADER_BYTES,
+  FRAME_LENGTH_OFFSET,
   FRAME_MARKER,
   MessageType,
   PROTOCOL_VERSION,
@@ -25,8 +28,6 @@ export interface EncodedBatch {
   bets: { document: string; number: number }[] | undefined;
 }
 
-/** Bytes of a batch body before its bets: sequence u32 + count u16. */
-const _BATCH_PREFIX_BYTES = 6;
 /** Largest wire bet: four u8-prefixed fields of up to 255 bytes and a u16. */
 const _BET_WIRE_BYTES_MAX = 4 * 256 + 2;
 
@@ -58,7 +59,7 @@ export class BatchBuilder {
     keepBets: boolean,
     onByteSplit: (batch: EncodedBatch) => void = () => {},
   ) {
-    if (frameBytesMax < FRAME_HEADER_BYTES + _BATCH_PREFIX_BYTES + _BET_WIRE_BYTES_MAX) {
+    if (frameBytesMax < FRAME_HEADER_BYTES + BATCH_HEADER_BYTES + _BET_WIRE_BYTES_MAX) {
       throw new RangeError(`a ${frameBytesMax}-byte frame cannot hold the largest bet`);
     }
     this.#maxBets = maxBets;
@@ -147,12 +148,12 @@ export class BatchBuilder {
     frame[1] = PROTOCOL_VERSION;
     frame[2] = MessageType.batch;
     this.#view.setUint32(FRAME_HEADER_BYTES, this.#sequence);
-    this.#length = FRAME_HEADER_BYTES + _BATCH_PREFIX_BYTES;
+    this.#length = FRAME_HEADER_BYTES + BATCH_HEADER_BYTES;
   }
 
   #finish(): EncodedBatch {
-    this.#view.setUint32(3, this.#length - FRAME_HEADER_BYTES);
-    this.#view.setUint16(FRAME_HEADER_BYTES + 4, this.#count);
+    this.#view.setUint32(FRAME_LENGTH_OFFSET, this.#length - FRAME_HEADER_BYTES);
+    this.#view.setUint16(FRAME_HEADER_BYTES + BATCH_COUNT_OFFSET, this.#count);
     const batch: EncodedBatch = {
       sequence: this.#sequence,
       count: this.#count,

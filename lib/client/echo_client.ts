@@ -1,6 +1,7 @@
 /** The exercise's original client loop: numbered messages echoed back. */
 
-import { BufferedReader, writeAll } from "../protocol/buffered_reader.ts";
+import { BufferedReader } from "../protocol/buffered_reader.ts";
+import { writeAll } from "../runtime/write_all.ts";
 import { connectWithRetry, sleep } from "./connect_retry.ts";
 import { ECHO_LINE_BYTES_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";

@@ -1,57 +1,13 @@
 /** The single-bet mode: one bet from the environment, sent and confirmed. */
 
-import { type Bet, todayIsoDate, validateBet } from "../bet/bet.ts";
-import { BufferedReader, writeAll } from "../protocol/buffered_reader.ts";
-import { ConfigError } from "../config/config_source.ts";
+import type { Bet } from "../bet/bet.ts";
+import { BufferedReader } from "../protocol/buffered_reader.ts";
+import { writeAll } from "../runtime/write_all.ts";
 import { connectWithRetry } from "./connect_retry.ts";
-import { AGENCIES_MAX } from "../limits.ts";
+import { SINGLE_BET_REPLY_BYTES_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
 import { decodeMessage, encodeMessage, helloFrame } from "../protocol/message_codec.ts";
 import { errorCodeName, MessageType } from "../protocol/protocol.ts";
-
-/** Environment variables of the bet, by bet field. */
-export const BET_ENV = {
-  firstName: "NOMBRE",
-  lastName: "APELLIDO",
-  document: "DOCUMENTO",
-  birthdate: "NACIMIENTO",
-  number: "NUMERO",
-} as const;
-
-const _FIELD_ENV: Record<string, string> = {
-  first_name: BET_ENV.firstName,
-  last_name: BET_ENV.lastName,
-  document: BET_ENV.document,
-  birthdate: BET_ENV.birthdate,
-  number: BET_ENV.number,
-};
-
-/**
- * Reads and validates the bet in NOMBRE, APELLIDO, DOCUMENTO, NACIMIENTO, NUMERO.
- * @throws {ConfigError} naming the missing or invalid variable
- */
-export function betFromEnv(env: Readonly<Record<string, string | undefined>>, agency: number): Bet {
-  for (const name of Object.values(BET_ENV)) {
-    if ((env[name] ?? "").trim() === "") {
-      throw new ConfigError(`environment variable ${name} is missing (bet mode needs it)`);
-    }
-  }
-  const numberText = env[BET_ENV.number]!.trim();
-  const bet: Bet = {
-    agency,
-    firstName: env[BET_ENV.firstName]!.trim(),
-    lastName: env[BET_ENV.lastName]!.trim(),
-    document: env[BET_ENV.document]!.trim(),
-    birthdate: env[BET_ENV.birthdate]!.trim(),
-    number: /^\d+$/.test(numberText) ? Number(numberText) : Number.NaN,
-  };
-  const violation = validateBet(bet, todayIsoDate(), AGENCIES_MAX);
-  if (violation !== undefined) {
-    const name = _FIELD_ENV[violation.field] ?? "CLI_ID";
-    throw new ConfigError(`environment variable ${name}: ${violation.field} ${violation.reason}`);
-  }
-  return bet;
-}
 
 /** What a single-bet run needs. */
 export interface SingleBetOptions {
@@ -65,9 +21,6 @@ export interface SingleBetOptions {
   signal: AbortSignal;
   logger: Logger;
 }
-
-/** Largest reply accepted in bet mode. */
-const _REPLY_BYTES_MAX = 64 * 1024;
 
 /**
  * Sends one bet and waits for the server to confirm it stored.
@@ -89,7 +42,7 @@ export async function sendSingleBet(options: SingleBetOptions): Promise<void> {
   try {
     const reader = new BufferedReader(conn);
     await writeAll(conn, helloFrame(agency, options.secret));
-    const hello = await reader.readFrame(_REPLY_BYTES_MAX);
+    const hello = await reader.readFrame(SINGLE_BET_REPLY_BYTES_MAX);
     if (hello === null) throw new Error("server closed the connection after hello");
     const helloAck = decodeMessage(hello);
     if (helloAck.type !== MessageType.helloAck) {
@@ -98,7 +51,7 @@ export async function sendSingleBet(options: SingleBetOptions): Promise<void> {
     // Always sequence 1: a restarted bet-mode client is then a duplicate, not a second bet.
     const sequence = 1;
     await writeAll(conn, encodeMessage({ type: MessageType.batch, sequence, bets: [bet] }));
-    const frame = await reader.readFrame(_REPLY_BYTES_MAX);
+    const frame = await reader.readFrame(SINGLE_BET_REPLY_BYTES_MAX);
     if (frame === null) throw new Error("server closed the connection before confirming the bet");
     const reply = decodeMessage(frame);
     if (reply.type === MessageType.batchNack) {

@@ -4,7 +4,6 @@
  */
 
 import { loadAll as parseYamlDocuments } from "js-yaml";
-import { SECRET_BYTES_MAX } from "../server/agency_secrets.ts";
 import { ConfigError, ConfigSource, readConfigFile } from "./config_source.ts";
 import {
   AGENCIES_MAX,
@@ -12,7 +11,11 @@ import {
   BATCH_BETS_MAX,
   BATCH_WINDOW_DEFAULT,
   BATCH_WINDOW_MAX,
+  CONFIG_DURATION_MS_MAX,
+  LOOP_AMOUNT_DEFAULT,
+  LOOP_AMOUNT_MAX,
   RECONNECT_BUDGET_MS_DEFAULT,
+  SECRET_BYTES_MAX,
 } from "../limits.ts";
 import type { LogLevel } from "../runtime/log.ts";
 
@@ -153,13 +156,13 @@ export function parseClientConfig(
       "loop.amount",
       keys["loop.amount"],
       0,
-      1_000_000,
-      5,
+      LOOP_AMOUNT_MAX,
+      LOOP_AMOUNT_DEFAULT,
     ),
     loopPeriod: source.duration(
       "loop.period",
       keys["loop.period"],
-      3_600_000,
+      CONFIG_DURATION_MS_MAX,
       "5s",
     ),
     logLevel: source.level("log.level", keys["log.level"], "INFO"),
@@ -185,7 +188,7 @@ export function parseClientConfig(
     reconnectBudget: source.duration(
       "reconnect.budget",
       keys["reconnect.budget"],
-      3_600_000,
+      CONFIG_DURATION_MS_MAX,
       `${RECONNECT_BUDGET_MS_DEFAULT / 1000}s`,
     ),
     secret: _secret(source.text("secret", keys["secret"], ""), file),

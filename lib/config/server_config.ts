@@ -6,12 +6,20 @@
 import { parseINI } from "confbox/ini";
 import { ConfigError, ConfigSource, readConfigFile } from "./config_source.ts";
 import {
+  AGENCIES_DEFAULT,
   AGENCIES_MAX,
+  CONFIG_DURATION_MS_MAX,
+  CONNECTIONS_MAX_CEILING,
   CONNECTIONS_MAX_DEFAULT,
   FRAME_BYTES_MAX_CEILING,
   FRAME_BYTES_MAX_DEFAULT,
+  FRAME_BYTES_MAX_FLOOR,
   IDLE_TIMEOUT_MS_DEFAULT,
+  LISTEN_BACKLOG_DEFAULT,
+  LISTEN_BACKLOG_MAX,
+  PORT_MAX,
   SHUTDOWN_GRACE_MS_DEFAULT,
+  SHUTDOWN_GRACE_MS_MAX,
 } from "../limits.ts";
 import type { LogLevel } from "../runtime/log.ts";
 
@@ -80,22 +88,22 @@ export function parseServerConfig(
   source.rejectUnknownKeys(SERVER_CONFIG_KEYS);
   return {
     file,
-    port: source.integer("SERVER_PORT", "SERVER_PORT", 0, 65_535),
+    port: source.integer("SERVER_PORT", "SERVER_PORT", 0, PORT_MAX),
     ip: source.text("SERVER_IP", "SERVER_IP", "0.0.0.0"),
     listenBacklog: source.integer(
       "SERVER_LISTEN_BACKLOG",
       "SERVER_LISTEN_BACKLOG",
       1,
-      65_535,
-      511,
+      LISTEN_BACKLOG_MAX,
+      LISTEN_BACKLOG_DEFAULT,
     ),
     loggingLevel: source.level("LOGGING_LEVEL", "LOGGING_LEVEL", "INFO"),
-    agencies: source.integer("AGENCIES", "AGENCIES", 1, AGENCIES_MAX, 5),
+    agencies: source.integer("AGENCIES", "AGENCIES", 1, AGENCIES_MAX, AGENCIES_DEFAULT),
     storage: source.text("STORAGE", "STORAGE", "storage/bets.csv"),
     frameBytesMax: source.integer(
       "FRAME_BYTES_MAX",
       "FRAME_BYTES_MAX",
-      1024,
+      FRAME_BYTES_MAX_FLOOR,
       FRAME_BYTES_MAX_CEILING,
       FRAME_BYTES_MAX_DEFAULT,
     ),
@@ -103,19 +111,19 @@ export function parseServerConfig(
       "CONNECTIONS_MAX",
       "CONNECTIONS_MAX",
       1,
-      1_000_000,
+      CONNECTIONS_MAX_CEILING,
       CONNECTIONS_MAX_DEFAULT,
     ),
     idleTimeout: source.duration(
       "IDLE_TIMEOUT",
       "IDLE_TIMEOUT",
-      3_600_000,
+      CONFIG_DURATION_MS_MAX,
       `${IDLE_TIMEOUT_MS_DEFAULT / 1000}s`,
     ),
     shutdownGrace: source.duration(
       "SHUTDOWN_GRACE",
       "SHUTDOWN_GRACE",
-      600_000,
+      SHUTDOWN_GRACE_MS_MAX,
       `${SHUTDOWN_GRACE_MS_DEFAULT / 1000}s`,
     ),
     secretsFile: source.text("SECRETS_FILE", "SECRETS_FILE", ""),

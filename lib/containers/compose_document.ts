@@ -8,7 +8,7 @@
 import type { Bet } from "../bet/bet.ts";
 import { CLIENT_CONFIG_KEYS, CLIENT_MODES, type ClientMode } from "../config/client_config.ts";
 import { APP_BUILD_ARGS, type AppImage, CLIENT_IMAGE, SERVER_IMAGE } from "./images.ts";
-import { BET_ENV } from "../client/single_bet.ts";
+import { BET_ENV } from "../config/bet_env.ts";
 
 /** Most clients a generated file may hold. Each client is a Deno process of
  * about 40 MB; 100 of them already need 4 GB, more is a typo, not a test. */

@@ -8,6 +8,7 @@ import type { Frame } from "./message_codec.ts";
 import {
   ErrorCode,
   FRAME_HEADER_BYTES,
+  FRAME_LENGTH_OFFSET,
   FRAME_MARKER,
   PROTOCOL_VERSION,
   ProtocolError,
@@ -137,7 +138,7 @@ export class BufferedReader {
       );
     }
     const type = header[2]!;
-    const length = new DataView(header.buffer, header.byteOffset).getUint32(3);
+    const length = new DataView(header.buffer, header.byteOffset).getUint32(FRAME_LENGTH_OFFSET);
     if (length > frameBytesMax) {
       throw new ProtocolError(
         ErrorCode.frameTooLarge,
@@ -184,57 +185,4 @@ export class BufferedReader {
       }
     }
   }
-}
-
-/** What frames are written to: a `Deno.Conn` or a test double. */
-export interface ByteSink {
-  write(bytes: Uint8Array): Promise<number>;
-}
-
-/**
- * Writes every byte, looping over short writes.
- * @throws {Error} when the sink reports zero bytes written
- */
-export async function writeAll(
-  sink: ByteSink,
-  bytes: Uint8Array,
-): Promise<void> {
-  let written = 0;
-  while (written < bytes.length) {
-    const count = await sink.write(bytes.subarray(written));
-    if (count <= 0) {
-      throw new Error(
-        `write made no progress after ${written} of ${bytes.length} bytes`,
-      );
-    }
-    written += count;
-  }
-}
-
-/**
- * Writes chunks in order through a staging buffer: small chunks are gathered
- * into one write per staging buffer full, a chunk larger than the buffer is
- * written as it is. A writer of large groups of small chunks thus keeps one
- * bounded buffer instead of joining each group into a new array.
- * @throws {Error} as {@link writeAll}
- */
-export async function writeChunks(
-  sink: ByteSink,
-  chunks: readonly Uint8Array[],
-  staging: Uint8Array,
-): Promise<void> {
-  let used = 0;
-  for (const chunk of chunks) {
-    if (used > 0 && used + chunk.length > staging.length) {
-      await writeAll(sink, staging.subarray(0, used));
-      used = 0;
-    }
-    if (chunk.length > staging.length) {
-      await writeAll(sink, chunk);
-      continue;
-    }
-    staging.set(chunk, used);
-    used += chunk.length;
-  }
-  if (used > 0) await writeAll(sink, staging.subarray(0, used));
 }

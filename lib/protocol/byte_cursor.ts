@@ -175,11 +175,6 @@ export class ByteWriter {
     return this;
   }
 
-  /** Moves back to `length` bytes, dropping what came after. */
-  truncate(length: number): void {
-    this.#length = length;
-  }
-
   /** The bytes written (a view, valid until the next write). */
   view(): Uint8Array {
     return this.#bytes.subarray(0, this.#length);

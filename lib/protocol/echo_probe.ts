@@ -4,7 +4,8 @@
  * HEALTHCHECK (healthcheck.ts).
  */
 
-import { BufferedReader, writeAll } from "./buffered_reader.ts";
+import { BufferedReader } from "./buffered_reader.ts";
+import { writeAll } from "../runtime/write_all.ts";
 import { ECHO_LINE_BYTES_MAX } from "../limits.ts";
 
 /** Where and what to probe. */

@@ -23,6 +23,7 @@ import { ERROR_TEXT_BYTES_MAX } from "../limits.ts";
 import {
   ErrorCode,
   FRAME_HEADER_BYTES,
+  FRAME_LENGTH_OFFSET,
   FRAME_MARKER,
   MessageType,
   PROTOCOL_VERSION,
@@ -69,7 +70,10 @@ export function startFrame(writer: ByteWriter, type: MessageType): void {
 
 /** Patches the body length of the frame that starts at `frameStart`. */
 export function finishFrame(writer: ByteWriter, frameStart = 0): Uint8Array {
-  writer.patchU32(frameStart + 3, writer.length - frameStart - FRAME_HEADER_BYTES);
+  writer.patchU32(
+    frameStart + FRAME_LENGTH_OFFSET,
+    writer.length - frameStart - FRAME_HEADER_BYTES,
+  );
   return writer.view();
 }
 

@@ -16,8 +16,17 @@ export const FRAME_MARKER = 0xfa;
 /** Protocol version this build speaks. */
 export const PROTOCOL_VERSION = 1;
 
-/** Bytes of the frame header. */
+/** Bytes of the frame header: marker u8, version u8, type u8, body length u32. */
 export const FRAME_HEADER_BYTES = 7;
+
+/** Offset of the body length (u32) in the frame header. */
+export const FRAME_LENGTH_OFFSET = 3;
+
+/** Bytes of a batch body before its bets: sequence u32, count u16. */
+export const BATCH_HEADER_BYTES = 6;
+
+/** Offset of the bet count (u16) in a batch body. */
+export const BATCH_COUNT_OFFSET = 4;
 
 /** Message types. */
 export const MessageType = {
@@ -63,14 +72,6 @@ export function errorCodeName(code: number): string {
     if (value === code) return name;
   }
   return `unknown(${code})`;
-}
-
-/** The name of a message type, for logs. */
-export function messageTypeName(type: number): string {
-  for (const [name, value] of Object.entries(MessageType)) {
-    if (value === type) return name;
-  }
-  return `unknown(${type})`;
 }
 
 /** Where in a batch a protocol error was found, for the nack. */

@@ -16,10 +16,7 @@
  */
 
 import { ConfigError, readConfigFile } from "../config/config_source.ts";
-import { AGENCIES_MAX } from "../limits.ts";
-
-/** Longest secret in UTF-8 bytes: it travels with a u8 length prefix. */
-export const SECRET_BYTES_MAX = 255;
+import { AGENCIES_MAX, SECRET_BYTES_MAX } from "../limits.ts";
 
 const _encoder = new TextEncoder();
 

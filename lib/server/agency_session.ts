@@ -7,7 +7,8 @@
 import { readBatchHeader, scanBatch } from "./batch_scan.ts";
 import { dateNumber } from "../bet/bet_bytes.ts";
 import { secretMatches } from "./agency_secrets.ts";
-import { type BufferedReader, type ByteSink, writeAll } from "../protocol/buffered_reader.ts";
+import { type BufferedReader } from "../protocol/buffered_reader.ts";
+import { type ByteSink, writeAll } from "../runtime/write_all.ts";
 import { concatBytes } from "../runtime/bytes.ts";
 import { CONNECTION_BATCHES_PENDING_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";

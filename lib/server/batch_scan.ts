@@ -11,7 +11,12 @@ import {
   nameBytesViolation,
 } from "../bet/bet_bytes.ts";
 import { BET_NUMBER_MAX } from "../bet/bet.ts";
-import { ErrorCode, ProtocolError } from "../protocol/protocol.ts";
+import {
+  BATCH_COUNT_OFFSET,
+  BATCH_HEADER_BYTES,
+  ErrorCode,
+  ProtocolError,
+} from "../protocol/protocol.ts";
 import type { StoreRows } from "../store/store_rows.ts";
 import type { WinnerDocuments } from "../protocol/message_codec.ts";
 
@@ -43,14 +48,14 @@ function _scratch(bytes: number): Uint8Array {
  * @throws {ProtocolError} malformedFrame when the body is shorter than that
  */
 export function readBatchHeader(body: Uint8Array): { sequence: number; count: number } {
-  if (body.length < 6) {
+  if (body.length < BATCH_HEADER_BYTES) {
     throw new ProtocolError(
       ErrorCode.malformedFrame,
       `batch body of ${body.length} bytes has no header`,
     );
   }
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  return { sequence: view.getUint32(0), count: view.getUint16(4) };
+  return { sequence: view.getUint32(0), count: view.getUint16(BATCH_COUNT_OFFSET) };
 }
 
 /** Copies bytes one by one: faster than subarray + set for short fields. */
@@ -143,7 +148,7 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
     });
   };
   let at = 0;
-  let position = 6;
+  let position = BATCH_HEADER_BYTES;
   for (let bet = 1; bet <= count; bet += 1) {
     out.set(agencyPrefix, at);
     at += agencyPrefix.length;

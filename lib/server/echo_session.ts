@@ -3,7 +3,8 @@
  * so `echo hi | nc server 12345` answers `hi`.
  */
 
-import { type BufferedReader, type ByteSink, writeAll } from "../protocol/buffered_reader.ts";
+import { type BufferedReader } from "../protocol/buffered_reader.ts";
+import { type ByteSink, writeAll } from "../runtime/write_all.ts";
 import { ECHO_LINE_BYTES_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
 

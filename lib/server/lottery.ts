@@ -74,11 +74,6 @@ export class Lottery {
     return this.#store.betCount(agency);
   }
 
-  /** True once every agency finished and the draw was made. */
-  get drawn(): boolean {
-    return this.#drawn;
-  }
-
   /**
    * Stores a batch of an agency's bets exactly once.
    * @throws {ProtocolError} drawClosed when the draw already happened, or

@@ -9,7 +9,8 @@
  */
 
 import { AgencySession } from "./agency_session.ts";
-import { BufferedReader, writeAll } from "../protocol/buffered_reader.ts";
+import { BufferedReader } from "../protocol/buffered_reader.ts";
+import { writeAll } from "../runtime/write_all.ts";
 import { runEchoSession } from "./echo_session.ts";
 import { IdleTimer } from "./idle_timer.ts";
 import { ERROR_REPLY_WAIT_MS } from "../limits.ts";

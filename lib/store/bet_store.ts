@@ -25,7 +25,7 @@ import {
   type JournalState,
   replayJournal,
 } from "./store_journal.ts";
-import { writeAll, writeChunks } from "../protocol/buffered_reader.ts";
+import { writeAll, writeChunks } from "../runtime/write_all.ts";
 import { encodeStoreRows, type StoreRows } from "./store_rows.ts";
 import { type WinnersAnswer, WinnersIndex } from "./winners_index.ts";
 

@@ -58,11 +58,6 @@ export class WinnersIndex {
     entry.count += 1;
   }
 
-  /** Winning bets stored for an agency. */
-  count(agency: number): number {
-    return this.#agencies.get(agency)?.count ?? 0;
-  }
-
   /**
    * The agency's winners answer: one frame with every document, in storage
    * order. Its frame is a view of the agency's buffer, valid until the

@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { writeAll } from "../../lib/protocol/buffered_reader.ts";
+import { writeAll } from "../../lib/runtime/write_all.ts";
 import { startLocalServer } from "../../lib/dev/local_cluster.ts";
 import {
   FRAME_HEADER_BYTES,

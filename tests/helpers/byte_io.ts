@@ -1,6 +1,7 @@
 /** Test doubles for byte sources, sinks and streams that move few bytes at a time. */
 
-import type { ByteSink, ByteSource } from "../../lib/protocol/buffered_reader.ts";
+import type { ByteSource } from "../../lib/protocol/buffered_reader.ts";
+import type { ByteSink } from "../../lib/runtime/write_all.ts";
 import { concatBytes } from "../../lib/runtime/bytes.ts";
 
 /** Joins byte arrays into a new one (a copy even for a single part). */

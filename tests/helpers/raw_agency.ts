@@ -1,6 +1,7 @@
 /** A bare protocol peer for tests: sends any message, reads any reply. */
 
-import { BufferedReader, writeAll } from "../../lib/protocol/buffered_reader.ts";
+import { BufferedReader } from "../../lib/protocol/buffered_reader.ts";
+import { writeAll } from "../../lib/runtime/write_all.ts";
 import { decodeMessage, encodeMessage, type Message } from "../../lib/protocol/message_codec.ts";
 import { MessageType } from "../../lib/protocol/protocol.ts";
 

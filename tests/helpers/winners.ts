@@ -2,7 +2,11 @@
 
 import assert from "node:assert/strict";
 import { decodeMessage } from "../../lib/protocol/message_codec.ts";
-import { FRAME_HEADER_BYTES, MessageType } from "../../lib/protocol/protocol.ts";
+import {
+  FRAME_HEADER_BYTES,
+  FRAME_LENGTH_OFFSET,
+  MessageType,
+} from "../../lib/protocol/protocol.ts";
 import type { WinnersAnswer } from "../../lib/store/winners_index.ts";
 
 /**
@@ -10,7 +14,9 @@ import type { WinnersAnswer } from "../../lib/store/winners_index.ts";
  * @throws {AssertionError} when the frame is not a winners message of `count` documents
  */
 export function documentsOf(answer: WinnersAnswer): string[] {
-  const declared = new DataView(answer.frame.buffer, answer.frame.byteOffset).getUint32(3);
+  const declared = new DataView(answer.frame.buffer, answer.frame.byteOffset).getUint32(
+    FRAME_LENGTH_OFFSET,
+  );
   assert.equal(declared, answer.frame.length - FRAME_HEADER_BYTES, "the header's body length");
   const message = decodeMessage({
     type: answer.frame[2]!,

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type Bet, hasWon } from "../../../lib/bet/bet.ts";
 import { generateAgencyBets } from "../../../lib/dev/bet_generator.ts";
 import { loadBets } from "../../../lib/store/bet_store.ts";
-import { writeAgencyFile } from "../../../gen_data.ts";
+import { writeAgencyFile } from "../../../lib/dev/agency_file.ts";
 
 /** Size of one agency's file. */
 export interface AgencySpec {

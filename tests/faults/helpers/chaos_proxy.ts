@@ -5,7 +5,7 @@
  * middle of a frame. Later connections pass untouched, so work can finish.
  */
 
-import { writeAll } from "../../../lib/protocol/buffered_reader.ts";
+import { writeAll } from "../../../lib/runtime/write_all.ts";
 import type { Rng } from "./trials.ts";
 
 /** A running proxy. */

@@ -3,10 +3,10 @@
  * store: for faults that need an injected store file or many cheap trials.
  */
 
-import { BetStore, openAppendFile, type StoreFileOpener } from "../../../lib/store/bet_store.ts";
+import type { BetStore, StoreFileOpener } from "../../../lib/store/bet_store.ts";
 import { Logger } from "../../../lib/runtime/log.ts";
-import { Lottery } from "../../../lib/server/lottery.ts";
-import { LotteryServer, type LotteryServerOptions } from "../../../lib/server/lottery_server.ts";
+import { openCentral } from "../../../lib/server/central.ts";
+import type { LotteryServer, LotteryServerOptions } from "../../../lib/server/lottery_server.ts";
 
 /** A running in-process server. */
 export interface InProcessServer {
@@ -31,10 +31,11 @@ export interface InProcessOptions {
 export async function startInProcessServer(options: InProcessOptions): Promise<InProcessServer> {
   const lines: string[] = [];
   const logger = new Logger("INFO", (line) => lines.push(line));
-  const { store } = await BetStore.open(options.storage, options.openFile ?? openAppendFile);
-  const lottery = new Lottery(store, options.agencies, () => logger.info("sorteo", "success"));
-  const server = new LotteryServer(
+  const central = await openCentral(
     {
+      storage: options.storage,
+      agencies: options.agencies,
+      ...(options.openFile === undefined ? {} : { openFile: options.openFile }),
       hostname: "127.0.0.1",
       port: 0,
       listenBacklog: 128,
@@ -44,20 +45,9 @@ export async function startInProcessServer(options: InProcessOptions): Promise<I
       shutdownGraceMs: 2_000,
       ...options.limits,
     },
-    lottery,
     logger,
   );
+  const { server, store } = central;
   const port = server.listen();
-  let stopped: Promise<void> | undefined;
-  return {
-    port,
-    lines,
-    server,
-    store,
-    stop: () =>
-      stopped ??= (async () => {
-        await server.shutdown();
-        await store.close();
-      })(),
-  };
+  return { port, lines, server, store, stop: central.close };
 }

@@ -1,0 +1,69 @@
+/**
+ * The lottery central wired in one place: the store, the draw over it and
+ * the TCP server in front of it. Used by server.ts and the in-process test
+ * harnesses, so they run what production runs.
+ */
+
+import {
+  BetStore,
+  openAppendFile,
+  type ReadProgress,
+  type RestoreReport,
+  type StoreFileOpener,
+} from "../store/bet_store.ts";
+import { STORE_QUEUE_BYTES_MAX } from "../limits.ts";
+import type { Logger } from "../runtime/log.ts";
+import { Lottery } from "./lottery.ts";
+import { LotteryServer, type LotteryServerOptions } from "./lottery_server.ts";
+
+/** What a central needs beyond the server's limits. */
+export interface CentralOptions extends LotteryServerOptions {
+  /** The bets file; its journal sits beside it. */
+  storage: string;
+  /** Agencies that must finish before the draw. */
+  agencies: number;
+  /** How store files are opened (tests inject faults here). */
+  openFile?: StoreFileOpener;
+  /** Called while the bets file is read back. */
+  onReadProgress?: ReadProgress;
+  /** Rows waiting for the disk above which sessions stop reading. */
+  storeQueueBytesMax?: number;
+}
+
+/** A restored store with its draw and its (not yet listening) server. */
+export interface Central {
+  store: BetStore;
+  report: RestoreReport;
+  lottery: Lottery;
+  server: LotteryServer;
+  /** Shuts the server down, then closes the store. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Restores the store and builds the draw and the server on it. The draw logs
+ * `action: sorteo` through `logger`.
+ * @throws the store's restore errors (the store is closed again)
+ */
+export async function openCentral(options: CentralOptions, logger: Logger): Promise<Central> {
+  const { store, report } = await BetStore.open(
+    options.storage,
+    options.openFile ?? openAppendFile,
+    options.onReadProgress ?? (() => {}),
+    options.storeQueueBytesMax ?? STORE_QUEUE_BYTES_MAX,
+  );
+  const lottery = new Lottery(store, options.agencies, () => logger.info("sorteo", "success"));
+  const server = new LotteryServer(options, lottery, logger);
+  let closed: Promise<void> | undefined;
+  return {
+    store,
+    report,
+    lottery,
+    server,
+    close: () =>
+      closed ??= (async () => {
+        await server.shutdown();
+        await store.close();
+      })(),
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The map of the code: which folder of lib/ may import which, kept true by
+ * reading every import of lib/, the entry files and bench/.
+ */
+
+import assert from "node:assert/strict";
+import {
+  type ImportEdge,
+  importViolations,
+  LAYER_IMPORTS,
+  readImportGraph,
+} from "./helpers/import_graph.ts";
+
+const ROOT = new URL("../", import.meta.url).pathname;
+
+Deno.test("every import of lib/, the entry files and bench/ follows the allowed directions", async () => {
+  const edges = await readImportGraph(ROOT);
+  assert.ok(edges.length > 100, `read only ${edges.length} imports`);
+  assert.deepEqual(importViolations(edges, LAYER_IMPORTS), []);
+});
+
+Deno.test("importViolations() names a forbidden edge, an import of an entry file and a cycle", async (t) => {
+  const edge = (from: string, to: string): ImportEdge => ({ from, to });
+  await t.step("server -> client is forbidden", () => {
+    assert.deepEqual(
+      importViolations([edge("lib/server/a.ts", "lib/client/b.ts")], LAYER_IMPORTS),
+      ["lib/server/a.ts imports lib/client/b.ts: server may not import client"],
+    );
+  });
+  await t.step("a product folder -> dev/ is forbidden", () => {
+    assert.deepEqual(
+      importViolations([edge("lib/store/a.ts", "lib/dev/b.ts")], LAYER_IMPORTS),
+      ["lib/store/a.ts imports lib/dev/b.ts: store may not import dev"],
+    );
+  });
+  await t.step("anything -> an entry file is forbidden", () => {
+    assert.deepEqual(
+      importViolations([edge("bench/a.ts", "gen_data.ts")], LAYER_IMPORTS),
+      ["bench/a.ts imports gen_data.ts: nothing may import an entry file"],
+    );
+  });
+  await t.step("a file outside every folder is named", () => {
+    assert.deepEqual(
+      importViolations([edge("lib/x.ts", "lib/limits.ts")], LAYER_IMPORTS),
+      ["lib/x.ts is in no folder of the map"],
+    );
+  });
+  await t.step("a cycle inside one folder is named", () => {
+    assert.deepEqual(
+      importViolations(
+        [edge("lib/bet/a.ts", "lib/bet/b.ts"), edge("lib/bet/b.ts", "lib/bet/a.ts")],
+        LAYER_IMPORTS,
+      ),
+      ["import cycle: lib/bet/a.ts -> lib/bet/b.ts -> lib/bet/a.ts"],
+    );
+  });
+  await t.step("allowed edges pass", () => {
+    assert.deepEqual(
+      importViolations(
+        [
+          edge("server.ts", "lib/server/a.ts"),
+          edge("lib/server/a.ts", "lib/store/b.ts"),
+          edge("bench/a.ts", "lib/dev/c.ts"),
+          edge("lib/dev/c.ts", "lib/limits.ts"),
+        ],
+        LAYER_IMPORTS,
+      ),
+      [],
+    );
+  });
+});
