@@ -13,6 +13,7 @@ import {
   runLocalClient,
   startLocalServer,
 } from "../lib/dev/local_cluster.ts";
+import { permissionSetFlags } from "../lib/runtime/runtime_flags.ts";
 import { writeAgencyFile } from "../gen_data.ts";
 import { waitForLine } from "./helpers/log_lines.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -230,7 +231,7 @@ Deno.test("client SIGTERM mid-upload closes its connection and file, logs shutdo
     const server = await startLocalServer({ STORAGE: `${dir}/bets.csv`, AGENCIES: "2" });
     try {
       const client = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-net", "--allow-read", "--allow-env", "client.ts"],
+        args: ["run", ...permissionSetFlags("client"), "client.ts"],
         env: clientEnv(1, server.port, file!),
         stdout: "piped",
       }).spawn();
@@ -294,7 +295,11 @@ Deno.test("a bad config is one line naming the key and the file, exit code 2, no
   for (const testCase of cases) {
     await t.step(testCase.name, async () => {
       const output = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", testCase.program],
+        args: [
+          "run",
+          ...permissionSetFlags(testCase.program === "server.ts" ? "server" : "client"),
+          testCase.program,
+        ],
         env: testCase.env,
         clearEnv: true,
       }).output();
