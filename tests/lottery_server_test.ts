@@ -9,7 +9,8 @@ import { BetStore, loadBets, openAppendFile } from "../lib/store/bet_store.ts";
 import { writeAll } from "../lib/protocol/buffered_reader.ts";
 import { ECHO_LINE_BYTES_MAX } from "../lib/limits.ts";
 import { Logger } from "../lib/runtime/log.ts";
-import { Lottery } from "../lib/server/lottery.ts";
+import { Lottery, type WinnersSender } from "../lib/server/lottery.ts";
+import type { WinnersAnswer } from "../lib/store/winners_index.ts";
 import { LotteryServer, type LotteryServerOptions } from "../lib/server/lottery_server.ts";
 import {
   ErrorCode,
@@ -28,6 +29,38 @@ interface Harness {
   lines: string[];
   server: LotteryServer;
   storage: string;
+  /** Resolves once the server asked the lottery for an agency's winners:
+   * from then on the query waits for the draw (or was answered). */
+  winnersAsked(agency: number): Promise<void>;
+}
+
+/** A Lottery that tells when the server hands it a winners query. */
+class _WatchedLottery extends Lottery {
+  readonly #asked = new Map<number, PromiseWithResolvers<void>>();
+
+  winnersAsked(agency: number): Promise<void> {
+    return this.#askedFor(agency).promise;
+  }
+
+  override answerWinners(
+    agency: number,
+    signal: AbortSignal,
+    send: WinnersSender,
+  ): Promise<WinnersAnswer> {
+    // Before the draw the query joins the waiting set synchronously, within this call.
+    const answer = super.answerWinners(agency, signal, send);
+    this.#askedFor(agency).resolve();
+    return answer;
+  }
+
+  #askedFor(agency: number): PromiseWithResolvers<void> {
+    let asked = this.#asked.get(agency);
+    if (asked === undefined) {
+      asked = Promise.withResolvers<void>();
+      this.#asked.set(agency, asked);
+    }
+    return asked;
+  }
 }
 
 /** Runs `body` against a fresh server on a free port; shuts it down after. */
@@ -45,7 +78,7 @@ async function withServer(
       () => {},
       options.storeQueueBytesMax,
     );
-    const lottery = new Lottery(
+    const lottery = new _WatchedLottery(
       store,
       options.agencies ?? 2,
       () => logger.info("sorteo", "success"),
@@ -66,7 +99,13 @@ async function withServer(
     );
     const port = server.listen();
     try {
-      await body({ port, lines, server, storage });
+      await body({
+        port,
+        lines,
+        server,
+        storage,
+        winnersAsked: (agency) => lottery.winnersAsked(agency),
+      });
     } finally {
       await server.shutdown();
       await store.close();
@@ -224,7 +263,7 @@ Deno.test("a batch whose declared count disagrees with its content is refused wi
 });
 
 Deno.test("winners answer holds only the asking agency's documents, after the draw", async () => {
-  await withServer({ agencies: 2 }, async ({ port, lines }) => {
+  await withServer({ agencies: 2 }, async ({ port, lines, winnersAsked }) => {
     const [one] = await RawPeer.hello(port, 1);
     const [two] = await RawPeer.hello(port, 2);
     await one.send({ type: MessageType.batch, sequence: 1, bets: wire(1, 5, [1, 3]) });
@@ -233,8 +272,9 @@ Deno.test("winners answer holds only the asking agency's documents, after the dr
     await two.receive();
     await one.send({ type: MessageType.finished, total: 5 });
     await one.send({ type: MessageType.winnersQuery });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await winnersAsked(1);
     assert.equal(lines.filter((line) => line.includes("action: sorteo")).length, 0);
+    assert.equal(lines.filter((line) => line.includes("action: ganadores_enviados")).length, 0);
     await two.send({ type: MessageType.finished, total: 5 });
     await two.send({ type: MessageType.winnersQuery });
     const winnersOne = await one.receive();
@@ -327,11 +367,11 @@ Deno.test("echo health check: each line comes back unchanged on the protocol's p
 });
 
 Deno.test("shutdown answers a waiting winners query with shuttingDown", async () => {
-  await withServer({ agencies: 2 }, async ({ port, server }) => {
+  await withServer({ agencies: 2 }, async ({ port, server, winnersAsked }) => {
     const [peer] = await RawPeer.hello(port, 1);
     await peer.send({ type: MessageType.finished, total: 0 });
     await peer.send({ type: MessageType.winnersQuery });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await winnersAsked(1);
     const closing = server.shutdown();
     const reply = await peer.receive();
     assert.ok(reply.type === MessageType.error && reply.code === ErrorCode.shuttingDown);
