@@ -15,7 +15,7 @@ import {
 } from "../lib/dev/local_cluster.ts";
 import { permissionSetFlags } from "../lib/runtime/runtime_flags.ts";
 import { writeAgencyFile } from "../gen_data.ts";
-import { waitForLine } from "./helpers/log_lines.ts";
+import { isLine, LineWatch, waitForLine } from "./helpers/log_lines.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** Writes agency files with the given bets and winners; returns their paths. */
@@ -148,22 +148,45 @@ Deno.test("winners query waits for the draw: an agency gets its answer only afte
       bets: 40,
       winners: 1,
     }]);
-    const server = await startLocalServer({ STORAGE: `${dir}/bets.csv`, AGENCIES: "2" });
+    const watch = new LineWatch();
+    const server = await startLocalServer(
+      { STORAGE: `${dir}/bets.csv`, AGENCIES: "2" },
+      watch.onLine,
+    );
+    const agencyIs = (line: string, agency: number) => fieldOf(line, "agency") === String(agency);
+    const finishedOne = watch.waitFor(
+      (line) => isLine(line, "agencia_finalizada") && agencyIs(line, 1),
+      "agency 1 finished",
+    );
+    const answeredOne = watch.waitFor(
+      (line) => isLine(line, "ganadores_enviados") && agencyIs(line, 1),
+      "agency 1's winners sent",
+    );
     try {
       const early = runLocalClient(clientEnv(1, server.port, first!));
-      await waitForLine(server.lines, "agencia_finalizada");
-      let earlyDone = false;
-      early.then(() => earlyDone = true);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.equal(earlyDone, false, "agency 1 is still waiting for the draw");
-      assert.equal(linesOf(server.lines, "sorteo").length, 0);
+      await finishedOne;
       const late = await runLocalClient(clientEnv(2, server.port, second!));
       const earlyRun = await early;
+      await answeredOne;
       assert.equal(
         fieldOf(linesOf(earlyRun.lines, "consulta_ganadores")[0]!, "cant_ganadores"),
         "3",
       );
       assert.equal(fieldOf(linesOf(late.lines, "consulta_ganadores")[0]!, "cant_ganadores"), "1");
+      // One log, one order: agency 1 finished, agency 2 finished, the draw,
+      // and only then agency 1's answer.
+      const at = (action: string, agency?: number) =>
+        server.lines.findIndex((line) =>
+          isLine(line, action) && (agency === undefined || agencyIs(line, agency))
+        );
+      const order = [
+        at("agencia_finalizada", 1),
+        at("agencia_finalizada", 2),
+        at("sorteo"),
+        at("ganadores_enviados", 1),
+      ];
+      assert.ok(!order.includes(-1), `every line is logged: ${order}`);
+      assert.deepEqual(order, order.toSorted((a, b) => a - b), server.lines.join("\n"));
     } finally {
       assert.equal(await server.stop(), 0);
     }
