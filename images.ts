@@ -30,11 +30,11 @@ the libraries it links and the host CA bundle) and from busybox-static.`;
 /** Default bound on one `docker pull`; an unreachable registry fails fast. */
 export const PULL_TIMEOUT_MS_DEFAULT = 30_000;
 
-/** Host CA bundles trusted inside the Deno stand-in, first found wins. */
-const _CA_BUNDLE_CANDIDATES = [
-  Deno.env.get("SSL_CERT_FILE"),
-  "/etc/ssl/certs/ca-certificates.crt",
-];
+/** Host CA bundles trusted inside the Deno stand-in, first found wins. Read
+ * when needed, not at import: a module importing this one needs no env. */
+function _caBundleCandidates(): (string | undefined)[] {
+  return [Deno.env.get("SSL_CERT_FILE"), "/etc/ssl/certs/ca-certificates.crt"];
+}
 
 /** Where busybox-static puts its binary on Debian. */
 const _BUSYBOX_CANDIDATES = ["/bin/busybox", "/usr/bin/busybox"];
@@ -67,7 +67,7 @@ export async function buildDenoStandin(tag: string): Promise<string> {
     );
   }
   const denoBinary = await Deno.realPath(Deno.execPath());
-  const caBundle = await _firstExisting(_CA_BUNDLE_CANDIDATES);
+  const caBundle = await _firstExisting(_caBundleCandidates());
   const root = await Deno.makeTempDir({ prefix: "tp0-deno-rootfs-" });
   try {
     const changes = await writeDenoRootfs(root, { denoBinary, caBundle });

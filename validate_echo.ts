@@ -3,7 +3,7 @@
  * throw-away busybox container: nothing installed on the host, no port
  * published. Prints exactly one verdict line (and a reason line on fail).
  *
- * deno run -A validate_echo.ts [--port 12345] [--host server]
+ * deno task validate [-- --port 12345] [--host server]
  *   [--network tp0_testing_net] [--message TEXT] [--timeout 5s] [--image busybox:1.35]
  */
 
@@ -13,6 +13,7 @@ import { parseDuration } from "./lib/config/duration.ts";
 import { echoAnswerMismatch } from "./lib/protocol/echo_probe.ts";
 import { BUSYBOX_IMAGE } from "./lib/containers/images.ts";
 import { firstLine, runCommand } from "./lib/runtime/run_command.ts";
+import { withoutTaskSeparator } from "./lib/runtime/task_args.ts";
 
 /** Flag defaults: the compose file's service, port and network names. */
 export const VALIDATE_DEFAULTS = {
@@ -24,7 +25,7 @@ export const VALIDATE_DEFAULTS = {
   image: BUSYBOX_IMAGE,
 } as const;
 
-const _USAGE = `Usage: deno run -A validate_echo.ts [flags]
+const _USAGE = `Usage: deno task validate [-- flags]
 Sends one line to the echo health check from a busybox container attached to
 the compose network and compares the answer byte for byte.
   --host HOST        server name on the network (default ${VALIDATE_DEFAULTS.host})
@@ -59,14 +60,15 @@ export const VERDICT_FAIL = "action: test_echo_server | result: fail";
 const _CLEANUP_TIMEOUT_MS = 20_000;
 
 /**
- * Parses the flags; every value has a default.
+ * Parses the flags (after the `--` of `deno task validate --`); every value
+ * has a default.
  * @throws {TypeError} on an unknown flag or a message that is not one line
  * @throws {RangeError} on a port outside 1..65535
  * @throws {SyntaxError} on a timeout that is not a duration
  */
 export function parseValidateArgs(args: string[]): ValidateOptions | "help" {
   const { values } = parseArgs({
-    args,
+    args: withoutTaskSeparator(args),
     options: {
       host: { type: "string", default: VALIDATE_DEFAULTS.host },
       port: { type: "string", default: VALIDATE_DEFAULTS.port },

@@ -20,6 +20,7 @@ import {
   summarize,
 } from "./bench_report.ts";
 import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
+import { permissionSetFlags } from "../lib/runtime/runtime_flags.ts";
 import { runProgram } from "../lib/runtime/program.ts";
 import { runBaseline, type RunOutcome, runProtocol, type RunSetup } from "./scenario_run.ts";
 import {
@@ -153,8 +154,8 @@ async function _machine(): Promise<Pick<RunInfo, "cpus" | "memoryBytes" | "cpuMo
 /** Loads every program's module graph once, so no measured run pays for it. */
 async function _warmUp(): Promise<void> {
   const runs: [string[], Record<string, string>][] = [
-    [["run", "--allow-read=config", "--allow-env", "server.ts"], { SERVER_PORT: "none" }],
-    [["run", "--allow-read=config", "--allow-env", "client.ts"], { CLI_ID: "0" }],
+    [["run", ...permissionSetFlags("server"), "server.ts"], { SERVER_PORT: "none" }],
+    [["run", ...permissionSetFlags("client"), "client.ts"], { CLI_ID: "0" }],
     [["run", "bench/load_generator.ts", "--help"], {}],
     [["run", "bench/baseline.ts", "--help"], {}],
   ];

@@ -8,7 +8,7 @@
 import { hasWon } from "../lib/bet/bet.ts";
 import { loadBets } from "../lib/store/bet_store.ts";
 import { fieldOf } from "../lib/dev/local_cluster.ts";
-import { V8_FLAGS } from "../lib/runtime/runtime_flags.ts";
+import { permissionSetFlags, V8_FLAGS } from "../lib/runtime/runtime_flags.ts";
 import type { DataSet } from "./bench_data.ts";
 import type { Scenario } from "./scenarios.ts";
 import {
@@ -173,9 +173,10 @@ function _startAgents(
         args: [
           "run",
           V8_FLAGS,
+          // The client's set, its net and read narrowed to what a run uses.
+          ...permissionSetFlags("client"),
           "--allow-net=127.0.0.1",
           `--allow-read=config,${dataDir}`,
-          "--allow-env",
           _CLIENT,
         ],
         env: {
@@ -394,10 +395,11 @@ export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOut
       args: [
         "run",
         V8_FLAGS,
+        // The server's set, its net, read and write narrowed to this run.
+        ...permissionSetFlags("server"),
         "--allow-net=127.0.0.1",
         `--allow-read=config,${setup.workDir}`,
         `--allow-write=${setup.workDir}`,
-        "--allow-env",
         _SERVER,
       ],
       env: {

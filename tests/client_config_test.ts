@@ -117,22 +117,29 @@ Deno.test("parseClientConfig() lets every CLI_* variable win over the file", asy
   }
 });
 
-Deno.test("parseClientConfig() accepts every numeric key at its bounds", async (t) => {
-  const cases: [string, Record<string, string>][] = [
-    ["CLI_ID 1", { CLI_ID: "1" }],
-    ["CLI_ID 100000", { CLI_ID: "100000" }],
-    ["loop.amount 0", { CLI_LOOP_AMOUNT: "0" }],
-    ["loop.amount 1000000", { CLI_LOOP_AMOUNT: "1000000" }],
-    ["loop.period 0ms", { CLI_LOOP_PERIOD: "0ms" }],
-    ["loop.period 1h", { CLI_LOOP_PERIOD: "1h" }],
-    ["batch.maxAmount 1", { CLI_BATCH_MAXAMOUNT: "1" }],
-    ["batch.maxAmount max", { CLI_BATCH_MAXAMOUNT: String(BATCH_BETS_MAX) }],
-    ["batch.window 1", { CLI_BATCH_WINDOW: "1" }],
-    ["batch.window max", { CLI_BATCH_WINDOW: String(BATCH_WINDOW_MAX) }],
+Deno.test("parseClientConfig() accepts every numeric key at its bounds and keeps the value", async (t) => {
+  const cases: [string, Record<string, string>, Partial<ClientConfig>][] = [
+    ["CLI_ID 1", { CLI_ID: "1" }, { id: 1 }],
+    ["CLI_ID 100000", { CLI_ID: "100000" }, {
+      id: 100_000,
+      dataFile: "data/agency-100000.csv",
+    }],
+    ["loop.amount 0", { CLI_LOOP_AMOUNT: "0" }, { loopAmount: 0 }],
+    ["loop.amount 1000000", { CLI_LOOP_AMOUNT: "1000000" }, { loopAmount: 1_000_000 }],
+    ["loop.period 0ms", { CLI_LOOP_PERIOD: "0ms" }, { loopPeriod: { text: "0ms", ms: 0 } }],
+    ["loop.period 1h", { CLI_LOOP_PERIOD: "1h" }, { loopPeriod: { text: "1h", ms: 3_600_000 } }],
+    ["batch.maxAmount 1", { CLI_BATCH_MAXAMOUNT: "1" }, { batchMaxAmount: 1 }],
+    ["batch.maxAmount max", { CLI_BATCH_MAXAMOUNT: String(BATCH_BETS_MAX) }, {
+      batchMaxAmount: BATCH_BETS_MAX,
+    }],
+    ["batch.window 1", { CLI_BATCH_WINDOW: "1" }, { batchWindow: 1 }],
+    ["batch.window max", { CLI_BATCH_WINDOW: String(BATCH_WINDOW_MAX) }, {
+      batchWindow: BATCH_WINDOW_MAX,
+    }],
   ];
-  for (const [name, env] of cases) {
+  for (const [name, env, expected] of cases) {
     await t.step(name, () => {
-      parse(_MINIMAL, env);
+      assert.deepEqual(parse(_MINIMAL, env), { ...defaults(1), ...expected });
     });
   }
 });

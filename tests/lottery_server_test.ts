@@ -19,7 +19,7 @@ import {
 } from "../lib/protocol/protocol.ts";
 import type { WireBet } from "../lib/protocol/message_codec.ts";
 import { makeBets } from "./helpers/bets.ts";
-import { waitForLine } from "./helpers/log_lines.ts";
+import { isLine, LineWatch, waitForLine } from "./helpers/log_lines.ts";
 import { RawPeer } from "./helpers/raw_agency.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
@@ -28,6 +28,9 @@ interface Harness {
   lines: string[];
   server: LotteryServer;
   storage: string;
+  /** Resolves once the server asked the lottery for an agency's winners:
+   * from then on the query waits for the draw (or was answered). */
+  winnersAsked(agency: number): Promise<void>;
 }
 
 /** Runs `body` against a fresh server on a free port; shuts it down after. */
@@ -38,7 +41,11 @@ async function withServer(
   await withTempDir(async (dir) => {
     const storage = `${dir}/bets.csv`;
     const lines: string[] = [];
-    const logger = new Logger("DEBUG", (line) => lines.push(line));
+    const watch = new LineWatch();
+    const logger = new Logger("DEBUG", (line) => {
+      lines.push(line);
+      watch.onLine(line);
+    });
     const central = await openCentral(
       {
         storage,
@@ -60,7 +67,19 @@ async function withServer(
     const { server } = central;
     const port = server.listen();
     try {
-      await body({ port, lines, server, storage });
+      await body({
+        port,
+        lines,
+        server,
+        storage,
+        winnersAsked: (agency) => {
+          const asked = (line: string) =>
+            isLine(line, "consulta_ganadores", "in_progress") &&
+            new RegExp(`\\| agency: ${agency}( \\||$)`).test(line);
+          if (lines.some(asked)) return Promise.resolve();
+          return watch.waitFor(asked, `agency ${agency}'s winners query`).then(() => {});
+        },
+      });
     } finally {
       await central.close();
     }
@@ -217,7 +236,7 @@ Deno.test("a batch whose declared count disagrees with its content is refused wi
 });
 
 Deno.test("winners answer holds only the asking agency's documents, after the draw", async () => {
-  await withServer({ agencies: 2 }, async ({ port, lines }) => {
+  await withServer({ agencies: 2 }, async ({ port, lines, winnersAsked }) => {
     const [one] = await RawPeer.hello(port, 1);
     const [two] = await RawPeer.hello(port, 2);
     await one.send({ type: MessageType.batch, sequence: 1, bets: wire(1, 5, [1, 3]) });
@@ -226,8 +245,9 @@ Deno.test("winners answer holds only the asking agency's documents, after the dr
     await two.receive();
     await one.send({ type: MessageType.finished, total: 5 });
     await one.send({ type: MessageType.winnersQuery });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await winnersAsked(1);
     assert.equal(lines.filter((line) => line.includes("action: sorteo")).length, 0);
+    assert.equal(lines.filter((line) => line.includes("action: ganadores_enviados")).length, 0);
     await two.send({ type: MessageType.finished, total: 5 });
     await two.send({ type: MessageType.winnersQuery });
     const winnersOne = await one.receive();
@@ -320,11 +340,11 @@ Deno.test("echo health check: each line comes back unchanged on the protocol's p
 });
 
 Deno.test("shutdown answers a waiting winners query with shuttingDown", async () => {
-  await withServer({ agencies: 2 }, async ({ port, server }) => {
+  await withServer({ agencies: 2 }, async ({ port, server, winnersAsked }) => {
     const [peer] = await RawPeer.hello(port, 1);
     await peer.send({ type: MessageType.finished, total: 0 });
     await peer.send({ type: MessageType.winnersQuery });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await winnersAsked(1);
     const closing = server.shutdown();
     const reply = await peer.receive();
     assert.ok(reply.type === MessageType.error && reply.code === ErrorCode.shuttingDown);

@@ -89,25 +89,29 @@ Deno.test("parseServerConfig() lets every key's environment variable win over th
   }
 });
 
-Deno.test("parseServerConfig() accepts every numeric key at its bounds", async (t) => {
-  const cases: [string, string][] = [
-    ["SERVER_PORT", "0"],
-    ["SERVER_PORT", "65535"],
-    ["SERVER_LISTEN_BACKLOG", "1"],
-    ["SERVER_LISTEN_BACKLOG", "65535"],
-    ["AGENCIES", "1"],
-    ["AGENCIES", "100000"],
-    ["FRAME_BYTES_MAX", "1024"],
-    ["FRAME_BYTES_MAX", String(FRAME_BYTES_MAX_CEILING)],
-    ["CONNECTIONS_MAX", "1"],
-    ["CONNECTIONS_MAX", "1000000"],
-    ["IDLE_TIMEOUT", "0s"],
-    ["IDLE_TIMEOUT", "1h"],
-    ["SHUTDOWN_GRACE", "10m"],
+Deno.test("parseServerConfig() accepts every numeric key at its bounds and keeps the value", async (t) => {
+  const cases: [string, string, Partial<ServerConfig>][] = [
+    ["SERVER_PORT", "0", { port: 0 }],
+    ["SERVER_PORT", "65535", { port: 65_535 }],
+    ["SERVER_LISTEN_BACKLOG", "1", { listenBacklog: 1 }],
+    ["SERVER_LISTEN_BACKLOG", "65535", { listenBacklog: 65_535 }],
+    ["AGENCIES", "1", { agencies: 1 }],
+    ["AGENCIES", "100000", { agencies: 100_000 }],
+    ["FRAME_BYTES_MAX", "1024", { frameBytesMax: 1024 }],
+    [
+      "FRAME_BYTES_MAX",
+      String(FRAME_BYTES_MAX_CEILING),
+      { frameBytesMax: FRAME_BYTES_MAX_CEILING },
+    ],
+    ["CONNECTIONS_MAX", "1", { connectionsMax: 1 }],
+    ["CONNECTIONS_MAX", "1000000", { connectionsMax: 1_000_000 }],
+    ["IDLE_TIMEOUT", "0s", { idleTimeout: { text: "0s", ms: 0 } }],
+    ["IDLE_TIMEOUT", "1h", { idleTimeout: { text: "1h", ms: 3_600_000 } }],
+    ["SHUTDOWN_GRACE", "10m", { shutdownGrace: { text: "10m", ms: 600_000 } }],
   ];
-  for (const [key, value] of cases) {
+  for (const [key, value, expected] of cases) {
     await t.step(`${key} = ${value}`, () => {
-      parse(`${_MINIMAL}${key} = ${value}\n`);
+      assert.deepEqual(parse(`${_MINIMAL}${key} = ${value}\n`), { ..._DEFAULTS, ...expected });
     });
   }
 });

@@ -13,8 +13,9 @@ import {
   runLocalClient,
   startLocalServer,
 } from "../lib/dev/local_cluster.ts";
+import { permissionSetFlags } from "../lib/runtime/runtime_flags.ts";
 import { writeAgencyFile } from "../lib/dev/agency_file.ts";
-import { waitForLine } from "./helpers/log_lines.ts";
+import { isLine, LineWatch, waitForLine } from "./helpers/log_lines.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 /** Writes agency files with the given bets and winners; returns their paths. */
@@ -147,22 +148,45 @@ Deno.test("winners query waits for the draw: an agency gets its answer only afte
       bets: 40,
       winners: 1,
     }]);
-    const server = await startLocalServer({ STORAGE: `${dir}/bets.csv`, AGENCIES: "2" });
+    const watch = new LineWatch();
+    const server = await startLocalServer(
+      { STORAGE: `${dir}/bets.csv`, AGENCIES: "2" },
+      watch.onLine,
+    );
+    const agencyIs = (line: string, agency: number) => fieldOf(line, "agency") === String(agency);
+    const finishedOne = watch.waitFor(
+      (line) => isLine(line, "agencia_finalizada") && agencyIs(line, 1),
+      "agency 1 finished",
+    );
+    const answeredOne = watch.waitFor(
+      (line) => isLine(line, "ganadores_enviados") && agencyIs(line, 1),
+      "agency 1's winners sent",
+    );
     try {
       const early = runLocalClient(clientEnv(1, server.port, first!));
-      await waitForLine(server.lines, "agencia_finalizada");
-      let earlyDone = false;
-      early.then(() => earlyDone = true);
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.equal(earlyDone, false, "agency 1 is still waiting for the draw");
-      assert.equal(linesOf(server.lines, "sorteo").length, 0);
+      await finishedOne;
       const late = await runLocalClient(clientEnv(2, server.port, second!));
       const earlyRun = await early;
+      await answeredOne;
       assert.equal(
         fieldOf(linesOf(earlyRun.lines, "consulta_ganadores")[0]!, "cant_ganadores"),
         "3",
       );
       assert.equal(fieldOf(linesOf(late.lines, "consulta_ganadores")[0]!, "cant_ganadores"), "1");
+      // One log, one order: agency 1 finished, agency 2 finished, the draw,
+      // and only then agency 1's answer.
+      const at = (action: string, agency?: number) =>
+        server.lines.findIndex((line) =>
+          isLine(line, action) && (agency === undefined || agencyIs(line, agency))
+        );
+      const order = [
+        at("agencia_finalizada", 1),
+        at("agencia_finalizada", 2),
+        at("sorteo"),
+        at("ganadores_enviados", 1),
+      ];
+      assert.ok(!order.includes(-1), `every line is logged: ${order}`);
+      assert.deepEqual(order, order.toSorted((a, b) => a - b), server.lines.join("\n"));
     } finally {
       assert.equal(await server.stop(), 0);
     }
@@ -230,7 +254,7 @@ Deno.test("client SIGTERM mid-upload closes its connection and file, logs shutdo
     const server = await startLocalServer({ STORAGE: `${dir}/bets.csv`, AGENCIES: "2" });
     try {
       const client = new Deno.Command(Deno.execPath(), {
-        args: ["run", "--allow-net", "--allow-read", "--allow-env", "client.ts"],
+        args: ["run", ...permissionSetFlags("client"), "client.ts"],
         env: clientEnv(1, server.port, file!),
         stdout: "piped",
       }).spawn();
@@ -294,7 +318,11 @@ Deno.test("a bad config is one line naming the key and the file, exit code 2, no
   for (const testCase of cases) {
     await t.step(testCase.name, async () => {
       const output = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", testCase.program],
+        args: [
+          "run",
+          ...permissionSetFlags(testCase.program === "server.ts" ? "server" : "client"),
+          testCase.program,
+        ],
         env: testCase.env,
         clearEnv: true,
       }).output();
@@ -422,12 +450,21 @@ Deno.test("client skips malformed rows with their line numbers and counts them i
   });
 });
 
-const _HAS_SS = await new Deno.Command("ss", { args: ["-V"], stdout: "null", stderr: "null" })
-  .output().then((output) => output.success, () => false);
+/** Whether `ss` runs here: false without it, and without run permission
+ * (Deno.Command throws that synchronously), so this module always loads. */
+async function _hasSs(): Promise<boolean> {
+  try {
+    const output = await new Deno.Command("ss", { args: ["-V"], stdout: "null", stderr: "null" })
+      .output();
+    return output.success;
+  } catch {
+    return false;
+  }
+}
 
 Deno.test({
   name: "SERVER_LISTEN_BACKLOG reaches the kernel's accept queue (ss shows it as Send-Q)",
-  ignore: !_HAS_SS,
+  ignore: !(await _hasSs()),
   fn: async () => {
     await withTempDir(async (dir) => {
       const server = await startLocalServer({

@@ -38,6 +38,12 @@ Deno.test("parseValidateArgs() takes every value from its flag", () => {
   });
 });
 
+Deno.test("parseValidateArgs() drops the -- that deno task validate -- passes along", () => {
+  const options = parseValidateArgs(["--", "--port", "2"]);
+  assert.ok(options !== "help");
+  assert.equal(options.port, 2);
+});
+
 Deno.test("parseValidateArgs() rejects ports 0 and 65536, multi-line messages and bad timeouts", async (t) => {
   const cases: [string[], string, RegExp][] = [
     [["--port", "0"], "RangeError", /--port "0" is not a port in 1\.\.65535/],

@@ -4,7 +4,7 @@
  */
 
 import { readLines } from "../bet/csv.ts";
-import { V8_FLAGS } from "../runtime/runtime_flags.ts";
+import { permissionSetFlags, type PermissionSetName, V8_FLAGS } from "../runtime/runtime_flags.ts";
 
 const _ROOT = new URL("../../", import.meta.url);
 const _SERVER = new URL("server.ts", _ROOT).pathname;
@@ -45,15 +45,20 @@ export interface LocalClient {
   exited: Promise<number>;
 }
 
+/** The `deno` arguments that run a script with its permission set. */
+function _runArgs(script: string, set: PermissionSetName): string[] {
+  return ["run", V8_FLAGS, ...permissionSetFlags(set), script];
+}
+
 /** Spawns a Deno script with piped output collected line by line. */
 function _spawn(
   script: string,
-  permissions: string[],
+  set: PermissionSetName,
   env: Record<string, string>,
   onLine: (line: string) => void,
 ): LocalClient {
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", V8_FLAGS, ...permissions, script],
+    args: _runArgs(script, set),
     cwd: _ROOT.pathname,
     env,
     stdout: "piped",
@@ -79,7 +84,7 @@ export async function startLocalServer(
   const listening = Promise.withResolvers<number>();
   const { process, lines, exited } = _spawn(
     _SERVER,
-    ["--allow-net", "--allow-read", "--allow-write", "--allow-env"],
+    "server",
     { SERVER_PORT: "0", SERVER_IP: "127.0.0.1", ...env },
     (line) => {
       const match = / action: listen \| result: success \|.* port: (\d+)/.exec(line);
@@ -140,7 +145,7 @@ export function spawnLocalClient(
   env: Record<string, string>,
   onLine: (line: string) => void = () => {},
 ): LocalClient {
-  return _spawn(_CLIENT, ["--allow-net", "--allow-read", "--allow-env"], env, onLine);
+  return _spawn(_CLIENT, "client", env, onLine);
 }
 
 /**
@@ -149,7 +154,7 @@ export function spawnLocalClient(
  */
 export async function runLocalClient(env: Record<string, string>): Promise<ClientRun> {
   const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", V8_FLAGS, "--allow-net", "--allow-read", "--allow-env", _CLIENT],
+    args: _runArgs(_CLIENT, "client"),
     cwd: _ROOT.pathname,
     env,
     stdout: "piped",

@@ -294,7 +294,7 @@ export class AgencySession {
     const watching = this.#reader.peekByte().then((byte) => byte === null && leave(), leave);
     let answer: WinnersAnswer;
     try {
-      answer = await this.#context.lottery.answerWinners(
+      const answering = this.#context.lottery.answerWinners(
         this.#agency,
         peerLeft.signal,
         (ready) => {
@@ -303,6 +303,9 @@ export class AgencySession {
           return this.#sendFrame(ready.frame);
         },
       );
+      // The query is registered now (waiting for the draw, or answered).
+      this.#context.logger.debug("consulta_ganadores", "in_progress", { agency: this.#agency });
+      answer = await answering;
     } catch (error) {
       if (!answered && peerLeft.signal.aborted) return;
       throw error;

@@ -69,17 +69,12 @@ function optionsFor(project: TestProject, host: string, timeoutMs = 5_000): Vali
   };
 }
 
-/** Runs validate_echo.ts as a user would, on the project's network. */
+/** Runs `deno task validate` as a user would (its permissions too), on the project's network. */
 function runValidateCli(project: TestProject, ...flags: string[]) {
-  return runCommand([
-    Deno.execPath(),
-    "run",
-    "-A",
-    `${REPO_DIR}/validate_echo.ts`,
-    "--network",
-    project.network,
-    ...flags,
-  ], { timeoutMs: 60_000 });
+  return runCommand(
+    [Deno.execPath(), "task", "validate", "--", "--network", project.network, ...flags],
+    { timeoutMs: 60_000, cwd: REPO_DIR },
+  );
 }
 
 /** Starts a busybox container on the project network under `alias`. */

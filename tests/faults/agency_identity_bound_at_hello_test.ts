@@ -12,6 +12,7 @@ import { ConfigError } from "../../lib/config/config_source.ts";
 import { linesOf, runLocalClient, startLocalServer } from "../../lib/dev/local_cluster.ts";
 import { decodeMessage, encodeMessage, type Message } from "../../lib/protocol/message_codec.ts";
 import { ErrorCode, errorCodeName, MessageType } from "../../lib/protocol/protocol.ts";
+import { permissionSetFlags } from "../../lib/runtime/runtime_flags.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { protocolError } from "../helpers/protocol_errors.ts";
 import { RawPeer } from "../helpers/raw_agency.ts";
@@ -233,7 +234,11 @@ Deno.test("a bad SECRETS_FILE stops the server with one config line naming file 
     const secretsFile = `${dir}/agencies.secrets`;
     await Deno.writeTextFile(secretsFile, "1=hunter2\n1=hunter3\n");
     const output = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", new URL("../../server.ts", import.meta.url).pathname],
+      args: [
+        "run",
+        ...permissionSetFlags("server"),
+        new URL("../../server.ts", import.meta.url).pathname,
+      ],
       env: { SERVER_PORT: "0", STORAGE: `${dir}/bets.csv`, SECRETS_FILE: secretsFile },
       stdout: "piped",
       stderr: "piped",

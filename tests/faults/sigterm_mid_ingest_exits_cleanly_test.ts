@@ -12,7 +12,8 @@
 import assert from "node:assert/strict";
 import type { Bet } from "../../lib/bet/bet.ts";
 import { BetStore } from "../../lib/store/bet_store.ts";
-import { linesOf, type LocalServer, startLocalServer } from "../../lib/dev/local_cluster.ts";
+import { type LocalServer, startLocalServer } from "../../lib/dev/local_cluster.ts";
+import { isLine, LineWatch } from "../helpers/log_lines.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, storedBets, writeAgencyData } from "./helpers/agency_data.ts";
 import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";
@@ -46,8 +47,17 @@ async function sigtermTrial(seed: number): Promise<void> {
       AGENCIES: String(agencies),
       SHUTDOWN_GRACE: `${_GRACE_MS}ms`,
     };
-    let server: LocalServer = await startLocalServer(env);
+    const watch = new LineWatch();
+    let server: LocalServer = await startLocalServer(env, watch.onLine);
     const port = server.port;
+    let stored = 0;
+    const stopPoint = watch.waitFor(
+      (line) => {
+        if (isLine(line, "apuesta_recibida")) stored += 1;
+        return stored >= stopAfterBatches || isLine(line, "sorteo");
+      },
+      `${stopAfterBatches} stored batches or the draw`,
+    );
     const uploads = startUploads(data.files, {
       port,
       batchMaxAmount,
@@ -55,10 +65,7 @@ async function sigtermTrial(seed: number): Promise<void> {
       reconnectBudgetMs: 30_000,
     });
     try {
-      const stored = () => countLines(server.lines, "apuesta_recibida");
-      while (stored() < stopAfterBatches && linesOf(server.lines, "sorteo").length === 0) {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
+      await stopPoint;
       const started = performance.now();
       server.process.kill("SIGTERM");
       assert.equal(await server.exited, 0, "exit code 0 after SIGTERM");

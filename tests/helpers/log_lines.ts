@@ -20,3 +20,59 @@ export async function waitForLine(
     await new Promise((resolve) => setTimeout(resolve, _POLL_MS));
   }
 }
+
+/**
+ * Whether a log line has the given action and result.
+ * @example isLine("… INFO     action: sorteo | result: success", "sorteo") // true
+ */
+export function isLine(line: string, action: string, result = "success"): boolean {
+  return line.includes(` action: ${action} | result: ${result}`);
+}
+
+/**
+ * Watches a process's output line by line, as local_cluster's `onLine` hook
+ * hands it over, and settles each wait the moment its line arrives: no
+ * polling, no rescanning of the whole log.
+ * @example
+ * const watch = new LineWatch();
+ * const server = await startLocalServer(env, watch.onLine);
+ * const drawn = watch.waitFor((line) => isLine(line, "sorteo"), "the draw");
+ */
+export class LineWatch {
+  #waits: { matches: (line: string) => boolean; found: PromiseWithResolvers<string> }[] = [];
+
+  /** The hook to pass as `onLine`. */
+  readonly onLine = (line: string): void => {
+    this.#waits = this.#waits.filter(({ matches, found }) => {
+      if (!matches(line)) return true;
+      found.resolve(line);
+      return false;
+    });
+  };
+
+  /**
+   * Waits for the first line from now on that `matches` accepts (it is called
+   * once per line, in order, so it may count).
+   * @param what names the line in the error
+   * @returns the line
+   * @throws {Error} when no such line arrived within `limitMs`
+   */
+  async waitFor(
+    matches: (line: string) => boolean,
+    what: string,
+    limitMs = 20_000,
+  ): Promise<string> {
+    const found = Promise.withResolvers<string>();
+    const wait = { matches, found };
+    this.#waits.push(wait);
+    const timer = setTimeout(() => {
+      this.#waits = this.#waits.filter((entry) => entry !== wait);
+      found.reject(new Error(`no line with ${what} within ${limitMs} ms`));
+    }, limitMs);
+    try {
+      return await found.promise;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
