@@ -8,7 +8,7 @@
  * deno task client   (config: CLI_CONFIG or config/client.yaml, CLI_* overrides)
  */
 
-import { AgencyUpload } from "./lib/client/agency_upload.ts";
+import { AgencyUpload, UploadError, type UploadSummary } from "./lib/client/agency_upload.ts";
 import { type ClientConfig, loadClientConfig } from "./lib/config/client_config.ts";
 import { ConfigError } from "./lib/config/config_source.ts";
 import { runEchoLoop } from "./lib/client/echo_client.ts";
@@ -34,7 +34,22 @@ function _logConfig(logger: Logger, config: ClientConfig): void {
   });
 }
 
-async function _runLottery(config: ClientConfig, logger: Logger, signal: AbortSignal) {
+function _summaryFields(summary: UploadSummary, elapsedMs: number) {
+  return {
+    draw_id: summary.drawId,
+    bets_sent: summary.betsConfirmed,
+    resumed_at: summary.resumedAt,
+    batches: summary.batches,
+    rows_skipped: summary.rowsSkipped,
+    elapsed_ms: elapsedMs,
+  };
+}
+
+async function _runLottery(
+  config: ClientConfig,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<void> {
   const upload = new AgencyUpload({
     agency: config.id,
     hostname: config.serverHost,
@@ -47,18 +62,28 @@ async function _runLottery(config: ClientConfig, logger: Logger, signal: AbortSi
     signal,
     logger,
   });
-  const summary = await upload.run();
+  let summary: UploadSummary | undefined;
+  try {
+    summary = await upload.run();
+  } catch (error) {
+    if (!(error instanceof UploadError)) throw error;
+    logger.error("carga_finalizada", "fail", {
+      client_id: config.id,
+      ..._summaryFields(error.summary, upload.elapsedMs),
+      error: error.message,
+    });
+    throw new _Reported();
+  }
   if (summary === undefined) return;
   logger.info("carga_finalizada", "success", {
     client_id: config.id,
-    bets_sent: summary.betsConfirmed,
-    batches: summary.batches,
-    batches_rejected: summary.batchesRejected,
-    rows_skipped: summary.rowsSkipped,
-    elapsed_ms: upload.elapsedMs,
+    ..._summaryFields(summary, upload.elapsedMs),
   });
   logger.info("consulta_ganadores", "success", { cant_ganadores: summary.winners.length });
 }
+
+/** A failure already logged in full: the run only exits 1. */
+class _Reported extends Error {}
 
 async function _run(config: ClientConfig, env: _Env, logger: Logger, signal: AbortSignal) {
   switch (config.mode) {
@@ -110,6 +135,7 @@ export async function main(env: _Env): Promise<number> {
   try {
     await _run(config, env, logger, stop.signal);
   } catch (error) {
+    if (error instanceof _Reported) return 1;
     const action =
       { lottery: "upload", bet: "apuesta_enviada", echo: "loop_finished" }[config.mode];
     logger.error(action, "fail", { client_id: config.id, error: (error as Error).message });

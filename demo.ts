@@ -8,6 +8,8 @@
 
 import { parseArgs } from "node:util";
 import { runProgram } from "./lib/runtime/program.ts";
+import { DRAW_ID_DEFAULT } from "./lib/config/draw_id.ts";
+import { drawBetsPath } from "./lib/store/draw_paths.ts";
 import { wholeNumberFlag, withoutTaskSeparator } from "./lib/runtime/task_args.ts";
 import { hasWon } from "./lib/bet/bet.ts";
 import { loadBets } from "./lib/store/bet_store.ts";
@@ -87,10 +89,13 @@ async function _dataFiles(options: DemoOptions, workDir: string): Promise<string
 
 async function _run(options: DemoOptions): Promise<number> {
   const workDir = await Deno.makeTempDir({ prefix: "tp0-demo-" });
-  const storage = `${workDir}/bets.csv`;
+  const storage = drawBetsPath(workDir, DRAW_ID_DEFAULT);
   const files = await _dataFiles(options, workDir);
   const startedMs = Date.now();
-  const server = await startLocalServer({ STORAGE: storage, AGENCIES: String(options.agencies) });
+  const server = await startLocalServer({
+    STORAGE_DIR: workDir,
+    AGENCIES: String(options.agencies),
+  });
   console.log(`server listening on 127.0.0.1:${server.port}, storage ${storage}`);
   const runs = await Promise.all(files.map((file, index) =>
     runLocalClient({

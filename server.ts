@@ -20,7 +20,8 @@ function _logConfig(logger: Logger, config: ServerConfig): void {
     logging_level: config.loggingLevel,
     ip: config.ip,
     agencies: config.agencies,
-    storage: config.storage,
+    storage_dir: config.storageDir,
+    draw_id: config.drawId,
     frame_bytes_max: config.frameBytesMax,
     connections_max: config.connectionsMax,
     idle_timeout: config.idleTimeout.text,
@@ -67,7 +68,8 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   try {
     central = await openCentral(
       {
-        storage: config.storage,
+        storageDir: config.storageDir,
+        drawId: config.drawId,
         agencies: config.agencies,
         onReadProgress: _restoreProgress(logger),
         hostname: config.ip,
@@ -82,18 +84,15 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
       logger,
     );
   } catch (error) {
-    logger.error("restore", "fail", { storage: config.storage, error: (error as Error).message });
+    logger.error("restore", "fail", {
+      draw_id: config.drawId,
+      storage_dir: config.storageDir,
+      error: (error as Error).message,
+    });
     removeSignalListeners();
     return 1;
   }
-  const { store, report, server } = central;
-  logger.info("restore", "success", {
-    storage: config.storage,
-    bets: report.bets,
-    batches: report.batches,
-    agencies_finished: report.agenciesFinished,
-    discarded_bytes: report.discardedBetsBytes + report.discardedJournalBytes,
-  });
+  const { store, server } = central;
   try {
     const port = server.listen();
     logger.info("listen", "success", { ip: config.ip, port, listen_backlog: config.listenBacklog });
@@ -112,7 +111,7 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   await central.close();
   const stats = store.syncStats();
   logger.info("store_stats", "success", { syncs: stats.syncs, batches: stats.batches });
-  logger.info("close_store", "success", { storage: config.storage });
+  logger.info("close_store", "success", { storage: central.betsPath });
   logger.info("shutdown", "success");
   return 0;
 }

@@ -197,7 +197,7 @@ class _Agency {
   async hello(): Promise<void> {
     await writeAll(this.#conn, encodeMessage({ type: MessageType.hello, agency: this.agency }));
     const hello = await _read(this.#reader);
-    if (hello.type !== MessageType.helloAck || hello.lastSequence !== 0) {
+    if (hello.type !== MessageType.helloAck || hello.storedBets !== 0) {
       throw new Error(`expected a helloAck for an empty store, got ${_describe(hello)}`);
     }
   }

@@ -7,6 +7,8 @@
 
 import { hasWon } from "../lib/bet/bet.ts";
 import { loadBets } from "../lib/store/bet_store.ts";
+import { drawBetsPath } from "../lib/store/draw_paths.ts";
+import { DRAW_ID_DEFAULT } from "../lib/config/draw_id.ts";
 import { fieldOf } from "../lib/dev/local_cluster.ts";
 import { permissionSetFlags, V8_FLAGS } from "../lib/runtime/runtime_flags.ts";
 import type { DataSet } from "./bench_data.ts";
@@ -390,7 +392,7 @@ async function _supervised(
  */
 export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOutcome> {
   return _supervised(setup, async (supervisor) => {
-    const storage = `${setup.workDir}/bets.csv`;
+    const storage = drawBetsPath(setup.workDir, DRAW_ID_DEFAULT);
     const server = supervisor.start("server", {
       args: [
         "run",
@@ -406,7 +408,7 @@ export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOut
         SERVER_PORT: "0",
         SERVER_IP: "127.0.0.1",
         ...setup.env,
-        STORAGE: storage,
+        STORAGE_DIR: setup.workDir,
         AGENCIES: String(scenario.agencies),
       },
       cwd: setup.root,

@@ -147,3 +147,12 @@ export const SHUTDOWN_GRACE_MS_MAX = 600_000;
 /** Echo mode (loop.amount): messages by default, and at most. */
 export const LOOP_AMOUNT_DEFAULT = 5;
 export const LOOP_AMOUNT_MAX = 1_000_000;
+
+/** Longest draw id (DRAW_ID): it names the draw's folder in the storage
+ * volume and travels as s8 in helloAck. */
+export const DRAW_ID_BYTES_MAX = 64;
+
+/** Stored-prefix digests a helloAck carries at most, so a client whose file
+ * does not match the stored bets can say where they part; 256 of them cost
+ * 2 KiB per hello. */
+export const HELLO_CHECKPOINTS_MAX = 256;

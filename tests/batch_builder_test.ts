@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { AgencyRowScanner } from "../lib/bet/agency_row_scanner.ts";
+import { type AgencyRow, AgencyRowScanner } from "../lib/bet/agency_row_scanner.ts";
+import type { Bet } from "../lib/bet/bet.ts";
 import { BatchBuilder, type EncodedBatch } from "../lib/client/batch_builder.ts";
 import { dateNumber } from "../lib/bet/bet_bytes.ts";
 import { formatAgencyRow } from "../lib/bet/bet_csv.ts";
@@ -7,16 +8,37 @@ import { CLIENT_FRAME_BYTES_MAX } from "../lib/limits.ts";
 import { decodeMessage } from "../lib/protocol/message_codec.ts";
 import { FRAME_HEADER_BYTES, MessageType } from "../lib/protocol/protocol.ts";
 import { makeBet, makeBets } from "./helpers/bets.ts";
+import { digestOf } from "./helpers/store_rows.ts";
 
-function wire(bets: ReturnType<typeof makeBets>) {
+function wire(bets: readonly Bet[]) {
   return bets.map(({ agency: _, ...bet }) => bet);
 }
 
-function collect(
-  builder: BatchBuilder,
-  add: (builder: BatchBuilder) => (EncodedBatch | undefined)[],
-) {
-  const batches = add(builder).filter((batch) => batch !== undefined);
+/** The rows an agency file of `bets` scans to (their bytes stay valid). */
+function rowsOf(bets: readonly Bet[]): AgencyRow[] {
+  const rows: AgencyRow[] = [];
+  const scanner = new AgencyRowScanner(
+    dateNumber(new Date()),
+    (row) =>
+      rows.push({
+        ...row,
+        bytes: row.bytes.slice(),
+        starts: row.starts.slice(),
+        ends: row.ends.slice(),
+      }),
+    () => {
+      throw new Error("no row may be skipped");
+    },
+  );
+  scanner.push(new TextEncoder().encode(bets.map(formatAgencyRow).join("")));
+  scanner.end();
+  return rows;
+}
+
+/** Every batch `bets` make, the last partial one included. */
+function batchesOf(builder: BatchBuilder, bets: readonly Bet[]): EncodedBatch[] {
+  const batches = rowsOf(bets).map((row) => builder.addRow(row))
+    .filter((batch) => batch !== undefined);
   const last = builder.flush();
   return last === undefined ? batches : [...batches, last];
 }
@@ -34,66 +56,86 @@ function decode(batch: EncodedBatch) {
   return message;
 }
 
-Deno.test("BatchBuilder makes batches of exactly maxBets except the last, numbered from 1", async (t) => {
+Deno.test("BatchBuilder makes batches of exactly maxBets except the last, placed by position from 0", async (t) => {
   for (const total of [0, 1, 99, 100, 101, 250]) {
     await t.step(`${total} bets`, () => {
-      const bets = wire(makeBets(1, total));
-      const batches = collect(
-        new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, false),
-        (builder) => bets.map((bet) => builder.add(bet)),
-      );
-      const sizes = batches.map((batch) => batch.count);
+      const bets = makeBets(1, total);
+      const batches = batchesOf(new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, false), bets);
       const expected = [
         ...Array(Math.floor(total / 100)).fill(100),
         ...(total % 100 ? [total % 100] : []),
       ];
-      assert.deepEqual(sizes, expected);
+      assert.deepEqual(batches.map((batch) => batch.count), expected);
       assert.deepEqual(
-        batches.map((batch) => batch.sequence),
-        expected.map((_, index) => index + 1),
+        batches.map((batch) => batch.first),
+        expected.map((_, index) => 100 * index),
       );
-      assert.deepEqual(batches.flatMap((batch) => decode(batch).bets), bets);
+      assert.deepEqual(batches.map((batch) => decode(batch).first), batches.map((b) => b.first));
+      assert.deepEqual(batches.flatMap((batch) => decode(batch).bets), wire(bets));
     });
   }
 });
 
+Deno.test("BatchBuilder gives each batch its digest and the upload's digest after it, whatever the batch size", async (t) => {
+  const bets = makeBets(3, 230, { winnersAt: [5] });
+  for (const maxBets of [1, 7, 100, 230]) {
+    await t.step(`${maxBets} bets per batch`, () => {
+      const batches = batchesOf(new BatchBuilder(maxBets, CLIENT_FRAME_BYTES_MAX, false), bets);
+      for (const batch of batches) {
+        const own = bets.slice(batch.first, batch.first + batch.count);
+        assert.equal(batch.digest, digestOf(own, batch.first));
+        assert.equal(batch.digestAfter, digestOf(bets.slice(0, batch.first + batch.count)));
+      }
+      assert.equal(batches.at(-1)!.digestAfter, digestOf(bets));
+    });
+  }
+});
+
+Deno.test("BatchBuilder.skipRow() counts a stored row into the digest and the next batch starts after it", () => {
+  const bets = makeBets(1, 150);
+  const rows = rowsOf(bets);
+  const builder = new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, false);
+  for (const row of rows.slice(0, 120)) builder.skipRow(row);
+  assert.equal(builder.position, 120);
+  assert.equal(builder.digest, digestOf(bets.slice(0, 120)));
+  const batches = rows.slice(120).map((row) => builder.addRow(row)).filter((b) => b !== undefined);
+  batches.push(builder.flush()!);
+  assert.deepEqual(batches.map((batch) => [batch.first, batch.count]), [[120, 30]]);
+  assert.deepEqual(decode(batches[0]!).bets, wire(bets.slice(120)));
+  assert.equal(batches[0]!.digestAfter, digestOf(bets));
+  assert.throws(() => {
+    const open = new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, false);
+    open.addRow(rows[0]!);
+    open.skipRow(rows[1]!);
+  }, RangeError);
+});
+
 Deno.test("BatchBuilder closes a batch early when the next bet would pass the frame cap, and says so", () => {
   const long = "Ñ".repeat(120);
-  const bets = wire(makeBets(1, 40)).map((bet) => ({ ...bet, firstName: long, lastName: long }));
+  const bets = makeBets(1, 40).map((bet) => ({ ...bet, firstName: long, lastName: long }));
   const splits: number[] = [];
-  const batches = collect(
-    new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, false, (batch) => splits.push(batch.sequence)),
-    (builder) => bets.map((bet) => builder.add(bet)),
+  const batches = batchesOf(
+    new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, false, (batch) => splits.push(batch.first)),
+    bets,
   );
   assert.ok(batches.length > 1);
   for (const batch of batches) assert.ok(batch.frame.length <= CLIENT_FRAME_BYTES_MAX);
-  assert.deepEqual(splits, batches.slice(0, -1).map((batch) => batch.sequence));
-  assert.deepEqual(batches.flatMap((batch) => decode(batch).bets), bets);
+  assert.deepEqual(splits, batches.slice(0, -1).map((batch) => batch.first));
+  assert.deepEqual(batches.flatMap((batch) => decode(batch).bets), wire(bets));
 });
 
-Deno.test("BatchBuilder.addRow() frames the same bytes as add() for the same bets", () => {
-  const bets = makeBets(2, 230, { winnersAt: [3] });
-  const viaAdd = collect(
-    new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, true),
-    (builder) => wire(bets).map((bet) => builder.add(bet)),
-  );
-  const rows: (EncodedBatch | undefined)[] = [];
-  const builder = new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, true);
-  const scanner = new AgencyRowScanner(
-    dateNumber(new Date()),
-    (row) => rows.push(builder.addRow(row)),
-    () => {
-      throw new Error("no row may be skipped");
-    },
-  );
-  scanner.push(new TextEncoder().encode(bets.map(formatAgencyRow).join("")));
-  scanner.end();
-  const viaRows = collect(builder, () => rows);
-  assert.deepEqual(viaRows.map((batch) => batch.frame), viaAdd.map((batch) => batch.frame));
-  assert.deepEqual(viaRows.map((batch) => batch.bets), viaAdd.map((batch) => batch.bets));
+Deno.test("BatchBuilder keeps each bet's document and number only when asked (DEBUG logs)", () => {
+  const bets = makeBets(2, 3);
+  const kept = batchesOf(new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, true), bets);
+  assert.deepEqual(kept[0]!.bets, bets.map(({ document, number }) => ({ document, number })));
+  const dropped = batchesOf(new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, false), bets);
+  assert.equal(dropped[0]!.bets, undefined);
 });
 
 Deno.test("BatchBuilder refuses a frame cap too small for the largest bet", () => {
   assert.throws(() => new BatchBuilder(10, 512, false), RangeError);
-  assert.ok(new BatchBuilder(1, CLIENT_FRAME_BYTES_MAX, false).add(wire([makeBet()])[0]!));
+  assert.equal(
+    batchesOf(new BatchBuilder(1, CLIENT_FRAME_BYTES_MAX, false), [makeBet()]).length,
+    1,
+  );
 });

@@ -10,25 +10,26 @@ import {
   MessageType,
   ProtocolError,
 } from "../lib/protocol/protocol.ts";
-import { encodeStoreRows } from "../lib/store/store_rows.ts";
+import { storeRowsOf } from "./helpers/store_rows.ts";
 import { makeBets } from "./helpers/bets.ts";
 
 const TODAY = dateNumber(new Date());
 
-function body(sequence: number, bets: readonly Bet[]): Uint8Array {
+function body(first: number, bets: readonly Bet[]): Uint8Array {
   const wire = bets.map(({ agency: _, ...bet }) => bet);
-  return encodeMessage({ type: MessageType.batch, sequence, bets: wire }).subarray(
+  return encodeMessage({ type: MessageType.batch, first, bets: wire }).subarray(
     FRAME_HEADER_BYTES,
   );
 }
 
-Deno.test("scanBatch() encodes exactly the rows and winners of encodeStoreRows()", () => {
+Deno.test("scanBatch() encodes exactly the rows, winners and digest of the slow encoder", () => {
   const generated = [...generateAgencyBets({ agency: 3, bets: 500, winners: 7, seed: 11 })];
   const tricky = makeBets(3, 40, { winnersAt: [0, 39] });
   for (const bets of [generated, tricky, []]) {
     const scanned = scanBatch(body(9, bets), 3, TODAY);
-    const expected = encodeStoreRows(bets);
-    assert.equal(scanned.sequence, 9);
+    const expected = storeRowsOf(bets, 9);
+    assert.equal(scanned.first, 9);
+    assert.equal(scanned.rows.digest, expected.digest);
     assert.equal(scanned.rows.count, bets.length);
     assert.equal(
       new TextDecoder().decode(scanned.rows.bytes),
@@ -57,7 +58,7 @@ Deno.test("scanBatch() refuses the first invalid bet with the same field as vali
       assert.throws(() => scanBatch(body(4, bets), 1, TODAY), (error: unknown) => {
         assert.ok(error instanceof ProtocolError);
         assert.equal(error.code, ErrorCode.invalidBet);
-        assert.deepEqual(error.batch, { sequence: 4, betIndex: 2, field: expected.field });
+        assert.deepEqual(error.batch, { first: 4, betIndex: 2, field: expected.field });
         return true;
       });
     });
@@ -83,7 +84,7 @@ Deno.test("scanBatch() refuses a declared count above or below the content with 
       assert.throws(() => scanBatch(bytes, 1, TODAY), (error: unknown) => {
         assert.ok(error instanceof ProtocolError);
         assert.equal(error.code, ErrorCode.countMismatch);
-        assert.equal(error.batch?.sequence, 6);
+        assert.equal(error.batch?.first, 6);
         return true;
       });
     });
@@ -91,6 +92,6 @@ Deno.test("scanBatch() refuses a declared count above or below the content with 
 });
 
 Deno.test("readBatchHeader() refuses a body shorter than its 6-byte header", () => {
-  assert.deepEqual(readBatchHeader(new Uint8Array([0, 0, 0, 7, 0, 2])), { sequence: 7, count: 2 });
+  assert.deepEqual(readBatchHeader(new Uint8Array([0, 0, 0, 7, 0, 2])), { first: 7, count: 2 });
   assert.throws(() => readBatchHeader(new Uint8Array(5)), ProtocolError);
 });

@@ -10,7 +10,7 @@ import {
   type StoreFile,
   type StoreFileOpener,
 } from "../lib/store/bet_store.ts";
-import { encodeStoreRows } from "../lib/store/store_rows.ts";
+import { digestOf, storeRowsOf } from "./helpers/store_rows.ts";
 import { makeBet, makeBets } from "./helpers/bets.ts";
 import { isPending } from "./helpers/promise_state.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -23,6 +23,11 @@ async function readBets(path: string): Promise<Bet[]> {
   const bets: Bet[] = [];
   for await (const bet of loadBets(path)) bets.push(bet);
   return bets;
+}
+
+/** Appends `bets` as the batch of `agency` at position `first`. */
+function append(store: BetStore, agency: number, first: number, bets: readonly Bet[]) {
+  return store.append(agency, first, storeRowsOf(bets, first));
 }
 
 /** Opens a store, runs `body` with it and closes it whatever happens. */
@@ -119,8 +124,9 @@ Deno.test("BetStore.open() creates an empty store, its folder and both files wit
     const store = opened.store;
     try {
       assert.deepEqual(opened.report, report());
-      assert.equal(store.lastSequence(1), 0);
-      assert.equal(store.betCount(1), 0);
+      assert.equal(store.storedBets(1), 0);
+      assert.equal(store.storedDigest(1), 0);
+      assert.deepEqual(store.checkpoints(1, 10), []);
       assert.equal(store.finishedAgencies().size, 0);
       assert.deepEqual(documentsOf(store.winners(1)), []);
       for (const file of [path, journalPathFor(path)]) {
@@ -143,10 +149,11 @@ Deno.test("BetStore.append() then loadBets() round-trips every field in order", 
       makeBet({ agency: 2, firstName: " spaced ", lastName: "O'Connor", number: 9999 }),
     ];
     await withStore(path, async (store) => {
-      assert.deepEqual(await store.append(1, 1, first), { duplicate: false });
-      assert.deepEqual(await store.append(2, 1, second), { duplicate: false });
-      assert.equal(store.betCount(1), 3);
-      assert.equal(store.betCount(2), 2);
+      assert.deepEqual(await append(store, 1, 0, first), { duplicate: false });
+      assert.deepEqual(await append(store, 2, 0, second), { duplicate: false });
+      assert.equal(store.storedBets(1), 3);
+      assert.equal(store.storedBets(2), 2);
+      assert.equal(store.storedDigest(2), digestOf(second));
     });
     assert.deepEqual(await readBets(path), [...first, ...second]);
     assert.equal(
@@ -156,48 +163,63 @@ Deno.test("BetStore.append() then loadBets() round-trips every field in order", 
   });
 });
 
-Deno.test("BetStore.append() stores a sequence at or below the last one once", async (t) => {
+Deno.test("BetStore.append() stores a batch only where the agency's bets end, and acks only the same batch as a duplicate", async (t) => {
   await withTempDir(async (dir) => {
     const path = `${dir}/bets.csv`;
+    const bets = makeBets(1, 5);
     await withStore(path, async (store) => {
-      await store.append(1, 1, makeBets(1, 2));
-      await store.append(1, 2, makeBets(1, 1, { firstDocument: 1 }));
-      for (const sequence of [0, 1, 2]) {
-        await t.step(`sequence ${sequence} again`, async () => {
-          const result = await store.append(1, sequence, makeBets(1, 5, { firstDocument: 9 }));
-          assert.deepEqual(result, { duplicate: true });
-          assert.equal(store.betCount(1), 3);
-          assert.equal(store.lastSequence(1), 2);
+      await append(store, 1, 0, bets.slice(0, 2));
+      await append(store, 1, 2, bets.slice(2, 3));
+      await t.step("the same batch again is a duplicate", async () => {
+        assert.deepEqual(await append(store, 1, 0, bets.slice(0, 2)), { duplicate: true });
+        assert.deepEqual(await append(store, 1, 2, bets.slice(2, 3)), { duplicate: true });
+      });
+      const misplaced: [string, number, Bet[]][] = [
+        ["other bets at a stored position", 0, makeBets(1, 2, { firstDocument: 9 })],
+        ["a stored range cut differently", 1, bets.slice(1, 3)],
+        ["an overlap past the end", 2, bets.slice(2, 5)],
+        ["a gap", 4, bets.slice(4, 5)],
+      ];
+      for (const [name, first, batch] of misplaced) {
+        await t.step(`${name} is misplaced, 3 expected`, async () => {
+          assert.deepEqual(store.place(1, first, storeRowsOf(batch, first)), {
+            kind: "misplaced",
+            expected: 3,
+          });
+          await assert.rejects(append(store, 1, first, batch), /misplaced: 3 expected/);
         });
       }
-      await t.step("the same sequence for another agency is new", async () => {
-        assert.deepEqual(await store.append(2, 1, makeBets(2, 1)), { duplicate: false });
+      assert.equal(store.storedBets(1), 3);
+      await t.step("position 0 of another agency is new", async () => {
+        assert.deepEqual(await append(store, 2, 0, makeBets(2, 1)), { duplicate: false });
       });
     });
-    assert.equal((await readBets(path)).length, 4);
+    assert.deepEqual((await readBets(path)).filter((bet) => bet.agency === 1), bets.slice(0, 3));
   });
 });
 
-Deno.test("BetStore.append() stores a sequence sent twice in one group once", async () => {
+Deno.test("BetStore.append() places queued batches on top of each other, and a batch sent twice in one group is refused once queued", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/bets.csv`;
     const kept = makeBets(1, 2);
-    const dropped = makeBets(1, 2, { firstDocument: 40_000_000 });
     await withStore(path, async (store) => {
-      // The first append occupies the writer, so the next two queue up and
+      // The first append occupies the writer, so the next ones queue up and
       // are committed together.
-      const busy = store.append(9, 1, makeBets(9, 1));
-      const first = store.append(1, 5, kept);
-      const second = store.append(1, 5, dropped);
-      assert.deepEqual(await Promise.all([busy, first, second]), [
+      const busy = append(store, 9, 0, makeBets(9, 1));
+      const first = append(store, 1, 0, kept);
+      const again = append(store, 1, 0, kept);
+      const next = append(store, 1, 2, makeBets(1, 1, { firstDocument: 7 }));
+      assert.equal(store.acceptedBets(1), 3);
+      assert.equal(store.storedBets(1), 0);
+      await assert.rejects(again, /misplaced: 2 expected/);
+      assert.deepEqual(await Promise.all([busy, first, next]), [
         { duplicate: false },
         { duplicate: false },
-        { duplicate: true },
+        { duplicate: false },
       ]);
-      assert.deepEqual(store.syncStats(), { syncs: 2, batches: 2 });
-      assert.equal(store.betCount(1), 2);
+      assert.deepEqual(store.syncStats(), { syncs: 2, batches: 3 });
+      assert.equal(store.storedBets(1), 3);
     });
-    assert.deepEqual((await readBets(path)).filter((bet) => bet.agency === 1), kept);
   });
 });
 
@@ -209,8 +231,8 @@ Deno.test("BetStore.append() shares one sync among many concurrent batches (grou
       const appends: Promise<unknown>[] = [];
       for (let index = 0; index < batches; index += 1) {
         const agency = 1 + (index % 5);
-        const sequence = 1 + Math.floor(index / 5);
-        appends.push(store.append(agency, sequence, makeBets(agency, 3, { firstDocument: index })));
+        const first = 3 * Math.floor(index / 5);
+        appends.push(append(store, agency, first, makeBets(agency, 3, { firstDocument: index })));
       }
       const results = await Promise.all(appends);
       assert.ok(results.every((result) => !(result as { duplicate: boolean }).duplicate));
@@ -218,8 +240,7 @@ Deno.test("BetStore.append() shares one sync among many concurrent batches (grou
       assert.equal(stats.batches, batches);
       assert.ok(stats.syncs < batches, `${stats.syncs} syncs for ${batches} batches`);
       for (let agency = 1; agency <= 5; agency += 1) {
-        assert.equal(store.lastSequence(agency), batches / 5);
-        assert.equal(store.betCount(agency), 3 * batches / 5);
+        assert.equal(store.storedBets(agency), 3 * batches / 5);
       }
     });
     const { store, report: restored } = await BetStore.open(path);
@@ -228,14 +249,14 @@ Deno.test("BetStore.append() shares one sync among many concurrent batches (grou
   });
 });
 
-Deno.test("BetStore.syncStats() counts no sync for a group that had nothing to write", async () => {
+Deno.test("BetStore.syncStats() counts no sync for what had nothing to write", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/bets.csv`;
     await withStore(path, async (store) => {
-      await store.append(1, 1, makeBets(1, 1));
+      await append(store, 1, 0, makeBets(1, 1));
       await store.markFinished(1, 1);
       const journalBytes = (await Deno.stat(journalPathFor(path))).size;
-      assert.deepEqual(await store.append(1, 1, makeBets(1, 1)), { duplicate: true });
+      assert.deepEqual(await append(store, 1, 0, makeBets(1, 1)), { duplicate: true });
       assert.deepEqual(await store.markFinished(1, 1), { duplicate: true });
       assert.deepEqual(store.syncStats(), { syncs: 2, batches: 1 });
       assert.equal((await Deno.stat(journalPathFor(path))).size, journalBytes);
@@ -246,7 +267,7 @@ Deno.test("BetStore.syncStats() counts no sync for a group that had nothing to w
 Deno.test("BetStore.markFinished() records a finish once", async () => {
   await withTempDir(async (dir) => {
     await withStore(`${dir}/bets.csv`, async (store) => {
-      await store.append(1, 1, makeBets(1, 2));
+      await append(store, 1, 0, makeBets(1, 2));
       assert.deepEqual(await store.markFinished(1, 2), { duplicate: false });
       assert.deepEqual(await store.markFinished(1, 2), { duplicate: true });
       const [a, b] = await Promise.all([store.markFinished(2, 0), store.markFinished(2, 0)]);
@@ -256,31 +277,35 @@ Deno.test("BetStore.markFinished() records a finish once", async () => {
   });
 });
 
-Deno.test("BetStore.open() restores last sequences, bet counts, finished agencies and winners", async () => {
+Deno.test("BetStore.open() restores stored counts, digests, checkpoints, finished agencies and winners", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/bets.csv`;
     const agency1 = makeBets(1, 6, { winnersAt: [0, 4] });
     const agency2 = makeBets(2, 3, { winnersAt: [1] });
     await withStore(path, async (store) => {
-      await store.append(1, 1, agency1.slice(0, 3));
-      await store.append(2, 1, agency2);
-      await store.append(1, 2, agency1.slice(3));
-      await store.append(3, 7, makeBets(3, 2));
+      await append(store, 1, 0, agency1.slice(0, 3));
+      await append(store, 2, 0, agency2);
+      await append(store, 1, 3, agency1.slice(3));
+      await append(store, 3, 0, makeBets(3, 2));
       await store.markFinished(2, 3);
       assert.deepEqual(documentsOf(store.winners(1)), [agency1[0]!.document, agency1[4]!.document]);
     });
     const { store, report: restored } = await BetStore.open(path);
     try {
       assert.deepEqual(restored, report({ bets: 11, batches: 4, agenciesFinished: 1 }));
-      assert.deepEqual([1, 2, 3, 4].map((agency) => store.lastSequence(agency)), [2, 1, 7, 0]);
-      assert.deepEqual([1, 2, 3, 4].map((agency) => store.betCount(agency)), [6, 3, 2, 0]);
+      assert.deepEqual([1, 2, 3, 4].map((agency) => store.storedBets(agency)), [6, 3, 2, 0]);
+      assert.equal(store.storedDigest(1), digestOf(agency1));
+      assert.deepEqual(store.checkpoints(1, 10), [
+        { position: 3, digest: digestOf(agency1.slice(0, 3)) },
+        { position: 6, digest: digestOf(agency1) },
+      ]);
       assert.deepEqual([...store.finishedAgencies()], [[2, 3]]);
       assert.deepEqual(documentsOf(store.winners(1)), [agency1[0]!.document, agency1[4]!.document]);
       assert.deepEqual(documentsOf(store.winners(2)), [agency2[1]!.document]);
       assert.deepEqual(documentsOf(store.winners(3)), []);
-      assert.deepEqual(await store.append(1, 2, agency1), { duplicate: true });
+      assert.deepEqual(await append(store, 1, 3, agency1.slice(3)), { duplicate: true });
       assert.deepEqual(await store.markFinished(2, 3), { duplicate: true });
-      assert.deepEqual(await store.append(1, 3, makeBets(1, 1, { winnersAt: [0] })), {
+      assert.deepEqual(await append(store, 1, 6, makeBets(1, 1, { winnersAt: [0] })), {
         duplicate: false,
       });
       assert.equal(store.winners(1).count, 3);
@@ -290,18 +315,18 @@ Deno.test("BetStore.open() restores last sequences, bet counts, finished agencie
   });
 });
 
-Deno.test("BetStore.open() restores a store whose batches hold no bets", async () => {
+Deno.test("BetStore.append() of a batch with no bets stores nothing and acks it inside the stored range", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/bets.csv`;
     await withStore(path, async (store) => {
-      assert.deepEqual(await store.append(4, 1, []), { duplicate: false });
+      assert.deepEqual(await append(store, 4, 0, []), { duplicate: true });
+      await assert.rejects(append(store, 4, 1, []), /misplaced: 0 expected/);
       await store.markFinished(4, 0);
     });
     const { store, report: restored } = await BetStore.open(path);
     try {
-      assert.deepEqual(restored, report({ batches: 1, agenciesFinished: 1 }));
-      assert.equal(store.lastSequence(4), 1);
-      assert.equal(store.betCount(4), 0);
+      assert.deepEqual(restored, report({ agenciesFinished: 1 }));
+      assert.equal(store.storedBets(4), 0);
     } finally {
       await store.close();
     }
@@ -313,6 +338,7 @@ Deno.test("BetStore.open() discards a crash's partial writes and reports the byt
   const uncommittedBatch = makeBets(1, 2, { firstDocument: 7 }).map(formatStoreRow).join("");
   const cases: [string, string, string][] = [
     ["partial row and partial journal line", partialRow, "B 1 3 2 "],
+    ["journal line without its digest", "", "B 1 3 2 300"],
     ["whole batch never journaled", uncommittedBatch, ""],
     ["zero-filled tails", "\0".repeat(4096), "\0\0\0\0"],
     ["partial journal line only", "", "F 1 5"],
@@ -324,8 +350,8 @@ Deno.test("BetStore.open() discards a crash's partial writes and reports the byt
         const path = `${dir}/bets.csv`;
         const committed = [...makeBets(1, 3, { winnersAt: [2] }), ...makeBets(2, 2)];
         await withStore(path, async (store) => {
-          await store.append(1, 1, committed.slice(0, 3));
-          await store.append(2, 1, committed.slice(3));
+          await append(store, 1, 0, committed.slice(0, 3));
+          await append(store, 2, 0, committed.slice(3));
         });
         const betsBytes = (await Deno.stat(path)).size;
         const journalBytes = (await Deno.stat(journalPathFor(path))).size;
@@ -346,9 +372,9 @@ Deno.test("BetStore.open() discards a crash's partial writes and reports the byt
           assert.equal((await Deno.stat(path)).size, betsBytes);
           assert.equal((await Deno.stat(journalPathFor(path))).size, journalBytes);
           assert.deepEqual(await readBets(path), committed);
-          assert.equal(store.lastSequence(1), 1);
+          assert.equal(store.storedBets(1), 3);
           assert.equal(store.winners(1).count, 1);
-          assert.deepEqual(await store.append(1, 2, makeBets(1, 1, { firstDocument: 5 })), {
+          assert.deepEqual(await append(store, 1, 3, makeBets(1, 1, { firstDocument: 5 })), {
             duplicate: false,
           });
         } finally {
@@ -365,28 +391,40 @@ Deno.test("BetStore.open() discards a crash's partial writes and reports the byt
 Deno.test("BetStore.open() refuses files that a crash cannot explain", async (t) => {
   const row = formatStoreRow(makeBet());
   const rowBytes = _encoder.encode(row).length;
+  const digest = "0000abcd";
   const cases: [string, string, string, RegExp][] = [
     [
       "bets file shorter than the journal commits",
       row,
-      `B 1 1 1 ${rowBytes + 1}\n`,
+      `B 1 0 1 ${rowBytes + 1} ${digest}\n`,
       /has \d+ bytes but its journal commits \d+/,
     ],
-    ["bets file missing", "", `B 1 1 1 ${rowBytes}\n`, /has 0 bytes but its journal commits/],
+    [
+      "bets file missing",
+      "",
+      `B 1 0 1 ${rowBytes} ${digest}\n`,
+      /has 0 bytes but its journal commits/,
+    ],
     [
       "journal commits more bets than the file holds",
       row,
-      `B 1 1 2 ${rowBytes}\n`,
+      `B 1 0 2 ${rowBytes} ${digest}\n`,
       /holds 1 bets of agency 1 but its journal commits 2/,
     ],
     [
       "committed row that is not a valid bet",
       row.replace(",1234\n", ",10000\n"),
-      `B 1 1 1 ${rowBytes + 1}\n`,
+      `B 1 0 1 ${rowBytes + 1} ${digest}\n`,
       /line 1: number/,
     ],
-    ["committed row that is not CSV", 'a"b\n', "B 1 1 1 4\n", /line 1: .*stray quote/],
-    ["journal line that is not a record", row, "B 1 1 1\n", /journal line 1/],
+    ["committed row that is not CSV", 'a"b\n', `B 1 0 1 4 ${digest}\n`, /line 1: .*stray quote/],
+    ["journal line that is not a record", row, "B 1 0 1\n", /journal line 1/],
+    [
+      "journal batch that does not start where its agency's bets end",
+      row,
+      `B 1 5 1 ${rowBytes} ${digest}\n`,
+      /journal line 1: batch at 5 follows 0 stored bets/,
+    ],
   ];
   for (const [name, bets, journal, message] of cases) {
     await t.step(name, async () => {
@@ -404,7 +442,7 @@ Deno.test("BetStore.open() closes the files it opened when it refuses them", asy
   await withTempDir(async (dir) => {
     const path = `${dir}/bets.csv`;
     await Deno.writeTextFile(path, formatStoreRow(makeBet()));
-    await Deno.writeTextFile(journalPathFor(path), "B 1 1 2 38\n");
+    await Deno.writeTextFile(journalPathFor(path), "B 1 0 2 38 0000abcd\n");
     let open = 0;
     const counting: StoreFileOpener = async (file) => {
       const real = await openAppendFile(file);
@@ -442,20 +480,20 @@ Deno.test("BetStore.append() rejects when a write or sync fails, stores nothing 
         const failed = makeBets(1, 3, { winnersAt: [1], firstDocument: 60_000_000 });
         const retried = makeBets(1, 1, { firstDocument: 70_000_000 });
         await withStore(path, async (store) => {
-          await store.append(1, 1, stored);
+          await append(store, 1, 0, stored);
           opener.arm();
-          await assert.rejects(store.append(1, 2, failed), /store write failed: injected/);
+          await assert.rejects(append(store, 1, 2, failed), /store write failed: injected/);
           assert.equal(opener.failures, 1);
-          assert.equal(store.lastSequence(1), 1);
-          assert.equal(store.betCount(1), 2);
+          assert.equal(store.storedBets(1), 2);
+          assert.equal(store.acceptedBets(1), 2, "the failed batch is no longer counted");
           assert.deepEqual(documentsOf(store.winners(1)), [stored[0]!.document]);
-          assert.deepEqual(await store.append(1, 2, retried), { duplicate: false });
+          assert.deepEqual(await append(store, 1, 2, retried), { duplicate: false });
           assert.deepEqual(store.syncStats(), { syncs: 2, batches: 2 });
         }, opener.open);
         const { store, report: restored } = await BetStore.open(path);
         try {
           assert.deepEqual(restored, report({ bets: 3, batches: 2 }));
-          assert.equal(store.lastSequence(1), 2);
+          assert.equal(store.storedBets(1), 3);
           assert.deepEqual(documentsOf(store.winners(1)), [stored[0]!.document]);
         } finally {
           await store.close();
@@ -466,17 +504,21 @@ Deno.test("BetStore.append() rejects when a write or sync fails, stores nothing 
   }
 });
 
-Deno.test("BetStore.append() fails the batches queued behind a failed group", async () => {
+Deno.test("BetStore.append() fails the batches queued behind a failed group, and refuses a later one behind the gap", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/bets.csv`;
     const opener = new FaultyOpener("bets", "syncData");
     await withStore(path, async (store) => {
       opener.arm();
-      const failing = store.append(1, 1, makeBets(1, 1));
-      const queued = store.append(1, 2, makeBets(1, 1, { firstDocument: 3 }));
+      const failing = append(store, 1, 0, makeBets(1, 1));
+      const queued = append(store, 1, 1, makeBets(1, 1, { firstDocument: 3 }));
       await assert.rejects(failing, /store write failed/);
       await assert.rejects(queued, /store write failed/);
-      assert.equal(store.lastSequence(1), 0);
+      assert.equal(store.storedBets(1), 0);
+      await assert.rejects(
+        append(store, 1, 2, makeBets(1, 1, { firstDocument: 4 })),
+        /misplaced: 0 expected/,
+      );
     }, opener.open);
     assert.deepEqual(await readBets(path), []);
   });
@@ -486,12 +528,12 @@ Deno.test("BetStore.close() waits for queued appends, is safe twice, and refuses
   await withTempDir(async (dir) => {
     const path = `${dir}/bets.csv`;
     const { store } = await BetStore.open(path);
-    const pending = [store.append(1, 1, makeBets(1, 2)), store.markFinished(1, 2)];
+    const pending = [append(store, 1, 0, makeBets(1, 2)), store.markFinished(1, 2)];
     await store.close();
     for (const append of pending) assert.equal(await isPending(append), false);
     assert.deepEqual(await Promise.all(pending), [{ duplicate: false }, { duplicate: false }]);
     await store.close();
-    await assert.rejects(store.append(1, 2, makeBets(1, 1)), /store is closed/);
+    await assert.rejects(append(store, 1, 2, makeBets(1, 1)), /store is closed/);
     await assert.rejects(store.markFinished(2, 0), /store is closed/);
     assert.equal((await readBets(path)).length, 2);
   });
@@ -529,14 +571,14 @@ Deno.test("loadBets() streams a bets file and names the path and line of a bad r
 
 Deno.test("BetStore.room() holds appenders back while queued rows reach queueBytesMax, and frees them as batches are stored", async () => {
   await withTempDir(async (dir) => {
-    const rows = encodeStoreRows(makeBets(1, 10));
-    const limit = 2 * rows.bytes.length;
+    const bets = makeBets(1, 10);
+    const limit = 2 * storeRowsOf(bets).bytes.length;
     const { store } = await BetStore.open(`${dir}/bets.csv`, openAppendFile, () => {}, limit);
     try {
       assert.equal(store.room(), undefined, "an empty queue has room");
-      const first = store.append(1, 1, rows);
+      const first = append(store, 1, 0, bets);
       assert.equal(store.room(), undefined, "one batch under the limit");
-      const second = store.append(1, 2, rows);
+      const second = append(store, 1, 10, bets);
       const room = store.room();
       assert.ok(room !== undefined, "at the limit appenders wait");
       assert.equal(store.room(), room, "every appender waits on the same promise");
@@ -544,7 +586,7 @@ Deno.test("BetStore.room() holds appenders back while queued rows reach queueByt
       await Promise.all([first, second]);
       await room;
       assert.equal(store.room(), undefined, "room again once stored");
-      assert.equal(store.betCount(1), 20);
+      assert.equal(store.storedBets(1), 20);
     } finally {
       await store.close();
     }

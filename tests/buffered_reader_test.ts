@@ -40,10 +40,10 @@ function readerOf(bytes: Uint8Array | string, chunkBytes: number): BufferedReade
 
 const _MESSAGES: Message[] = [
   { type: MessageType.hello, agency: 3 },
-  { type: MessageType.helloAck, lastSequence: 0, storedBets: 0 },
+  { type: MessageType.helloAck, drawId: "local", storedBets: 0, storedDigest: 0, checkpoints: [] },
   {
     type: MessageType.batch,
-    sequence: 1,
+    first: 0,
     bets: [
       {
         firstName: "Zoé 😀",
@@ -55,15 +55,16 @@ const _MESSAGES: Message[] = [
       { firstName: "Ana", lastName: "Núñez", document: "1", birthdate: "1990-01-01", number: 0 },
     ],
   },
-  { type: MessageType.batchAck, sequence: 1, count: 2 },
+  { type: MessageType.batchAck, first: 0, count: 2 },
   {
     type: MessageType.batchNack,
-    sequence: 2,
+    first: 2,
     count: 1,
     code: ErrorCode.invalidBet,
     betIndex: 1,
     field: "number",
     reason: "10000 is not an integer in 0..9999",
+    expected: 2,
   },
   { type: MessageType.finished, total: 2 },
   { type: MessageType.winnersQuery },

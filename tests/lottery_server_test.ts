@@ -10,6 +10,8 @@ import { writeAll } from "../lib/runtime/write_all.ts";
 import { ECHO_LINE_BYTES_MAX } from "../lib/limits.ts";
 import { Logger } from "../lib/runtime/log.ts";
 import { openCentral } from "../lib/server/central.ts";
+import { drawBetsPath } from "../lib/store/draw_paths.ts";
+import { digestOf } from "./helpers/store_rows.ts";
 import { LotteryServer, type LotteryServerOptions } from "../lib/server/lottery_server.ts";
 import {
   ErrorCode,
@@ -33,13 +35,15 @@ interface Harness {
   winnersAsked(agency: number): Promise<void>;
 }
 
+const _DRAW_ID = "test-draw";
+
 /** Runs `body` against a fresh server on a free port; shuts it down after. */
 async function withServer(
   options: Partial<LotteryServerOptions> & { agencies?: number; storeQueueBytesMax?: number },
   body: (harness: Harness) => Promise<void>,
 ): Promise<void> {
   await withTempDir(async (dir) => {
-    const storage = `${dir}/bets.csv`;
+    const storage = drawBetsPath(dir, _DRAW_ID);
     const lines: string[] = [];
     const watch = new LineWatch();
     const logger = new Logger("DEBUG", (line) => {
@@ -48,7 +52,8 @@ async function withServer(
     });
     const central = await openCentral(
       {
-        storage,
+        storageDir: dir,
+        drawId: _DRAW_ID,
         agencies: options.agencies ?? 2,
         ...(options.storeQueueBytesMax === undefined
           ? {}
@@ -90,20 +95,33 @@ function wire(agency: number, count: number, winnersAt: number[] = []): WireBet[
   return makeBets(agency, count, { winnersAt }).map(({ agency: _, ...bet }) => bet);
 }
 
-Deno.test("a batch re-sent with a stored sequence is acknowledged again and stored once", async () => {
+Deno.test("a batch re-sent at its stored position is acknowledged again and stored once; helloAck names the draw, the stored count and its digest", async () => {
   await withServer({}, async ({ port, storage }) => {
     const [peer, helloAck] = await RawPeer.hello(port, 1);
-    assert.deepEqual(helloAck, { type: MessageType.helloAck, lastSequence: 0, storedBets: 0 });
+    assert.deepEqual(helloAck, {
+      type: MessageType.helloAck,
+      drawId: _DRAW_ID,
+      storedBets: 0,
+      storedDigest: 0,
+      checkpoints: [],
+    });
     const bets = wire(1, 3);
-    await peer.send({ type: MessageType.batch, sequence: 1, bets });
-    await peer.send({ type: MessageType.batch, sequence: 1, bets });
-    assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, sequence: 1, count: 3 });
-    assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, sequence: 1, count: 3 });
+    await peer.send({ type: MessageType.batch, first: 0, bets });
+    assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, first: 0, count: 3 });
+    await peer.send({ type: MessageType.batch, first: 0, bets });
+    assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, first: 0, count: 3 });
     peer.close();
+    const digest = digestOf(makeBets(1, 3));
     const [again, ack] = await RawPeer.hello(port, 1);
-    assert.deepEqual(ack, { type: MessageType.helloAck, lastSequence: 1, storedBets: 3 });
-    await again.send({ type: MessageType.batch, sequence: 1, bets });
-    assert.deepEqual(await again.receive(), { type: MessageType.batchAck, sequence: 1, count: 3 });
+    assert.deepEqual(ack, {
+      type: MessageType.helloAck,
+      drawId: _DRAW_ID,
+      storedBets: 3,
+      storedDigest: digest,
+      checkpoints: [{ position: 3, digest }],
+    });
+    await again.send({ type: MessageType.batch, first: 0, bets });
+    assert.deepEqual(await again.receive(), { type: MessageType.batchAck, first: 0, count: 3 });
     again.close();
     assert.equal((await Array.fromAsync(loadBets(storage))).length, 3);
   });
@@ -115,11 +133,11 @@ Deno.test("with a store queue of one batch, sessions wait for the writer and eve
     const upload = async (agency: number) => {
       const [peer] = await RawPeer.hello(port, agency);
       // Every batch sent at once: the server must hold them back, not drop them.
-      for (let sequence = 1; sequence <= batches; sequence += 1) {
-        await peer.send({ type: MessageType.batch, sequence, bets: wire(agency, 20) });
+      for (let first = 0; first < 20 * batches; first += 20) {
+        await peer.send({ type: MessageType.batch, first, bets: wire(agency, 20) });
       }
-      for (let sequence = 1; sequence <= batches; sequence += 1) {
-        assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, sequence, count: 20 });
+      for (let first = 0; first < 20 * batches; first += 20) {
+        assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, first, count: 20 });
       }
       peer.close();
     };
@@ -136,15 +154,15 @@ Deno.test("a batch with one bad bet is refused whole, naming the bet and field, 
     const [peer] = await RawPeer.hello(port, 2);
     const bets = wire(2, 4);
     bets[2] = { ...bets[2]!, document: "12a45" };
-    await peer.send({ type: MessageType.batch, sequence: 1, bets });
+    await peer.send({ type: MessageType.batch, first: 0, bets });
     const nack = await peer.receive();
     assert.equal(nack.type, MessageType.batchNack);
     assert.ok(nack.type === MessageType.batchNack);
     assert.equal(nack.code, ErrorCode.invalidBet);
     assert.equal(nack.betIndex, 3);
     assert.equal(nack.field, "document");
-    await peer.send({ type: MessageType.batch, sequence: 2, bets: wire(2, 2) });
-    assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, sequence: 2, count: 2 });
+    await peer.send({ type: MessageType.batch, first: 0, bets: wire(2, 2) });
+    assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, first: 0, count: 2 });
     peer.close();
     assert.equal((await Array.fromAsync(loadBets(storage))).length, 2, "nothing of the bad batch");
     assert.equal(
@@ -222,7 +240,7 @@ Deno.test("a batch whose declared count disagrees with its content is refused wi
     const [peer] = await RawPeer.hello(port, 1);
     const frame = (await import("../lib/protocol/message_codec.ts")).encodeMessage({
       type: MessageType.batch,
-      sequence: 5,
+      first: 5,
       bets: wire(1, 2),
     });
     new DataView(frame.buffer).setUint16(7 + 4, 3);
@@ -230,7 +248,7 @@ Deno.test("a batch whose declared count disagrees with its content is refused wi
     const nack = await peer.receive();
     assert.ok(nack.type === MessageType.batchNack);
     assert.equal(nack.code, ErrorCode.countMismatch);
-    assert.equal(nack.sequence, 5);
+    assert.equal(nack.first, 5);
     peer.close();
   });
 });
@@ -239,8 +257,8 @@ Deno.test("winners answer holds only the asking agency's documents, after the dr
   await withServer({ agencies: 2 }, async ({ port, lines, winnersAsked }) => {
     const [one] = await RawPeer.hello(port, 1);
     const [two] = await RawPeer.hello(port, 2);
-    await one.send({ type: MessageType.batch, sequence: 1, bets: wire(1, 5, [1, 3]) });
-    await two.send({ type: MessageType.batch, sequence: 1, bets: wire(2, 5, [0]) });
+    await one.send({ type: MessageType.batch, first: 0, bets: wire(1, 5, [1, 3]) });
+    await two.send({ type: MessageType.batch, first: 0, bets: wire(2, 5, [0]) });
     await one.receive();
     await two.receive();
     await one.send({ type: MessageType.finished, total: 5 });
@@ -255,7 +273,7 @@ Deno.test("winners answer holds only the asking agency's documents, after the dr
     assert.ok(winnersOne.type === MessageType.winners && winnersTwo.type === MessageType.winners);
     assert.deepEqual(winnersOne.documents, [String(20_100_001), String(20_100_003)]);
     assert.deepEqual(winnersTwo.documents, [String(20_200_000)]);
-    await one.send({ type: MessageType.batch, sequence: 2, bets: wire(1, 1) });
+    await one.send({ type: MessageType.batch, first: 5, bets: wire(1, 1) });
     const closed = await one.receive();
     assert.ok(closed.type === MessageType.batchNack && closed.code === ErrorCode.drawClosed);
     one.close();
@@ -266,7 +284,7 @@ Deno.test("winners answer holds only the asking agency's documents, after the dr
 Deno.test("finished with a total that differs from the stored bets is refused with countMismatch", async () => {
   await withServer({}, async ({ port }) => {
     const [peer] = await RawPeer.hello(port, 1);
-    await peer.send({ type: MessageType.batch, sequence: 1, bets: wire(1, 3) });
+    await peer.send({ type: MessageType.batch, first: 0, bets: wire(1, 3) });
     await peer.receive();
     await peer.send({ type: MessageType.finished, total: 4 });
     const reply = await peer.receive();
@@ -283,7 +301,7 @@ Deno.test("connections beyond connectionsMax get tooManyConnections while connec
     const refusal = await third.receive();
     assert.ok(refusal.type === MessageType.error && refusal.code === ErrorCode.tooManyConnections);
     third.close();
-    await first.send({ type: MessageType.batch, sequence: 1, bets: wire(1, 1) });
+    await first.send({ type: MessageType.batch, first: 0, bets: wire(1, 1) });
     assert.equal((await first.receive()).type, MessageType.batchAck);
     first.close();
     second.close();
@@ -350,5 +368,115 @@ Deno.test("shutdown answers a waiting winners query with shuttingDown", async ()
     assert.ok(reply.type === MessageType.error && reply.code === ErrorCode.shuttingDown);
     await closing;
     peer.close();
+  });
+});
+
+/** The nack a batch at `first` gets, asserting it is one. */
+async function nackOf(peer: RawPeer, first: number, bets: WireBet[]) {
+  await peer.send({ type: MessageType.batch, first, bets });
+  const reply = await peer.receive();
+  assert.ok(reply.type === MessageType.batchNack, `expected a nack, got type ${reply.type}`);
+  return reply;
+}
+
+Deno.test("batches out of position are refused with positionMismatch naming the expected position, and nothing of them is stored", async (t) => {
+  await withServer({}, async ({ port, storage }) => {
+    const [peer] = await RawPeer.hello(port, 1);
+    const bets = wire(1, 300);
+    await peer.send({ type: MessageType.batch, first: 0, bets: bets.slice(0, 100) });
+    assert.deepEqual(await peer.receive(), { type: MessageType.batchAck, first: 0, count: 100 });
+    await t.step("a gap (batches sent 1, 3, 2)", async () => {
+      const nack = await nackOf(peer, 200, bets.slice(200));
+      assert.equal(nack.code, ErrorCode.positionMismatch);
+      assert.equal(nack.expected, 100);
+      assert.equal(nack.first, 200);
+    });
+    await t.step("an overlap", async () => {
+      const nack = await nackOf(peer, 50, bets.slice(50, 150));
+      assert.equal(nack.code, ErrorCode.positionMismatch);
+      assert.equal(nack.expected, 100);
+    });
+    await t.step("position 0 again with other bets", async () => {
+      const nack = await nackOf(peer, 0, wire(1, 100, [7]));
+      assert.equal(nack.code, ErrorCode.positionMismatch);
+      assert.equal(nack.expected, 100);
+    });
+    await t.step("after the refusals the expected batches are stored", async () => {
+      await peer.send({ type: MessageType.batch, first: 100, bets: bets.slice(100, 200) });
+      await peer.send({ type: MessageType.batch, first: 200, bets: bets.slice(200) });
+      assert.deepEqual(await peer.receive(), {
+        type: MessageType.batchAck,
+        first: 100,
+        count: 100,
+      });
+      assert.deepEqual(await peer.receive(), {
+        type: MessageType.batchAck,
+        first: 200,
+        count: 100,
+      });
+    });
+    peer.close();
+    const stored = await Array.fromAsync(loadBets(storage));
+    assert.deepEqual(stored.map(({ agency: _, ...bet }) => bet), bets, "each bet once, in order");
+  });
+});
+
+Deno.test("a second hello for an agency supersedes the first connection: it is closed with superseded, and the newcomer resumes after its batches", async () => {
+  await withServer({}, async ({ port, storage, lines }) => {
+    const [older] = await RawPeer.hello(port, 1);
+    await older.send({ type: MessageType.batch, first: 0, bets: wire(1, 50) });
+    assert.equal((await older.receive()).type, MessageType.batchAck);
+    const [newer, helloAck] = await RawPeer.hello(port, 1);
+    assert.ok(helloAck.type === MessageType.helloAck);
+    assert.equal(helloAck.storedBets, 50);
+    const refusal = await older.receive();
+    assert.ok(refusal.type === MessageType.error && refusal.code === ErrorCode.superseded);
+    assert.ok(await older.closedByServer());
+    // The older connection is gone: whatever it tried now could not be stored.
+    await older.send({ type: MessageType.batch, first: 50, bets: wire(1, 10, [0]) }).catch(
+      () => {},
+    );
+    older.close();
+    await newer.send({ type: MessageType.batch, first: 50, bets: wire(1, 100).slice(50) });
+    assert.deepEqual(await newer.receive(), { type: MessageType.batchAck, first: 50, count: 50 });
+    newer.close();
+    const stored = await Array.fromAsync(loadBets(storage));
+    assert.deepEqual(stored.map(({ agency: _, ...bet }) => bet), wire(1, 100));
+    assert.equal(lines.filter((line) => isLine(line, "hello", "in_progress")).length, 1);
+  });
+});
+
+Deno.test("a newcomer's helloAck waits for the batches its superseded predecessor left at the store", async () => {
+  await withServer({ storeQueueBytesMax: 1 }, async ({ port }) => {
+    const [older] = await RawPeer.hello(port, 1);
+    // Queued, not yet answered: the newcomer must count them.
+    for (let first = 0; first < 200; first += 20) {
+      await older.send({
+        type: MessageType.batch,
+        first,
+        bets: wire(1, 200).slice(first, first + 20),
+      });
+    }
+    const [newer, helloAck] = await RawPeer.hello(port, 1);
+    assert.ok(helloAck.type === MessageType.helloAck);
+    const acked: number[] = [];
+    while (true) {
+      const reply = await older.receive().catch(() => undefined);
+      if (reply?.type !== MessageType.batchAck) break;
+      acked.push(reply.first);
+    }
+    for (const first of acked) {
+      assert.ok(first + 20 <= helloAck.storedBets, `batch at ${first} acked but not counted`);
+    }
+    // Nothing of the predecessor is still on its way: the rest goes on from there.
+    const rest = wire(1, 200).slice(helloAck.storedBets);
+    await newer.send({ type: MessageType.batch, first: helloAck.storedBets, bets: rest });
+    assert.deepEqual(await newer.receive(), {
+      type: MessageType.batchAck,
+      first: helloAck.storedBets,
+      count: rest.length,
+    });
+    older.close();
+    newer.close();
   });
 });

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { BetStore } from "../lib/store/bet_store.ts";
 import { Lottery, type WinnersSender } from "../lib/server/lottery.ts";
-import { ErrorCode } from "../lib/protocol/protocol.ts";
+import { ErrorCode, ProtocolError } from "../lib/protocol/protocol.ts";
+import type { Bet } from "../lib/bet/bet.ts";
+import { storeRowsOf } from "./helpers/store_rows.ts";
 import { makeBets } from "./helpers/bets.ts";
 import { afterMicrotasks, isPending } from "./helpers/promise_state.ts";
 import { protocolError } from "./helpers/protocol_errors.ts";
@@ -13,6 +15,13 @@ interface _Fixture {
   store: BetStore;
   lottery: Lottery;
   draws: () => number;
+  /** The `restored` flag of each onDraw call. */
+  restoredDraws: boolean[];
+}
+
+/** Stores `bets` as agency's batch at position `first`. */
+function storeBets(lottery: Lottery, agency: number, first: number, bets: readonly Bet[]) {
+  return lottery.storeBatch(agency, first, storeRowsOf(bets, first));
 }
 
 /** Opens the store at `path`, runs `body` with a lottery over it, closes the store. */
@@ -23,11 +32,13 @@ async function runLottery(
 ): Promise<void> {
   const { store } = await BetStore.open(path);
   let draws = 0;
-  const lottery = new Lottery(store, agencies, () => {
+  const restoredDraws: boolean[] = [];
+  const lottery = new Lottery(store, "test-draw", agencies, (restored) => {
     draws += 1;
+    restoredDraws.push(restored);
   });
   try {
-    await body({ store, lottery, draws: () => draws });
+    await body({ store, lottery, draws: () => draws, restoredDraws });
   } finally {
     await store.close();
   }
@@ -60,7 +71,7 @@ async function uploadAndFinish(
   count: number,
   winnersAt: number[] = [],
 ): Promise<void> {
-  if (count > 0) await lottery.storeBatch(agency, 1, makeBets(agency, count, { winnersAt }));
+  if (count > 0) await storeBets(lottery, agency, 0, makeBets(agency, count, { winnersAt }));
   await lottery.finish(agency, count);
 }
 
@@ -98,7 +109,7 @@ Deno.test("Lottery.finish() calls onRecorded before the draw", async () => {
 
 Deno.test("Lottery.finish() rejects a total that differs from the bets stored with countMismatch", async (t) => {
   await withLottery(2, async ({ lottery, store, draws }) => {
-    await lottery.storeBatch(1, 1, makeBets(1, 5));
+    await storeBets(lottery, 1, 0, makeBets(1, 5));
     for (const total of [0, 4, 6]) {
       await t.step(`declares ${total} of 5`, async () => {
         await assert.rejects(lottery.finish(1, total), protocolError(ErrorCode.countMismatch));
@@ -120,8 +131,8 @@ Deno.test("Lottery.finish() rejects a total that differs from the bets stored wi
 Deno.test("Lottery.answerWinners() waits for the draw and answers only the asking agency's winners", async () => {
   await withLottery(2, async ({ lottery }) => {
     const signal = new AbortController().signal;
-    await lottery.storeBatch(1, 1, makeBets(1, 5, { winnersAt: [1, 3] }));
-    await lottery.storeBatch(2, 1, makeBets(2, 2, { winnersAt: [0] }));
+    await storeBets(lottery, 1, 0, makeBets(1, 5, { winnersAt: [1, 3] }));
+    await storeBets(lottery, 2, 0, makeBets(2, 2, { winnersAt: [0] }));
     const first = lottery.answerWinners(1, signal, sendNowhere);
     const second = lottery.answerWinners(2, signal, sendNowhere);
     await lottery.finish(1, 5);
@@ -246,11 +257,11 @@ Deno.test("Lottery.storeBatch() refuses batches after the draw with drawClosed",
     await uploadAndFinish(lottery, 2, 1);
     for (const agency of [1, 2, 3]) {
       await assert.rejects(
-        lottery.storeBatch(agency, 2, makeBets(agency, 1)),
+        storeBets(lottery, agency, agency === 3 ? 0 : 1, makeBets(agency, 1)),
         protocolError(ErrorCode.drawClosed),
       );
     }
-    assert.equal(store.betCount(3), 0);
+    assert.equal(store.storedBets(3), 0);
   });
 });
 
@@ -258,34 +269,61 @@ Deno.test("Lottery.storeBatch() refuses batches of a finished agency with alread
   await withLottery(2, async ({ lottery, store }) => {
     await uploadAndFinish(lottery, 1, 2);
     await assert.rejects(
-      lottery.storeBatch(1, 2, makeBets(1, 1)),
+      storeBets(lottery, 1, 2, makeBets(1, 1)),
       protocolError(ErrorCode.alreadyFinished),
     );
-    assert.equal(store.betCount(1), 2);
-    assert.deepEqual(await lottery.storeBatch(2, 1, makeBets(2, 1)), { duplicate: false });
+    assert.equal(store.storedBets(1), 2);
+    assert.deepEqual(await storeBets(lottery, 2, 0, makeBets(2, 1)), { duplicate: false });
   });
 });
 
 Deno.test("Lottery.storeBatch() acknowledges a duplicate even after finish and after the draw", async () => {
   await withLottery(2, async ({ lottery, draws }) => {
-    await lottery.storeBatch(1, 1, makeBets(1, 2));
-    await lottery.storeBatch(1, 2, makeBets(1, 2, { firstDocument: 5 }));
+    const first = makeBets(1, 2);
+    const second = makeBets(1, 2, { firstDocument: 5 });
+    await storeBets(lottery, 1, 0, first);
+    await storeBets(lottery, 1, 2, second);
     await lottery.finish(1, 4);
-    assert.deepEqual(await lottery.storeBatch(1, 2, makeBets(1, 2)), { duplicate: true });
+    assert.deepEqual(await storeBets(lottery, 1, 2, second), { duplicate: true });
     await uploadAndFinish(lottery, 2, 0);
     assert.equal(draws(), 1);
-    assert.deepEqual(await lottery.storeBatch(1, 1, makeBets(1, 2)), { duplicate: true });
-    assert.deepEqual(await lottery.storeBatch(1, 0, []), { duplicate: true });
-    assert.equal(lottery.lastSequence(1), 2);
-    assert.equal(lottery.betCount(1), 4);
+    assert.deepEqual(await storeBets(lottery, 1, 0, first), { duplicate: true });
+    assert.deepEqual(await storeBets(lottery, 1, 0, []), { duplicate: true });
+    assert.equal(lottery.storedBets(1), 4);
   });
 });
 
-Deno.test("Lottery over a restored store where every agency finished is drawn without calling onDraw", async () => {
-  await withReopenedLottery(2, async ({ lottery }) => {
+Deno.test("Lottery.storeBatch() refuses a gap, an overlap and other bets at a stored position with positionMismatch", async (t) => {
+  await withLottery(2, async ({ lottery }) => {
+    const bets = makeBets(1, 6);
+    await storeBets(lottery, 1, 0, bets.slice(0, 3));
+    const cases: [string, number, Bet[]][] = [
+      ["a gap", 4, bets.slice(4)],
+      ["an overlap", 2, bets.slice(2)],
+      ["other bets at position 0", 0, makeBets(1, 3, { firstDocument: 50 })],
+    ];
+    for (const [name, first, batch] of cases) {
+      await t.step(name, async () => {
+        await assert.rejects(
+          storeBets(lottery, 1, first, batch),
+          (error: unknown) =>
+            error instanceof ProtocolError && error.code === ErrorCode.positionMismatch &&
+            /3 expected/.test(error.message),
+        );
+      });
+    }
+    assert.equal(lottery.storedBets(1), 3);
+    assert.equal(lottery.acceptedBets(1), 3);
+  });
+});
+
+Deno.test("Lottery over a restored store where every agency finished is drawn, and says so once with restored: true", async () => {
+  await withReopenedLottery(2, async ({ lottery, restoredDraws }) => {
     await uploadAndFinish(lottery, 1, 3, [2]);
     await uploadAndFinish(lottery, 2, 1);
-  }, async ({ lottery, draws }) => {
+    assert.deepEqual(restoredDraws, [false]);
+  }, async ({ lottery, draws, restoredDraws }) => {
+    assert.deepEqual(restoredDraws, [true]);
     assert.deepEqual(
       documentsOf(await lottery.answerWinners(1, new AbortController().signal, sendNowhere)),
       [
@@ -293,10 +331,11 @@ Deno.test("Lottery over a restored store where every agency finished is drawn wi
       ],
     );
     await assert.rejects(
-      lottery.storeBatch(1, 2, makeBets(1, 1)),
+      storeBets(lottery, 1, 3, makeBets(1, 1)),
       protocolError(ErrorCode.drawClosed),
     );
-    assert.equal(draws(), 0);
+    await lottery.finish(1, 3);
+    assert.equal(draws(), 1, "a finish after the restore draws nothing again");
   });
 });
 
@@ -306,7 +345,7 @@ Deno.test("Lottery over a restored store where some agencies finished waits for 
   }, async ({ lottery, draws }) => {
     assert.equal(draws(), 0);
     await assert.rejects(
-      lottery.storeBatch(1, 2, makeBets(1, 1)),
+      storeBets(lottery, 1, 2, makeBets(1, 1)),
       protocolError(ErrorCode.alreadyFinished),
     );
     await uploadAndFinish(lottery, 2, 1);

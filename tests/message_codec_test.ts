@@ -43,30 +43,51 @@ const _EVERY_MESSAGE: [string, Message][] = [
   ["hello", { type: MessageType.hello, agency: 1 }],
   ["hello agency 0", { type: MessageType.hello, agency: 0 }],
   ["hello agency u32 max", { type: MessageType.hello, agency: 0xffff_ffff }],
-  ["helloAck", { type: MessageType.helloAck, lastSequence: 7, storedBets: 700 }],
-  ["helloAck zeros", { type: MessageType.helloAck, lastSequence: 0, storedBets: 0 }],
-  ["batch of 0 bets", { type: MessageType.batch, sequence: 1, bets: [] }],
-  ["batch of 1 bet", { type: MessageType.batch, sequence: 2, bets: [_BET] }],
-  ["batch of tricky names", { type: MessageType.batch, sequence: 0xffff_ffff, bets: _TRICKY_BETS }],
-  ["batchAck", { type: MessageType.batchAck, sequence: 3, count: 100 }],
-  ["batchAck count u16 max", { type: MessageType.batchAck, sequence: 3, count: 0xffff }],
+  ["helloAck", {
+    type: MessageType.helloAck,
+    drawId: "20261201-094200-1a2b",
+    storedBets: 700,
+    storedDigest: 0xdead_beef,
+    checkpoints: [{ position: 100, digest: 1 }, { position: 700, digest: 0xdead_beef }],
+  }],
+  ["helloAck zeros", {
+    type: MessageType.helloAck,
+    drawId: "",
+    storedBets: 0,
+    storedDigest: 0,
+    checkpoints: [],
+  }],
+  ["helloAck at its bounds", {
+    type: MessageType.helloAck,
+    drawId: "d".repeat(255),
+    storedBets: 0xffff_ffff,
+    storedDigest: 0xffff_ffff,
+    checkpoints: [{ position: 0xffff_ffff, digest: 0xffff_ffff }],
+  }],
+  ["batch of 0 bets", { type: MessageType.batch, first: 1, bets: [] }],
+  ["batch of 1 bet", { type: MessageType.batch, first: 2, bets: [_BET] }],
+  ["batch of tricky names", { type: MessageType.batch, first: 0xffff_ffff, bets: _TRICKY_BETS }],
+  ["batchAck", { type: MessageType.batchAck, first: 3, count: 100 }],
+  ["batchAck count u16 max", { type: MessageType.batchAck, first: 3, count: 0xffff }],
   ["batchNack", {
     type: MessageType.batchNack,
-    sequence: 4,
+    first: 4,
     count: 2,
     code: ErrorCode.invalidBet,
     betIndex: 2,
     field: "birthdate",
     reason: '"2023-02-29" is not a YYYY-MM-DD date',
+    expected: 300,
   }],
   ["batchNack without bet", {
     type: MessageType.batchNack,
-    sequence: 5,
+    first: 5,
     count: 0,
     code: ErrorCode.drawClosed,
     betIndex: 0,
     field: "",
     reason: "",
+    expected: 0xffff_ffff,
   }],
   ["finished", { type: MessageType.finished, total: 2000 }],
   ["finished 0", { type: MessageType.finished, total: 0 }],
@@ -111,7 +132,7 @@ Deno.test("encodeMessage() writes marker, version, type and big-endian body leng
 });
 
 Deno.test("encodeMessage() writes a bet as four length-prefixed texts and a u16 number", () => {
-  const frame = encodeMessage({ type: MessageType.batch, sequence: 9, bets: [_BET] });
+  const frame = encodeMessage({ type: MessageType.batch, first: 9, bets: [_BET] });
   const body = [...frame.subarray(FRAME_HEADER_BYTES)];
   const text = (value: string) => [value.length, ...new TextEncoder().encode(value)];
   assert.deepEqual(body, [
@@ -154,7 +175,7 @@ Deno.test("startFrame() and finishFrame() patch each frame's length in a shared 
   writer.u32(1);
   const bytes = finishFrame(writer, second);
   const first = frameOf(bytes.subarray(0, second));
-  assert.deepEqual(decodeMessage(first), { type: MessageType.batch, sequence: 1, bets: [_BET] });
+  assert.deepEqual(decodeMessage(first), { type: MessageType.batch, first: 1, bets: [_BET] });
   assert.deepEqual(decodeMessage(frameOf(bytes.subarray(second))), {
     type: MessageType.finished,
     total: 1,
@@ -166,28 +187,29 @@ Deno.test("encodeMessage() rejects a field that does not fit its wire type with 
   const cases: [string, Message][] = [
     ["name of 256 bytes", {
       type: MessageType.batch,
-      sequence: 1,
+      first: 1,
       bets: [{ ..._BET, firstName: "é".repeat(128) }],
     }],
     ["document of 256 bytes", { type: MessageType.winners, documents: ["1".repeat(256)] }],
-    ["number 65536", { type: MessageType.batch, sequence: 1, bets: [{ ..._BET, number: 65536 }] }],
-    ["number -1", { type: MessageType.batch, sequence: 1, bets: [{ ..._BET, number: -1 }] }],
+    ["number 65536", { type: MessageType.batch, first: 1, bets: [{ ..._BET, number: 65536 }] }],
+    ["number -1", { type: MessageType.batch, first: 1, bets: [{ ..._BET, number: -1 }] }],
     ["65536 bets", {
       type: MessageType.batch,
-      sequence: 1,
+      first: 1,
       bets: new Array<WireBet>(0x1_0000).fill(_BET),
     }],
-    ["sequence 2^32", { type: MessageType.batch, sequence: 0x1_0000_0000, bets: [] }],
+    ["first 2^32", { type: MessageType.batch, first: 0x1_0000_0000, bets: [] }],
     ["agency -1", { type: MessageType.hello, agency: -1 }],
-    ["batchAck count 65536", { type: MessageType.batchAck, sequence: 1, count: 0x1_0000 }],
+    ["batchAck count 65536", { type: MessageType.batchAck, first: 1, count: 0x1_0000 }],
     ["field of 256 bytes", {
       type: MessageType.batchNack,
-      sequence: 1,
+      first: 1,
       count: 1,
       code: ErrorCode.invalidBet,
       betIndex: 1,
       field: "f".repeat(256),
       reason: "",
+      expected: 0,
     }],
   ];
   for (const [name, message] of cases) {
@@ -207,12 +229,13 @@ Deno.test("encodeMessage() clips long error texts and nack reasons to 256 charac
   await t.step("nack reason of 4-byte characters stays within 1024 bytes", () => {
     const frame = encodeMessage({
       type: MessageType.batchNack,
-      sequence: 1,
+      first: 1,
       count: 1,
       code: ErrorCode.invalidBet,
       betIndex: 1,
       field: "first_name",
       reason: "😀".repeat(1000),
+      expected: 0,
     });
     const message = decodeMessage(frameOf(frame));
     assert.equal(message.type, MessageType.batchNack);
@@ -222,28 +245,28 @@ Deno.test("encodeMessage() clips long error texts and nack reasons to 256 charac
 });
 
 Deno.test("decodeMessage() rejects a batch declaring more bets than it holds with countMismatch", async () => {
-  const frame = encodeMessage({ type: MessageType.batch, sequence: 41, bets: [_BET, _BET] });
+  const frame = encodeMessage({ type: MessageType.batch, first: 41, bets: [_BET, _BET] });
   const error = await catchProtocolError(() => decodeMessage(frameOf(withBatchCount(frame, 3))));
   assert.equal(error.code, ErrorCode.countMismatch);
-  assert.deepEqual(error.batch, { sequence: 41, betIndex: 3, field: "first_name" });
+  assert.deepEqual(error.batch, { first: 41, betIndex: 3, field: "first_name" });
 });
 
 Deno.test("decodeMessage() rejects a batch holding more bets than it declares with countMismatch", async (t) => {
-  const frame = encodeMessage({ type: MessageType.batch, sequence: 42, bets: [_BET, _BET] });
+  const frame = encodeMessage({ type: MessageType.batch, first: 42, bets: [_BET, _BET] });
   for (const count of [0, 1]) {
     await t.step(`declares ${count} of 2`, async () => {
       const error = await catchProtocolError(() =>
         decodeMessage(frameOf(withBatchCount(frame, count)))
       );
       assert.equal(error.code, ErrorCode.countMismatch);
-      assert.deepEqual(error.batch, { sequence: 42, betIndex: 0, field: "" });
+      assert.deepEqual(error.batch, { first: 42, betIndex: 0, field: "" });
       assert.match(error.message, new RegExp(`declares ${count} bets`));
     });
   }
 });
 
 Deno.test("decodeMessage() names the field where a batch's last bet is cut short", async (t) => {
-  const frame = encodeMessage({ type: MessageType.batch, sequence: 43, bets: [_BET, _BET] });
+  const frame = encodeMessage({ type: MessageType.batch, first: 43, bets: [_BET, _BET] });
   // The second bet starts after the batch prefix and the first bet.
   const secondBet = frame.length - (frame.length - FRAME_HEADER_BYTES - 6) / 2;
   const cases: [number, string][] = [
@@ -255,7 +278,7 @@ Deno.test("decodeMessage() names the field where a batch's last bet is cut short
     await t.step(`cut inside ${field}`, async () => {
       const error = await catchProtocolError(() => decodeMessage(frameOf(frame.subarray(0, cut))));
       assert.equal(error.code, ErrorCode.countMismatch);
-      assert.deepEqual(error.batch, { sequence: 43, betIndex: 2, field });
+      assert.deepEqual(error.batch, { first: 43, betIndex: 2, field });
     });
   }
 });
@@ -271,14 +294,14 @@ Deno.test("decodeMessage() rejects invalid UTF-8 in a bet with invalidBet, its f
     await t.step(name, async () => {
       const bets = [_BET, _BET, _BET].map((bet) => ({ ...bet }));
       (bets[betIndex - 1]! as Record<string, unknown>)[key] = "\u0001MARK\u0001";
-      const frame = encodeMessage({ type: MessageType.batch, sequence: 44, bets });
+      const frame = encodeMessage({ type: MessageType.batch, first: 44, bets });
       // After the header and the batch prefix, 0x01 appears only in the marked text.
       const at = frame.indexOf(0x01, FRAME_HEADER_BYTES + 6);
       frame[at] = 0xff;
       frame[at + 1] = 0xfe;
       const error = await catchProtocolError(() => decodeMessage(frameOf(frame)));
       assert.equal(error.code, ErrorCode.invalidBet);
-      assert.deepEqual(error.batch, { sequence: 44, betIndex, field });
+      assert.deepEqual(error.batch, { first: 44, betIndex, field });
       assert.match(error.message, new RegExp(`bet ${betIndex}: ${field} is not valid UTF-8`));
     });
   }

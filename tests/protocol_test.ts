@@ -44,6 +44,6 @@ Deno.test("ProtocolError carries its code, batch context and name", () => {
   assert.equal(plain.name, "ProtocolError");
   assert.equal(plain.code, ErrorCode.frameTooLarge);
   assert.equal(plain.batch, undefined);
-  const batch = { sequence: 3, betIndex: 2, field: "document" };
+  const batch = { first: 3, betIndex: 2, field: "document" };
   assert.deepEqual(new ProtocolError(ErrorCode.invalidBet, "bad", batch).batch, batch);
 });

@@ -25,7 +25,8 @@ const _DEFAULTS: ServerConfig = {
   listenBacklog: 511,
   loggingLevel: "INFO",
   agencies: 5,
-  storage: "storage/bets.csv",
+  storageDir: "storage",
+  drawId: "local",
   frameBytesMax: FRAME_BYTES_MAX_DEFAULT,
   connectionsMax: 1024,
   idleTimeout: { text: `${IDLE_TIMEOUT_MS_DEFAULT / 1000}s`, ms: IDLE_TIMEOUT_MS_DEFAULT },
@@ -61,7 +62,8 @@ Deno.test("parseServerConfig() lets every key's environment variable win over th
     "SERVER_LISTEN_BACKLOG = 5",
     "LOGGING_LEVEL = INFO",
     "AGENCIES = 5",
-    "STORAGE = storage/bets.csv",
+    "STORAGE_DIR = storage",
+    "DRAW_ID = local",
     "FRAME_BYTES_MAX = 2048",
     "CONNECTIONS_MAX = 10",
     "IDLE_TIMEOUT = 30s",
@@ -73,7 +75,8 @@ Deno.test("parseServerConfig() lets every key's environment variable win over th
     ["SERVER_LISTEN_BACKLOG", "128", { listenBacklog: 128 }],
     ["LOGGING_LEVEL", "debug", { loggingLevel: "DEBUG" }],
     ["AGENCIES", "3", { agencies: 3 }],
-    ["STORAGE", "/var/lib/loteria/bets.csv", { storage: "/var/lib/loteria/bets.csv" }],
+    ["STORAGE_DIR", "/var/lib/loteria", { storageDir: "/var/lib/loteria" }],
+    ["DRAW_ID", "20261201-094200-1a2b", { drawId: "20261201-094200-1a2b" }],
     ["FRAME_BYTES_MAX", "1024", { frameBytesMax: 1024 }],
     ["CONNECTIONS_MAX", "1", { connectionsMax: 1 }],
     ["IDLE_TIMEOUT", "100ms", { idleTimeout: { text: "100ms", ms: 100 } }],
@@ -108,6 +111,8 @@ Deno.test("parseServerConfig() accepts every numeric key at its bounds and keeps
     ["IDLE_TIMEOUT", "0s", { idleTimeout: { text: "0s", ms: 0 } }],
     ["IDLE_TIMEOUT", "1h", { idleTimeout: { text: "1h", ms: 3_600_000 } }],
     ["SHUTDOWN_GRACE", "10m", { shutdownGrace: { text: "10m", ms: 600_000 } }],
+    ["DRAW_ID", "d".repeat(64), { drawId: "d".repeat(64) }],
+    ["DRAW_ID", "7", { drawId: "7" }],
   ];
   for (const [key, value, expected] of cases) {
     await t.step(`${key} = ${value}`, () => {
@@ -135,6 +140,21 @@ Deno.test("parseServerConfig() rejects a bad value with one line naming the key 
     ["connections 0", "CONNECTIONS_MAX = 0", /CONNECTIONS_MAX "0"/],
     ["bad duration", "IDLE_TIMEOUT = 30", /IDLE_TIMEOUT "30" in config\/server\.ini/],
     ["duration above the maximum", "SHUTDOWN_GRACE = 11m", /SHUTDOWN_GRACE "11m".*exceeds/],
+    [
+      "draw id with a slash",
+      "DRAW_ID = ../x",
+      /DRAW_ID "\.\.\/x" in config\/server\.ini may hold only/,
+    ],
+    [
+      "draw id of 65 characters",
+      `DRAW_ID = ${"d".repeat(65)}`,
+      /DRAW_ID "d{65}".* 1 to 64 characters/,
+    ],
+    [
+      "the old STORAGE key",
+      "STORAGE = storage/bets.csv",
+      /unknown key STORAGE in config\/server\.ini/,
+    ],
     ["unknown key", "SERVER_PROT = 1", /unknown key SERVER_PROT in config\/server\.ini/],
     ["unknown section", "[EXTRA]\nA = 1", /unknown key EXTRA in config\/server\.ini/],
   ];

@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { localBetsPath } from "./helpers/storage.ts";
 import { hasWon } from "../lib/bet/bet.ts";
 import { loadBets } from "../lib/store/bet_store.ts";
 import {
@@ -88,9 +89,9 @@ for (
   Deno.test(`lottery run, ${scenario.name}: every bet stored once, draw once after all bets, each agency told its winners`, async () => {
     await withTempDir(async (dir) => {
       const files = await writeAgencies(dir, scenario.agencies);
-      const storage = `${dir}/bets.csv`;
+      const storage = localBetsPath(dir);
       const server = await startLocalServer({
-        STORAGE: storage,
+        STORAGE_DIR: dir,
         AGENCIES: String(scenario.agencies.length),
       });
       let runs: ClientRun[];
@@ -150,7 +151,7 @@ Deno.test("winners query waits for the draw: an agency gets its answer only afte
     }]);
     const watch = new LineWatch();
     const server = await startLocalServer(
-      { STORAGE: `${dir}/bets.csv`, AGENCIES: "2" },
+      { STORAGE_DIR: dir, AGENCIES: "2" },
       watch.onLine,
     );
     const agencyIs = (line: string, agency: number) => fieldOf(line, "agency") === String(agency);
@@ -196,8 +197,8 @@ Deno.test("winners query waits for the draw: an agency gets its answer only afte
 Deno.test("server restarted on the same storage keeps every bet once and lets agencies resume", async () => {
   await withTempDir(async (dir) => {
     const [file] = await writeAgencies(dir, [{ bets: 500, winners: 2 }]);
-    const storage = `${dir}/bets.csv`;
-    let server = await startLocalServer({ STORAGE: storage, AGENCIES: "2" });
+    const storage = localBetsPath(dir);
+    let server = await startLocalServer({ STORAGE_DIR: dir, AGENCIES: "2" });
     const pending1 = runLocalClient(
       clientEnv(1, server.port, file!, { CLI_RECONNECT_BUDGET: "1s" }),
     );
@@ -206,7 +207,7 @@ Deno.test("server restarted on the same storage keeps every bet once and lets ag
     assert.equal(await server.stop(), 0);
     const run1 = await pending1;
     assert.equal(run1.code, 1, "the agency gives up once its reconnect budget is spent");
-    server = await startLocalServer({ STORAGE: storage, AGENCIES: "2" });
+    server = await startLocalServer({ STORAGE_DIR: dir, AGENCIES: "2" });
     try {
       const restore = linesOf(server.lines, "restore")[0]!;
       assert.equal(fieldOf(restore, "bets"), "500");
@@ -233,7 +234,7 @@ Deno.test("server restarted on the same storage keeps every bet once and lets ag
 
 Deno.test("server SIGTERM logs each close and a final shutdown line, and exits 0", async () => {
   await withTempDir(async (dir) => {
-    const server = await startLocalServer({ STORAGE: `${dir}/bets.csv` });
+    const server = await startLocalServer({ STORAGE_DIR: dir });
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
     await conn.write(new TextEncoder().encode("ping\n"));
     await conn.read(new Uint8Array(16));
@@ -251,7 +252,7 @@ Deno.test("server SIGTERM logs each close and a final shutdown line, and exits 0
 Deno.test("client SIGTERM mid-upload closes its connection and file, logs shutdown and exits 0", async () => {
   await withTempDir(async (dir) => {
     const [file] = await writeAgencies(dir, [{ bets: 20, winners: 0 }]);
-    const server = await startLocalServer({ STORAGE: `${dir}/bets.csv`, AGENCIES: "2" });
+    const server = await startLocalServer({ STORAGE_DIR: dir, AGENCIES: "2" });
     try {
       const client = new Deno.Command(Deno.execPath(), {
         args: ["run", ...permissionSetFlags("client"), "client.ts"],
@@ -339,7 +340,7 @@ Deno.test("a bad config is one line naming the key and the file, exit code 2, no
 Deno.test("config line shows the effective values exactly as configured", async () => {
   await withTempDir(async (dir) => {
     const server = await startLocalServer({
-      STORAGE: `${dir}/bets.csv`,
+      STORAGE_DIR: dir,
       SERVER_LISTEN_BACKLOG: "7",
       LOGGING_LEVEL: "DEBUG",
     });
@@ -364,7 +365,7 @@ Deno.test("config line shows the effective values exactly as configured", async 
 
 Deno.test("echo mode: every message comes back and the loop ends with loop_finished", async () => {
   await withTempDir(async (dir) => {
-    const server = await startLocalServer({ STORAGE: `${dir}/bets.csv` });
+    const server = await startLocalServer({ STORAGE_DIR: dir });
     try {
       const run = await runLocalClient({
         CLI_ID: "4",
@@ -388,8 +389,8 @@ Deno.test("echo mode: every message comes back and the loop ends with loop_finis
 
 Deno.test("bet mode: the one bet is confirmed, logged at INFO, and stored once even when re-run", async () => {
   await withTempDir(async (dir) => {
-    const storage = `${dir}/bets.csv`;
-    const server = await startLocalServer({ STORAGE: storage });
+    const storage = localBetsPath(dir);
+    const server = await startLocalServer({ STORAGE_DIR: dir });
     const env = {
       CLI_ID: "2",
       CLI_MODE: "bet",
@@ -431,7 +432,7 @@ Deno.test("client skips malformed rows with their line numbers and counts them i
         '"O""Hara",Díaz,30111225,1980-12-31,7574',
       ].join("\n") + "\n",
     );
-    const server = await startLocalServer({ STORAGE: `${dir}/bets.csv`, AGENCIES: "1" });
+    const server = await startLocalServer({ STORAGE_DIR: dir, AGENCIES: "1" });
     let run: ClientRun;
     try {
       run = await runLocalClient(clientEnv(1, server.port, file));
@@ -468,7 +469,7 @@ Deno.test({
   fn: async () => {
     await withTempDir(async (dir) => {
       const server = await startLocalServer({
-        STORAGE: `${dir}/bets.csv`,
+        STORAGE_DIR: dir,
         SERVER_LISTEN_BACKLOG: "7",
       });
       try {
@@ -492,7 +493,7 @@ Deno.test("at DEBUG the server logs each stored bet and the client each confirme
       "Ana,Paz,30111222,1990-01-01,7574\nLuis,Gómez,30111223,1991-02-03,12\n",
     );
     const server = await startLocalServer({
-      STORAGE: `${dir}/bets.csv`,
+      STORAGE_DIR: dir,
       AGENCIES: "1",
       LOGGING_LEVEL: "DEBUG",
     });

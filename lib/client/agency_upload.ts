@@ -1,11 +1,19 @@
 /**
  * An agency's upload: streams its data file as batches over one connection,
  * keeps a bounded window of unacknowledged batches in flight, survives lost
- * connections (reconnect, hello says what the server stored, resend the
- * rest), then sends `finished` and asks for its winners.
+ * connections (reconnect, hello says how many bets the server stored, resend
+ * the rest), then sends `finished` and asks for its winners.
+ *
+ * Resume is by position: helloAck names the bets stored for the agency in
+ * the server's draw and their digest; the upload skips that many valid rows
+ * of its file, checking they are those bets (stored_prefix_check.ts), and
+ * sends the rest, with any batch size. A refusal for good (drawClosed,
+ * invalidBet, a file that does not match, …) ends the upload with an
+ * {@link UploadError}: the agency never reports totals that are not its own.
  */
 
 import { BatchBuilder, type EncodedBatch } from "./batch_builder.ts";
+import { BatchWindow } from "./batch_window.ts";
 import { AgencyRowScanner } from "../bet/agency_row_scanner.ts";
 import { dateNumber } from "../bet/bet_bytes.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
@@ -15,7 +23,6 @@ import { connectWithRetry, sleep } from "./connect_retry.ts";
 import {
   CLIENT_FRAME_BYTES_MAX,
   FILE_CHUNK_BYTES,
-  PROGRESS_INTERVAL_MS,
   RECONNECT_DELAY_MS_MAX,
   RECONNECT_DELAY_MS_MIN,
   UPLOAD_REPLY_BYTES_MAX,
@@ -28,6 +35,8 @@ import {
   type Message,
 } from "../protocol/message_codec.ts";
 import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "../protocol/protocol.ts";
+import { StoredPrefixCheck } from "./stored_prefix_check.ts";
+import { UploadProgress } from "./upload_progress.ts";
 
 /** What an upload needs. */
 export interface UploadOptions {
@@ -44,23 +53,30 @@ export interface UploadOptions {
   logger: Logger;
 }
 
-/** What an upload did. */
+/** What an upload did (also when it failed). */
 export interface UploadSummary {
+  /** The server's draw. */
+  drawId: string;
   /** Bets the server confirmed stored (this run and earlier runs). */
   betsConfirmed: number;
+  /** Bets the server had stored when this run started (skipped rows of the file). */
+  resumedAt: number;
+  /** Batches the server acknowledged in this run. */
   batches: number;
+  /** Invalid rows of the file, not sent. */
   rowsSkipped: number;
-  /** Batches the server refused (their bets are not stored). */
-  batchesRejected: number;
-  /** The agency's winning documents. */
+  /** The agency's winning documents (empty until the winners came). */
   winners: string[];
 }
 
-/** The server answered something that ends the upload. */
+/** The upload ended without its bets stored: the summary says how far it came. */
 export class UploadError extends Error {
-  constructor(message: string) {
+  readonly summary: UploadSummary;
+
+  constructor(message: string, summary: UploadSummary) {
     super(message);
     this.name = "UploadError";
+    this.summary = summary;
   }
 }
 
@@ -76,27 +92,31 @@ const _TRANSIENT_CODES: ReadonlySet<number> = new Set([
 /** A transient refusal: reconnect and resend. */
 class _TransientRefusal extends Error {}
 
+/** A refusal for good, before it gets the summary. */
+class _Refusal extends Error {}
+
 interface _Link {
   conn: Deno.TcpConn;
   reader: BufferedReader;
 }
 
+/** What the first helloAck said: the draw and the agency's stored bets. */
+interface _Resume {
+  drawId: string;
+  check: StoredPrefixCheck;
+  window: BatchWindow;
+}
+
 /** One agency's upload run. */
 export class AgencyUpload {
   readonly #options: UploadOptions;
-  readonly #window = new Map<number, EncodedBatch>();
   #link: _Link | undefined;
-  /** Batches up to this sequence are stored already (from hello). */
-  #resumeAfter = 0;
-  #confirmed = 0;
+  #resume: _Resume | undefined;
   #batches = 0;
-  #rejected = 0;
-  #skipped = 0;
+  #rowsSkipped = 0;
   #bytesRead = 0;
-  #fileBytes = 0;
   #startedMs = 0;
-  #lastProgressMs = 0;
-  #lastProgressTenth = 0;
+  #progress: UploadProgress | undefined;
   /** Connection losses and refusals since the server last confirmed something. */
   #lossStreak = 0;
   /** When the server first refused (transiently) since it last confirmed something. */
@@ -109,14 +129,15 @@ export class AgencyUpload {
   /**
    * Runs the whole upload.
    * @returns the summary, or undefined when stopped by the signal
-   * @throws {UploadError} when the server refuses the agency or its total
+   * @throws {UploadError} when the server refuses the agency, a batch or its
+   *   total for good, or the file does not match the bets stored
    * @throws {Error} when the file cannot be read or the server cannot be reached
    */
   async run(): Promise<UploadSummary | undefined> {
     const { logger, signal } = this.#options;
     this.#startedMs = Date.now();
-    this.#lastProgressMs = this.#startedMs;
-    this.#fileBytes = (await Deno.stat(this.#options.dataFile)).size;
+    const fileBytes = (await Deno.stat(this.#options.dataFile)).size;
+    this.#progress = new UploadProgress(logger, this.#options.agency, fileBytes, this.#startedMs);
     const file = await Deno.open(this.#options.dataFile, { read: true });
     // Closing the socket interrupts a pending read; #closeLink logs it later.
     const closeOnAbort = () => _closeQuietly(this.#link?.conn);
@@ -126,19 +147,14 @@ export class AgencyUpload {
       if (!(await this.#sendAll(file))) return undefined;
       const winners = await this.#finishAndQuery();
       if (winners === undefined) return undefined;
-      return {
-        betsConfirmed: this.#confirmed,
-        batches: this.#batches,
-        rowsSkipped: this.#skipped,
-        batchesRejected: this.#rejected,
-        winners,
-      };
+      return { ...this.#summary(), winners };
+    } catch (error) {
+      if (error instanceof _Refusal) throw new UploadError(error.message, this.#summary());
+      throw error;
     } finally {
       signal.removeEventListener("abort", closeOnAbort);
       if (this.#closeLink()) {
-        logger.info("close_connection", "success", {
-          client_id: this.#options.agency,
-        });
+        logger.info("close_connection", "success", { client_id: this.#options.agency });
       }
       try {
         file.close();
@@ -157,6 +173,17 @@ export class AgencyUpload {
     return Date.now() - this.#startedMs;
   }
 
+  #summary(): UploadSummary {
+    return {
+      drawId: this.#resume?.drawId ?? "",
+      betsConfirmed: this.#resume?.window.confirmedBets ?? 0,
+      resumedAt: this.#resume?.check.storedBets ?? 0,
+      batches: this.#batches,
+      rowsSkipped: this.#rowsSkipped,
+      winners: [],
+    };
+  }
+
   #closeLink(): boolean {
     if (this.#link === undefined) return false;
     _closeQuietly(this.#link.conn);
@@ -164,7 +191,11 @@ export class AgencyUpload {
     return true;
   }
 
-  /** Connects and says hello; drops window batches the server already stored. */
+  /**
+   * Connects and says hello. The first helloAck sets where the upload
+   * resumes; a later one (a reconnect) drops the window batches the server
+   * stored, then the rest of the window is resent.
+   */
   async #connect(): Promise<boolean> {
     const { agency, logger, signal } = this.#options;
     const conn = await connectWithRetry({
@@ -180,23 +211,41 @@ export class AgencyUpload {
     await writeAll(conn, helloFrame(agency, this.#options.secret));
     const reply = await this.#readReply();
     if (reply.type !== MessageType.helloAck) {
-      throw new UploadError(`server refused hello: ${_describe(reply)}`);
+      throw new _Refusal(`server refused hello: ${_describe(reply)}`);
     }
-    this.#confirmed = reply.storedBets;
-    for (const sequence of [...this.#window.keys()]) {
-      if (sequence <= reply.lastSequence) this.#window.delete(sequence);
-    }
-    this.#resumeAfter = reply.lastSequence;
     logger.debug("hello", "success", {
       client_id: agency,
-      last_sequence: reply.lastSequence,
+      draw_id: reply.drawId,
       stored_bets: reply.storedBets,
     });
-    if (this.#window.size > 0) {
-      await writeAll(
-        conn,
-        concatBytes([...this.#window.values()].map((batch) => batch.frame)),
+    if (this.#resume === undefined) {
+      this.#resume = {
+        drawId: reply.drawId,
+        check: new StoredPrefixCheck(reply.storedBets, reply.storedDigest, reply.checkpoints),
+        window: new BatchWindow(reply.storedBets, reply.storedDigest),
+      };
+      if (reply.storedBets > 0) {
+        logger.info("reanudacion", "in_progress", {
+          client_id: agency,
+          draw_id: reply.drawId,
+          stored_bets: reply.storedBets,
+        });
+      }
+      return true;
+    }
+    if (reply.drawId !== this.#resume.drawId) {
+      throw new _Refusal(
+        `the server moved from draw ${this.#resume.drawId} to draw ${reply.drawId} during the upload`,
       );
+    }
+    const window = this.#resume.window;
+    try {
+      this.#batches += window.resumeAt(reply.storedBets, reply.storedDigest).length;
+    } catch (error) {
+      throw new _Refusal(`draw ${reply.drawId}: ${(error as Error).message}`);
+    }
+    if (window.size > 0) {
+      await writeAll(conn, concatBytes(window.unacknowledged().map((batch) => batch.frame)));
     }
     return true;
   }
@@ -217,6 +266,7 @@ export class AgencyUpload {
 
   async #sendAll(file: Deno.FsFile): Promise<boolean> {
     const { agency, logger, batchMaxAmount, signal } = this.#options;
+    const resume = this.#resume!;
     const builder = new BatchBuilder(
       batchMaxAmount,
       CLIENT_FRAME_BYTES_MAX,
@@ -224,7 +274,7 @@ export class AgencyUpload {
       (batch) =>
         logger.debug("batch_split", "success", {
           client_id: agency,
-          sequence: batch.sequence,
+          first: batch.first,
           bets: batch.count,
           bytes: batch.frame.length,
           max_bytes: CLIENT_FRAME_BYTES_MAX,
@@ -234,11 +284,15 @@ export class AgencyUpload {
     const scanner = new AgencyRowScanner(
       dateNumber(new Date()),
       (row) => {
+        if (builder.position < resume.check.storedBets) {
+          resume.check.skipped(builder.position + 1, builder.skipRow(row));
+          return;
+        }
         const batch = builder.addRow(row);
         if (batch !== undefined) pending.push(batch);
       },
       (row) => {
-        this.#skipped += 1;
+        this.#rowsSkipped += 1;
         logger.warning("fila_invalida", "fail", {
           client_id: agency,
           line: row.lineNumber,
@@ -252,35 +306,43 @@ export class AgencyUpload {
       if (count === null) break;
       this.#bytesRead += count;
       scanner.push(chunk.subarray(0, count));
+      this.#failOnMismatch(resume);
       if (!(await this.#launch(pending))) return false;
       pending = [];
       if (signal.aborted) return false;
     }
     scanner.end();
+    resume.check.ended(builder.position);
+    this.#failOnMismatch(resume);
     const last = builder.flush();
     if (last !== undefined) pending.push(last);
     if (!(await this.#launch(pending))) return false;
-    while (this.#window.size > 0) {
+    while (resume.window.size > 0) {
       if (!(await this.#awaitReply())) return false;
     }
     return true;
   }
 
+  /** Ends the upload when the file is not what the draw stores. */
+  #failOnMismatch(resume: _Resume): void {
+    const mismatch = resume.check.mismatch;
+    if (mismatch === undefined) return;
+    throw new _Refusal(
+      `agency ${this.#options.agency}, draw ${resume.drawId}: ${this.#options.dataFile} does not match the bets stored: ${mismatch.reason}; first position that differs: ${mismatch.from}..${mismatch.to}`,
+    );
+  }
+
   /** Sends batches, never more than the window unacknowledged at a time. */
   async #launch(batches: readonly EncodedBatch[]): Promise<boolean> {
-    const fresh = batches.filter((batch) => {
-      if (batch.sequence > this.#resumeAfter) return true;
-      this.#batches += 1;
-      return false;
-    });
+    const window = this.#resume!.window;
     let next = 0;
-    while (next < fresh.length) {
-      while (this.#window.size >= this.#options.batchWindow) {
+    while (next < batches.length) {
+      while (window.size >= this.#options.batchWindow) {
         if (!(await this.#awaitReply())) return false;
       }
-      const slice = fresh.slice(next, next + this.#options.batchWindow - this.#window.size);
+      const slice = batches.slice(next, next + this.#options.batchWindow - window.size);
       next += slice.length;
-      for (const batch of slice) this.#window.set(batch.sequence, batch);
+      for (const batch of slice) window.add(batch);
       const ok = await this.#withReconnect(async (link) => {
         await writeAll(link.conn, concatBytes(slice.map((batch) => batch.frame)));
       }, () => true);
@@ -294,69 +356,47 @@ export class AgencyUpload {
     // Handled inside the step: a transient refusal then reconnects and resends.
     return await this.#withReconnect(async () => {
       this.#onBatchReply(await this.#readReply());
-    }, () => this.#window.size === 0);
+    }, () => this.#resume!.window.size === 0);
   }
 
   #onBatchReply(reply: Message): void {
     const { agency, logger } = this.#options;
+    const window = this.#resume!.window;
     if (reply.type === MessageType.batchAck) {
-      const batch = this.#window.get(reply.sequence);
+      const batch = window.acknowledge(reply.first, reply.count);
       if (batch === undefined) return;
-      this.#window.delete(reply.sequence);
-      this.#confirmed += batch.count;
       this.#batches += 1;
       this.#progressMade();
       for (const bet of batch.bets ?? []) {
-        logger.debug("apuesta_enviada", "success", {
-          dni: bet.document,
-          numero: bet.number,
-        });
+        logger.debug("apuesta_enviada", "success", { dni: bet.document, numero: bet.number });
       }
-      this.#reportProgress();
+      this.#progress!.report(window.confirmedBets, this.#bytesRead);
       return;
     }
     if (reply.type === MessageType.batchNack) {
-      if (_TRANSIENT_CODES.has(reply.code) && this.#window.has(reply.sequence)) {
-        // Nothing of it was stored: keep it in the window, resend it on a new connection.
+      const behind = reply.code === ErrorCode.positionMismatch && reply.expected < reply.first;
+      if (_TRANSIENT_CODES.has(reply.code) || behind) {
+        // Nothing of it was stored: the next hello says where to resend from.
         throw new _TransientRefusal(
-          `batch ${reply.sequence} refused for now: ${errorCodeName(reply.code)}: ${reply.reason}`,
+          `batch at ${reply.first} refused for now: ${errorCodeName(reply.code)}: ${reply.reason}`,
         );
       }
-      this.#window.delete(reply.sequence);
-      this.#rejected += 1;
-      this.#batches += 1;
       logger.error("apuesta_enviada", "fail", {
         client_id: agency,
-        sequence: reply.sequence,
+        first: reply.first,
         cantidad: reply.count,
         code: errorCodeName(reply.code),
         bet: reply.betIndex,
         field: reply.field,
         error: reply.reason,
       });
-      return;
+      throw new _Refusal(
+        `batch of ${reply.count} bets at ${reply.first} refused: ${
+          errorCodeName(reply.code)
+        }: ${reply.reason}`,
+      );
     }
-    throw new UploadError(`unexpected answer to a batch: ${_describe(reply)}`);
-  }
-
-  #reportProgress(): void {
-    const now = Date.now();
-    const tenth = this.#fileBytes === 0 ? 10 : Math.floor((this.#bytesRead * 10) / this.#fileBytes);
-    if (
-      now - this.#lastProgressMs < PROGRESS_INTERVAL_MS &&
-      tenth <= this.#lastProgressTenth
-    ) return;
-    this.#lastProgressMs = now;
-    this.#lastProgressTenth = tenth;
-    const seconds = Math.max((now - this.#startedMs) / 1000, 0.001);
-    this.#options.logger.info("progreso", "in_progress", {
-      client_id: this.#options.agency,
-      bets_confirmed: this.#confirmed,
-      percent_read: this.#fileBytes === 0
-        ? 100
-        : Math.min(100, Math.round((this.#bytesRead * 100) / this.#fileBytes)),
-      bets_per_s: Math.round(this.#confirmed / seconds),
-    });
+    throw new _Refusal(`unexpected answer to a batch: ${_describe(reply)}`);
   }
 
   /**
@@ -385,7 +425,7 @@ export class AgencyUpload {
         if (!_isConnectionLoss(error)) throw error;
         logger.warning("connection_lost", "in_progress", {
           client_id: agency,
-          unacknowledged_batches: this.#window.size,
+          unacknowledged_batches: this.#resume?.window.size ?? 0,
           error: (error as Error).message,
         });
         this.#closeLink();
@@ -399,14 +439,14 @@ export class AgencyUpload {
    * Waits before reconnecting after repeated losses, so a server that keeps
    * closing or refusing is not hammered; gives up when it keeps refusing for
    * longer than the reconnect budget.
-   * @throws {UploadError} when transient refusals outlast the budget
+   * @throws {_Refusal} when transient refusals outlast the budget
    */
   async #backOff(error: unknown): Promise<void> {
     const now = Date.now();
     if (error instanceof _TransientRefusal) {
       this.#refusedSinceMs ??= now;
       if (now - this.#refusedSinceMs > this.#options.reconnectBudgetMs) {
-        throw new UploadError(
+        throw new _Refusal(
           `server kept refusing for ${now - this.#refusedSinceMs} ms: ${error.message}`,
         );
       }
@@ -428,12 +468,13 @@ export class AgencyUpload {
 
   /** Sends finished and the winners query; returns the winners. */
   async #finishAndQuery(): Promise<string[] | undefined> {
+    const total = this.#resume!.window.confirmedBets;
     let reply: Message | undefined;
     const ok = await this.#withReconnect(async (link) => {
       await writeAll(
         link.conn,
         concatBytes([
-          encodeMessage({ type: MessageType.finished, total: this.#confirmed }),
+          encodeMessage({ type: MessageType.finished, total }),
           encodeMessage({ type: MessageType.winnersQuery }),
         ]),
       );
@@ -442,9 +483,7 @@ export class AgencyUpload {
     if (!ok || reply === undefined) return undefined;
     this.#progressMade();
     if (reply.type !== MessageType.winners) {
-      throw new UploadError(
-        `server refused finished or the winners query: ${_describe(reply)}`,
-      );
+      throw new _Refusal(`server refused finished or the winners query: ${_describe(reply)}`);
     }
     return reply.documents;
   }

@@ -1,12 +1,14 @@
 /**
  * Packs bets into batch frames: exactly `maxBets` per batch, except the last
  * one and except when the next bet would push the frame past its byte cap.
- * Writes straight into one frame buffer (the client's hot path).
+ * Writes straight into one frame buffer (the client's hot path). Every bet
+ * has a position in the agency's upload (0-based) and joins the upload's
+ * running digest (bet_digest.ts), also the bets skipped because the server
+ * stored them already.
  */
 
 import type { AgencyRow } from "../bet/agency_row_scanner.ts";
-import { ByteWriter } from "../protocol/byte_cursor.ts";
-import { encodeBet, type WireBet } from "../protocol/message_codec.ts";
+import { addBet, EMPTY_DIGEST, joinDigests } from "../protocol/bet_digest.ts";
 import {
   BATCH_COUNT_OFFSET,
   BATCH_HEADER_BYTES,
@@ -19,9 +21,14 @@ import {
 
 /** A batch ready to send (and to resend after a reconnect). */
 export interface EncodedBatch {
-  sequence: number;
+  /** Position of its first bet in the agency's upload. */
+  first: number;
   /** Bets in the batch. */
   count: number;
+  /** Digest of its bets. */
+  digest: number;
+  /** Digest of every bet of the upload up to and including this batch. */
+  digestAfter: number;
   /** The whole frame. */
   frame: Uint8Array;
   /** Document and number of each bet, kept only for DEBUG logs. */
@@ -33,7 +40,7 @@ const _BET_WIRE_BYTES_MAX = 4 * 256 + 2;
 
 const _decoder = new TextDecoder();
 
-/** Builds consecutive batches with sequence numbers 1, 2, 3, … */
+/** Builds consecutive batches of an upload, by position. */
 export class BatchBuilder {
   readonly #maxBets: number;
   readonly #frameBytesMax: number;
@@ -42,7 +49,13 @@ export class BatchBuilder {
   readonly #frame: Uint8Array;
   readonly #view: DataView;
   #length = 0;
-  #sequence = 0;
+  /** Position of the next bet added or skipped. */
+  #position = 0;
+  /** Digest of every bet before {@link #position}. */
+  #digest = EMPTY_DIGEST;
+  /** Position and digest of the open batch's bets. */
+  #first = 0;
+  #batchDigest = EMPTY_DIGEST;
   #count = 0;
   #bets: { document: string; number: number }[] = [];
 
@@ -70,18 +83,28 @@ export class BatchBuilder {
     this.#view = new DataView(this.#frame.buffer);
   }
 
+  /** Position of the next bet. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** Digest of every bet before {@link position}. */
+  get digest(): number {
+    return this.#digest;
+  }
+
   /**
-   * Adds a bet (the simple path: encodes it first).
-   * @returns the batch that became complete, if any
+   * Counts a row the server stored already: it joins the digest, not a batch.
+   * @returns the digest of every bet up to and including this one
+   * @throws {RangeError} while a batch is open (skipped rows come first)
    */
-  add(bet: WireBet): EncodedBatch | undefined {
-    const writer = new ByteWriter(64);
-    encodeBet(writer, bet);
-    const encoded = writer.view();
-    const full = this.#makeRoom(encoded.length);
-    this.#frame.set(encoded, this.#length);
-    this.#length += encoded.length;
-    return this.#added(full, bet.document, bet.number);
+  skipRow(row: AgencyRow): number {
+    if (this.#count > 0) throw new RangeError("a row skipped while a batch is open");
+    const start = FRAME_HEADER_BYTES + BATCH_HEADER_BYTES;
+    const end = this.#writeRow(row, start);
+    this.#digest = addBet(this.#digest, this.#frame, start, end, this.#position);
+    this.#position += 1;
+    return this.#digest;
   }
 
   /**
@@ -93,8 +116,21 @@ export class BatchBuilder {
     let size = 2;
     for (let field = 0; field < 4; field += 1) size += 1 + ends[field]! - starts[field]!;
     const full = this.#makeRoom(size);
+    const start = this.#length;
+    this.#length = this.#writeRow(row, start);
+    this.#batchDigest = addBet(this.#batchDigest, this.#frame, start, this.#length, this.#position);
+    this.#position += 1;
+    return this.#added(
+      full,
+      this.#keepBets ? _decoder.decode(bytes.subarray(starts[2]!, ends[2]!)) : "",
+      row.number,
+    );
+  }
+
+  /** Writes a row's wire encoding into the frame at `at`; returns its end. */
+  #writeRow(row: AgencyRow, at: number): number {
+    const { bytes, starts, ends } = row;
     const frame = this.#frame;
-    let at = this.#length;
     for (let field = 0; field < 4; field += 1) {
       const start = starts[field]!;
       const end = ends[field]!;
@@ -103,12 +139,7 @@ export class BatchBuilder {
     }
     frame[at++] = row.number >> 8;
     frame[at++] = row.number & 0xff;
-    this.#length = at;
-    return this.#added(
-      full,
-      this.#keepBets ? _decoder.decode(bytes.subarray(starts[2]!, ends[2]!)) : "",
-      row.number,
-    );
+    return at;
   }
 
   /** Completes the last, partial batch; undefined when it is empty. */
@@ -142,21 +173,25 @@ export class BatchBuilder {
   }
 
   #start(): void {
-    this.#sequence += 1;
+    this.#first = this.#position;
+    this.#batchDigest = EMPTY_DIGEST;
     const frame = this.#frame;
     frame[0] = FRAME_MARKER;
     frame[1] = PROTOCOL_VERSION;
     frame[2] = MessageType.batch;
-    this.#view.setUint32(FRAME_HEADER_BYTES, this.#sequence);
+    this.#view.setUint32(FRAME_HEADER_BYTES, this.#first);
     this.#length = FRAME_HEADER_BYTES + BATCH_HEADER_BYTES;
   }
 
   #finish(): EncodedBatch {
     this.#view.setUint32(FRAME_LENGTH_OFFSET, this.#length - FRAME_HEADER_BYTES);
     this.#view.setUint16(FRAME_HEADER_BYTES + BATCH_COUNT_OFFSET, this.#count);
+    this.#digest = joinDigests(this.#digest, this.#batchDigest);
     const batch: EncodedBatch = {
-      sequence: this.#sequence,
+      first: this.#first,
       count: this.#count,
+      digest: this.#batchDigest,
+      digestAfter: this.#digest,
       frame: this.#frame.slice(0, this.#length),
       bets: this.#keepBets ? this.#bets : undefined,
     };

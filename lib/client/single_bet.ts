@@ -48,9 +48,9 @@ export async function sendSingleBet(options: SingleBetOptions): Promise<void> {
     if (helloAck.type !== MessageType.helloAck) {
       throw new Error(`server refused hello (message type ${helloAck.type})`);
     }
-    // Always sequence 1: a restarted bet-mode client is then a duplicate, not a second bet.
-    const sequence = 1;
-    await writeAll(conn, encodeMessage({ type: MessageType.batch, sequence, bets: [bet] }));
+    // Always position 0: a restarted bet-mode client is then a duplicate, not a
+    // second bet (and a different bet already stored there is refused).
+    await writeAll(conn, encodeMessage({ type: MessageType.batch, first: 0, bets: [bet] }));
     const frame = await reader.readFrame(SINGLE_BET_REPLY_BYTES_MAX);
     if (frame === null) throw new Error("server closed the connection before confirming the bet");
     const reply = decodeMessage(frame);

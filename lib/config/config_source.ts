@@ -86,6 +86,24 @@ export class ConfigSource {
   }
 
   /**
+   * Reads a text value that must pass a check.
+   * @param violation says why a text is not acceptable, or undefined when it is
+   * @throws {ConfigError} naming the key, the value and its origin
+   */
+  checkedText(
+    key: string,
+    envName: string | undefined,
+    fallback: string,
+    violation: (text: string) => string | undefined,
+  ): string {
+    const raw = this.#raw(key, envName);
+    if (raw === undefined || raw.text.trim() === "") return fallback;
+    const problem = violation(raw.text.trim());
+    if (problem !== undefined) this.#fail(key, raw, problem);
+    return raw.text.trim();
+  }
+
+  /**
    * Reads a whole number within bounds.
    * @throws {ConfigError} when it is not a whole number in min..max
    */

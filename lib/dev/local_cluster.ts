@@ -73,7 +73,7 @@ function _spawn(
 
 /**
  * Starts server.ts on a free port (SERVER_PORT=0) and waits for its listen line.
- * @param env variables on top of SERVER_CONFIG=config/server.ini (e.g. STORAGE, AGENCIES)
+ * @param env variables on top of SERVER_CONFIG=config/server.ini (e.g. STORAGE_DIR, AGENCIES)
  * @param onLine called with each output line as it arrives (fault tests act on them)
  * @throws {Error} when it exits or stays silent before listening
  */

@@ -4,10 +4,10 @@
  * | type | name          | body                                                        |
  * |------|---------------|-------------------------------------------------------------|
  * | 1    | hello         | agency u32, then optionally secret s8 (absent: no secret)    |
- * | 2    | helloAck      | last stored sequence u32, stored bets u32                   |
- * | 3    | batch         | sequence u32, count u16, count × bet                        |
- * | 4    | batchAck      | sequence u32, count u16                                     |
- * | 5    | batchNack     | sequence u32, count u16, code u8, bet index u16, field s8, reason s16 |
+ * | 2    | helloAck      | draw id s8, stored bets u32, stored digest u32, checkpoint count u16, checkpoints × (position u32, digest u32) |
+ * | 3    | batch         | first u32, count u16, count × bet                           |
+ * | 4    | batchAck      | first u32, count u16                                        |
+ * | 5    | batchNack     | first u32, count u16, code u8, bet index u16, field s8, reason s16, expected u32 |
  * | 6    | finished      | total bets u32                                              |
  * | 7    | winnersQuery  | (empty)                                                     |
  * | 8    | winners       | count u32, count × document s8                              |
@@ -15,6 +15,8 @@
  *
  * A bet is first name s8, last name s8, document s8, birthdate s8, number u16,
  * where s8 / s16 is UTF-8 text prefixed by its byte length as u8 / u16.
+ * `first` is the position of the batch's first bet in the agency's upload
+ * (0-based); docs/PROTOCOL.md is the full specification.
  */
 
 import type { Bet } from "../bet/bet.ts";
@@ -38,24 +40,39 @@ export type Message =
   | { type: typeof MessageType.hello; agency: number; secret?: string }
   | {
     type: typeof MessageType.helloAck;
-    lastSequence: number;
+    /** The draw the server's store belongs to. */
+    drawId: string;
+    /** Bets stored for the agency in this draw: where its upload resumes. */
     storedBets: number;
+    /** Digest (bet_digest.ts) of those stored bets. */
+    storedDigest: number;
+    /** Digests of stored prefixes, ascending, so a mismatch can be located. */
+    checkpoints: Checkpoint[];
   }
-  | { type: typeof MessageType.batch; sequence: number; bets: WireBet[] }
-  | { type: typeof MessageType.batchAck; sequence: number; count: number }
+  | { type: typeof MessageType.batch; first: number; bets: WireBet[] }
+  | { type: typeof MessageType.batchAck; first: number; count: number }
   | {
     type: typeof MessageType.batchNack;
-    sequence: number;
+    first: number;
     count: number;
     code: ErrorCode;
+    /** 1-based index of the offending bet in the batch, 0 when not about one bet. */
     betIndex: number;
     field: string;
     reason: string;
+    /** The position the server expects the agency's next batch to start at. */
+    expected: number;
   }
   | { type: typeof MessageType.finished; total: number }
   | { type: typeof MessageType.winnersQuery }
   | { type: typeof MessageType.winners; documents: string[] }
   | { type: typeof MessageType.error; code: ErrorCode; text: string };
+
+/** The digest of an agency's first `position` stored bets. */
+export interface Checkpoint {
+  position: number;
+  digest: number;
+}
 
 /** A frame as read off the wire, body not yet decoded. */
 export interface Frame {
@@ -162,19 +179,21 @@ export function encodeMessage(message: Message): Uint8Array {
       if (message.secret !== undefined) writer.text(message.secret, 1, "secret");
       break;
     case MessageType.helloAck:
-      writer.u32(message.lastSequence).u32(message.storedBets);
+      writer.text(message.drawId, 1, "draw id").u32(message.storedBets).u32(message.storedDigest)
+        .u16(message.checkpoints.length);
+      for (const { position, digest } of message.checkpoints) writer.u32(position).u32(digest);
       break;
     case MessageType.batch:
-      writer.u32(message.sequence).u16(message.bets.length);
+      writer.u32(message.first).u16(message.bets.length);
       for (const bet of message.bets) encodeBet(writer, bet);
       break;
     case MessageType.batchAck:
-      writer.u32(message.sequence).u16(message.count);
+      writer.u32(message.first).u16(message.count);
       break;
     case MessageType.batchNack:
-      writer.u32(message.sequence).u16(message.count).u8(message.code)
+      writer.u32(message.first).u16(message.count).u8(message.code)
         .u16(message.betIndex).text(message.field, 1, "field")
-        .text(_clip(message.reason), 2, "reason");
+        .text(_clip(message.reason), 2, "reason").u32(message.expected);
       break;
     case MessageType.finished:
       writer.u32(message.total);
@@ -190,7 +209,7 @@ export function encodeMessage(message: Message): Uint8Array {
 
 function _decodeBet(
   reader: ByteReader,
-  sequence: number,
+  first: number,
   betIndex: number,
 ): WireBet {
   let field = "first_name";
@@ -211,26 +230,26 @@ function _decodeBet(
     throw new ProtocolError(
       badText ? ErrorCode.invalidBet : ErrorCode.countMismatch,
       `bet ${betIndex}: ${error.message}`,
-      { sequence, betIndex, field },
+      { first, betIndex, field },
     );
   }
 }
 
 function _decodeBatch(reader: ByteReader): Message {
-  const sequence = reader.u32("sequence");
+  const first = reader.u32("first");
   const count = reader.u16("count");
   const bets: WireBet[] = new Array(count);
   for (let index = 0; index < count; index += 1) {
-    bets[index] = _decodeBet(reader, sequence, index + 1);
+    bets[index] = _decodeBet(reader, first, index + 1);
   }
   if (reader.remaining !== 0) {
     throw new ProtocolError(
       ErrorCode.countMismatch,
       `batch declares ${count} bets but ${reader.remaining} bytes follow the last one`,
-      { sequence, betIndex: 0, field: "" },
+      { first, betIndex: 0, field: "" },
     );
   }
-  return { type: MessageType.batch, sequence, bets };
+  return { type: MessageType.batch, first, bets };
 }
 
 function _errorCode(reader: ByteReader): ErrorCode {
@@ -253,31 +272,36 @@ export function decodeMessage(frame: Frame): Message {
         : { type: MessageType.hello, agency, secret: reader.shortText("secret") };
       break;
     }
-    case MessageType.helloAck:
-      message = {
-        type: MessageType.helloAck,
-        lastSequence: reader.u32("last sequence"),
-        storedBets: reader.u32("stored bets"),
-      };
+    case MessageType.helloAck: {
+      const drawId = reader.shortText("draw id");
+      const storedBets = reader.u32("stored bets");
+      const storedDigest = reader.u32("stored digest");
+      const checkpoints: Checkpoint[] = new Array(reader.u16("checkpoint count"));
+      for (let index = 0; index < checkpoints.length; index += 1) {
+        checkpoints[index] = { position: reader.u32("position"), digest: reader.u32("digest") };
+      }
+      message = { type: MessageType.helloAck, drawId, storedBets, storedDigest, checkpoints };
       break;
+    }
     case MessageType.batch:
       return _decodeBatch(reader);
     case MessageType.batchAck:
       message = {
         type: MessageType.batchAck,
-        sequence: reader.u32("sequence"),
+        first: reader.u32("first"),
         count: reader.u16("count"),
       };
       break;
     case MessageType.batchNack:
       message = {
         type: MessageType.batchNack,
-        sequence: reader.u32("sequence"),
+        first: reader.u32("first"),
         count: reader.u16("count"),
         code: _errorCode(reader),
         betIndex: reader.u16("bet index"),
         field: reader.shortText("field"),
         reason: reader.longText("reason"),
+        expected: reader.u32("expected"),
       };
       break;
     case MessageType.finished:

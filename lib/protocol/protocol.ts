@@ -14,7 +14,7 @@
 export const FRAME_MARKER = 0xfa;
 
 /** Protocol version this build speaks. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Bytes of the frame header: marker u8, version u8, type u8, body length u32. */
 export const FRAME_HEADER_BYTES = 7;
@@ -22,7 +22,7 @@ export const FRAME_HEADER_BYTES = 7;
 /** Offset of the body length (u32) in the frame header. */
 export const FRAME_LENGTH_OFFSET = 3;
 
-/** Bytes of a batch body before its bets: sequence u32, count u16. */
+/** Bytes of a batch body before its bets: first bet position u32, count u16. */
 export const BATCH_HEADER_BYTES = 6;
 
 /** Offset of the bet count (u16) in a batch body. */
@@ -63,6 +63,11 @@ export const ErrorCode = {
   unexpectedMessage: 17,
   /** A hello whose secret is wrong or missing while secrets are configured. */
   authenticationFailed: 18,
+  /** A batch that does not start where the agency's stored bets end (a gap
+   * or an overlap); its nack names the position the server expects. */
+  positionMismatch: 19,
+  /** A newer connection said hello for the same agency: this one is closed. */
+  superseded: 20,
 } as const;
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
 
@@ -76,8 +81,8 @@ export function errorCodeName(code: number): string {
 
 /** Where in a batch a protocol error was found, for the nack. */
 export interface BatchErrorContext {
-  /** The batch's sequence number. */
-  sequence: number;
+  /** Position of the batch's first bet within the agency's upload (0-based). */
+  first: number;
   /** 1-based position of the offending bet, 0 when not about one bet. */
   betIndex: number;
   /** The offending field, empty when not about one field. */

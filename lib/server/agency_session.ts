@@ -1,7 +1,8 @@
 /**
- * One agency's protocol session: hello binds the agency to the connection,
- * then batches (pipelined, acknowledged once durable), finished, and the
- * winners query, which waits for the draw.
+ * One agency's protocol session: hello binds the agency to the connection
+ * (taking it over from any older connection of that agency), then batches
+ * placed by position (pipelined, acknowledged once durable), finished, and
+ * the winners query, which waits for the draw.
  */
 
 import { readBatchHeader, scanBatch } from "./batch_scan.ts";
@@ -10,7 +11,12 @@ import { secretMatches } from "./agency_secrets.ts";
 import { type BufferedReader } from "../protocol/buffered_reader.ts";
 import { type ByteSink, writeAll } from "../runtime/write_all.ts";
 import { concatBytes } from "../runtime/bytes.ts";
-import { CONNECTION_BATCHES_PENDING_MAX } from "../limits.ts";
+import {
+  CONNECTION_BATCHES_PENDING_MAX,
+  ERROR_REPLY_WAIT_MS,
+  HELLO_CHECKPOINTS_MAX,
+} from "../limits.ts";
+import type { AgencyClaims, AgencyHolder } from "./agency_claims.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Lottery } from "./lottery.ts";
 import { decodeMessage, encodeMessage, type Message } from "../protocol/message_codec.ts";
@@ -27,6 +33,10 @@ export interface SessionContext {
   shutdown: AbortSignal;
   /** Each agency's secret; undefined when hello needs none. */
   agencySecrets: ReadonlyMap<number, string> | undefined;
+  /** Which connection uploads for which agency. */
+  claims: AgencyClaims;
+  /** Closes the connection (a fenced session ends this way). */
+  close(): void;
   /** A complete frame arrived: the idle time starts again. */
   touchIdle(): void;
   /** Stops idle accounting while the peer rightly waits for the draw. */
@@ -35,7 +45,7 @@ export interface SessionContext {
 }
 
 /** An agency's session over one connection. */
-export class AgencySession {
+export class AgencySession implements AgencyHolder {
   readonly #reader: BufferedReader;
   readonly #sink: ByteSink;
   readonly #context: SessionContext;
@@ -45,9 +55,8 @@ export class AgencySession {
   #sending: Promise<void> = Promise.resolve();
   #outbox: Uint8Array[] = [];
   #flush: Promise<void> | undefined;
-  /** Set after a store failure: later batches of this connection are refused
-   * so none is stored ahead of the failed one. */
-  #storeFailed = false;
+  /** Set when a newer connection took the agency over: nothing more is stored. */
+  #fenced = false;
 
   constructor(reader: BufferedReader, sink: ByteSink, context: SessionContext) {
     this.#reader = reader;
@@ -82,7 +91,7 @@ export class AgencySession {
           message = decodeMessage(frame);
         } catch (error) {
           if (error instanceof ProtocolError && error.batch !== undefined) {
-            this.#nack(error.batch.sequence, 0, error);
+            this.#nack(error.batch.first, 0, error);
             continue;
           }
           throw error;
@@ -105,6 +114,12 @@ export class AgencySession {
       })
         .catch(() => {});
     } finally {
+      // Hold the agency until its batches at the store settle: a hello that
+      // comes meanwhile waits for them, so its helloAck counts them.
+      if (this.#agency !== 0) {
+        await this.storeSettled();
+        this.#context.claims.release(this.#agency, this);
+      }
       await this.#sending.catch(() => {});
     }
   }
@@ -112,6 +127,37 @@ export class AgencySession {
   /** Waits until every batch read so far is answered. */
   drain(): Promise<void> {
     return this.#allSettled();
+  }
+
+  /** Resolves once no batch of this session waits at the store. */
+  async storeSettled(): Promise<void> {
+    while (this.#inFlight > 0) await this.#oneSettled();
+  }
+
+  /**
+   * A newer connection took the agency over: refuse every later batch, then,
+   * once this session's batches at the store are settled, say `superseded`
+   * and close (after ERROR_REPLY_WAIT_MS at most if the peer reads nothing).
+   */
+  fence(): void {
+    if (this.#fenced) return;
+    this.#fenced = true;
+    this.#context.logger.warning("hello", "in_progress", {
+      agency: this.#agency,
+      reason: "a newer connection took this agency over",
+    });
+    const error = encodeMessage({
+      type: MessageType.error,
+      code: ErrorCode.superseded,
+      text: `a newer connection of agency ${this.#agency} took over`,
+    });
+    this.storeSettled().then(() => {
+      const closeAnyway = setTimeout(() => this.#context.close(), ERROR_REPLY_WAIT_MS);
+      this.#sendFrame(error).catch(() => {}).finally(() => {
+        clearTimeout(closeAnyway);
+        this.#context.close();
+      });
+    });
   }
 
   async #hello(): Promise<boolean> {
@@ -139,14 +185,23 @@ export class AgencySession {
       );
     }
     this.#agency = message.agency;
-    const lastSequence = this.#context.lottery.lastSequence(this.#agency);
-    const storedBets = this.#context.lottery.betCount(this.#agency);
+    // An older connection's batches settle first, so the count below is final.
+    await this.#context.claims.claim(this.#agency, this);
+    if (this.#fenced) return false;
+    const lottery = this.#context.lottery;
+    const storedBets = lottery.storedBets(this.#agency);
     this.#context.logger.info("hello", "success", {
       agency: this.#agency,
-      last_sequence: lastSequence,
+      draw_id: lottery.drawId,
       stored_bets: storedBets,
     });
-    await this.#send({ type: MessageType.helloAck, lastSequence, storedBets });
+    await this.#send({
+      type: MessageType.helloAck,
+      drawId: lottery.drawId,
+      storedBets,
+      storedDigest: lottery.storedDigest(this.#agency),
+      checkpoints: lottery.checkpoints(this.#agency, HELLO_CHECKPOINTS_MAX),
+    });
     return true;
   }
 
@@ -167,27 +222,21 @@ export class AgencySession {
   }
 
   async #batch(body: Uint8Array): Promise<void> {
-    const { sequence, count } = readBatchHeader(body);
+    const { first, count } = readBatchHeader(body);
     const refuse = (code: ErrorCode, text: string) =>
-      this.#nack(sequence, count, new ProtocolError(code, text));
+      this.#nack(first, count, new ProtocolError(code, text));
     if (this.#context.shutdown.aborted) {
       // Refuse after the batches already at the store are answered, so the
       // agency reads their acks before this refusal sends it elsewhere.
       await this.#allSettled().catch(() => {});
       return refuse(ErrorCode.shuttingDown, "server shutting down: batch not stored");
     }
-    if (this.#storeFailed) {
-      return refuse(
-        ErrorCode.storeFailed,
-        "an earlier batch of this connection was not stored: reconnect and resend",
-      );
-    }
     let rows: StoreRows;
     try {
       rows = scanBatch(body, this.#agency, dateNumber(new Date())).rows;
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      return this.#nack(sequence, count, error);
+      return this.#nack(first, count, error);
     }
     // Keep the body past the store only for the DEBUG per-bet lines.
     const debugBody = this.#context.logger.enabled("DEBUG") ? body.slice() : undefined;
@@ -195,18 +244,20 @@ export class AgencySession {
     const room = this.#context.lottery.storeRoom();
     if (room !== undefined) await room;
     while (this.#inFlight >= CONNECTION_BATCHES_PENDING_MAX) await this.#oneSettled();
+    if (this.#fenced) {
+      return refuse(ErrorCode.superseded, "a newer connection of this agency took over");
+    }
     this.#inFlight += 1;
-    this.#context.lottery.storeBatch(this.#agency, sequence, rows)
+    this.#context.lottery.storeBatch(this.#agency, first, rows)
       .then((result) => {
-        this.#logStored(sequence, debugBody, count, result.duplicate);
+        this.#logStored(first, debugBody, count, result.duplicate);
         // A lost ack is no store failure: the batch is stored, a resend is a duplicate.
-        return this.#send({ type: MessageType.batchAck, sequence, count }).catch(() => {});
+        return this.#send({ type: MessageType.batchAck, first, count }).catch(() => {});
       }, (error) => {
         const protocolError = error instanceof ProtocolError
           ? error
           : new ProtocolError(ErrorCode.storeFailed, (error as Error).message);
-        if (protocolError.code === ErrorCode.storeFailed) this.#storeFailed = true;
-        this.#nack(sequence, count, protocolError);
+        this.#nack(first, count, protocolError);
       })
       .finally(() => {
         this.#inFlight -= 1;
@@ -215,7 +266,7 @@ export class AgencySession {
   }
 
   #logStored(
-    sequence: number,
+    first: number,
     debugBody: Uint8Array | undefined,
     count: number,
     duplicate: boolean,
@@ -224,7 +275,7 @@ export class AgencySession {
     if (duplicate) {
       logger.info("apuesta_duplicada", "success", {
         agency: this.#agency,
-        sequence,
+        first,
         cantidad: count,
       });
       return;
@@ -238,22 +289,25 @@ export class AgencySession {
     }
   }
 
-  #nack(sequence: number, count: number, error: ProtocolError): void {
+  #nack(first: number, count: number, error: ProtocolError): void {
+    const expected = this.#context.lottery.acceptedBets(this.#agency);
     this.#context.logger.warning("apuesta_recibida", "fail", {
       cantidad: count,
       agency: this.#agency,
-      sequence,
+      first,
+      expected,
       code: errorCodeName(error.code),
       error: error.message,
     });
     this.#send({
       type: MessageType.batchNack,
-      sequence,
+      first,
       count,
       code: error.code,
       betIndex: error.batch?.betIndex ?? 0,
       field: error.batch?.field ?? "",
       reason: error.message,
+      expected,
     }).catch(() => {});
   }
 

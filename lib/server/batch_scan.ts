@@ -1,6 +1,7 @@
 /**
  * The server's hot path: validates a batch body straight from its bytes and
- * encodes it as store rows in the same pass, with no string per field.
+ * encodes it as store rows in the same pass, with no string per field, and
+ * takes the batch's digest (bet_digest.ts) on the way.
  * Equivalent to decodeMessage + validateBet + formatStoreRow (tests compare).
  */
 
@@ -19,10 +20,12 @@ import {
 } from "../protocol/protocol.ts";
 import type { StoreRows } from "../store/store_rows.ts";
 import type { WinnerDocuments } from "../protocol/message_codec.ts";
+import { addBet, EMPTY_DIGEST } from "../protocol/bet_digest.ts";
 
 /** A validated batch, encoded for the store. */
 export interface ScannedBatch {
-  sequence: number;
+  /** Position of the batch's first bet in the agency's upload. */
+  first: number;
   rows: StoreRows;
 }
 
@@ -44,10 +47,10 @@ function _scratch(bytes: number): Uint8Array {
 }
 
 /**
- * Reads a batch body's sequence and declared bet count.
+ * Reads a batch body's first bet position and declared bet count.
  * @throws {ProtocolError} malformedFrame when the body is shorter than that
  */
-export function readBatchHeader(body: Uint8Array): { sequence: number; count: number } {
+export function readBatchHeader(body: Uint8Array): { first: number; count: number } {
   if (body.length < BATCH_HEADER_BYTES) {
     throw new ProtocolError(
       ErrorCode.malformedFrame,
@@ -55,7 +58,7 @@ export function readBatchHeader(body: Uint8Array): { sequence: number; count: nu
     );
   }
   const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
-  return { sequence: view.getUint32(0), count: view.getUint16(BATCH_COUNT_OFFSET) };
+  return { first: view.getUint32(0), count: view.getUint16(BATCH_COUNT_OFFSET) };
 }
 
 /** Copies bytes one by one: faster than subarray + set for short fields. */
@@ -127,29 +130,31 @@ function _writeNumber(out: Uint8Array, at: number, value: number): number {
 
 /**
  * Validates a batch body and encodes its bets as store rows.
- * @param body the batch frame's body (sequence u32, count u16, bets)
+ * @param body the batch frame's body (first u32, count u16, bets)
  * @param agency the agency bound to the connection
  * @param today today as YYYYMMDD (birthdates may not be later)
  * @throws {ProtocolError} invalidBet naming the first bad bet and field, or
  *   countMismatch when the content disagrees with the declared count; both
- *   carry the batch's sequence
+ *   carry the batch's first position
  */
 export function scanBatch(body: Uint8Array, agency: number, today: number): ScannedBatch {
-  const { sequence, count } = readBatchHeader(body);
+  const { first, count } = readBatchHeader(body);
   const agencyPrefix = _encoder.encode(`${agency},`);
   const out = _scratch(2 * body.length + count * (agencyPrefix.length + _ROW_OVERHEAD_BYTES));
   /** Start offsets of the winners' documents' length bytes. */
   const winnerStarts: number[] = [];
   const fail = (code: ErrorCode, betIndex: number, field: string, reason: string): never => {
     throw new ProtocolError(code, `bet ${betIndex}: ${field} ${reason}`, {
-      sequence,
+      first,
       betIndex,
       field,
     });
   };
   let at = 0;
   let position = BATCH_HEADER_BYTES;
+  let digest = EMPTY_DIGEST;
   for (let bet = 1; bet <= count; bet += 1) {
+    const betStart = position;
     out.set(agencyPrefix, at);
     at += agencyPrefix.length;
     let documentStart = 0;
@@ -196,19 +201,25 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
     }
     at = _writeNumber(out, at, number);
     out[at++] = _NEWLINE;
+    digest = addBet(digest, body, betStart, position, first + bet - 1);
     if (number === WINNER_NUMBER) winnerStarts.push(documentStart - 1);
   }
   if (position !== body.length) {
     throw new ProtocolError(
       ErrorCode.countMismatch,
       `batch declares ${count} bets but ${body.length - position} bytes follow the last one`,
-      { sequence, betIndex: 0, field: "" },
+      { first, betIndex: 0, field: "" },
     );
   }
   // A copy of exactly the rows: the scratch buffer is reused by the next batch.
   return {
-    sequence,
-    rows: { bytes: out.slice(0, at), count, winners: _winnerDocuments(body, winnerStarts) },
+    first,
+    rows: {
+      bytes: out.slice(0, at),
+      count,
+      digest,
+      winners: _winnerDocuments(body, winnerStarts),
+    },
   };
 }
 

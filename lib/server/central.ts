@@ -12,14 +12,17 @@ import {
   type StoreFileOpener,
 } from "../store/bet_store.ts";
 import { STORE_QUEUE_BYTES_MAX } from "../limits.ts";
+import { drawBetsPath } from "../store/draw_paths.ts";
 import type { Logger } from "../runtime/log.ts";
 import { Lottery } from "./lottery.ts";
 import { LotteryServer, type LotteryServerOptions } from "./lottery_server.ts";
 
 /** What a central needs beyond the server's limits. */
 export interface CentralOptions extends LotteryServerOptions {
-  /** The bets file; its journal sits beside it. */
-  storage: string;
+  /** The storage folder: each draw's files are in `draws/<draw id>/` below it. */
+  storageDir: string;
+  /** The draw this run belongs to. */
+  drawId: string;
   /** Agencies that must finish before the draw. */
   agencies: number;
   /** How store files are opened (tests inject faults here). */
@@ -32,6 +35,8 @@ export interface CentralOptions extends LotteryServerOptions {
 
 /** A restored store with its draw and its (not yet listening) server. */
 export interface Central {
+  /** The draw's bets file; its journal is beside it. */
+  betsPath: string;
   store: BetStore;
   report: RestoreReport;
   lottery: Lottery;
@@ -41,21 +46,34 @@ export interface Central {
 }
 
 /**
- * Restores the store and builds the draw and the server on it. The draw logs
- * `action: sorteo` through `logger`.
+ * Restores the draw's store (logging `action: restore`) and builds the draw
+ * and the server on it. The draw logs `action: sorteo` through `logger`,
+ * with `restored: true` when the restored store was drawn already.
  * @throws the store's restore errors (the store is closed again)
  */
 export async function openCentral(options: CentralOptions, logger: Logger): Promise<Central> {
+  const betsPath = drawBetsPath(options.storageDir, options.drawId);
   const { store, report } = await BetStore.open(
-    options.storage,
+    betsPath,
     options.openFile ?? openAppendFile,
     options.onReadProgress ?? (() => {}),
     options.storeQueueBytesMax ?? STORE_QUEUE_BYTES_MAX,
   );
-  const lottery = new Lottery(store, options.agencies, () => logger.info("sorteo", "success"));
+  logger.info("restore", "success", {
+    draw_id: options.drawId,
+    storage: betsPath,
+    bets: report.bets,
+    batches: report.batches,
+    agencies_finished: report.agenciesFinished,
+    discarded_bytes: report.discardedBetsBytes + report.discardedJournalBytes,
+  });
+  const lottery = new Lottery(store, options.drawId, options.agencies, (restored) => {
+    logger.info("sorteo", "success", { draw_id: options.drawId, restored });
+  });
   const server = new LotteryServer(options, lottery, logger);
   let closed: Promise<void> | undefined;
   return {
+    betsPath,
     store,
     report,
     lottery,

@@ -16,14 +16,15 @@
  * which the teardown of the first ones would otherwise slow down.
  */
 
-import type { Bet } from "../bet/bet.ts";
 import type { AppendResult, BetStore } from "../store/bet_store.ts";
+import type { Checkpoint } from "../protocol/message_codec.ts";
 import type { StoreRows } from "../store/store_rows.ts";
 import type { WinnersAnswer } from "../store/winners_index.ts";
 import { ErrorCode, ProtocolError } from "../protocol/protocol.ts";
 
-/** Called once when the draw happens. */
-export type DrawListener = () => void;
+/** Called once per process for the draw: when it happens, or at start
+ * (`restored`) when the restored store had every agency finished already. */
+export type DrawListener = (restored: boolean) => void;
 
 /** Sends an agency its winners answer; rejects when it could not. */
 export type WinnersSender = (answer: WinnersAnswer) => Promise<void>;
@@ -31,6 +32,7 @@ export type WinnersSender = (answer: WinnersAnswer) => Promise<void>;
 /** Draw coordination on top of a store. */
 export class Lottery {
   readonly #store: BetStore;
+  readonly #drawId: string;
   readonly #agencies: number;
   readonly #onDraw: DrawListener;
   #drawn = false;
@@ -43,15 +45,23 @@ export class Lottery {
   readonly #fanOutDone = Promise.withResolvers<void>();
 
   /**
-   * @param store the opened store (its restored state counts)
+   * @param store the opened store of draw `drawId` (its restored state counts)
    * @param agencies how many agencies must finish before the draw
-   * @param onDraw called once, when the draw happens in this process
+   * @param onDraw called once: from here when the restored store is drawn
+   *   already, else when the draw happens
    */
-  constructor(store: BetStore, agencies: number, onDraw: DrawListener) {
+  constructor(store: BetStore, drawId: string, agencies: number, onDraw: DrawListener) {
     this.#store = store;
+    this.#drawId = drawId;
     this.#agencies = agencies;
     this.#onDraw = onDraw;
     this.#drawn = store.finishedAgencies().size >= agencies;
+    if (this.#drawn) onDraw(true);
+  }
+
+  /** The draw this lottery's store belongs to. */
+  get drawId(): string {
+    return this.#drawId;
   }
 
   /** How many agencies take part. */
@@ -64,34 +74,45 @@ export class Lottery {
     return this.#store.room();
   }
 
-  /** Highest sequence stored for an agency, 0 when none. */
-  lastSequence(agency: number): number {
-    return this.#store.lastSequence(agency);
+  /** Bets stored for an agency: where its upload resumes. */
+  storedBets(agency: number): number {
+    return this.#store.storedBets(agency);
   }
 
-  /** Bets stored for an agency. */
-  betCount(agency: number): number {
-    return this.#store.betCount(agency);
+  /** Bets stored or queued for an agency: where its next batch must start. */
+  acceptedBets(agency: number): number {
+    return this.#store.acceptedBets(agency);
+  }
+
+  /** Digest of an agency's stored bets. */
+  storedDigest(agency: number): number {
+    return this.#store.storedDigest(agency);
+  }
+
+  /** Digests of an agency's stored prefixes, at most `max`. */
+  checkpoints(agency: number, max: number): Checkpoint[] {
+    return this.#store.checkpoints(agency, max);
   }
 
   /**
-   * Stores a batch of an agency's bets exactly once.
-   * @throws {ProtocolError} drawClosed when the draw already happened, or
-   *   alreadyFinished when the agency declared itself finished
+   * Stores a batch of an agency's bets exactly once, by position.
+   * @param first position of the batch's first bet in the agency's upload
+   * @throws {ProtocolError} positionMismatch when the batch neither starts
+   *   where the agency's bets end nor repeats a stored batch; drawClosed when
+   *   the draw already happened; alreadyFinished when the agency finished
    */
-  async storeBatch(
-    agency: number,
-    sequence: number,
-    bets: readonly Bet[] | StoreRows,
-  ): Promise<AppendResult> {
-    if (sequence <= this.#store.lastSequence(agency)) {
-      return { duplicate: true };
+  async storeBatch(agency: number, first: number, rows: StoreRows): Promise<AppendResult> {
+    const placement = this.#store.place(agency, first, rows);
+    if (placement.kind === "duplicate") return { duplicate: true };
+    if (placement.kind === "misplaced") {
+      throw new ProtocolError(
+        ErrorCode.positionMismatch,
+        `batch of ${rows.count} bets at position ${first} does not start where agency ${agency}'s bets end: ${placement.expected} expected`,
+        { first, betIndex: 0, field: "" },
+      );
     }
     if (this.#drawn) {
-      throw new ProtocolError(
-        ErrorCode.drawClosed,
-        "the draw already happened: no more bets",
-      );
+      throw new ProtocolError(ErrorCode.drawClosed, "the draw already happened: no more bets");
     }
     if (this.#store.finishedAgencies().has(agency)) {
       throw new ProtocolError(
@@ -99,7 +120,7 @@ export class Lottery {
         `agency ${agency} already finished: no more bets`,
       );
     }
-    return await this.#store.append(agency, sequence, bets);
+    return await this.#store.append(agency, first, rows);
   }
 
   /**
@@ -110,7 +131,7 @@ export class Lottery {
    */
   async finish(agency: number, total: number, onRecorded: () => void = () => {}): Promise<void> {
     const finishedTotal = this.#store.finishedAgencies().get(agency);
-    const stored = this.#store.betCount(agency);
+    const stored = this.#store.storedBets(agency);
     if (finishedTotal === undefined && total !== stored) {
       throw new ProtocolError(
         ErrorCode.countMismatch,
@@ -127,7 +148,7 @@ export class Lottery {
     onRecorded();
     if (!this.#drawn && this.#store.finishedAgencies().size >= this.#agencies) {
       this.#drawn = true;
-      this.#onDraw();
+      this.#onDraw(false);
       this.#fanOutPending = this.#waiting.size;
       if (this.#fanOutPending === 0) this.#fanOutDone.resolve();
       for (const waiter of this.#waiting) waiter.resolve();

@@ -8,6 +8,7 @@
  * its session and its idle timer, removed from `#connections` when it ends.
  */
 
+import { AgencyClaims } from "./agency_claims.ts";
 import { AgencySession } from "./agency_session.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
@@ -46,6 +47,7 @@ export class LotteryServer {
   readonly #logger: Logger;
   readonly #shutdown = new AbortController();
   readonly #connections = new Set<_Connection>();
+  readonly #claims = new AgencyClaims();
   #listener: Deno.TcpListener | undefined;
   #accepting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -144,6 +146,8 @@ export class LotteryServer {
           frameBytesMax: this.#options.frameBytesMax,
           shutdown: this.#shutdown.signal,
           agencySecrets: this.#options.agencySecrets,
+          claims: this.#claims,
+          close: () => _closeQuietly(conn),
           touchIdle: () => idle.touch(),
           pauseIdle: () => idle.pause(),
           resumeIdle: () => idle.resume(),

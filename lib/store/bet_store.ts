@@ -7,10 +7,18 @@
  * journal records appended, journal fdatasync'ed, then every batch of the
  * group is acknowledged. A batch is on disk whole or not at all: on restore
  * the bets file is cut back to the last committed batch.
+ *
+ * Batches are placed by position (agency_ledger.ts): one is queued only if it
+ * starts where its agency's accepted bets end, so the writer never sees a
+ * duplicate, and a failed write rolls every agency back to what is on disk.
  */
 
 import { type AgencyRow, AgencyRowScanner } from "../bet/agency_row_scanner.ts";
 import { type Bet, WINNER_NUMBER } from "../bet/bet.ts";
+import type { Checkpoint } from "../protocol/message_codec.ts";
+import { EMPTY_DIGEST } from "../protocol/bet_digest.ts";
+import type { Placement } from "./agency_ledger.ts";
+import { planGroup } from "./group_plan.ts";
 import { dateNumber } from "../bet/bet_bytes.ts";
 import {
   GROUP_COMMIT_BATCHES_MAX,
@@ -23,15 +31,16 @@ import {
   formatJournalRecord,
   type JournalRecord,
   type JournalState,
+  ledgerOf,
   replayJournal,
 } from "./store_journal.ts";
 import { writeAll, writeChunks } from "../runtime/write_all.ts";
-import { encodeStoreRows, type StoreRows } from "./store_rows.ts";
+import type { StoreRows } from "./store_rows.ts";
 import { type WinnersAnswer, WinnersIndex } from "./winners_index.ts";
 
 /** What a store append reports. */
 export interface AppendResult {
-  /** True when the sequence was already stored: nothing was written. */
+  /** True when the same batch was already stored: nothing was written. */
   duplicate: boolean;
 }
 
@@ -65,7 +74,7 @@ type _Operation =
   | {
     kind: "batch";
     agency: number;
-    sequence: number;
+    first: number;
     rows: StoreRows;
     resolve: (result: AppendResult) => void;
     reject: (error: Error) => void;
@@ -172,11 +181,6 @@ export class BetStore {
   #queuedBytes = 0;
   /** Resolved when the queued rows fall under #queueBytesMax. */
   #room: PromiseWithResolvers<void> | undefined;
-  /** Per agency, the lowest sequence whose write failed and is not stored
-   * yet. Later batches of that agency are refused until it is, or a batch
-   * sent after the failure could be stored first and the resent one would
-   * then pass for a duplicate and be lost. */
-  readonly #failedFrom = new Map<number, number>();
 
   private constructor(
     betsFile: StoreFile,
@@ -247,26 +251,21 @@ export class BetStore {
       };
       for await (const _ of _scanStoreFile(betsPath, onRow, onProgress)) { /* consume */ }
     }
-    for (const [agency, count] of state.betCount) {
-      // An agency whose committed batches were all empty has no rows at all.
-      if ((counted.get(agency) ?? 0) !== count) {
+    for (const [agency, ledger] of state.ledgers) {
+      if ((counted.get(agency) ?? 0) !== ledger.storedBets) {
         throw new Error(
           `${betsPath} holds ${
             counted.get(agency) ?? 0
-          } bets of agency ${agency} but its journal commits ${count}`,
+          } bets of agency ${agency} but its journal commits ${ledger.storedBets}`,
         );
       }
-    }
-    let batches = 0;
-    for (const line of journalText.slice(0, state.journalBytes).split("\n")) {
-      if (line.startsWith("B ")) batches += 1;
     }
     cleanup.move();
     return {
       store: new BetStore(betsFile, journalFile, state, winners, queueBytesMax),
       report: {
         bets,
-        batches,
+        batches: state.batches,
         agenciesFinished: state.finished.size,
         discardedBetsBytes: betsBytes - state.betsFileBytes,
         discardedJournalBytes,
@@ -274,14 +273,29 @@ export class BetStore {
     };
   }
 
-  /** Highest sequence stored for an agency, 0 when none. */
-  lastSequence(agency: number): number {
-    return this.#state.lastSequence.get(agency) ?? 0;
+  /** Bets stored for an agency: the position its upload resumes at. */
+  storedBets(agency: number): number {
+    return this.#state.ledgers.get(agency)?.storedBets ?? 0;
   }
 
-  /** Bets stored for an agency. */
-  betCount(agency: number): number {
-    return this.#state.betCount.get(agency) ?? 0;
+  /** Bets stored or queued for an agency: where its next batch must start. */
+  acceptedBets(agency: number): number {
+    return this.#state.ledgers.get(agency)?.acceptedBets ?? 0;
+  }
+
+  /** Digest (bet_digest.ts) of an agency's stored bets. */
+  storedDigest(agency: number): number {
+    return this.#state.ledgers.get(agency)?.storedDigest ?? EMPTY_DIGEST;
+  }
+
+  /** Digests of an agency's stored prefixes at batch ends, at most `max`. */
+  checkpoints(agency: number, max: number): Checkpoint[] {
+    return this.#state.ledgers.get(agency)?.checkpoints(max) ?? [];
+  }
+
+  /** Where a batch at `first` stands against the agency's stored and queued bets. */
+  place(agency: number, first: number, rows: StoreRows): Placement {
+    return ledgerOf(this.#state, agency).place(first, rows.count, rows.digest);
   }
 
   /** Agencies that finished, with the total each declared. */
@@ -300,24 +314,31 @@ export class BetStore {
   }
 
   /**
-   * Stores a batch durably, once. Resolves after the batch is synced to disk;
-   * a sequence at or below the agency's last stored one resolves as a
-   * duplicate without writing.
+   * Stores a batch durably, once. Resolves after the batch is synced to disk,
+   * or at once as a duplicate when the same batch is already stored.
+   * @throws {RangeError} when the batch is misplaced (a gap or an overlap)
    * @throws {Error} when the store is closed or the write fails (nothing of
    *   the batch is then stored)
    */
-  append(
-    agency: number,
-    sequence: number,
-    bets: readonly Bet[] | StoreRows,
-  ): Promise<AppendResult> {
-    const rows = Array.isArray(bets) ? encodeStoreRows(bets) : bets as StoreRows;
+  append(agency: number, first: number, rows: StoreRows): Promise<AppendResult> {
+    if (this.#closed) return Promise.reject(new Error("store is closed"));
+    const ledger = ledgerOf(this.#state, agency);
+    const placement = ledger.place(first, rows.count, rows.digest);
+    if (placement.kind === "duplicate") return Promise.resolve({ duplicate: true });
+    if (placement.kind === "misplaced") {
+      return Promise.reject(
+        new RangeError(
+          `batch of agency ${agency} at ${first} is misplaced: ${placement.expected} expected`,
+        ),
+      );
+    }
+    ledger.accept(first, rows.count);
     const bytes = rows.bytes.length;
     this.#queuedBytes += bytes;
     return this.#enqueue((resolve, reject) => ({
       kind: "batch",
       agency,
-      sequence,
+      first,
       rows,
       resolve,
       reject,
@@ -370,10 +391,7 @@ export class BetStore {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const group = this.#refuseBehindFailure(this.#takeGroup());
-      await this.#commit(group);
-    }
+    while (this.#queue.length > 0) await this.#commit(this.#takeGroup());
     this.#draining = undefined;
   }
 
@@ -391,101 +409,25 @@ export class BetStore {
     return this.#queue.splice(0, count);
   }
 
-  /** Rejects the batches of a group that come after a failed, unstored batch of their agency. */
-  #refuseBehindFailure(group: _Operation[]): _Operation[] {
-    if (this.#failedFrom.size === 0) return group;
-    const retried = new Set<number>();
-    return group.filter((operation) => {
-      if (operation.kind !== "batch" || retried.has(operation.agency)) return true;
-      const failedFrom = this.#failedFrom.get(operation.agency);
-      if (failedFrom === undefined || operation.sequence < failedFrom) return true;
-      if (operation.sequence === failedFrom) {
-        retried.add(operation.agency);
-        return true;
-      }
-      operation.reject(
-        new Error(
-          `store write failed: batch ${failedFrom} of agency ${operation.agency} is not stored yet: resend it first`,
-        ),
-      );
-      return false;
-    });
-  }
-
   async #commit(group: _Operation[]): Promise<void> {
-    const chunks: Uint8Array[] = [];
-    const records: JournalRecord[] = [];
-    const results: AppendResult[] = [];
-    const lastSequence = new Map<number, number>();
-    const finished = new Set<number>();
-    let betsFileBytes = this.#state.betsFileBytes;
-    for (const operation of group) {
-      if (operation.kind === "batch") {
-        const last = lastSequence.get(operation.agency) ??
-          this.lastSequence(operation.agency);
-        if (operation.sequence <= last) {
-          results.push({ duplicate: true });
-          continue;
-        }
-        const bytes = operation.rows.bytes;
-        chunks.push(bytes);
-        betsFileBytes += bytes.length;
-        lastSequence.set(operation.agency, operation.sequence);
-        records.push({
-          kind: "B",
-          agency: operation.agency,
-          sequence: operation.sequence,
-          count: operation.rows.count,
-          betsFileBytes,
-        });
-        results.push({ duplicate: false });
-      } else {
-        if (
-          this.#state.finished.has(operation.agency) ||
-          finished.has(operation.agency)
-        ) {
-          results.push({ duplicate: true });
-          continue;
-        }
-        finished.add(operation.agency);
-        records.push({
-          kind: "F",
-          agency: operation.agency,
-          total: operation.total,
-        });
-        results.push({ duplicate: false });
-      }
-    }
+    const plan = planGroup(group, this.#state.betsFileBytes, this.#state.finished);
     try {
-      await this.#write(chunks, records);
+      await this.#write(plan.chunks, plan.records);
     } catch (error) {
-      const failure = new Error(
-        `store write failed: ${(error as Error).message}`,
-      );
-      // Fail what is queued behind the group too: a later batch of the same
-      // agency must never be stored while an earlier one is not.
-      for (const operation of [...group, ...this.#queue.splice(0)]) {
-        if (
-          operation.kind === "batch" && operation.sequence > this.lastSequence(operation.agency)
-        ) {
-          const failedFrom = this.#failedFrom.get(operation.agency) ?? operation.sequence;
-          this.#failedFrom.set(operation.agency, Math.min(failedFrom, operation.sequence));
-        }
-        operation.reject(failure);
-      }
+      const failure = new Error(`store write failed: ${(error as Error).message}`);
+      // Fail what is queued behind the group too, and roll every agency back
+      // to its bets on disk: a later batch is then placed behind a gap, so it
+      // can never be stored while an earlier one is not.
+      for (const operation of [...group, ...this.#queue.splice(0)]) operation.reject(failure);
+      for (const ledger of this.#state.ledgers.values()) ledger.rollback();
       return;
     }
-    // A group of only duplicates wrote and synced nothing.
-    if (records.length > 0) this.#batchesPerSync.syncs += 1;
-    this.#batchesPerSync.batches += chunks.length;
+    // A group of only repeated finishes wrote and synced nothing.
+    if (plan.records.length > 0) this.#batchesPerSync.syncs += 1;
+    this.#batchesPerSync.batches += plan.chunks.length;
     group.forEach((operation, index) => {
-      if (operation.kind === "batch" && !results[index]!.duplicate) {
-        if ((this.#failedFrom.get(operation.agency) ?? Infinity) <= operation.sequence) {
-          this.#failedFrom.delete(operation.agency);
-        }
-        this.#winners.add(operation.agency, operation.rows.winners);
-      }
-      operation.resolve(results[index]!);
+      if (operation.kind === "batch") this.#winners.add(operation.agency, operation.rows.winners);
+      operation.resolve({ duplicate: plan.duplicate[index]! });
     });
   }
 

@@ -2,21 +2,27 @@
  * The store's commit journal: one text line per durable event, appended after
  * the bets file is synced, so every record points at bytes already on disk.
  *
- * - `B <agency> <sequence> <count> <bets_file_bytes>`: a batch was committed;
- *   the bets file is valid up to `bets_file_bytes`.
+ * - `B <agency> <first> <count> <bets_file_bytes> <digest>`: a batch of
+ *   `count` bets at positions `first`.. of the agency's upload was committed;
+ *   `digest` is its bet digest (8 hex digits, bet_digest.ts); the bets file
+ *   is valid up to `bets_file_bytes`.
  * - `F <agency> <total>`: the agency finished after `total` bets.
  *
  * A crash can leave a last line without its newline: that line was never
  * acknowledged and is discarded on restore.
  */
 
+import { formatDigest } from "../protocol/bet_digest.ts";
+import { AgencyLedger } from "./agency_ledger.ts";
+
 /** A committed batch. */
 export interface BatchRecord {
   kind: "B";
   agency: number;
-  sequence: number;
+  first: number;
   count: number;
   betsFileBytes: number;
+  digest: number;
 }
 
 /** An agency that finished sending. */
@@ -31,11 +37,13 @@ export type JournalRecord = BatchRecord | FinishedRecord;
 /** Formats a record as its journal line, newline included. */
 export function formatJournalRecord(record: JournalRecord): string {
   return record.kind === "B"
-    ? `B ${record.agency} ${record.sequence} ${record.count} ${record.betsFileBytes}\n`
+    ? `B ${record.agency} ${record.first} ${record.count} ${record.betsFileBytes} ${
+      formatDigest(record.digest)
+    }\n`
     : `F ${record.agency} ${record.total}\n`;
 }
 
-const _BATCH = /^B (\d{1,9}) (\d{1,10}) (\d{1,5}) (\d{1,15})$/;
+const _BATCH = /^B (\d{1,9}) (\d{1,10}) (\d{1,5}) (\d{1,15}) ([0-9a-f]{8})$/;
 const _FINISHED = /^F (\d{1,9}) (\d{1,10})$/;
 
 /**
@@ -48,9 +56,10 @@ export function parseJournalRecord(line: string): JournalRecord {
     return {
       kind: "B",
       agency: Number(batch[1]),
-      sequence: Number(batch[2]),
+      first: Number(batch[2]),
       count: Number(batch[3]),
       betsFileBytes: Number(batch[4]),
+      digest: parseInt(batch[5]!, 16),
     };
   }
   const finished = _FINISHED.exec(line);
@@ -66,63 +75,66 @@ export function parseJournalRecord(line: string): JournalRecord {
 
 /** What the journal says the store holds. */
 export interface JournalState {
-  /** Highest committed sequence per agency. */
-  lastSequence: Map<number, number>;
-  /** Committed bets per agency. */
-  betCount: Map<number, number>;
+  /** Each agency's committed bets, by position. */
+  ledgers: Map<number, AgencyLedger>;
   /** Total declared by each agency that finished. */
   finished: Map<number, number>;
+  /** Batch records committed. */
+  batches: number;
   /** Bytes of the bets file covered by committed batches. */
   betsFileBytes: number;
   /** Bytes of the journal made of complete records. */
   journalBytes: number;
 }
 
+/** An empty state: a new draw. */
+export function emptyJournalState(): JournalState {
+  return { ledgers: new Map(), finished: new Map(), batches: 0, betsFileBytes: 0, journalBytes: 0 };
+}
+
 /**
  * Replays journal text into the state it describes.
  * @param text the whole journal
- * @throws {SyntaxError} when a complete line in the journal is not a record
+ * @throws {SyntaxError} when a complete line is not a record, or a batch does
+ *   not start where its agency's committed bets end
  */
 export function replayJournal(text: string): JournalState {
-  const state: JournalState = {
-    lastSequence: new Map(),
-    betCount: new Map(),
-    finished: new Map(),
-    betsFileBytes: 0,
-    journalBytes: 0,
-  };
+  const state = emptyJournalState();
   let start = 0;
   let lineNumber = 0;
   while (true) {
     const newline = text.indexOf("\n", start);
     if (newline === -1) break;
     lineNumber += 1;
-    let record: JournalRecord;
     try {
-      record = parseJournalRecord(text.slice(start, newline));
+      applyJournalRecord(state, parseJournalRecord(text.slice(start, newline)));
     } catch (error) {
-      throw new SyntaxError(
-        `journal line ${lineNumber}: ${(error as Error).message}`,
-      );
+      throw new SyntaxError(`journal line ${lineNumber}: ${(error as Error).message}`);
     }
-    applyJournalRecord(state, record);
     start = newline + 1;
   }
   state.journalBytes = start;
   return state;
 }
 
-/** Applies one record to a state (replay and live commits share this). */
-export function applyJournalRecord(
-  state: JournalState,
-  record: JournalRecord,
-): void {
+/** The ledger of an agency, created empty on first use. */
+export function ledgerOf(state: JournalState, agency: number): AgencyLedger {
+  let ledger = state.ledgers.get(agency);
+  if (ledger === undefined) {
+    ledger = new AgencyLedger();
+    state.ledgers.set(agency, ledger);
+  }
+  return ledger;
+}
+
+/**
+ * Applies one record to a state (replay and live commits share this).
+ * @throws {RangeError} when a batch does not start where its agency's bets end
+ */
+export function applyJournalRecord(state: JournalState, record: JournalRecord): void {
   if (record.kind === "B") {
-    state.lastSequence.set(record.agency, record.sequence);
-    state.betCount.set(
-      record.agency,
-      (state.betCount.get(record.agency) ?? 0) + record.count,
-    );
+    ledgerOf(state, record.agency).commit(record.first, record.count, record.digest);
+    state.batches += 1;
     state.betsFileBytes = record.betsFileBytes;
   } else {
     state.finished.set(record.agency, record.total);

@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { localBetsPath } from "../helpers/storage.ts";
 import { parseAgencySecrets, secretMatches } from "../../lib/server/agency_secrets.ts";
 import { ConfigError } from "../../lib/config/config_source.ts";
 import { linesOf, runLocalClient, startLocalServer } from "../../lib/dev/local_cluster.ts";
@@ -38,13 +39,13 @@ async function repliesUntilClosed(peer: RawPeer): Promise<Message[]> {
 
 Deno.test("a connection acts only for the agency of its hello: its bets, its finished, never another's", async () => {
   await withTempDir(async (dir) => {
-    const storage = `${dir}/bets.csv`;
-    const server = await startInProcessServer({ storage, agencies: 2 });
+    const storage = localBetsPath(dir);
+    const server = await startInProcessServer({ storageDir: dir, agencies: 2 });
     try {
       const [one] = await RawPeer.hello(server.port, 1);
       // A batch has no agency field: what it holds is stored as agency 1's.
-      await one.send({ type: MessageType.batch, sequence: 1, bets: wire(2, 3, 50_000_000) });
-      assert.deepEqual(await one.receive(), { type: MessageType.batchAck, sequence: 1, count: 3 });
+      await one.send({ type: MessageType.batch, first: 0, bets: wire(2, 3, 50_000_000) });
+      assert.deepEqual(await one.receive(), { type: MessageType.batchAck, first: 0, count: 3 });
       await one.send({ type: MessageType.finished, total: 3 });
       // A second hello, for another agency, is refused and ends the connection.
       await one.send({ type: MessageType.hello, agency: 2 });
@@ -141,7 +142,7 @@ Deno.test("with agency secrets a hello with a wrong or missing secret is refused
   await withTempDir(async (dir) => {
     const secrets = new Map([[1, "uno-7f3a9c"], [2, "dos-b41e07"]]);
     const server = await startInProcessServer({
-      storage: `${dir}/bets.csv`,
+      storageDir: dir,
       agencies: 3,
       limits: { agencySecrets: secrets },
     });
@@ -188,9 +189,9 @@ Deno.test("real processes with SECRETS_FILE and CLI_SECRET: the right secret upl
       [{ bets: 120, winners: 1 }, { bets: 80, winners: 2 }],
       5,
     );
-    const storage = `${dir}/bets.csv`;
+    const storage = localBetsPath(dir);
     const server = await startLocalServer({
-      STORAGE: storage,
+      STORAGE_DIR: dir,
       AGENCIES: "2",
       SECRETS_FILE: secretsFile,
     });
@@ -239,7 +240,7 @@ Deno.test("a bad SECRETS_FILE stops the server with one config line naming file 
         ...permissionSetFlags("server"),
         new URL("../../server.ts", import.meta.url).pathname,
       ],
-      env: { SERVER_PORT: "0", STORAGE: `${dir}/bets.csv`, SECRETS_FILE: secretsFile },
+      env: { SERVER_PORT: "0", STORAGE_DIR: dir, SECRETS_FILE: secretsFile },
       stdout: "piped",
       stderr: "piped",
     }).output();

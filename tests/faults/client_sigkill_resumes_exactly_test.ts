@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { localBetsPath } from "../helpers/storage.ts";
 import {
   fieldOf,
   linesOf,
@@ -32,8 +33,8 @@ async function clientKillTrial(seed: number): Promise<void> {
   const kills = rng.int(1, 3);
   await withTempDir(async (dir) => {
     const data = await writeAgencyData(dir, specs, seed);
-    const storage = `${dir}/bets.csv`;
-    const server = await startLocalServer({ STORAGE: storage, AGENCIES: "2" });
+    const storage = localBetsPath(dir);
+    const server = await startLocalServer({ STORAGE_DIR: dir, AGENCIES: "2" });
     const env = (agency: number) => ({
       CLI_ID: String(agency),
       CLI_SERVER_ADDRESS: `127.0.0.1:${server.port}`,

@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import { localBetsPath } from "../helpers/storage.ts";
 import { writeAll } from "../../lib/runtime/write_all.ts";
 import { startLocalServer } from "../../lib/dev/local_cluster.ts";
 import {
@@ -121,9 +122,9 @@ Deno.test("idle and slowloris connections are cut, a connection flood is refused
       bets: 2500,
       winners: 1,
     }], 3);
-    const storage = `${dir}/bets.csv`;
+    const storage = localBetsPath(dir);
     const server = await startLocalServer({
-      STORAGE: storage,
+      STORAGE_DIR: dir,
       AGENCIES: "3",
       CONNECTIONS_MAX: String(_CONNECTIONS_MAX),
       IDLE_TIMEOUT: `${_IDLE_MS}ms`,
@@ -141,16 +142,16 @@ Deno.test("idle and slowloris connections are cut, a connection flood is refused
       const [agency3] = await RawPeer.hello(server.port, 3);
       let stopBeating = false;
       const heartbeat = (async () => {
-        for (let sequence = 1; !stopBeating; sequence += 1) {
-          const bets = makeBets(3, 2, { firstDocument: 70_000_000 + sequence * 10 });
+        for (let first = 0; !stopBeating; first += 2) {
+          const bets = makeBets(3, 2, { firstDocument: 70_000_000 + first * 10 });
           const sent = performance.now();
           await agency3.send({
             type: MessageType.batch,
-            sequence,
+            first,
             bets: bets.map(({ agency: _, ...bet }) => bet),
           });
           const reply = await agency3.receive();
-          assert.deepEqual(reply, { type: MessageType.batchAck, sequence, count: 2 });
+          assert.deepEqual(reply, { type: MessageType.batchAck, first, count: 2 });
           ackMs.push(performance.now() - sent);
           heartbeatBets.push(...bets);
           await _sleep(25);
@@ -245,7 +246,7 @@ Deno.test("idle and slowloris connections are cut, a connection flood is refused
 
 Deno.test("peers that ask for winners and leave before the draw do not keep their connections until it", async () => {
   await withTempDir(async (dir) => {
-    const server = await startInProcessServer({ storage: `${dir}/bets.csv`, agencies: 2 });
+    const server = await startInProcessServer({ storageDir: dir, agencies: 2 });
     try {
       const leaving = await Promise.all(
         Array.from({ length: 20 }, async () => {

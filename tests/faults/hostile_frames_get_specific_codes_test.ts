@@ -11,6 +11,7 @@
  */
 
 import assert from "node:assert/strict";
+import { localBetsPath } from "../helpers/storage.ts";
 import { scanBatch } from "../../lib/server/batch_scan.ts";
 import { todayIsoDate, validateBet } from "../../lib/bet/bet.ts";
 import { dateNumber } from "../../lib/bet/bet_bytes.ts";
@@ -25,7 +26,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
 } from "../../lib/protocol/protocol.ts";
-import { encodeStoreRows } from "../../lib/store/store_rows.ts";
+import { storeRowsOf } from "../helpers/store_rows.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { ChunkedSource, joinBytes, OneReadSource } from "../helpers/byte_io.ts";
 import { RawPeer } from "../helpers/raw_agency.ts";
@@ -65,9 +66,9 @@ function rawBet(
   ]);
 }
 
-function batchBody(sequence: number, declared: number, bets: readonly Uint8Array[]): Uint8Array {
+function batchBody(first: number, declared: number, bets: readonly Uint8Array[]): Uint8Array {
   const head = new Uint8Array(6);
-  new DataView(head.buffer).setUint32(0, sequence);
+  new DataView(head.buffer).setUint32(0, first);
   new DataView(head.buffer).setUint16(4, declared);
   return joinBytes([head, ...bets]);
 }
@@ -168,7 +169,7 @@ Deno.test("frame reader and decoders: every named bad input gets its own error c
     });
   }
   await t.step("a frame cut at every byte", async () => {
-    const whole = encodeMessage({ type: MessageType.batch, sequence: 1, bets: makeBets(1, 2) });
+    const whole = encodeMessage({ type: MessageType.batch, first: 0, bets: makeBets(1, 2) });
     for (let length = 1; length < whole.length; length += 1) {
       const bytes = whole.subarray(0, length);
       assert.equal(await code(() => read(bytes).readFrame(_FRAME_BYTES_MAX)), "truncatedFrame");
@@ -233,7 +234,7 @@ Deno.test("random bytes and mutated batches: the reader and both batch decoders 
     // A valid batch, mutated a little: the scanner and the reference agree.
     const bets = makeBets(1, rng.int(1, 4), { winnersAt: rng.chance(0.5) ? [0] : [] })
       .map(({ agency: _, ...bet }) => bet);
-    const body = encodeMessage({ type: MessageType.batch, sequence: 7, bets }).slice(
+    const body = encodeMessage({ type: MessageType.batch, first: 7, bets }).slice(
       FRAME_HEADER_BYTES,
     );
     for (let mutations = rng.int(1, 3); mutations > 0; mutations -= 1) {
@@ -269,7 +270,7 @@ Deno.test("random bytes and mutated batches: the reader and both batch decoders 
       .find(({ violation }) => violation !== undefined);
     if (violation === undefined) {
       assert.ok(scanned !== undefined, `scanBatch refused a valid batch: ${scanError?.message}`);
-      const expected = encodeStoreRows(reference.bets.map((bet) => ({ agency: 1, ...bet })));
+      const expected = storeRowsOf(reference.bets.map((bet) => ({ agency: 1, ...bet })), 7);
       assert.deepEqual(scanned.rows, expected, `trial ${trial}: rows differ`);
       tally.accepted += 1;
     } else {
@@ -314,9 +315,9 @@ Deno.test("the real server answers each bad input with its own code and log line
       bets: 3000,
       winners: 1,
     }], 9);
-    const storage = `${dir}/bets.csv`;
+    const storage = localBetsPath(dir);
     const server = await startLocalServer({
-      STORAGE: storage,
+      STORAGE_DIR: dir,
       AGENCIES: "3",
       FRAME_BYTES_MAX: String(_FRAME_BYTES_MAX),
     });
@@ -357,7 +358,7 @@ Deno.test("the real server answers each bad input with its own code and log line
       ],
       [
         "a server message from an agency",
-        joinBytes([hello3, encodeMessage({ type: MessageType.batchAck, sequence: 1, count: 1 })]),
+        joinBytes([hello3, encodeMessage({ type: MessageType.batchAck, first: 0, count: 1 })]),
         "unexpectedMessage",
       ],
       [

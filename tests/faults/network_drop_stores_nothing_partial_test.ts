@@ -9,6 +9,7 @@
  */
 
 import assert from "node:assert/strict";
+import { localBetsPath } from "../helpers/storage.ts";
 import type { Bet } from "../../lib/bet/bet.ts";
 import { encodeMessage } from "../../lib/protocol/message_codec.ts";
 import { MessageType } from "../../lib/protocol/protocol.ts";
@@ -27,25 +28,21 @@ function wire(bets: readonly Bet[]) {
 
 Deno.test("a connection dropped at any byte of a batch frame stores nothing of that batch, and the server keeps serving", async () => {
   await withTempDir(async (dir) => {
-    const storage = `${dir}/bets.csv`;
-    const server = await startInProcessServer({ storage, agencies: 2 });
+    const storage = localBetsPath(dir);
+    const server = await startInProcessServer({ storageDir: dir, agencies: 2 });
     const acked: Bet[] = [];
     const unacked: Bet[][] = [];
     const otherBets = makeBets(2, 4);
-    const probe = encodeMessage({
-      type: MessageType.batch,
-      sequence: 1,
-      bets: wire(makeBets(1, 3)),
-    });
+    const probe = encodeMessage({ type: MessageType.batch, first: 0, bets: wire(makeBets(1, 3)) });
     try {
       for (let cut = 1; cut < probe.length; cut += 1) {
         const [peer, helloAck] = await RawPeer.hello(server.port, 1);
         assert.ok(helloAck.type === MessageType.helloAck);
-        // Sequences only grow, so no batch can pass for another's duplicate.
-        const sequence = 2 * cut;
+        // The batch goes where the stored bets end, whether the last reset one was stored or not.
+        const first = helloAck.storedBets;
         const whole = makeBets(1, 2, { firstDocument: 30_000_000 + cut * 10 });
         const cutOff = makeBets(1, 3, { firstDocument: 40_000_000 + cut * 10 });
-        await peer.send({ type: MessageType.batch, sequence, bets: wire(whole) });
+        await peer.send({ type: MessageType.batch, first, bets: wire(whole) });
         if (cut % 2 === 1) {
           // Leave the ack unread: closing with unread data resets the
           // connection, and the whole batch may then be lost on the way.
@@ -53,12 +50,12 @@ Deno.test("a connection dropped at any byte of a batch frame stores nothing of t
           unacked.push(whole);
         } else {
           const ack = await peer.receive();
-          assert.deepEqual(ack, { type: MessageType.batchAck, sequence, count: 2 });
+          assert.deepEqual(ack, { type: MessageType.batchAck, first, count: 2 });
           acked.push(...whole);
         }
         const frame = encodeMessage({
           type: MessageType.batch,
-          sequence: sequence + 1,
+          first: first + 2,
           bets: wire(cutOff),
         });
         await peer.sendBytes(frame.subarray(0, cut));
@@ -74,12 +71,8 @@ Deno.test("a connection dropped at any byte of a batch frame stores nothing of t
       assert.equal(drops(), probe.length - 1, "each dropped frame logs truncatedFrame or a reset");
       // Still serving: another agency stores a batch.
       const [other] = await RawPeer.hello(server.port, 2);
-      await other.send({ type: MessageType.batch, sequence: 1, bets: wire(otherBets) });
-      assert.deepEqual(await other.receive(), {
-        type: MessageType.batchAck,
-        sequence: 1,
-        count: 4,
-      });
+      await other.send({ type: MessageType.batch, first: 0, bets: wire(otherBets) });
+      assert.deepEqual(await other.receive(), { type: MessageType.batchAck, first: 0, count: 4 });
       other.close();
     } finally {
       await server.stop();
@@ -115,8 +108,8 @@ async function proxyTrial(seed: number): Promise<void> {
   }));
   await withTempDir(async (dir) => {
     const data = await writeAgencyData(dir, specs, seed);
-    const storage = `${dir}/bets.csv`;
-    const server = await startInProcessServer({ storage, agencies });
+    const storage = localBetsPath(dir);
+    const server = await startInProcessServer({ storageDir: dir, agencies });
     const proxy = startChaosProxy(server.port, rng, rng.int(3, 12), rng.int(20, 4000));
     try {
       const uploads = startUploads(data.files, {

@@ -12,6 +12,7 @@
  */
 
 import assert from "node:assert/strict";
+import { localBetsPath } from "../helpers/storage.ts";
 import {
   fieldOf,
   linesOf,
@@ -107,8 +108,8 @@ async function crashTrial(seed: number): Promise<void> {
   const kills = planKills(rng, agencies);
   await withTempDir(async (dir) => {
     const data = await writeAgencyData(dir, specs, seed);
-    const storage = `${dir}/bets.csv`;
-    const env = { STORAGE: storage, AGENCIES: String(agencies), SHUTDOWN_GRACE: "2s" };
+    const storage = localBetsPath(dir);
+    const env = { STORAGE_DIR: dir, AGENCIES: String(agencies), SHUTDOWN_GRACE: "2s" };
 
     // The armed kill point, checked on every line of the server and the uploads.
     let armed: { point: KillPoint; acksTarget: number; fire: () => void } | undefined;

@@ -10,6 +10,7 @@
  */
 
 import assert from "node:assert/strict";
+import { localBetsPath } from "../helpers/storage.ts";
 import type { Bet } from "../../lib/bet/bet.ts";
 import { BetStore } from "../../lib/store/bet_store.ts";
 import { type LocalServer, startLocalServer } from "../../lib/dev/local_cluster.ts";
@@ -41,9 +42,9 @@ async function sigtermTrial(seed: number): Promise<void> {
   const stopAfterBatches = rng.int(20, 300);
   await withTempDir(async (dir) => {
     const data = await writeAgencyData(dir, specs, seed);
-    const storage = `${dir}/bets.csv`;
+    const storage = localBetsPath(dir);
     const env = {
-      STORAGE: storage,
+      STORAGE_DIR: dir,
       AGENCIES: String(agencies),
       SHUTDOWN_GRACE: `${_GRACE_MS}ms`,
     };

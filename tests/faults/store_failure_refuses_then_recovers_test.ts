@@ -13,6 +13,8 @@
  */
 
 import assert from "node:assert/strict";
+import { localBetsPath } from "../helpers/storage.ts";
+import { storeRowsOf } from "../helpers/store_rows.ts";
 import { BetStore } from "../../lib/store/bet_store.ts";
 import { linesOf, startLocalServer } from "../../lib/dev/local_cluster.ts";
 import { makeBets } from "../helpers/bets.ts";
@@ -65,9 +67,9 @@ async function diskTrial(seed: number): Promise<void> {
   const faultMs = rng.int(30, 400);
   await withTempDir(async (dir) => {
     const data = await writeAgencyData(dir, specs, seed);
-    const storage = `${dir}/bets.csv`;
+    const storage = localBetsPath(dir);
     const disk = new FlakyDisk();
-    const server = await startInProcessServer({ storage, agencies, openFile: disk.open });
+    const server = await startInProcessServer({ storageDir: dir, agencies, openFile: disk.open });
     const uploads: RunningUpload[] = [];
     try {
       uploads.push(...startUploads(data.files, { port: server.port, batchMaxAmount, batchWindow }));
@@ -131,31 +133,32 @@ Deno.test("store write failures (disk full, failed sync) refuse the hit batches 
 
 Deno.test("BetStore refuses a batch that reaches it right after a failed earlier batch of the same agency, until that one is resent", async () => {
   await withTempDir(async (dir) => {
-    const storage = `${dir}/bets.csv`;
+    const storage = localBetsPath(dir);
     const disk = new FlakyDisk();
     const { store } = await BetStore.open(storage, disk.open);
-    const batch = (sequence: number) =>
-      makeBets(1, 2, { firstDocument: 30_000_000 + sequence * 10 });
+    const batch = (index: number) => makeBets(1, 2, { firstDocument: 30_000_000 + index * 10 });
+    const append = (index: number) =>
+      store.append(1, 2 * index, storeRowsOf(batch(index), 2 * index));
     try {
-      await store.append(1, 1, batch(1));
+      await append(0);
       disk.syncFails = true;
-      const failed = store.append(1, 2, batch(2));
-      // Batch 3 reaches the store in the same turn its predecessor's failure is
+      const failed = append(1);
+      // Batch 2 reaches the store in the same turn its predecessor's failure is
       // delivered, before the connection can learn of it (the race the fault
       // tests hit on a real full disk); the disk works again by then.
       const late = failed.catch(() => {
         disk.syncFails = false;
-        return store.append(1, 3, batch(3));
+        return append(2);
       });
       await assert.rejects(failed, /store write failed/);
-      await assert.rejects(late, /batch 2 of agency 1 is not stored yet/);
-      assert.equal(store.lastSequence(1), 1);
-      assert.deepEqual(await store.append(1, 2, batch(2)), { duplicate: false });
-      assert.deepEqual(await store.append(1, 3, batch(3)), { duplicate: false });
+      await assert.rejects(late, /misplaced: 2 expected/);
+      assert.equal(store.storedBets(1), 2);
+      assert.deepEqual(await append(1), { duplicate: false });
+      assert.deepEqual(await append(2), { duplicate: false });
     } finally {
       await store.close();
     }
-    await assertStoreHoldsExactly(storage, [1, 2, 3].flatMap(batch));
+    await assertStoreHoldsExactly(storage, [0, 1, 2].flatMap(batch));
   });
 });
 
@@ -207,8 +210,8 @@ Deno.test({
       await Deno.mkdir(disk);
       assert.ok(await mount(["-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", disk]));
       try {
-        const storage = `${disk}/bets.csv`;
-        const server = await startLocalServer({ STORAGE: storage, AGENCIES: "3" });
+        const storage = localBetsPath(disk);
+        const server = await startLocalServer({ STORAGE_DIR: disk, AGENCIES: "3" });
         const uploads = startUploads(data.files, {
           port: server.port,
           batchMaxAmount: 10,

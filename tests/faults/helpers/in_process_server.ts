@@ -6,11 +6,14 @@
 import type { BetStore, StoreFileOpener } from "../../../lib/store/bet_store.ts";
 import { Logger } from "../../../lib/runtime/log.ts";
 import { openCentral } from "../../../lib/server/central.ts";
+import { DRAW_ID_DEFAULT } from "../../../lib/config/draw_id.ts";
 import type { LotteryServer, LotteryServerOptions } from "../../../lib/server/lottery_server.ts";
 
 /** A running in-process server. */
 export interface InProcessServer {
   port: number;
+  /** The draw's bets file. */
+  betsPath: string;
   /** Its log lines so far. */
   lines: string[];
   server: LotteryServer;
@@ -21,7 +24,8 @@ export interface InProcessServer {
 
 /** What to start. */
 export interface InProcessOptions {
-  storage: string;
+  /** Storage folder: the bets are kept under it for the default draw. */
+  storageDir: string;
   agencies: number;
   openFile?: StoreFileOpener;
   limits?: Partial<LotteryServerOptions>;
@@ -33,7 +37,8 @@ export async function startInProcessServer(options: InProcessOptions): Promise<I
   const logger = new Logger("INFO", (line) => lines.push(line));
   const central = await openCentral(
     {
-      storage: options.storage,
+      storageDir: options.storageDir,
+      drawId: DRAW_ID_DEFAULT,
       agencies: options.agencies,
       ...(options.openFile === undefined ? {} : { openFile: options.openFile }),
       hostname: "127.0.0.1",
@@ -49,5 +54,5 @@ export async function startInProcessServer(options: InProcessOptions): Promise<I
   );
   const { server, store } = central;
   const port = server.listen();
-  return { port, lines, server, store, stop: central.close };
+  return { port, betsPath: central.betsPath, lines, server, store, stop: central.close };
 }

@@ -87,8 +87,8 @@ export function startUploads(
 }
 
 /**
- * Waits for every upload, then asserts that each finished, had no batch
- * refused for good, counted every bet of its file as stored, and was told
+ * Waits for every upload, then asserts that each finished (a batch refused
+ * for good fails the upload), counted every bet of its file as stored, and was told
  * exactly its agency's winners.
  * @param bets every bet of every file (writeAgencyData)
  */
@@ -100,7 +100,6 @@ export async function assertUploadsExact(
   for (const [index, summary] of summaries.entries()) {
     const agency = uploads[index]!.agency;
     assert.ok(summary !== undefined, `agency ${agency} finished its upload`);
-    assert.equal(summary.batchesRejected, 0, `agency ${agency}: no batch refused for good`);
     const own = bets.filter((bet) => bet.agency === agency).length;
     assert.equal(summary.betsConfirmed, own, `agency ${agency}: bets confirmed`);
     assert.deepEqual([...summary.winners].sort(), winnersOf(bets, agency));

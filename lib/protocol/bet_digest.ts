@@ -1,0 +1,82 @@
+/**
+ * The digest of an agency's bets, as the server stores them and the client
+ * uploads them: the sum, mod 2^32, of one MurmurHash3 (x86, 32-bit) per bet,
+ * taken over the bet's wire bytes and seeded with the bet's position in the
+ * agency's upload (0-based). A sum of per-bet terms does not depend on how
+ * the bets were cut into batches, and the seed makes the order count. It
+ * catches accidents (another file, an edited row), not attackers: two
+ * different sequences of bets share a digest with a chance of about 2^-32.
+ * docs/PROTOCOL.md specifies it for other implementations.
+ */
+
+const _C1 = 0xcc9e2d51;
+const _C2 = 0x1b873593;
+
+function _mixBlock(k: number): number {
+  k = Math.imul(k, _C1);
+  k = (k << 15) | (k >>> 17);
+  return Math.imul(k, _C2);
+}
+
+/**
+ * MurmurHash3 x86 32-bit of `bytes[start, end)` with `seed`.
+ * @example murmur3(new TextEncoder().encode("hello"), 0, 5, 0) // 0x248bfa47
+ */
+export function murmur3(bytes: Uint8Array, start: number, end: number, seed: number): number {
+  let hash = seed | 0;
+  const blocksEnd = start + ((end - start) & ~3);
+  let at = start;
+  for (; at < blocksEnd; at += 4) {
+    hash ^= _mixBlock(
+      bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24),
+    );
+    hash = (hash << 13) | (hash >>> 19);
+    hash = (Math.imul(hash, 5) + 0xe6546b64) | 0;
+  }
+  const tail = end - at;
+  if (tail > 0) {
+    let k = bytes[at]!;
+    if (tail > 1) k |= bytes[at + 1]! << 8;
+    if (tail > 2) k |= bytes[at + 2]! << 16;
+    hash ^= _mixBlock(k);
+  }
+  hash ^= end - start;
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  return hash >>> 0;
+}
+
+/** The digest of no bets. */
+export const EMPTY_DIGEST = 0;
+
+/**
+ * Adds one bet, at `position` of the upload, to a digest.
+ * @param bytes holds the bet's wire encoding at `[start, end)`
+ */
+export function addBet(
+  digest: number,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  position: number,
+): number {
+  return (digest + murmur3(bytes, start, end, position)) >>> 0;
+}
+
+/** The digest of two consecutive runs of bets, from the digest of each. */
+export function joinDigests(before: number, after: number): number {
+  return (before + after) >>> 0;
+}
+
+/** The digest of the bets after `before`, given the digest of all of them. */
+export function digestAfter(all: number, before: number): number {
+  return (all - before) >>> 0;
+}
+
+/** A digest as 8 lowercase hex digits (logs, journal). */
+export function formatDigest(digest: number): string {
+  return digest.toString(16).padStart(8, "0");
+}
