@@ -21,9 +21,10 @@ import {
 } from "./lib/containers/compose_document.ts";
 import { parseCsvLine, readLines } from "./lib/bet/csv.ts";
 import { withoutTaskSeparator } from "./lib/runtime/task_args.ts";
+import { drawIdViolation, newDrawId } from "./lib/config/draw_id.ts";
 
 const _USAGE = `Usage: deno task compose <N> [--output FILE] [--mode lottery|bet|echo]
-                         [--config-dir DIR] [--data-dir DIR]
+                         [--config-dir DIR] [--data-dir DIR] [--draw ID]
 
 Writes a compose file (default docker-compose-dev.yaml) with services
 server and client1..clientN (container names exactly those), all on the
@@ -37,6 +38,11 @@ internal network ${COMPOSE_DEFAULTS.project}_${NETWORK_KEY}. N is 0..${COMPOSE_C
   --data-dir    holds agency-<k>.csv for k = 1..N (default data), mounted
                 read-only into client k (create them: deno task data).
   --output      where to write; paths inside are relative to it.
+  --draw        the draw (sorteo) id to stamp into the server (DRAW_ID).
+                Default: a new one (UTC time and 4 random hex digits), so
+                every generated deployment is a new lottery; give the id of
+                an earlier one to continue it. Restarting the same file
+                (deno task up again) always continues its draw.
 
 The server gets AGENCIES=N (unless N is 0) and a named volume for its bets.
 Bad input prints one line and exits 2, leaving the output file untouched.
@@ -52,6 +58,8 @@ export interface ComposeArgs {
   output: string;
   configDir: string;
   dataDir: string;
+  /** --draw, or undefined for a new draw. */
+  drawId: string | undefined;
 }
 
 function _parseFlags(args: string[]) {
@@ -63,6 +71,7 @@ function _parseFlags(args: string[]) {
         mode: { type: "string" },
         "config-dir": { type: "string" },
         "data-dir": { type: "string" },
+        draw: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -113,12 +122,16 @@ export function parseComposeArgs(args: string[]): ComposeArgs | "help" {
       `--mode "${mode}" is not one of ${CLIENT_MODES.join(", ")}`,
     );
   }
+  const draw = values.draw;
+  const drawProblem = draw === undefined ? undefined : drawIdViolation(draw);
+  if (drawProblem !== undefined) throw new TypeError(`--draw "${draw}" ${drawProblem}`);
   return {
     clients: Number(text),
     mode: mode as ClientMode,
     output: values.output ?? "docker-compose-dev.yaml",
     configDir: values["config-dir"] ?? "config",
     dataDir: values["data-dir"] ?? "data",
+    drawId: draw,
   };
 }
 
@@ -202,6 +215,7 @@ export async function composeOptionsFor(
     configDir: _fromOutput(outputDir, args.configDir),
     dataDir: _fromOutput(outputDir, args.dataDir),
     exampleBets,
+    drawId: args.drawId ?? newDrawId(),
   };
 }
 
@@ -220,23 +234,25 @@ async function _writeAtomically(path: string, text: string): Promise<void> {
 /** The parsed flags and the compose file they produce, before it is written. */
 interface _ComposeRun {
   args: ComposeArgs;
+  drawId: string;
   text: string;
 }
 
 async function _prepare(argv: string[]): Promise<_ComposeRun | "help"> {
   const args = parseComposeArgs(argv);
   if (args === "help") return "help";
-  return { args, text: renderCompose(await composeOptionsFor(args)) };
+  const options = await composeOptionsFor(args);
+  return { args, drawId: options.drawId, text: renderCompose(options) };
 }
 
-async function _write({ args, text }: _ComposeRun): Promise<number> {
+async function _write({ args, drawId, text }: _ComposeRun): Promise<number> {
   try {
     await _writeAtomically(args.output, text);
   } catch (error) {
     throw new Error(`cannot write ${args.output}: ${(error as Error).message}`);
   }
   console.log(
-    `wrote ${args.output}: server + ${args.clients} clients (mode ${args.mode}, network ${COMPOSE_DEFAULTS.project}_${NETWORK_KEY})`,
+    `wrote ${args.output}: server + ${args.clients} clients (mode ${args.mode}, network ${COMPOSE_DEFAULTS.project}_${NETWORK_KEY}, draw ${drawId})`,
   );
   return 0;
 }

@@ -202,7 +202,7 @@ Deno.test("readFrame() rejects a bad marker with malformedFrame and a wrong vers
     ["version 255", header(0, FRAME_MARKER, 255), ErrorCode.unsupportedVersion],
     [
       "wrong version and a huge length",
-      header(0xffff_ffff, FRAME_MARKER, 2),
+      header(0xffff_ffff, FRAME_MARKER, PROTOCOL_VERSION + 1),
       ErrorCode.unsupportedVersion,
     ],
   ];

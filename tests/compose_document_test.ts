@@ -21,8 +21,10 @@ type Service = {
   depends_on?: string[];
 };
 
+const _DRAW_ID = "20261201-094200-1a2b";
+
 function options(clients: number, extra: Partial<ComposeOptions> = {}): ComposeOptions {
-  return { ...COMPOSE_DEFAULTS, clients, ...extra };
+  return { ...COMPOSE_DEFAULTS, clients, drawId: _DRAW_ID, ...extra };
 }
 
 /** Parses rendered YAML the way docker-compose v1 (PyYAML, YAML 1.1) does. */
@@ -100,7 +102,7 @@ Deno.test("renderCompose() bind-mounts config files and agency data read-only, b
   ]);
 });
 
-Deno.test("renderCompose() keeps the server's bets in a named volume at STORAGE's directory", () => {
+Deno.test("renderCompose() keeps the server's draws in a named volume at STORAGE_DIR and stamps the deployment's DRAW_ID", () => {
   const document = parsed(renderCompose(options(1)));
   const server = document.services["server"]!;
   assert.deepEqual(server.volumes[1], {
@@ -108,7 +110,8 @@ Deno.test("renderCompose() keeps the server's bets in a named volume at STORAGE'
     source: "storage",
     target: "/var/lib/tp0",
   });
-  assert.equal(server.environment["STORAGE"], CONTAINER_PATHS.storageFile);
+  assert.equal(server.environment["STORAGE_DIR"], CONTAINER_PATHS.storageDir);
+  assert.equal(server.environment["DRAW_ID"], _DRAW_ID);
   assert.deepEqual(document.volumes, { storage: { name: "tp0_storage" } });
 });
 
@@ -176,12 +179,14 @@ Deno.test("composeDocument() accepts 0 and COMPOSE_CLIENTS_MAX clients and rejec
   }
 });
 
-Deno.test("composeDocument() rejects an unknown mode, a bad project and missing example bets", async (t) => {
+Deno.test("composeDocument() rejects an unknown mode, a bad project, a bad draw id and missing example bets", async (t) => {
   const cases: [string, ComposeOptions, RegExp][] = [
     ["mode", options(1, { mode: "poker" as "echo" }), /mode "poker"/],
     ["project", options(1, { project: "TP 0" }), /project "TP 0"/],
     ["prefix", options(1, { containerPrefix: "a/b" }), /prefix "a\/b"/],
     ["bets", options(2, { mode: "bet", exampleBets: [bet(1)] }), /2 clients but 1 example bets/],
+    ["draw id", options(1, { drawId: "a b" }), /draw id "a b": it may hold only/],
+    ["empty draw id", options(1, { drawId: "" }), /draw id "": it must be 1 to 64/],
   ];
   for (const [name, input, message] of cases) {
     await t.step(name, () => {
@@ -192,7 +197,7 @@ Deno.test("composeDocument() rejects an unknown mode, a bad project and missing 
 
 Deno.test("composeDocument() runs every container read-only, without new privileges or capabilities", () => {
   const document = YAML.parse(
-    renderCompose({ ...COMPOSE_DEFAULTS, clients: 2, exampleBets: [] }),
+    renderCompose(options(2)),
   ) as {
     services: Record<string, Record<string, unknown>>;
   };

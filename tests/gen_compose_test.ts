@@ -15,10 +15,22 @@ Deno.test("parseComposeArgs() reads N and fills every default", () => {
     output: "docker-compose-dev.yaml",
     configDir: "config",
     dataDir: "data",
+    drawId: undefined,
   });
   assert.deepEqual(
     parseComposeArgs(["0", "--mode", "echo", "--output", "x.yaml", "--data-dir", "d"]),
-    { clients: 0, mode: "echo", output: "x.yaml", configDir: "config", dataDir: "d" },
+    {
+      clients: 0,
+      mode: "echo",
+      output: "x.yaml",
+      configDir: "config",
+      dataDir: "d",
+      drawId: undefined,
+    },
+  );
+  assert.equal(
+    (parseComposeArgs(["2", "--draw", "20261201-094200-1a2b"]) as { drawId: string }).drawId,
+    "20261201-094200-1a2b",
   );
   assert.equal(parseComposeArgs(["--help"]), "help");
   // `deno task compose -- 5 --mode bet` passes the `--` along.
@@ -36,6 +48,7 @@ Deno.test("parseComposeArgs() rejects bad N, unknown flags and modes with one-li
     [["1", "2"], /expected one argument N .* got 2/],
     [["3", "--foo"], /unknown or incomplete flag --foo/],
     [["3", "--mode", "poker"], /--mode "poker" is not one of lottery, bet, echo/],
+    [["3", "--draw", "../x"], /--draw "\.\.\/x" may hold only letters/],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" ") || "(nothing)", () => {
@@ -100,7 +113,17 @@ Deno.test("gen_compose.ts exits 2 with one line and leaves the output untouched 
 Deno.test("gen_compose.ts --help explains N, every flag and the next steps", async () => {
   const result = await runScript(REPO, ["--help"]);
   assert.equal(result.code, 0);
-  for (const word of ["<N>", "--output", "--mode", "--config-dir", "--data-dir", "deno task up"]) {
+  for (
+    const word of [
+      "<N>",
+      "--output",
+      "--mode",
+      "--config-dir",
+      "--data-dir",
+      "--draw",
+      "deno task up",
+    ]
+  ) {
     assert.ok(result.stdout.includes(word), `help mentions ${word}`);
   }
 });
@@ -120,6 +143,24 @@ Deno.test("gen_compose.ts writes paths relative to the output file and bet-mode 
     assert.equal(client.environment.DOCUMENTO, "30000002");
     assert.equal(client.environment.NACIMIENTO, "1980-05-02");
     assert.equal(client.environment.NUMERO, "7572");
+  });
+});
+
+Deno.test("gen_compose.ts stamps a new draw id into every file it writes, or the one --draw gives", async () => {
+  await withTempDir(async (dir) => {
+    await writeProject(dir, 1);
+    const drawIds: string[] = [];
+    for (const args of [["1"], ["1"], ["1", "--draw", "kept-draw"]]) {
+      const result = await runScript(dir, [...args, "--output", "c.yaml"]);
+      assert.equal(result.code, 0, result.stderr);
+      const document = YAML.parse(await Deno.readTextFile(`${dir}/c.yaml`), { version: "1.1" });
+      const drawId = document.services.server.environment.DRAW_ID as string;
+      assert.match(result.stdout, new RegExp(`draw ${drawId}\\)`));
+      drawIds.push(drawId);
+    }
+    assert.match(drawIds[0]!, /^\d{8}-\d{6}-[0-9a-f]{4}$/);
+    assert.notEqual(drawIds[0], drawIds[1], "each generated file is a new draw");
+    assert.equal(drawIds[2], "kept-draw");
   });
 });
 

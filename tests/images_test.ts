@@ -54,7 +54,7 @@ Deno.test("Dockerfiles grant Deno exactly the container paths compose mounts", a
   assert.ok(server.includes(`"--allow-read=/config,${CONTAINER_PATHS.storageDir}"`));
   assert.ok(server.includes(`"--allow-write=${CONTAINER_PATHS.storageDir}"`));
   assert.ok(server.includes(`SERVER_CONFIG=${CONTAINER_PATHS.serverConfig}`));
-  assert.ok(server.includes(`STORAGE=${CONTAINER_PATHS.storageFile}`));
+  assert.ok(server.includes(`STORAGE_DIR=${CONTAINER_PATHS.storageDir}`));
   assert.match(server, /^HEALTHCHECK .*CMD \[.*"healthcheck\.ts"\]$/m);
   assert.ok(client.includes(`"--allow-read=/config,${CONTAINER_PATHS.dataDir}"`));
   assert.ok(client.includes(`CLI_CONFIG=${CONTAINER_PATHS.clientConfig}`));

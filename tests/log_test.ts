@@ -98,12 +98,16 @@ Deno.test("formatLogLine() writes the exact line format with the level padded to
   }
 });
 
-Deno.test("sanitizeLogValue() replaces | and line breaks with spaces", async (t) => {
+Deno.test("sanitizeLogValue() replaces | and line breaks with spaces and escapes every other control character", async (t) => {
   const cases: [string | number | boolean, string][] = [
     ["plain", "plain"],
     ["a|b", "a b"],
     ["x | y", "x   y"],
     ["one\ntwo\r\nthree\r", "one two  three "],
+    ["\u001b[31mred\u001b[0m", "\\x1b[31mred\\x1b[0m"],
+    ["nul\u0000tab\tbell\u0007del\u007f", "nul\\x00tab\\x09bell\\x07del\\x7f"],
+    ["c1 \u009b csi and \u0080", "c1 \\x9b csi and \\x80"],
+    ["ñandú 😀 \u00a0", "ñandú 😀 \u00a0"],
     ["", ""],
     [7574, "7574"],
     [true, "true"],

@@ -114,6 +114,9 @@ export class AgencyUpload {
   #resume: _Resume | undefined;
   #batches = 0;
   #rowsSkipped = 0;
+  /** Set once the skipped rows proved to be the bets stored: only then are
+   * the stored bets this agency's own and count as confirmed. */
+  #prefixVerified = false;
   #bytesRead = 0;
   #startedMs = 0;
   #progress: UploadProgress | undefined;
@@ -176,7 +179,7 @@ export class AgencyUpload {
   #summary(): UploadSummary {
     return {
       drawId: this.#resume?.drawId ?? "",
-      betsConfirmed: this.#resume?.window.confirmedBets ?? 0,
+      betsConfirmed: this.#prefixVerified ? this.#resume!.window.confirmedBets : 0,
       resumedAt: this.#resume?.check.storedBets ?? 0,
       batches: this.#batches,
       rowsSkipped: this.#rowsSkipped,
@@ -288,6 +291,7 @@ export class AgencyUpload {
           resume.check.skipped(builder.position + 1, builder.skipRow(row));
           return;
         }
+        this.#prefixVerified ||= resume.check.mismatch === undefined;
         const batch = builder.addRow(row);
         if (batch !== undefined) pending.push(batch);
       },
@@ -314,6 +318,7 @@ export class AgencyUpload {
     scanner.end();
     resume.check.ended(builder.position);
     this.#failOnMismatch(resume);
+    this.#prefixVerified = true;
     const last = builder.flush();
     if (last !== undefined) pending.push(last);
     if (!(await this.#launch(pending))) return false;

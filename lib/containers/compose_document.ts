@@ -9,6 +9,7 @@ import type { Bet } from "../bet/bet.ts";
 import { CLIENT_CONFIG_KEYS, CLIENT_MODES, type ClientMode } from "../config/client_config.ts";
 import { APP_BUILD_ARGS, type AppImage, CLIENT_IMAGE, SERVER_IMAGE } from "./images.ts";
 import { BET_ENV } from "../config/bet_env.ts";
+import { drawIdViolation } from "../config/draw_id.ts";
 
 /** Most clients a generated file may hold. Each client is a Deno process of
  * about 40 MB; 100 of them already need 4 GB, more is a typo, not a test. */
@@ -23,8 +24,8 @@ export const CONTAINER_PATHS = {
   serverConfig: "/config/server.ini",
   clientConfig: "/config/client.yaml",
   dataDir: "/data",
+  /** The storage volume: each draw's files in draws/<draw id>/. */
   storageDir: "/var/lib/tp0",
-  storageFile: "/var/lib/tp0/bets.csv",
 } as const;
 
 /** Network key in the file; its full name is `<project>_testing_net`. */
@@ -51,10 +52,12 @@ export interface ComposeOptions {
   dataDir: string;
   /** Bet mode: client k sends `exampleBets[k - 1]`. Ignored otherwise. */
   exampleBets: readonly Bet[];
+  /** The draw (sorteo) this deployment runs: a new one per generated file. */
+  drawId: string;
 }
 
 /** Options for the repository's own docker-compose-dev.yaml. */
-export const COMPOSE_DEFAULTS: Omit<ComposeOptions, "clients"> = {
+export const COMPOSE_DEFAULTS: Omit<ComposeOptions, "clients" | "drawId"> = {
   mode: "lottery",
   project: "tp0",
   containerPrefix: "",
@@ -119,6 +122,10 @@ function _validate(options: ComposeOptions): void {
       `Cannot compose container prefix "${options.containerPrefix}": use letters, digits, _ . -`,
     );
   }
+  const drawProblem = drawIdViolation(options.drawId);
+  if (drawProblem !== undefined) {
+    throw new TypeError(`Cannot compose draw id "${options.drawId}": it ${drawProblem}`);
+  }
   if (mode === "bet" && options.exampleBets.length < clients) {
     throw new TypeError(
       `Cannot compose bet mode: ${clients} clients but ${options.exampleBets.length} example bets`,
@@ -129,7 +136,8 @@ function _validate(options: ComposeOptions): void {
 function _server(options: ComposeOptions): _Service {
   const environment: Record<string, string> = {
     SERVER_CONFIG: CONTAINER_PATHS.serverConfig,
-    STORAGE: CONTAINER_PATHS.storageFile,
+    STORAGE_DIR: CONTAINER_PATHS.storageDir,
+    DRAW_ID: options.drawId,
   };
   if (options.clients > 0) environment["AGENCIES"] = String(options.clients);
   return {

@@ -93,9 +93,24 @@ export function formatTimestamp(date: Date): string {
   }:${_pad2(date.getMinutes())}:${_pad2(date.getSeconds())}`;
 }
 
-/** Makes a value safe for a line: no `|` separators, no line breaks. */
+/** What a logged value may not hold as it is: the separator, line breaks,
+ * and the other C0 and C1 control characters (ESC starts terminal escapes). */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const _UNSAFE = /[|\u0000-\u001f\u007f-\u009f]/g;
+
+function _escape(character: string): string {
+  if (character === "|" || character === "\n" || character === "\r") return " ";
+  return `\\x${character.charCodeAt(0).toString(16).padStart(2, "0")}`;
+}
+
+/**
+ * Makes a value safe for a line: `|` and line breaks become spaces, every
+ * other control character is written as `\xNN`, so no peer can split a line
+ * or put terminal escapes into the logs.
+ * @example sanitizeLogValue("a\u001b[31mb") // "a\\x1b[31mb"
+ */
 export function sanitizeLogValue(value: string | number | boolean): string {
-  return String(value).replace(/[|\r\n]/g, " ");
+  return String(value).replace(_UNSAFE, _escape);
 }
 
 /**

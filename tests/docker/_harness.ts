@@ -27,6 +27,7 @@ import {
 } from "../../lib/containers/images.ts";
 import { type CommandResult, runCommand } from "../../lib/runtime/run_command.ts";
 import { renderCompose } from "../../gen_compose.ts";
+import { newDrawId } from "../../lib/config/draw_id.ts";
 import {
   buildBusyboxStandin,
   buildDenoStandin,
@@ -151,14 +152,39 @@ export class TestProject {
   readonly dir: string;
   readonly file: string;
   readonly network: string;
+  /** The named volume of the server's storage. */
+  readonly storageVolume: string;
   readonly #compose: string[];
+  /** Writes agency data and a compose file with a new draw id; returns the id. */
+  readonly #deploy: (agencies: readonly AgencySpec[], seed: number) => Promise<string>;
+  #drawId = "";
 
-  constructor(name: string, dir: string, compose: string[]) {
+  constructor(
+    name: string,
+    dir: string,
+    compose: string[],
+    deploy: (agencies: readonly AgencySpec[], seed: number) => Promise<string>,
+  ) {
     this.name = name;
     this.dir = dir;
     this.file = `${dir}/docker-compose.yaml`;
     this.network = `${name}_testing_net`;
+    this.storageVolume = `${name}_storage`;
     this.#compose = compose;
+    this.#deploy = deploy;
+  }
+
+  /** The draw id of the compose file written last. */
+  get drawId(): string {
+    return this.#drawId;
+  }
+
+  /**
+   * Writes new agency files (from `seed`) and a new compose file, as
+   * `deno task data` and `deno task compose` would: a new draw.
+   */
+  async deploy(agencies: readonly AgencySpec[], seed: number): Promise<void> {
+    this.#drawId = await this.#deploy(agencies, seed);
   }
 
   /** The container name of a service (`server`, `client1`, …). */
@@ -241,12 +267,16 @@ async function _writeConfig(dir: string, spec: ProjectSpec): Promise<void> {
   await Deno.writeTextFile(`${dir}/config/client.yaml`, stringifyYaml(client));
 }
 
-async function _writeData(dir: string, agencies: readonly AgencySpec[]): Promise<Bet[]> {
-  await Deno.mkdir(`${dir}/data`);
+async function _writeData(
+  dir: string,
+  agencies: readonly AgencySpec[],
+  seed: number,
+): Promise<Bet[]> {
+  await Deno.mkdir(`${dir}/data`, { recursive: true });
   const firstBets: Bet[] = [];
   for (const [index, spec] of agencies.entries()) {
     const agency = index + 1;
-    const bets = [...generateAgencyBets({ agency, seed: 11, ...spec })];
+    const bets = [...generateAgencyBets({ agency, seed, ...spec })];
     firstBets.push(bets[0]!);
     await Deno.writeTextFile(
       `${dir}/data/agency-${agency}.csv`,
@@ -269,15 +299,14 @@ export async function withProject(
   const compose = (await findComposeCommand())!;
   const dir = await Deno.makeTempDir({ prefix: `tp0_e2e_${spec.label}_` });
   const name = `tp0e2e_${spec.label}_${crypto.randomUUID().slice(0, 6)}`;
-  const project = new TestProject(name, dir, compose);
-  try {
-    await _writeConfig(dir, spec);
-    const exampleBets = await _writeData(dir, spec.agencies);
+  const deploy = async (agencies: readonly AgencySpec[], seed: number) => {
+    const exampleBets = await _writeData(dir, agencies, seed);
+    const drawId = newDrawId();
     await Deno.writeTextFile(
-      project.file,
+      `${dir}/docker-compose.yaml`,
       renderCompose({
         ...COMPOSE_DEFAULTS,
-        clients: spec.agencies.length,
+        clients: agencies.length,
         mode: spec.mode,
         project: name,
         containerPrefix: `${name}-`,
@@ -285,8 +314,15 @@ export async function withProject(
         configDir: `${dir}/config`,
         dataDir: `${dir}/data`,
         exampleBets,
+        drawId,
       }),
     );
+    return drawId;
+  };
+  const project = new TestProject(name, dir, compose, deploy);
+  try {
+    await _writeConfig(dir, spec);
+    await project.deploy(spec.agencies, 11);
     await body(project);
   } finally {
     const down = await project.compose("down", "--volumes", "--timeout", "2");

@@ -245,17 +245,22 @@ Deno.test("idle and slowloris connections are cut, a connection flood is refused
 });
 
 Deno.test("peers that ask for winners and leave before the draw do not keep their connections until it", async () => {
+  const agencies = 20;
   await withTempDir(async (dir) => {
-    const server = await startInProcessServer({ storageDir: dir, agencies: 2 });
+    const server = await startInProcessServer({ storageDir: dir, agencies });
     try {
+      // One connection per agency: a second hello of an agency would supersede the first.
       const leaving = await Promise.all(
-        Array.from({ length: 20 }, async () => {
-          const [peer] = await RawPeer.hello(server.port, 1);
+        Array.from({ length: agencies }, async (_, index) => {
+          const [peer] = await RawPeer.hello(server.port, index + 1);
           await peer.send({ type: MessageType.winnersQuery });
           return peer;
         }),
       );
-      await waitUntil(() => server.server.connectionCount === 20, "20 connections waiting");
+      await waitUntil(
+        () => server.server.connectionCount === agencies,
+        `${agencies} connections waiting`,
+      );
       for (const peer of leaving) peer.close();
       await waitUntil(
         () => server.server.connectionCount === 0,
@@ -264,13 +269,16 @@ Deno.test("peers that ask for winners and leave before the draw do not keep thei
       );
       // One that stays still gets its answer at the draw.
       const [staying] = await RawPeer.hello(server.port, 1);
+      await staying.send({ type: MessageType.finished, total: 0 });
       await staying.send({ type: MessageType.winnersQuery });
-      const finishing = await Promise.all([1, 2].map(async (agency) => {
-        const [peer] = await RawPeer.hello(server.port, agency);
-        await peer.send({ type: MessageType.finished, total: 0 });
-        await peer.send({ type: MessageType.winnersQuery });
-        return peer;
-      }));
+      const finishing = await Promise.all(
+        Array.from({ length: agencies - 1 }, async (_, index) => {
+          const [peer] = await RawPeer.hello(server.port, index + 2);
+          await peer.send({ type: MessageType.finished, total: 0 });
+          await peer.send({ type: MessageType.winnersQuery });
+          return peer;
+        }),
+      );
       for (const peer of finishing) {
         assert.deepEqual(await peer.receive(), { type: MessageType.winners, documents: [] });
         peer.close();
