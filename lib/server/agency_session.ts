@@ -13,6 +13,7 @@ import { concatBytes } from "../runtime/bytes.ts";
 import { CONNECTION_BATCHES_PENDING_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Lottery } from "./lottery.ts";
+import type { ServerMetrics } from "./server_metrics.ts";
 import { decodeMessage, encodeMessage, type Message } from "../protocol/message_codec.ts";
 import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "../protocol/protocol.ts";
 import type { StoreRows } from "../store/store_rows.ts";
@@ -27,6 +28,8 @@ export interface SessionContext {
   shutdown: AbortSignal;
   /** Each agency's secret; undefined when hello needs none. */
   agencySecrets: ReadonlyMap<number, string> | undefined;
+  /** Counters for the admin port; undefined when it is off. */
+  metrics: ServerMetrics | undefined;
   /** A complete frame arrived: the idle time starts again. */
   touchIdle(): void;
   /** Stops idle accounting while the peer rightly waits for the draw. */
@@ -73,6 +76,7 @@ export class AgencySession {
         const frame = await this.#reader.readFrameView(this.#context.frameBytesMax);
         if (frame === null) break;
         this.#context.touchIdle();
+        this.#context.metrics?.frameReceived(frame.body.length);
         if (frame.type === MessageType.batch) {
           await this.#batch(frame.body);
           continue;
@@ -97,6 +101,7 @@ export class AgencySession {
         code: errorCodeName(error.code),
         error: error.message,
       });
+      this.#context.metrics?.connectionRefused(this.#agency, error.code, error.message);
       await this.#allSettled();
       await this.#send({
         type: MessageType.error,
@@ -118,6 +123,7 @@ export class AgencySession {
     const frame = await this.#reader.readFrame(this.#context.frameBytesMax);
     if (frame === null) return false;
     this.#context.touchIdle();
+    this.#context.metrics?.frameReceived(frame.body.length);
     const message = frame.type === MessageType.hello ? decodeMessage(frame) : undefined;
     if (message?.type !== MessageType.hello) {
       throw new ProtocolError(ErrorCode.helloRequired, "the first message must be hello");
@@ -146,6 +152,7 @@ export class AgencySession {
       last_sequence: lastSequence,
       stored_bets: storedBets,
     });
+    this.#context.metrics?.agencyConnected(this.#agency);
     await this.#send({ type: MessageType.helloAck, lastSequence, storedBets });
     return true;
   }
@@ -199,6 +206,7 @@ export class AgencySession {
     this.#context.lottery.storeBatch(this.#agency, sequence, rows)
       .then((result) => {
         this.#logStored(sequence, debugBody, count, result.duplicate);
+        if (result.duplicate) this.#context.metrics?.batchDuplicate();
         // A lost ack is no store failure: the batch is stored, a resend is a duplicate.
         return this.#send({ type: MessageType.batchAck, sequence, count }).catch(() => {});
       }, (error) => {
@@ -239,6 +247,7 @@ export class AgencySession {
   }
 
   #nack(sequence: number, count: number, error: ProtocolError): void {
+    this.#context.metrics?.batchRefused(this.#agency, error.code, error.message);
     this.#context.logger.warning("apuesta_recibida", "fail", {
       cantidad: count,
       agency: this.#agency,
@@ -309,6 +318,7 @@ export class AgencySession {
     } finally {
       this.#context.resumeIdle();
     }
+    this.#context.metrics?.winnersSent(this.#agency, answer.count);
     // The next read goes through the watcher's pending one, never beside it.
     await watching;
     this.#context.logger.info("ganadores_enviados", "success", {

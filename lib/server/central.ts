@@ -42,7 +42,8 @@ export interface Central {
 
 /**
  * Restores the store and builds the draw and the server on it. The draw logs
- * `action: sorteo` through `logger`.
+ * `action: sorteo` through `logger`. With `options.metrics`, the store, the
+ * sessions and the draw count into it (the admin port reads it).
  * @throws the store's restore errors (the store is closed again)
  */
 export async function openCentral(options: CentralOptions, logger: Logger): Promise<Central> {
@@ -51,8 +52,12 @@ export async function openCentral(options: CentralOptions, logger: Logger): Prom
     options.openFile ?? openAppendFile,
     options.onReadProgress ?? (() => {}),
     options.storeQueueBytesMax ?? STORE_QUEUE_BYTES_MAX,
+    options.metrics,
   );
-  const lottery = new Lottery(store, options.agencies, () => logger.info("sorteo", "success"));
+  const lottery = new Lottery(store, options.agencies, () => {
+    logger.info("sorteo", "success");
+    options.metrics?.drawMade();
+  });
   const server = new LotteryServer(options, lottery, logger);
   let closed: Promise<void> | undefined;
   return {
