@@ -67,8 +67,9 @@ function _spawn(
 }
 
 /**
- * Starts server.ts on a free port (SERVER_PORT=0) and waits for its listen line.
- * @param env variables on top of SERVER_CONFIG=config/server.ini (e.g. STORAGE, AGENCIES)
+ * Starts server.ts on a free port (SERVER_PORT=0, and ADMIN_PORT=0 for the
+ * admin port) and waits for its listen line.
+ * @param env variables on top of SERVER_CONFIG=config/server.ini (e.g. STORAGE, AGENCIES, ADMIN_PORT=off)
  * @param onLine called with each output line as it arrives (fault tests act on them)
  * @throws {Error} when it exits or stays silent before listening
  */
@@ -80,7 +81,7 @@ export async function startLocalServer(
   const { process, lines, exited } = _spawn(
     _SERVER,
     ["--allow-net", "--allow-read", "--allow-write", "--allow-env"],
-    { SERVER_PORT: "0", SERVER_IP: "127.0.0.1", ...env },
+    { SERVER_PORT: "0", SERVER_IP: "127.0.0.1", ADMIN_PORT: "0", ADMIN_IP: "127.0.0.1", ...env },
     (line) => {
       const match = / action: listen \| result: success \|.* port: (\d+)/.exec(line);
       if (match !== null) listening.resolve(Number(match[1]));
