@@ -43,6 +43,7 @@ th { color: var(--muted); font-weight: 600; font-size: 12px; }
 .yes { color: var(--ok); font-weight: 600; }
 .no { color: var(--muted); }
 .controls { display: flex; gap: 8px; align-items: center; margin: 4px 0 6px; }
+.controls[hidden] { display: none; }
 button { font: inherit; padding: 2px 10px; border: 1px solid var(--line); border-radius: 4px; background: #fff; cursor: pointer; }
 button[aria-pressed="true"] { border-color: var(--accent); color: var(--accent); font-weight: 600; }
 button:disabled { color: var(--line); cursor: default; }

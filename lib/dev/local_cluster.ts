@@ -16,6 +16,8 @@ const _SERVER_START_MS_MAX = 30_000;
 /** A running server process. */
 export interface LocalServer {
   port: number;
+  /** The admin port (status page, /metrics), when it is on. */
+  adminPort: number | undefined;
   process: Deno.ChildProcess;
   /** Every stdout line so far (grows while it runs). */
   lines: string[];
@@ -78,11 +80,14 @@ export async function startLocalServer(
   onLine: (line: string) => void = () => {},
 ): Promise<LocalServer> {
   const listening = Promise.withResolvers<number>();
+  let adminPort: number | undefined;
   const { process, lines, exited } = _spawn(
     _SERVER,
     ["--allow-net", "--allow-read", "--allow-write", "--allow-env"],
     { SERVER_PORT: "0", SERVER_IP: "127.0.0.1", ADMIN_PORT: "0", ADMIN_IP: "127.0.0.1", ...env },
     (line) => {
+      const admin = / action: admin_listen \| result: success \|.* port: (\d+)/.exec(line);
+      if (admin !== null) adminPort = Number(admin[1]);
       const match = / action: listen \| result: success \|.* port: (\d+)/.exec(line);
       if (match !== null) listening.resolve(Number(match[1]));
       onLine(line);
@@ -101,6 +106,7 @@ export async function startLocalServer(
     const port = await listening.promise;
     return {
       port,
+      adminPort,
       process,
       lines,
       exited,
