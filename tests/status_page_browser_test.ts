@@ -9,6 +9,9 @@
 
 import assert from "node:assert/strict";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { AdminServer } from "../lib/admin/admin_server.ts";
+import { AdminState, type CentralReader } from "../lib/admin/central_status.ts";
+import { ServerMetrics } from "../lib/server/server_metrics.ts";
 import { spawnLocalClient, startLocalServer } from "../lib/dev/local_cluster.ts";
 import { startThrottleProxy } from "../lib/dev/throttle_proxy.ts";
 import { MessageType } from "../lib/protocol/protocol.ts";
@@ -155,5 +158,54 @@ Deno.test({
         assert.equal(await server.stop(), 0);
       }
     });
+  },
+});
+
+Deno.test({
+  name:
+    "status page in chromium with 1,000 agencies: the 50 slowest by default, pages of 50 by number",
+  ignore: missing !== undefined,
+  fn: async () => {
+    const agencies = 1_000;
+    const finished = new Map([[1, 10], [2, 20]]);
+    const reader: CentralReader = {
+      agencies,
+      // Agency k has 10 k bets: 1 and 2 have the fewest but finished.
+      betCount: (agency) => agency * 10,
+      finishedAgencies: () => finished,
+      connectionsOpen: () => agencies,
+      queuedBytes: () => 0,
+      syncStats: () => ({ syncs: 1, batches: 1 }),
+    };
+    const state = new AdminState(new ServerMetrics(), Date.now());
+    state.attach(reader);
+    state.lotteryListening(1);
+    const admin = new AdminServer({ hostname: "127.0.0.1", port: 0, token: "" }, state);
+    let browser: Browser | undefined;
+    try {
+      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+      const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+      await page.goto(`http://127.0.0.1:${admin.addr.port}/`);
+      const title = page.locator("#rows-title");
+      await title.filter({ hasText: "the 50 slowest of 1,000" }).waitFor({ timeout: PAGE_WAIT_MS });
+      const agencyColumn = () => page.locator('#rows [data-field="agency"]').allTextContents();
+      assert.deepEqual((await agencyColumn()).slice(0, 3), ["3", "4", "5"], "unfinished first");
+      assert.equal((await agencyColumn()).length, 50);
+      assert.equal(await page.textContent('[data-testid="total-bets"]'), "5,005,000");
+      await page.screenshot({ path: `${await testOutputDir()}/status_page_1000.png` });
+
+      await page.click("#order-number");
+      await title.filter({ hasText: "Agencies 1–50 of 1,000" }).waitFor({ timeout: PAGE_WAIT_MS });
+      assert.deepEqual((await agencyColumn()).slice(0, 2), ["1", "2"]);
+      await page.click("#next");
+      await title.filter({ hasText: "Agencies 51–100 of 1,000" }).waitFor({
+        timeout: PAGE_WAIT_MS,
+      });
+      assert.equal((await agencyColumn())[0], "51");
+      assert.equal(admin.viewers, 1, "a view change replaces the stream, it does not add one");
+    } finally {
+      await browser?.close();
+      await admin.close();
+    }
   },
 });

@@ -150,8 +150,11 @@ const _SCRIPT = String.raw`
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     var ns = "http://www.w3.org/2000/svg";
     var points = s.history.points;
-    var max = 1;
-    points.forEach(function (p) { if (p[1] > max) max = p[1]; });
+    var top1 = 0;
+    points.forEach(function (p) { if (p[1] > top1) top1 = p[1]; });
+    // A round top for the scale: 1, 2 or 5 times a power of ten, at least 10.
+    var max = 10;
+    while (max < top1) max = String(max)[0] === "2" ? max * 2.5 : max * 2;
     var W = 1000, H = 170, top = 14, bottom = 18;
     function el(name, attrs) {
       var e = document.createElementNS(ns, name);
