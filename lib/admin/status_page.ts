@@ -152,9 +152,9 @@ const _SCRIPT = String.raw`
     var points = s.history.points;
     var top1 = 0;
     points.forEach(function (p) { if (p[1] > top1) top1 = p[1]; });
-    // A round top for the scale: 1, 2 or 5 times a power of ten, at least 10.
-    var max = 10;
-    while (max < top1) max = String(max)[0] === "2" ? max * 2.5 : max * 2;
+    // A round top for the scale: the next multiple of half a power of ten, at least 10.
+    var step = top1 < 10 ? 10 : Math.pow(10, Math.floor(Math.log10(top1))) / 2;
+    var max = Math.max(10, Math.ceil(top1 / step) * step);
     var W = 1000, H = 170, top = 14, bottom = 18;
     function el(name, attrs) {
       var e = document.createElementNS(ns, name);
