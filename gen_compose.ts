@@ -13,6 +13,7 @@ import type { Bet } from "./lib/bet/bet.ts";
 import { parseAgencyRow } from "./lib/bet/bet_csv.ts";
 import { CLIENT_MODES, type ClientMode } from "./lib/config/client_config.ts";
 import {
+  ADMIN_PORT_DEFAULT,
   COMPOSE_CLIENTS_MAX,
   COMPOSE_DEFAULTS,
   composeDocument,
@@ -37,6 +38,8 @@ internal network ${COMPOSE_DEFAULTS.project}_${NETWORK_KEY}. N is 0..${COMPOSE_C
   --data-dir    holds agency-<k>.csv for k = 1..N (default data), mounted
                 read-only into client k (create them: deno task data).
   --output      where to write; paths inside are relative to it.
+  --admin-port  the server's admin port (status page, /metrics), in the container
+                and on the host's 127.0.0.1 (default ${ADMIN_PORT_DEFAULT}).
 
 The server gets AGENCIES=N (unless N is 0) and a named volume for its bets.
 Bad input prints one line and exits 2, leaving the output file untouched.
@@ -52,6 +55,8 @@ export interface ComposeArgs {
   output: string;
   configDir: string;
   dataDir: string;
+  /** The admin port in the container and on the host's loopback. */
+  adminPort: number;
 }
 
 function _parseFlags(args: string[]) {
@@ -63,6 +68,7 @@ function _parseFlags(args: string[]) {
         mode: { type: "string" },
         "config-dir": { type: "string" },
         "data-dir": { type: "string" },
+        "admin-port": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -77,6 +83,14 @@ function _parseFlags(args: string[]) {
         : `unknown or incomplete flag ${flag} (see --help)`,
     );
   }
+}
+
+function _adminPort(text: string | undefined): number {
+  if (text === undefined) return ADMIN_PORT_DEFAULT;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65_535) {
+    throw new RangeError(`--admin-port "${text}" is not a whole number in 1..65535`);
+  }
+  return Number(text);
 }
 
 /**
@@ -119,6 +133,7 @@ export function parseComposeArgs(args: string[]): ComposeArgs | "help" {
     output: values.output ?? "docker-compose-dev.yaml",
     configDir: values["config-dir"] ?? "config",
     dataDir: values["data-dir"] ?? "data",
+    adminPort: _adminPort(values["admin-port"]),
   };
 }
 
@@ -202,6 +217,8 @@ export async function composeOptionsFor(
     configDir: _fromOutput(outputDir, args.configDir),
     dataDir: _fromOutput(outputDir, args.dataDir),
     exampleBets,
+    adminPort: args.adminPort,
+    adminHostPort: args.adminPort,
   };
 }
 

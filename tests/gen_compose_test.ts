@@ -15,10 +15,22 @@ Deno.test("parseComposeArgs() reads N and fills every default", () => {
     output: "docker-compose-dev.yaml",
     configDir: "config",
     dataDir: "data",
+    adminPort: 9180,
   });
   assert.deepEqual(
     parseComposeArgs(["0", "--mode", "echo", "--output", "x.yaml", "--data-dir", "d"]),
-    { clients: 0, mode: "echo", output: "x.yaml", configDir: "config", dataDir: "d" },
+    {
+      clients: 0,
+      mode: "echo",
+      output: "x.yaml",
+      configDir: "config",
+      dataDir: "d",
+      adminPort: 9180,
+    },
+  );
+  assert.equal(
+    (parseComposeArgs(["1", "--admin-port", "65535"]) as { adminPort: number }).adminPort,
+    65_535,
   );
   assert.equal(parseComposeArgs(["--help"]), "help");
   // `deno task compose -- 5 --mode bet` passes the `--` along.
@@ -36,6 +48,8 @@ Deno.test("parseComposeArgs() rejects bad N, unknown flags and modes with one-li
     [["1", "2"], /expected one argument N .* got 2/],
     [["3", "--foo"], /unknown or incomplete flag --foo/],
     [["3", "--mode", "poker"], /--mode "poker" is not one of lottery, bet, echo/],
+    [["3", "--admin-port", "0"], /--admin-port "0" is not a whole number in 1\.\.65535/],
+    [["3", "--admin-port", "65536"], /--admin-port "65536"/],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" ") || "(nothing)", () => {
