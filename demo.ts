@@ -14,7 +14,7 @@ import { loadBets } from "./lib/store/bet_store.ts";
 import { fieldOf, linesOf, runLocalClient, startLocalServer } from "./lib/dev/local_cluster.ts";
 import { type DataOptions, writeAgencyFile } from "./lib/dev/agency_file.ts";
 import { startThrottleProxy, type ThrottleProxy } from "./lib/dev/throttle_proxy.ts";
-import { onShutdownSignal } from "./lib/runtime/signals.ts";
+import { SHUTDOWN_SIGNALS } from "./lib/runtime/signals.ts";
 
 const _USAGE =
   `Usage: deno task demo [-- --agencies N] [--bets M] [--seed S] [--serve] [--upload-rate B]
@@ -37,6 +37,9 @@ export interface DemoOptions {
   /** Agency-to-server bytes per second per agency; undefined: full speed. */
   uploadRate: number | undefined;
 }
+
+/** After Ctrl-C, how long the server gets to stop by itself before it is sent SIGTERM. */
+const _SERVER_OWN_STOP_MS = 2_000;
 
 /** Fastest --upload-rate accepted: above it no one could watch anything. */
 const _UPLOAD_RATE_MAX = 1_000_000_000;
@@ -120,11 +123,22 @@ export function statusPageUrl(port: number, token: string): string {
   return `http://127.0.0.1:${port}/${token === "" ? "" : `?token=${encodeURIComponent(token)}`}`;
 }
 
-/** Resolves on the first SIGINT or SIGTERM. */
-function _untilInterrupted(): Promise<void> {
+/**
+ * Waits for Ctrl-C (SIGINT) or SIGTERM. The listeners stay until `remove`:
+ * under `deno task`, Ctrl-C reaches this process twice (from the terminal
+ * and forwarded by the task runner), and the second one must not kill it
+ * before it has stopped the server and printed the results.
+ */
+function _interruption(): { interrupted: Promise<void>; remove(): void } {
   const { promise, resolve } = Promise.withResolvers<void>();
-  onShutdownSignal(() => resolve());
-  return promise;
+  const handler = () => resolve();
+  for (const signal of SHUTDOWN_SIGNALS) Deno.addSignalListener(signal, handler);
+  return {
+    interrupted: promise,
+    remove: () => {
+      for (const signal of SHUTDOWN_SIGNALS) Deno.removeSignalListener(signal, handler);
+    },
+  };
 }
 
 async function _run(options: DemoOptions): Promise<number> {
@@ -159,15 +173,27 @@ async function _run(options: DemoOptions): Promise<number> {
   ));
   const elapsedMs = Date.now() - startedMs;
   await proxy?.close();
+  let interruption: ReturnType<typeof _interruption> | undefined;
   if (options.serve) {
     if (pageUrl === undefined) {
       console.log("the server's admin port is off (ADMIN_PORT=off): nothing to serve");
     } else {
+      interruption = _interruption();
       console.log(`draw done; serving the status page at ${pageUrl} until Ctrl-C`);
-      await _untilInterrupted();
+      await interruption.interrupted;
+      // Ctrl-C reached the server too (same process group) and it is stopping
+      // by itself: a SIGTERM on top would kill it mid-shutdown. A SIGTERM sent
+      // to the demo alone did not reach it: stop it once this bound is over.
+      let bound: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        server.exited,
+        new Promise((resolve) => bound = setTimeout(resolve, _SERVER_OWN_STOP_MS)),
+      ]);
+      clearTimeout(bound);
     }
   }
   const serverCode = await server.stop();
+  interruption?.remove();
   await Deno.writeTextFile(`${workDir}/server.log`, server.lines.join("\n") + "\n");
   const rows: _Row[] = runs.map((run, index) => ({
     agency: index + 1,
