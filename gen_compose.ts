@@ -13,6 +13,7 @@ import type { Bet } from "./lib/bet/bet.ts";
 import { parseAgencyRow } from "./lib/bet/bet_csv.ts";
 import { CLIENT_MODES, type ClientMode } from "./lib/config/client_config.ts";
 import {
+  ADMIN_PORT_DEFAULT,
   COMPOSE_CLIENTS_MAX,
   COMPOSE_DEFAULTS,
   composeDocument,
@@ -43,6 +44,8 @@ internal network ${COMPOSE_DEFAULTS.project}_${NETWORK_KEY}. N is 0..${COMPOSE_C
                 every generated deployment is a new lottery; give the id of
                 an earlier one to continue it. Restarting the same file
                 (deno task up again) always continues its draw.
+  --admin-port  the server's admin port (status page, /metrics), in the container
+                and on the host's 127.0.0.1 (default ${ADMIN_PORT_DEFAULT}).
 
 The server gets AGENCIES=N (unless N is 0) and a named volume for its bets.
 Bad input prints one line and exits 2, leaving the output file untouched.
@@ -60,6 +63,8 @@ export interface ComposeArgs {
   dataDir: string;
   /** --draw, or undefined for a new draw. */
   drawId: string | undefined;
+  /** The admin port in the container and on the host's loopback. */
+  adminPort: number;
 }
 
 function _parseFlags(args: string[]) {
@@ -72,6 +77,7 @@ function _parseFlags(args: string[]) {
         "config-dir": { type: "string" },
         "data-dir": { type: "string" },
         draw: { type: "string" },
+        "admin-port": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -86,6 +92,14 @@ function _parseFlags(args: string[]) {
         : `unknown or incomplete flag ${flag} (see --help)`,
     );
   }
+}
+
+function _adminPort(text: string | undefined): number {
+  if (text === undefined) return ADMIN_PORT_DEFAULT;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 65_535) {
+    throw new RangeError(`--admin-port "${text}" is not a whole number in 1..65535`);
+  }
+  return Number(text);
 }
 
 /**
@@ -132,6 +146,7 @@ export function parseComposeArgs(args: string[]): ComposeArgs | "help" {
     configDir: values["config-dir"] ?? "config",
     dataDir: values["data-dir"] ?? "data",
     drawId: draw,
+    adminPort: _adminPort(values["admin-port"]),
   };
 }
 
@@ -216,6 +231,8 @@ export async function composeOptionsFor(
     dataDir: _fromOutput(outputDir, args.dataDir),
     exampleBets,
     drawId: args.drawId ?? newDrawId(),
+    adminPort: args.adminPort,
+    adminHostPort: args.adminPort,
   };
 }
 

@@ -1,6 +1,8 @@
 /**
- * The server image's HEALTHCHECK: one echo round trip to the server in the
- * same container, on the port its own config names. Exit 0 healthy, 1 not.
+ * The server image's HEALTHCHECK: a GET of the admin port's /readyz (store
+ * restored, lottery port listening), on the port and with the token its own
+ * config names; with ADMIN_PORT off, one echo round trip to the lottery port
+ * instead. Exit 0 healthy, 1 not.
  *
  * deno run --allow-net --allow-read=/config --allow-env healthcheck.ts [--timeout 3s]
  */
@@ -9,10 +11,12 @@ import { parseArgs } from "node:util";
 import { runProgram } from "./lib/runtime/program.ts";
 import { parseDuration } from "./lib/config/duration.ts";
 import { probeEcho } from "./lib/protocol/echo_probe.ts";
-import { loadServerConfig } from "./lib/config/server_config.ts";
+import { loadServerConfig, type ServerConfig } from "./lib/config/server_config.ts";
+import { probeHttp } from "./lib/admin/http_probe.ts";
 
 const _USAGE = `Usage: healthcheck.ts [--timeout 3s]
-One echo round trip to the server on the port of SERVER_CONFIG; exit 0 healthy, 1 not.`;
+GET /readyz on the admin port of SERVER_CONFIG (or, with ADMIN_PORT off, one echo
+round trip to its lottery port); exit 0 healthy, 1 not.`;
 
 /** Default bound on the round trip; below the HEALTHCHECK --timeout. */
 export const HEALTHCHECK_TIMEOUT_MS_DEFAULT = 2_000;
@@ -44,8 +48,32 @@ function _parseHealthcheckArgs(args: string[]): number | "help" {
     : parseDuration(values.timeout);
 }
 
+/**
+ * The URL of the admin port's /readyz as seen from inside the container.
+ * @example readyUrl("0.0.0.0", 9180) // "http://127.0.0.1:9180/readyz"
+ */
+export function readyUrl(ip: string, port: number): string {
+  const hostname = probeHostname(ip);
+  return `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}/readyz`;
+}
+
+async function _checkReady(config: ServerConfig, port: number, timeoutMs: number) {
+  const url = readyUrl(config.adminIp, port);
+  const result = await probeHttp({ url, token: config.adminToken, timeoutMs });
+  if (!result.ok) {
+    console.error(`healthcheck: ${result.reason}`);
+    return 1;
+  }
+  console.log(`healthcheck: ${url} answered ${result.status}`);
+  return 0;
+}
+
 async function _check(timeoutMs: number): Promise<number> {
   const config = await loadServerConfig(Deno.env.toObject());
+  // ADMIN_PORT 0 is picked at start: nothing here can know it, so echo instead.
+  if (config.adminPort !== undefined && config.adminPort !== 0) {
+    return await _checkReady(config, config.adminPort, timeoutMs);
+  }
   const hostname = probeHostname(config.ip);
   const result = await probeEcho({
     hostname,

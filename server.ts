@@ -12,6 +12,9 @@ import { formatLogLine, Logger, stderrSink } from "./lib/runtime/log.ts";
 import { type Central, openCentral } from "./lib/server/central.ts";
 import { loadServerConfig, type ServerConfig } from "./lib/config/server_config.ts";
 import { onShutdownSignal, type ShutdownSignal } from "./lib/runtime/signals.ts";
+import { ServerMetrics } from "./lib/server/server_metrics.ts";
+import { AdminState, readerOf } from "./lib/admin/central_status.ts";
+import { AdminServer } from "./lib/admin/admin_server.ts";
 
 function _logConfig(logger: Logger, config: ServerConfig): void {
   logger.info("config", "success", {
@@ -27,6 +30,9 @@ function _logConfig(logger: Logger, config: ServerConfig): void {
     idle_timeout: config.idleTimeout.text,
     shutdown_grace: config.shutdownGrace.text,
     secrets_file: config.secretsFile || "none",
+    admin_port: config.adminPort ?? "off",
+    admin_ip: config.adminIp,
+    admin_token: config.adminToken === "" ? "none" : "set",
     file: config.file,
   });
 }
@@ -44,6 +50,30 @@ function _restoreProgress(logger: Logger): (bytesRead: number, bytesTotal: numbe
     tenthsLogged = tenths;
     logger.info("restore", "in_progress", { percent_read: tenths * 10, bytes_read: bytesRead });
   };
+}
+
+/**
+ * Opens the admin port (before the store is restored, so /healthz answers
+ * and /readyz says why it is not ready during a long restore).
+ * @returns undefined when ADMIN_PORT is off
+ * @throws what binding the port throws (logged by the caller)
+ */
+function _openAdmin(
+  config: ServerConfig,
+  logger: Logger,
+): { server: AdminServer; state: AdminState } | undefined {
+  if (config.adminPort === undefined) return undefined;
+  const state = new AdminState(new ServerMetrics(), performance.timeOrigin);
+  const server = new AdminServer(
+    { hostname: config.adminIp, port: config.adminPort, token: config.adminToken },
+    state,
+  );
+  logger.info("admin_listen", "success", {
+    ip: server.addr.hostname,
+    port: server.addr.port,
+    token: config.adminToken === "" ? "none" : "required",
+  });
+  return { server, state };
 }
 
 /** Runs the server until SIGTERM or SIGINT; returns the exit code. */
@@ -64,6 +94,20 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   const { promise: signalReceived, resolve: onSignal } = Promise.withResolvers<ShutdownSignal>();
   const removeSignalListeners = onShutdownSignal(onSignal);
 
+  let admin: ReturnType<typeof _openAdmin>;
+  try {
+    admin = _openAdmin(config, logger);
+  } catch (error) {
+    logger.error("admin_listen", "fail", {
+      ip: config.adminIp,
+      port: config.adminPort ?? "off",
+      error: (error as Error).message,
+    });
+    removeSignalListeners();
+    return 1;
+  }
+  const metrics = admin?.state.metrics;
+
   let central: Central;
   try {
     central = await openCentral(
@@ -80,6 +124,7 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
         idleTimeoutMs: config.idleTimeout.ms,
         shutdownGraceMs: config.shutdownGrace.ms,
         ...(agencySecrets === undefined ? {} : { agencySecrets }),
+        ...(metrics === undefined ? {} : { metrics }),
       },
       logger,
     );
@@ -89,13 +134,16 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
       storage_dir: config.storageDir,
       error: (error as Error).message,
     });
+    await admin?.server.close();
     removeSignalListeners();
     return 1;
   }
+  admin?.state.attach(readerOf(central));
   const { store, server } = central;
   try {
     const port = server.listen();
     logger.info("listen", "success", { ip: config.ip, port, listen_backlog: config.listenBacklog });
+    admin?.state.lotteryListening(port);
   } catch (error) {
     logger.error("listen", "fail", {
       ip: config.ip,
@@ -103,12 +151,18 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
       error: (error as Error).message,
     });
     await central.close();
+    await admin?.server.close();
     removeSignalListeners();
     return 1;
   }
   const signal = await signalReceived;
   logger.info("signal", "success", { signal });
+  admin?.state.shuttingDown();
   await central.close();
+  if (admin !== undefined) {
+    await admin.server.close();
+    logger.info("close_admin", "success", { port: admin.server.addr.port });
+  }
   const stats = store.syncStats();
   logger.info("store_stats", "success", { syncs: stats.syncs, batches: stats.batches });
   logger.info("close_store", "success", { storage: central.betsPath });

@@ -6,6 +6,7 @@
  *
  * deno task bench [-- --quick] [--runs N] [--scenario a|b|c|d]... [--large]
  *   [--out DIR] [--results FILE] [--chart FILE] [--seed S] [--env KEY=VALUE]... [--no-sweep]
+ *   [--metrics-compare]
  */
 
 import { parseArgs } from "node:util";
@@ -32,6 +33,7 @@ import {
   totalBets,
 } from "./scenarios.ts";
 import { renderThroughputSvg } from "./throughput_chart.ts";
+import { compareMetrics, renderMetricsComparison } from "./metrics_compare.ts";
 import { killAllWatched } from "./watched_process.ts";
 
 const _USAGE = `Usage: deno task bench [-- OPTIONS]
@@ -44,7 +46,9 @@ const _USAGE = `Usage: deno task bench [-- OPTIONS]
   --chart FILE         SVG chart (default bench/throughput.svg, quick: DIR/throughput.svg)
   --seed S             data generator seed (default 1)
   --env KEY=VALUE      extra variable for the server and clients (e.g. SERVER_LISTEN_BACKLOG=128)
-  --no-sweep           skip the frame-size sweep on (a)'s data`;
+  --no-sweep           skip the frame-size sweep on (a)'s data
+  --metrics-compare    only (b), N runs each with the admin port off and on (scraped every
+                       second, one status page open), alternating; reports on/off ratios`;
 
 const _ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 /** Most runs per figure accepted. */
@@ -67,6 +71,8 @@ export interface BenchOptions {
   seed: number;
   env: Record<string, string>;
   sweep: boolean;
+  /** Run (b) with metrics off and on instead of the scenarios. */
+  metricsCompare: boolean;
 }
 
 function _env(pairs: readonly string[]): Record<string, string> {
@@ -97,6 +103,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | "help" {
       seed: { type: "string" },
       env: { type: "string", multiple: true },
       "no-sweep": { type: "boolean" },
+      "metrics-compare": { type: "boolean" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -124,6 +131,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | "help" {
     seed: wholeNumberFlag(values.seed, "--seed", 1, 0, 2 ** 31),
     env: _env(values.env ?? []),
     sweep: values["no-sweep"] !== true,
+    metricsCompare: values["metrics-compare"] === true,
   };
 }
 
@@ -287,6 +295,73 @@ async function _format(paths: string[]): Promise<void> {
   }
 }
 
+/** How often the metrics-on runs scrape /metrics: as a tight Prometheus would. */
+const _COMPARE_SCRAPE_MS = 1_000;
+
+/**
+ * Runs (b) `options.runs` times with the admin port off and on, alternating,
+ * and appends the comparison to the results file.
+ * @returns the exit code: 0 when every run passed its checks
+ */
+async function _runMetricsCompare(
+  options: BenchOptions,
+  client: { maxAmount: number; window: number },
+): Promise<number> {
+  const scenario = scenarioTable(options.quick).b;
+  const data = await _dataFor(options, scenario);
+  const base = {
+    root: _ROOT,
+    data,
+    maxAmount: client.maxAmount,
+    window: client.window,
+    deadlineMs: _DEADLINE_MS_BASE + totalBets(scenario) * _DEADLINE_MS_PER_BET,
+  };
+  const off: RunOutcome[] = [];
+  const on: RunOutcome[] = [];
+  const stamp = new Date().toISOString().replaceAll(":", "-").slice(0, 19);
+  for (let index = 1; index <= options.runs; index += 1) {
+    for (const metrics of ["off", "on"] as const) {
+      const name = `metrics-${metrics}-run${index}`;
+      const outcome = await runProtocol(scenario, {
+        ...base,
+        env: { ...options.env, ADMIN_PORT: metrics === "off" ? "off" : "0" },
+        ...(metrics === "on" ? { adminWatch: { scrapeMs: _COMPARE_SCRAPE_MS } } : {}),
+        workDir: `${options.out}/runs/${name}`,
+        failureDir: `${options.out}/failures/${stamp}-${name}`,
+      });
+      console.log(
+        `bench: (b) metrics ${metrics} run ${index}/${options.runs}: ${_describe(outcome)}`,
+      );
+      (metrics === "off" ? off : on).push(outcome);
+    }
+  }
+  const machine = await _machine();
+  const section = renderMetricsComparison(
+    {
+      date: new Date(),
+      commit: machine.commit,
+      cpuModel: machine.cpuModel,
+      cpus: machine.cpus,
+      scenario: `(${scenario.id}) ${scenario.agencies} agencies × ${
+        scenario.betsPerAgency.toLocaleString("en-US")
+      } bets, ${options.runs} runs each`,
+      scrapeMs: _COMPARE_SCRAPE_MS,
+      quick: options.quick,
+    },
+    off,
+    on,
+  );
+  console.log(`\n${section}`);
+  await _appendResults(options.results, section);
+  if (!options.quick) await _format([options.results]);
+  await Deno.writeTextFile(
+    `${options.out}/metrics_compare.json`,
+    JSON.stringify({ off, on, comparison: compareMetrics(off, on) }, null, 2) + "\n",
+  );
+  console.log(`bench: appended to ${options.results}`);
+  return [...off, ...on].every((outcome) => outcome.ok) ? 0 : 1;
+}
+
 /**
  * Runs the benchmark.
  * @returns the exit code: 0 when every run passed its checks
@@ -317,6 +392,12 @@ export async function runBench(options: BenchOptions): Promise<number> {
   Deno.addSignalListener("SIGTERM", interrupt);
   const results: ScenarioResult[] = [];
   try {
+    if (options.metricsCompare) {
+      return await _runMetricsCompare(options, {
+        maxAmount: client.batchMaxAmount,
+        window: client.batchWindow,
+      });
+    }
     for (const id of options.scenarios) {
       const scenario = scenarioTable(options.quick)[id];
       results.push(

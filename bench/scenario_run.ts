@@ -12,7 +12,7 @@ import { DRAW_ID_DEFAULT } from "../lib/config/draw_id.ts";
 import { fieldOf } from "../lib/dev/local_cluster.ts";
 import { permissionSetFlags, V8_FLAGS } from "../lib/runtime/runtime_flags.ts";
 import type { DataSet } from "./bench_data.ts";
-import type { Scenario } from "./scenarios.ts";
+import { type Scenario, totalBets as totalBetsOf } from "./scenarios.ts";
 import {
   nowMs,
   type ProcessReport,
@@ -34,6 +34,7 @@ export const FIGURE_NAMES = [
   "batchesPerSync",
   "listenOverflows",
   "helloWaitMaxMs",
+  "adminScrapes",
 ] as const;
 export type FigureName = typeof FIGURE_NAMES[number];
 export type RunFigures = Partial<Record<FigureName, number>>;
@@ -58,6 +59,10 @@ export interface RunSetup {
   env: Record<string, string>;
   /** Every process is killed after this long. */
   deadlineMs: number;
+  /** Watch the server's admin port during the run as an operator would: a
+   * /metrics scrape every `scrapeMs` and one status page stream. The run
+   * then also checks the last scrape's bets against the data. */
+  adminWatch?: { scrapeMs: number };
 }
 
 const _SERVER = "server.ts";
@@ -151,6 +156,50 @@ async function _listenOverflows(): Promise<number | undefined> {
   const index = names?.split(" ").indexOf("ListenOverflows") ?? -1;
   const value = Number(values?.split(" ")[index]);
   return index > 0 && Number.isFinite(value) ? value : undefined;
+}
+
+/** What watching the admin port saw. */
+interface _AdminWatch {
+  /** Stops watching after one last scrape; resolves with what was seen. */
+  stop(): Promise<{ scrapes: number; events: number; lastBets: number | undefined }>;
+}
+
+/**
+ * Scrapes /metrics every `scrapeMs` and reads the status page's stream
+ * (/events) until stopped, like Prometheus and one operator's open page.
+ */
+async function _watchAdmin(server: WatchedProcess, scrapeMs: number): Promise<_AdminWatch> {
+  const line = await server.waitForLine(
+    (text) => text.includes(" action: admin_listen | result: success"),
+    _LISTEN_MS_MAX,
+  );
+  const base = `http://127.0.0.1:${fieldOf(line.text, "port")}`;
+  let scrapes = 0;
+  let lastBets: number | undefined;
+  const scrape = async () => {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    scrapes += 1;
+    const bets = /^tp0_bets_stored (\d+)$/m.exec(text)?.[1];
+    lastBets = bets === undefined ? undefined : Number(bets);
+  };
+  const timer = setInterval(() => scrape().catch(() => {}), scrapeMs);
+  const viewer = new AbortController();
+  let events = 0;
+  const viewing = (async () => {
+    const response = await fetch(`${base}/events`, { signal: viewer.signal });
+    for await (const chunk of response.body!.pipeThrough(new TextDecoderStream())) {
+      events += chunk.split("event: status\n").length - 1;
+    }
+  })().catch(() => {});
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await scrape();
+      viewer.abort();
+      await viewing;
+      return { scrapes, events, lastBets };
+    },
+  };
 }
 
 /** Waits for the listen line; returns the port and when the line came. */
@@ -406,6 +455,8 @@ export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOut
       env: {
         SERVER_PORT: "0",
         SERVER_IP: "127.0.0.1",
+        // config/server.ini's 9180 would clash with another run; --env ADMIN_PORT=off turns it off.
+        ADMIN_PORT: "0",
         ...setup.env,
         STORAGE_DIR: setup.workDir,
         AGENCIES: String(scenario.agencies),
@@ -414,20 +465,31 @@ export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOut
       keep: (text) => !text.includes(_BATCH_STORED),
     });
     const { port, atMs: listenMs } = await _listen(server);
+    const watch = setup.adminWatch === undefined
+      ? undefined
+      : await _watchAdmin(server, setup.adminWatch.scrapeMs);
     const overflowsBefore = await _listenOverflows();
     const startMs = nowMs();
     const agents = await supervisor.waitAll(_startAgents(supervisor, scenario, setup, port));
     const endMs = Math.max(...agents.map((agent) => agent.exitedMs));
     const overflowsAfter = await _listenOverflows();
+    const watched = await watch?.stop();
     server.kill("SIGTERM");
     const serverReport = await server.report;
     const problems = [..._agentProblems(scenario, setup, agents), ..._serverProblems(serverReport)];
+    if (watched !== undefined && watched.lastBets !== totalBetsOf(scenario)) {
+      problems.push(`the last /metrics scrape said ${watched.lastBets} bets stored`);
+    }
+    if (watched !== undefined && watched.events === 0) {
+      problems.push("the status stream sent no event");
+    }
     if (problems.length === 0) problems.push(...await _storageProblems(storage, scenario, setup));
     if (problems.length > 0) return { ok: false, reason: problems.slice(0, 3).join("; ") };
     const figures = _protocolFigures(scenario, { startMs, endMs }, serverReport, listenMs, agents);
     if (overflowsBefore !== undefined && overflowsAfter !== undefined) {
       figures.listenOverflows = overflowsAfter - overflowsBefore;
     }
+    if (watched !== undefined) figures.adminScrapes = watched.scrapes;
     return { ok: true, figures };
   });
 }

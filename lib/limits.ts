@@ -156,3 +156,42 @@ export const DRAW_ID_BYTES_MAX = 64;
  * does not match the stored bets can say where they part; 256 of them cost
  * 2 KiB per hello. */
 export const HELLO_CHECKPOINTS_MAX = 256;
+
+/** Admin port: status page viewers (Server-Sent Events streams) open at
+ * once; beyond it a viewer gets 503. Each costs one snapshot serialization
+ * per push; 16 operators watching one draw is plenty, and the bound keeps a
+ * tab reopened in a loop from growing the server. */
+export const ADMIN_VIEWERS_MAX = 16;
+
+/** Admin port: how often the status is sampled (throughput history, upload
+ * rates) and pushed to the viewers. One second is as fast as a person reads
+ * a number change, and costs one pass over the agencies per second. */
+export const ADMIN_PUSH_INTERVAL_MS = 1_000;
+
+/** Admin port: throughput samples kept for the chart: 5 minutes at one per
+ * ADMIN_PUSH_INTERVAL_MS, enough to see a whole upload of (b) and the draw,
+ * and 300 points of about 20 bytes each per push. */
+export const ADMIN_HISTORY_SAMPLES_MAX = 300;
+
+/** Admin port: last refusals (refused batches and connections) kept for the
+ * page, newest first. A hostile peer can refuse thousands a second; the page
+ * needs the latest few with their reasons, not all of them. */
+export const ADMIN_REFUSALS_KEPT = 20;
+
+/** Admin port: agency rows in one page push (all rows, the slowest ones, or
+ * one page of them): 50 rows fit one screen, and 1,000 agencies stay
+ * readable as a summary plus the slowest 50. */
+export const ADMIN_PAGE_ROWS_MAX = 50;
+
+/** Admin port: agencies with their own `agency` label in /metrics. Each is a
+ * Prometheus series; above this many (AGENCIES goes up to 100,000) only the
+ * totals are exposed, so a scrape stays small. */
+export const ADMIN_AGENCY_SERIES_MAX = 1_000;
+
+/** Admin port: longest ADMIN_TOKEN in bytes; it is compared in constant time
+ * over digests, so only the request line's size bounds it. */
+export const ADMIN_TOKEN_BYTES_MAX = 256;
+
+/** Admin port: how long open status streams get to end at shutdown before
+ * the HTTP server stops waiting for them. */
+export const ADMIN_CLOSE_WAIT_MS = 1_000;

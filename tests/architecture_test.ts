@@ -27,6 +27,12 @@ Deno.test("importViolations() names a forbidden edge, an import of an entry file
       ["lib/server/a.ts imports lib/client/b.ts: server may not import client"],
     );
   });
+  await t.step("server -> admin is forbidden (admin reads the server, not the other way)", () => {
+    assert.deepEqual(
+      importViolations([edge("lib/server/a.ts", "lib/admin/b.ts")], LAYER_IMPORTS),
+      ["lib/server/a.ts imports lib/admin/b.ts: server may not import admin"],
+    );
+  });
   await t.step("a product folder -> dev/ is forbidden", () => {
     assert.deepEqual(
       importViolations([edge("lib/store/a.ts", "lib/dev/b.ts")], LAYER_IMPORTS),

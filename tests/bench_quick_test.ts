@@ -68,3 +68,30 @@ Deno.test("deno task bench -- --quick runs every scenario and every run passes i
     assert.equal((svg.match(/<circle cx=/g) ?? []).length, 8 + 4 + 3);
   });
 });
+
+Deno.test("deno task bench -- --quick --metrics-compare runs (b) with metrics off and on, watched, and reports the ratios", async () => {
+  await withTempDir(async (out) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "bench", "--", "--quick", "--metrics-compare", "--runs", "1", "--out", out],
+      cwd: _ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(output.stdout);
+    assert.equal(
+      output.code,
+      0,
+      `bench failed:\n${stdout}\n${new TextDecoder().decode(output.stderr)}`,
+    );
+    const report = JSON.parse(await Deno.readTextFile(`${out}/metrics_compare.json`)) as {
+      off: { ok: boolean; figures: { adminScrapes?: number } }[];
+      on: { ok: boolean; figures: { adminScrapes?: number } }[];
+      comparison: { ratios: { betsPerS: number } | undefined };
+    };
+    assert.deepEqual([...report.off, ...report.on].map((run) => run.ok), [true, true]);
+    assert.equal(report.off[0]!.figures.adminScrapes, undefined, "nothing to scrape when off");
+    assert.ok((report.on[0]!.figures.adminScrapes ?? 0) >= 1, "the on run was scraped");
+    assert.ok((report.comparison.ratios?.betsPerS ?? 0) > 0);
+    assert.match(await Deno.readTextFile(`${out}/results.md`), /## Metrics off vs on, .*quick/);
+  });
+});

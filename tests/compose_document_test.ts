@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import YAML from "yaml";
 import type { Bet } from "../lib/bet/bet.ts";
 import {
+  ADMIN_NETWORK_ALIAS,
   COMPOSE_CLIENTS_MAX,
   COMPOSE_DEFAULTS,
   composeDocument,
@@ -17,7 +18,8 @@ type Service = {
   build: { context: string; dockerfile: string; args: Record<string, string> };
   environment: Record<string, string>;
   volumes: Record<string, unknown>[];
-  networks: string[];
+  networks: string[] | Record<string, { aliases?: string[] }>;
+  ports?: string[];
   depends_on?: string[];
 };
 
@@ -32,7 +34,7 @@ function parsed(text: string) {
   return YAML.parse(text, { version: "1.1" }) as {
     version: string;
     services: Record<string, Service>;
-    networks: Record<string, { name: string; internal: boolean }>;
+    networks: Record<string, { name: string; internal?: boolean }>;
     volumes: Record<string, { name: string }>;
   };
 }
@@ -74,11 +76,42 @@ Deno.test("renderCompose() tells the server AGENCIES=N and each client its CLI_I
   }
 });
 
-Deno.test("renderCompose() puts every service on the internal network tp0_testing_net", () => {
+Deno.test("renderCompose() puts every service on the internal network tp0_testing_net, and only the server on tp0_admin_net", () => {
   const document = parsed(renderCompose(options(2)));
-  assert.deepEqual(document.networks, { testing_net: { name: "tp0_testing_net", internal: true } });
-  for (const service of Object.values(document.services)) {
-    assert.deepEqual(service.networks, ["testing_net"]);
+  assert.deepEqual(document.networks, {
+    testing_net: { name: "tp0_testing_net", internal: true },
+    admin_net: { name: "tp0_admin_net" },
+  });
+  assert.deepEqual(document.services["server"]!.networks, {
+    testing_net: {},
+    admin_net: { aliases: [ADMIN_NETWORK_ALIAS] },
+  });
+  for (const name of ["client1", "client2"]) {
+    assert.deepEqual(document.services[name]!.networks, ["testing_net"]);
+    assert.equal(document.services[name]!.ports, undefined, `${name} publishes nothing`);
+  }
+});
+
+Deno.test("renderCompose() publishes only the admin port, on the host's loopback, bound to the admin network", async (t) => {
+  await t.step("default: 127.0.0.1:9180 -> 9180", () => {
+    const server = parsed(renderCompose(options(1))).services["server"]!;
+    assert.deepEqual(server.ports, ["127.0.0.1:9180:9180"]);
+    assert.equal(server.environment["ADMIN_PORT"], "9180");
+    assert.equal(server.environment["ADMIN_IP"], ADMIN_NETWORK_ALIAS);
+  });
+  await t.step("host port 0: Docker picks one on 127.0.0.1", () => {
+    const server = parsed(renderCompose(options(1, { adminPort: 9000, adminHostPort: 0 })))
+      .services["server"]!;
+    assert.deepEqual(server.ports, ["127.0.0.1::9000"]);
+  });
+  const bad: [number, number][] = [[0, 1], [65_536, 1], [1, -1], [1, 65_536]];
+  for (const [adminPort, adminHostPort] of bad) {
+    await t.step(`rejects admin port ${adminPort}, host port ${adminHostPort}`, () => {
+      assert.throws(() => composeDocument(options(1, { adminPort, adminHostPort })), {
+        name: "RangeError",
+        message: /Cannot compose admin (host )?port/,
+      });
+    });
   }
 });
 
@@ -154,6 +187,7 @@ Deno.test("renderCompose() uses the project and prefix for network, volume and c
     renderCompose(options(1, { project: "e2e_x", containerPrefix: "e2e_x-" })),
   );
   assert.equal(document.networks["testing_net"]!.name, "e2e_x_testing_net");
+  assert.equal(document.networks["admin_net"]!.name, "e2e_x_admin_net");
   assert.equal(document.volumes["storage"]!.name, "e2e_x_storage");
   assert.equal(document.services["client1"]!.container_name, "e2e_x-client1");
 });

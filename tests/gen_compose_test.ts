@@ -16,6 +16,7 @@ Deno.test("parseComposeArgs() reads N and fills every default", () => {
     configDir: "config",
     dataDir: "data",
     drawId: undefined,
+    adminPort: 9180,
   });
   assert.deepEqual(
     parseComposeArgs(["0", "--mode", "echo", "--output", "x.yaml", "--data-dir", "d"]),
@@ -26,11 +27,16 @@ Deno.test("parseComposeArgs() reads N and fills every default", () => {
       configDir: "config",
       dataDir: "d",
       drawId: undefined,
+      adminPort: 9180,
     },
   );
   assert.equal(
     (parseComposeArgs(["2", "--draw", "20261201-094200-1a2b"]) as { drawId: string }).drawId,
     "20261201-094200-1a2b",
+  );
+  assert.equal(
+    (parseComposeArgs(["1", "--admin-port", "65535"]) as { adminPort: number }).adminPort,
+    65_535,
   );
   assert.equal(parseComposeArgs(["--help"]), "help");
   // `deno task compose -- 5 --mode bet` passes the `--` along.
@@ -49,6 +55,8 @@ Deno.test("parseComposeArgs() rejects bad N, unknown flags and modes with one-li
     [["3", "--foo"], /unknown or incomplete flag --foo/],
     [["3", "--mode", "poker"], /--mode "poker" is not one of lottery, bet, echo/],
     [["3", "--draw", "../x"], /--draw "\.\.\/x" may hold only letters/],
+    [["3", "--admin-port", "0"], /--admin-port "0" is not a whole number in 1\.\.65535/],
+    [["3", "--admin-port", "65536"], /--admin-port "65536"/],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" ") || "(nothing)", () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  ADMIN_TOKEN_BYTES_MAX,
   FRAME_BYTES_MAX_CEILING,
   FRAME_BYTES_MAX_DEFAULT,
   IDLE_TIMEOUT_MS_DEFAULT,
@@ -32,6 +33,9 @@ const _DEFAULTS: ServerConfig = {
   idleTimeout: { text: `${IDLE_TIMEOUT_MS_DEFAULT / 1000}s`, ms: IDLE_TIMEOUT_MS_DEFAULT },
   shutdownGrace: { text: `${SHUTDOWN_GRACE_MS_DEFAULT / 1000}s`, ms: SHUTDOWN_GRACE_MS_DEFAULT },
   secretsFile: "",
+  adminPort: undefined,
+  adminIp: "127.0.0.1",
+  adminToken: "",
 };
 
 /** Parses `text` as _FILE with `env`. */
@@ -43,7 +47,7 @@ Deno.test("parseServerConfig() reads the committed config/server.ini", async () 
   const file = new URL("../config/server.ini", import.meta.url);
   const config = parseServerConfig(await Deno.readTextFile(file), _FILE, {});
   // The committed file spells out the defaults, but for a backlog sized for bursts of agencies.
-  assert.deepEqual(config, { ..._DEFAULTS, listenBacklog: 1024 });
+  assert.deepEqual(config, { ..._DEFAULTS, listenBacklog: 1024, adminPort: 9180 });
 });
 
 Deno.test("parseServerConfig() fills defaults for every key but SERVER_PORT", () => {
@@ -68,6 +72,7 @@ Deno.test("parseServerConfig() lets every key's environment variable win over th
     "CONNECTIONS_MAX = 10",
     "IDLE_TIMEOUT = 30s",
     "SHUTDOWN_GRACE = 5s",
+    "ADMIN_PORT = 9180",
   ].join("\n");
   const cases: [string, string, Partial<ServerConfig>][] = [
     ["SERVER_PORT", "0", { port: 0 }],
@@ -82,6 +87,9 @@ Deno.test("parseServerConfig() lets every key's environment variable win over th
     ["IDLE_TIMEOUT", "100ms", { idleTimeout: { text: "100ms", ms: 100 } }],
     ["SHUTDOWN_GRACE", "1m", { shutdownGrace: { text: "1m", ms: 60_000 } }],
     ["SECRETS_FILE", "/run/secrets/agencies", { secretsFile: "/run/secrets/agencies" }],
+    ["ADMIN_PORT", "off", { adminPort: undefined }],
+    ["ADMIN_IP", "0.0.0.0", { adminIp: "0.0.0.0" }],
+    ["ADMIN_TOKEN", "s3cr3t-t0ken", { adminToken: "s3cr3t-t0ken" }],
   ];
   assert.deepEqual(cases.map(([key]) => key), [...SERVER_CONFIG_KEYS], "every key is covered");
   for (const [key, value, expected] of cases) {
@@ -113,6 +121,11 @@ Deno.test("parseServerConfig() accepts every numeric key at its bounds and keeps
     ["SHUTDOWN_GRACE", "10m", { shutdownGrace: { text: "10m", ms: 600_000 } }],
     ["DRAW_ID", "d".repeat(64), { drawId: "d".repeat(64) }],
     ["DRAW_ID", "7", { drawId: "7" }],
+    ["ADMIN_PORT", "0", { adminPort: 0 }],
+    ["ADMIN_PORT", "65535", { adminPort: 65_535 }],
+    ["ADMIN_TOKEN", "x".repeat(ADMIN_TOKEN_BYTES_MAX), {
+      adminToken: "x".repeat(ADMIN_TOKEN_BYTES_MAX),
+    }],
   ];
   for (const [key, value, expected] of cases) {
     await t.step(`${key} = ${value}`, () => {
@@ -155,6 +168,18 @@ Deno.test("parseServerConfig() rejects a bad value with one line naming the key 
       "STORAGE = storage/bets.csv",
       /unknown key STORAGE in config\/server\.ini/,
     ],
+    [
+      "admin port abc",
+      "ADMIN_PORT = abc",
+      /ADMIN_PORT "abc" in config\/server\.ini is not a whole number in 0\.\.65535 or off$/,
+    ],
+    ["admin port 65536", "ADMIN_PORT = 65536", /ADMIN_PORT "65536" in config\/server\.ini/],
+    [
+      "admin token above the maximum",
+      `ADMIN_TOKEN = ${"x".repeat(ADMIN_TOKEN_BYTES_MAX + 1)}`,
+      /^ADMIN_TOKEN is longer than 256 bytes$/,
+    ],
+    ["admin token with a space", "ADMIN_TOKEN = a b", /^ADMIN_TOKEN must not contain spaces/],
     ["unknown key", "SERVER_PROT = 1", /unknown key SERVER_PROT in config\/server\.ini/],
     ["unknown section", "[EXTRA]\nA = 1", /unknown key EXTRA in config\/server\.ini/],
   ];
@@ -176,6 +201,7 @@ Deno.test("parseServerConfig() names the environment variable a bad value came f
     [{ SERVER_PORT: "http" }, /SERVER_PORT "http" in environment variable SERVER_PORT/],
     [{ LOGGING_LEVEL: "verbose" }, /LOGGING_LEVEL "verbose" in environment variable LOGGING_LEVEL/],
     [{ IDLE_TIMEOUT: "forever" }, /IDLE_TIMEOUT "forever" in environment variable IDLE_TIMEOUT/],
+    [{ ADMIN_PORT: "abc" }, /ADMIN_PORT "abc" in environment variable ADMIN_PORT/],
   ];
   for (const [env, message] of cases) {
     await t.step(Object.keys(env)[0]!, () => {

@@ -275,6 +275,32 @@ Deno.test("client SIGTERM mid-upload closes its connection and file, logs shutdo
   });
 });
 
+Deno.test("an admin port already in use is one ERROR line and exit code 1, no stack trace", async () => {
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  await withTempDir(async (dir) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "server.ts"],
+      env: {
+        SERVER_PORT: "0",
+        ADMIN_PORT: String(taken.addr.port),
+        ADMIN_IP: "127.0.0.1",
+        STORAGE: `${dir}/bets.csv`,
+      },
+      clearEnv: true,
+    }).output();
+    const stdout = new TextDecoder().decode(output.stdout);
+    assert.equal(output.code, 1, stdout);
+    const failed = linesOf(stdout.split("\n"), "admin_listen", "fail");
+    assert.equal(failed.length, 1, stdout);
+    assert.match(
+      failed[0]!,
+      /ERROR +action: admin_listen \| result: fail \| .*error: Address already in use/,
+    );
+    assert.equal(linesOf(stdout.split("\n"), "listen").length, 0, "the lottery port never opened");
+    assert.ok(!stdout.includes("    at ") && output.stderr.length === 0, "no stack trace");
+  });
+});
+
 Deno.test("a bad config is one line naming the key and the file, exit code 2, no stack trace", async (t) => {
   const cases = [
     {
@@ -288,6 +314,12 @@ Deno.test("a bad config is one line naming the key and the file, exit code 2, no
       program: "server.ts",
       env: { LOGGING_LEVEL: "LOUD" },
       key: "LOGGING_LEVEL",
+    },
+    {
+      name: "server non-numeric admin port",
+      program: "server.ts",
+      env: { SERVER_PORT: "0", ADMIN_PORT: "abc" },
+      key: "ADMIN_PORT",
     },
     {
       name: "server missing file",

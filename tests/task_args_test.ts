@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
 import { parseDataArgs } from "../gen_data.ts";
-import { parseDemoArgs } from "../demo.ts";
+import { parseDemoArgs, statusPageUrl } from "../demo.ts";
 
 Deno.test("withoutTaskSeparator() drops only a leading --", () => {
   assert.deepEqual(withoutTaskSeparator(["--", "--quick"]), ["--quick"]);
@@ -39,12 +39,30 @@ Deno.test("parseDataArgs() reads the task's flags after --, with defaults", () =
 });
 
 Deno.test("parseDemoArgs() allows up to 5 agencies on the committed data, more with --bets", () => {
-  assert.deepEqual(parseDemoArgs([]), { agencies: 5, bets: undefined, seed: 1 });
+  const defaults = { agencies: 5, bets: undefined, seed: 1, serve: false, uploadRate: undefined };
+  assert.deepEqual(parseDemoArgs([]), defaults);
   assert.throws(() => parseDemoArgs(["--agencies", "6"]), RangeError);
   assert.deepEqual(parseDemoArgs(["--", "--agencies", "6", "--bets", "10"]), {
+    ...defaults,
     agencies: 6,
     bets: 10,
-    seed: 1,
   });
   assert.equal(parseDemoArgs(["--help"]), "help");
+});
+
+Deno.test("parseDemoArgs() reads --serve and an --upload-rate of at least 1 byte/s", () => {
+  assert.deepEqual(parseDemoArgs(["--", "--serve", "--upload-rate", "20000"]), {
+    agencies: 5,
+    bets: undefined,
+    seed: 1,
+    serve: true,
+    uploadRate: 20_000,
+  });
+  assert.throws(() => parseDemoArgs(["--upload-rate", "0"]), RangeError);
+  assert.throws(() => parseDemoArgs(["--upload-rate", "fast"]), RangeError);
+});
+
+Deno.test("statusPageUrl() is the loopback page, with the token as a query parameter when set", () => {
+  assert.equal(statusPageUrl(9180, ""), "http://127.0.0.1:9180/");
+  assert.equal(statusPageUrl(1, "a b&c"), "http://127.0.0.1:1/?token=a%20b%26c");
 });

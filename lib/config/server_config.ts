@@ -6,6 +6,7 @@
 import { parseINI } from "confbox/ini";
 import { ConfigError, ConfigSource, readConfigFile } from "./config_source.ts";
 import {
+  ADMIN_TOKEN_BYTES_MAX,
   AGENCIES_DEFAULT,
   AGENCIES_MAX,
   CONFIG_DURATION_MS_MAX,
@@ -41,7 +42,13 @@ export const SERVER_CONFIG_KEYS = [
   "IDLE_TIMEOUT",
   "SHUTDOWN_GRACE",
   "SECRETS_FILE",
+  "ADMIN_PORT",
+  "ADMIN_IP",
+  "ADMIN_TOKEN",
 ] as const;
+
+/** ADMIN_PORT's value that turns the admin port (and the metrics) off. */
+export const ADMIN_PORT_OFF = "off";
 
 /** The server's effective configuration. */
 export interface ServerConfig {
@@ -63,6 +70,13 @@ export interface ServerConfig {
   shutdownGrace: { text: string; ms: number };
   /** File of `agency=secret` lines (lib/server/agency_secrets.ts); empty: no secrets. */
   secretsFile: string;
+  /** HTTP admin port (status page, /metrics, health); 0 picks a free one;
+   * undefined: off, and no metrics are counted. */
+  adminPort: number | undefined;
+  /** Address or host name the admin port binds. */
+  adminIp: string;
+  /** Bearer token every admin request must carry; empty: none needed. */
+  adminToken: string;
 }
 
 /**
@@ -132,6 +146,35 @@ export function parseServerConfig(
       `${SHUTDOWN_GRACE_MS_DEFAULT / 1000}s`,
     ),
     secretsFile: source.text("SECRETS_FILE", "SECRETS_FILE", ""),
+    ..._adminConfig(source),
+  };
+}
+
+/** ADMIN_PORT (a port or `off`, the default), ADMIN_IP and ADMIN_TOKEN. */
+function _adminConfig(
+  source: ConfigSource,
+): Pick<ServerConfig, "adminPort" | "adminIp" | "adminToken"> {
+  const port = source.text("ADMIN_PORT", "ADMIN_PORT", ADMIN_PORT_OFF);
+  const adminToken = source.text("ADMIN_TOKEN", "ADMIN_TOKEN", "");
+  if (new TextEncoder().encode(adminToken).length > ADMIN_TOKEN_BYTES_MAX) {
+    throw new ConfigError(`ADMIN_TOKEN is longer than ${ADMIN_TOKEN_BYTES_MAX} bytes`);
+  }
+  if (/\s/.test(adminToken)) {
+    throw new ConfigError("ADMIN_TOKEN must not contain spaces (it travels in a header)");
+  }
+  let adminPort: number | undefined;
+  try {
+    adminPort = port.toLowerCase() === ADMIN_PORT_OFF
+      ? undefined
+      : source.integer("ADMIN_PORT", "ADMIN_PORT", 0, PORT_MAX);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    throw new ConfigError(`${error.message} or ${ADMIN_PORT_OFF}`);
+  }
+  return {
+    adminPort,
+    adminIp: source.text("ADMIN_IP", "ADMIN_IP", "127.0.0.1"),
+    adminToken,
   };
 }
 

@@ -1,8 +1,15 @@
 /**
- * The compose file as data: a server, N agency clients and one internal
- * network, using only features both `docker compose` (v2) and `docker-compose`
- * 1.29 accept (file format 3.8, long-syntax mounts, explicit network and
- * volume names).
+ * The compose file as data: a server, N agency clients, the agencies'
+ * internal network and the server's admin network, using only features both
+ * `docker compose` (v2) and `docker-compose` 1.29 accept (file format 3.8,
+ * long-syntax mounts, explicit network and volume names).
+ *
+ * The admin port (status page, /metrics, /readyz) is published on the host's
+ * loopback only. Docker publishes no port of a container that is only on
+ * internal networks, so the server is also on `admin_net`, a plain bridge
+ * network no agency joins, and binds the admin port to its address there
+ * (the alias ADMIN_NETWORK_ALIAS): the host reaches it through the published
+ * 127.0.0.1 port, the agencies on `testing_net` cannot reach it at all.
  */
 
 import type { Bet } from "../bet/bet.ts";
@@ -31,6 +38,15 @@ export const CONTAINER_PATHS = {
 /** Network key in the file; its full name is `<project>_testing_net`. */
 export const NETWORK_KEY = "testing_net";
 
+/** The server's admin network (not internal, so its port can be published); `<project>_admin_net`. */
+export const ADMIN_NETWORK_KEY = "admin_net";
+
+/** The server's name on the admin network only: ADMIN_IP binds the admin port to that address. */
+export const ADMIN_NETWORK_ALIAS = "server-admin";
+
+/** The admin port in the container and, by default, on the host's loopback. */
+export const ADMIN_PORT_DEFAULT = 9180;
+
 /** Named volume key for the server's bets and journal. */
 export const STORAGE_VOLUME_KEY = "storage";
 
@@ -54,6 +70,10 @@ export interface ComposeOptions {
   exampleBets: readonly Bet[];
   /** The draw (sorteo) this deployment runs: a new one per generated file. */
   drawId: string;
+  /** The server's ADMIN_PORT in the container. */
+  adminPort: number;
+  /** Where the host's 127.0.0.1 publishes it; 0 lets Docker pick (tests). */
+  adminHostPort: number;
 }
 
 /** Options for the repository's own docker-compose-dev.yaml. */
@@ -65,6 +85,8 @@ export const COMPOSE_DEFAULTS: Omit<ComposeOptions, "clients" | "drawId"> = {
   configDir: "./config",
   dataDir: "./data",
   exampleBets: [],
+  adminPort: ADMIN_PORT_DEFAULT,
+  adminHostPort: ADMIN_PORT_DEFAULT,
 };
 
 type _Service = Record<string, unknown>;
@@ -126,6 +148,18 @@ function _validate(options: ComposeOptions): void {
   if (drawProblem !== undefined) {
     throw new TypeError(`Cannot compose draw id "${options.drawId}": it ${drawProblem}`);
   }
+  for (
+    const [name, port, min] of [
+      ["admin port", options.adminPort, 1],
+      ["admin host port", options.adminHostPort, 0],
+    ] as const
+  ) {
+    if (!Number.isInteger(port) || port < min || port > 65_535) {
+      throw new RangeError(
+        `Cannot compose ${name} ${port}: expected a whole number in ${min}..65535`,
+      );
+    }
+  }
   if (mode === "bet" && options.exampleBets.length < clients) {
     throw new TypeError(
       `Cannot compose bet mode: ${clients} clients but ${options.exampleBets.length} example bets`,
@@ -138,8 +172,11 @@ function _server(options: ComposeOptions): _Service {
     SERVER_CONFIG: CONTAINER_PATHS.serverConfig,
     STORAGE_DIR: CONTAINER_PATHS.storageDir,
     DRAW_ID: options.drawId,
+    ADMIN_PORT: String(options.adminPort),
+    ADMIN_IP: ADMIN_NETWORK_ALIAS,
   };
   if (options.clients > 0) environment["AGENCIES"] = String(options.clients);
+  const hostPort = options.adminHostPort === 0 ? "" : String(options.adminHostPort);
   return {
     container_name: `${options.containerPrefix}server`,
     image: SERVER_IMAGE.tag,
@@ -149,7 +186,12 @@ function _server(options: ComposeOptions): _Service {
       _readOnlyFile(_join(options.configDir, "server.ini"), CONTAINER_PATHS.serverConfig),
       { type: "volume", source: STORAGE_VOLUME_KEY, target: CONTAINER_PATHS.storageDir },
     ],
-    networks: [NETWORK_KEY],
+    networks: {
+      [NETWORK_KEY]: {},
+      [ADMIN_NETWORK_KEY]: { aliases: [ADMIN_NETWORK_ALIAS] },
+    },
+    // Host loopback only: the operator's browser and Prometheus on this machine.
+    ports: [`127.0.0.1:${hostPort}:${options.adminPort}`],
     stop_grace_period: "10s",
     ...CONTAINER_HARDENING,
   };
@@ -196,7 +238,8 @@ function _client(options: ComposeOptions, agency: number): _Service {
 /**
  * Builds the compose document as plain data, ready for a YAML serializer.
  * @returns `{ version, services, networks, volumes }`
- * @throws {RangeError} when clients is not a whole number in 0..COMPOSE_CLIENTS_MAX
+ * @throws {RangeError} when clients is not a whole number in 0..COMPOSE_CLIENTS_MAX,
+ *   or a port is out of range
  * @throws {TypeError} on an unknown mode, a bad project name or prefix, or
  *   too few example bets in bet mode
  * @example composeDocument({ ...COMPOSE_DEFAULTS, clients: 2 }).services
@@ -213,6 +256,7 @@ export function composeDocument(options: ComposeOptions): Record<string, unknown
     services,
     networks: {
       [NETWORK_KEY]: { name: `${options.project}_${NETWORK_KEY}`, internal: true },
+      [ADMIN_NETWORK_KEY]: { name: `${options.project}_${ADMIN_NETWORK_KEY}` },
     },
     volumes: {
       [STORAGE_VOLUME_KEY]: { name: `${options.project}_${STORAGE_VOLUME_KEY}` },

@@ -16,6 +16,8 @@ const _SERVER_START_MS_MAX = 30_000;
 /** A running server process. */
 export interface LocalServer {
   port: number;
+  /** The admin port (status page, /metrics), when it is on. */
+  adminPort: number | undefined;
   process: Deno.ChildProcess;
   /** Every stdout line so far (grows while it runs). */
   lines: string[];
@@ -72,8 +74,9 @@ function _spawn(
 }
 
 /**
- * Starts server.ts on a free port (SERVER_PORT=0) and waits for its listen line.
- * @param env variables on top of SERVER_CONFIG=config/server.ini (e.g. STORAGE_DIR, AGENCIES)
+ * Starts server.ts on a free port (SERVER_PORT=0, and ADMIN_PORT=0 for the
+ * admin port) and waits for its listen line.
+ * @param env variables on top of SERVER_CONFIG=config/server.ini (e.g. STORAGE_DIR, AGENCIES, ADMIN_PORT=off)
  * @param onLine called with each output line as it arrives (fault tests act on them)
  * @throws {Error} when it exits or stays silent before listening
  */
@@ -82,11 +85,14 @@ export async function startLocalServer(
   onLine: (line: string) => void = () => {},
 ): Promise<LocalServer> {
   const listening = Promise.withResolvers<number>();
+  let adminPort: number | undefined;
   const { process, lines, exited } = _spawn(
     _SERVER,
     "server",
-    { SERVER_PORT: "0", SERVER_IP: "127.0.0.1", ...env },
+    { SERVER_PORT: "0", SERVER_IP: "127.0.0.1", ADMIN_PORT: "0", ADMIN_IP: "127.0.0.1", ...env },
     (line) => {
+      const admin = / action: admin_listen \| result: success \|.* port: (\d+)/.exec(line);
+      if (admin !== null) adminPort = Number(admin[1]);
       const match = / action: listen \| result: success \|.* port: (\d+)/.exec(line);
       if (match !== null) listening.resolve(Number(match[1]));
       onLine(line);
@@ -105,6 +111,7 @@ export async function startLocalServer(
     const port = await listening.promise;
     return {
       port,
+      adminPort,
       process,
       lines,
       exited,

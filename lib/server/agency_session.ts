@@ -19,6 +19,7 @@ import {
 import type { AgencyClaims, AgencyHolder } from "./agency_claims.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Lottery } from "./lottery.ts";
+import type { ServerMetrics } from "./server_metrics.ts";
 import { decodeMessage, encodeMessage, type Message } from "../protocol/message_codec.ts";
 import { ErrorCode, errorCodeName, MessageType, ProtocolError } from "../protocol/protocol.ts";
 import type { StoreRows } from "../store/store_rows.ts";
@@ -37,6 +38,8 @@ export interface SessionContext {
   claims: AgencyClaims;
   /** Closes the connection (a fenced session ends this way). */
   close(): void;
+  /** Counters for the admin port; undefined when it is off. */
+  metrics: ServerMetrics | undefined;
   /** A complete frame arrived: the idle time starts again. */
   touchIdle(): void;
   /** Stops idle accounting while the peer rightly waits for the draw. */
@@ -82,6 +85,7 @@ export class AgencySession implements AgencyHolder {
         const frame = await this.#reader.readFrameView(this.#context.frameBytesMax);
         if (frame === null) break;
         this.#context.touchIdle();
+        this.#context.metrics?.frameReceived(frame.body.length);
         if (frame.type === MessageType.batch) {
           await this.#batch(frame.body);
           continue;
@@ -106,6 +110,7 @@ export class AgencySession implements AgencyHolder {
         code: errorCodeName(error.code),
         error: error.message,
       });
+      this.#context.metrics?.connectionRefused(this.#agency, error.code, error.message);
       await this.#allSettled();
       await this.#send({
         type: MessageType.error,
@@ -164,6 +169,7 @@ export class AgencySession implements AgencyHolder {
     const frame = await this.#reader.readFrame(this.#context.frameBytesMax);
     if (frame === null) return false;
     this.#context.touchIdle();
+    this.#context.metrics?.frameReceived(frame.body.length);
     const message = frame.type === MessageType.hello ? decodeMessage(frame) : undefined;
     if (message?.type !== MessageType.hello) {
       throw new ProtocolError(ErrorCode.helloRequired, "the first message must be hello");
@@ -195,6 +201,7 @@ export class AgencySession implements AgencyHolder {
       draw_id: lottery.drawId,
       stored_bets: storedBets,
     });
+    this.#context.metrics?.agencyConnected(this.#agency);
     await this.#send({
       type: MessageType.helloAck,
       drawId: lottery.drawId,
@@ -251,6 +258,7 @@ export class AgencySession implements AgencyHolder {
     this.#context.lottery.storeBatch(this.#agency, first, rows)
       .then((result) => {
         this.#logStored(first, debugBody, count, result.duplicate);
+        if (result.duplicate) this.#context.metrics?.batchDuplicate();
         // A lost ack is no store failure: the batch is stored, a resend is a duplicate.
         return this.#send({ type: MessageType.batchAck, first, count }).catch(() => {});
       }, (error) => {
@@ -290,6 +298,7 @@ export class AgencySession implements AgencyHolder {
   }
 
   #nack(first: number, count: number, error: ProtocolError): void {
+    this.#context.metrics?.batchRefused(this.#agency, error.code, error.message);
     const expected = this.#context.lottery.acceptedBets(this.#agency);
     this.#context.logger.warning("apuesta_recibida", "fail", {
       cantidad: count,
@@ -366,6 +375,7 @@ export class AgencySession implements AgencyHolder {
     } finally {
       this.#context.resumeIdle();
     }
+    this.#context.metrics?.winnersSent(this.#agency, answer.count);
     // The next read goes through the watcher's pending one, never beside it.
     await watching;
     this.#context.logger.info("ganadores_enviados", "success", {

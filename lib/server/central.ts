@@ -48,7 +48,9 @@ export interface Central {
 /**
  * Restores the draw's store (logging `action: restore`) and builds the draw
  * and the server on it. The draw logs `action: sorteo` through `logger`,
- * with `restored: true` when the restored store was drawn already.
+ * with `restored: true` when the restored store was drawn already. With
+ * `options.metrics`, the store, the sessions and the draw count into it (the
+ * admin port reads it).
  * @throws the store's restore errors (the store is closed again)
  */
 export async function openCentral(options: CentralOptions, logger: Logger): Promise<Central> {
@@ -58,6 +60,7 @@ export async function openCentral(options: CentralOptions, logger: Logger): Prom
     options.openFile ?? openAppendFile,
     options.onReadProgress ?? (() => {}),
     options.storeQueueBytesMax ?? STORE_QUEUE_BYTES_MAX,
+    options.metrics,
   );
   logger.info("restore", "success", {
     draw_id: options.drawId,
@@ -69,6 +72,7 @@ export async function openCentral(options: CentralOptions, logger: Logger): Prom
   });
   const lottery = new Lottery(store, options.drawId, options.agencies, (restored) => {
     logger.info("sorteo", "success", { draw_id: options.drawId, restored });
+    options.metrics?.drawMade();
   });
   const server = new LotteryServer(options, lottery, logger);
   let closed: Promise<void> | undefined;

@@ -17,6 +17,7 @@ import { IdleTimer } from "./idle_timer.ts";
 import { ERROR_REPLY_WAIT_MS } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Lottery } from "./lottery.ts";
+import type { ServerMetrics } from "./server_metrics.ts";
 import { encodeMessage } from "../protocol/message_codec.ts";
 import { ErrorCode, FRAME_MARKER, MessageType } from "../protocol/protocol.ts";
 
@@ -31,6 +32,8 @@ export interface LotteryServerOptions {
   shutdownGraceMs: number;
   /** Each agency's secret (SECRETS_FILE); absent: hello needs no secret. */
   agencySecrets?: ReadonlyMap<number, string>;
+  /** Counters for the admin port; absent when it is off. */
+  metrics?: ServerMetrics;
 }
 
 interface _Connection {
@@ -109,6 +112,7 @@ export class LotteryServer {
         ? "server shutting down"
         : `connection limit of ${this.#options.connectionsMax} reached`;
       this.#logger.warning("accept", "fail", { ip, error: text });
+      this.#options.metrics?.connectionRefused(0, code, text);
       _refuseAndClose(conn, code, text);
       return;
     }
@@ -131,6 +135,11 @@ export class LotteryServer {
         agency: entry.session?.agency ?? 0,
         idle_ms: this.#options.idleTimeoutMs,
       });
+      this.#options.metrics?.connectionRefused(
+        entry.session?.agency ?? 0,
+        ErrorCode.idleTimeout,
+        `no data for ${this.#options.idleTimeoutMs} ms`,
+      );
       _refuseAndClose(conn, ErrorCode.idleTimeout, `no data for ${this.#options.idleTimeoutMs} ms`);
     });
     // Idle time counts from the last complete message (frame or echo line),
@@ -148,6 +157,7 @@ export class LotteryServer {
           agencySecrets: this.#options.agencySecrets,
           claims: this.#claims,
           close: () => _closeQuietly(conn),
+          metrics: this.#options.metrics,
           touchIdle: () => idle.touch(),
           pauseIdle: () => idle.pause(),
           resumeIdle: () => idle.resume(),
@@ -161,6 +171,7 @@ export class LotteryServer {
     } finally {
       idle.stop();
       _closeQuietly(conn);
+      if (entry.session?.agency) this.#options.metrics?.agencyDisconnected(entry.session.agency);
       this.#logger.info("close_connection", "success", {
         ip,
         agency: entry.session?.agency ?? 0,

@@ -36,6 +36,7 @@ import {
 } from "./store_journal.ts";
 import { writeAll, writeChunks } from "../runtime/write_all.ts";
 import type { StoreRows } from "./store_rows.ts";
+import type { StoreObserver } from "./store_observer.ts";
 import { type WinnersAnswer, WinnersIndex } from "./winners_index.ts";
 
 /** What a store append reports. */
@@ -181,6 +182,8 @@ export class BetStore {
   #queuedBytes = 0;
   /** Resolved when the queued rows fall under #queueBytesMax. */
   #room: PromiseWithResolvers<void> | undefined;
+  /** Told how long each fdatasync took (metrics); undefined: nobody asks. */
+  readonly #observer: StoreObserver | undefined;
 
   private constructor(
     betsFile: StoreFile,
@@ -188,7 +191,9 @@ export class BetStore {
     state: JournalState,
     winners: WinnersIndex,
     queueBytesMax: number,
+    observer: StoreObserver | undefined,
   ) {
+    this.#observer = observer;
     this.#queueBytesMax = queueBytesMax;
     this.#betsFile = betsFile;
     this.#journalFile = journalFile;
@@ -203,6 +208,7 @@ export class BetStore {
    * @param openFile opens a file for appending (tests inject failures here)
    * @param onProgress told how far reading the bets file back has come
    * @param queueBytesMax rows waiting for the disk above which {@link room} makes appenders wait
+   * @param observer told about each fdatasync (the server's metrics)
    * @throws {Error} when the files disagree in a way a crash cannot explain
    */
   static async open(
@@ -210,6 +216,7 @@ export class BetStore {
     openFile: StoreFileOpener = openAppendFile,
     onProgress: ReadProgress = () => {},
     queueBytesMax = STORE_QUEUE_BYTES_MAX,
+    observer?: StoreObserver,
   ): Promise<{ store: BetStore; report: RestoreReport }> {
     const journalPath = journalPathFor(betsPath);
     const slash = betsPath.lastIndexOf("/");
@@ -262,7 +269,7 @@ export class BetStore {
     }
     cleanup.move();
     return {
-      store: new BetStore(betsFile, journalFile, state, winners, queueBytesMax),
+      store: new BetStore(betsFile, journalFile, state, winners, queueBytesMax, observer),
       report: {
         bets,
         batches: state.batches,
@@ -306,6 +313,11 @@ export class BetStore {
   /** The agency's winners answer: its winning bets' documents, in storage order. */
   winners(agency: number): WinnersAnswer {
     return this.#winners.answer(agency);
+  }
+
+  /** Bytes of rows appended and not yet stored or refused (the queue for the disk). */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
   }
 
   /** Batches committed per fdatasync so far (group commit efficiency). */
@@ -440,10 +452,14 @@ export class BetStore {
     try {
       if (chunks.length > 0) {
         await writeChunks(this.#betsFile, chunks, this.#staging);
+        const betsSyncStarted = performance.now();
         await this.#betsFile.syncData();
+        this.#observer?.synced("bets", (performance.now() - betsSyncStarted) / 1000);
       }
       await writeAll(this.#journalFile, journal);
+      const journalSyncStarted = performance.now();
       await this.#journalFile.syncData();
+      this.#observer?.synced("journal", (performance.now() - journalSyncStarted) / 1000);
     } catch (error) {
       await this.#betsFile.truncate(betsBefore).catch(() => {});
       await this.#journalFile.truncate(journalBefore).catch(() => {});

@@ -242,6 +242,21 @@ export class TestProject {
     return Number(result.stdout.trim());
   }
 
+  /**
+   * The host address Docker published a container port on, e.g. `127.0.0.1:32770`.
+   * @throws {Error} when the port is not published
+   */
+  async publishedAddress(service: string, port: number): Promise<string> {
+    const result = await runCommand(["docker", "port", this.container(service), String(port)], {
+      timeoutMs: CONTAINER_STEP_TIMEOUT_MS,
+    });
+    const address = result.stdout.split("\n")[0]?.trim() ?? "";
+    if (result.code !== 0 || address === "") {
+      throw new Error(`${this.container(service)} publishes no port ${port}: ${result.stderr}`);
+    }
+    return address;
+  }
+
   /** A field of `docker inspect`, e.g. `{{.State.Running}}`. */
   async inspect(service: string, format: string): Promise<string> {
     const result = await runCommand(
@@ -315,6 +330,8 @@ export async function withProject(
         dataDir: `${dir}/data`,
         exampleBets,
         drawId,
+        // Projects run in parallel: each gets a free host port for its admin port.
+        adminHostPort: 0,
       }),
     );
     return drawId;
