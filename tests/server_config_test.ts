@@ -201,6 +201,10 @@ Deno.test("parseServerConfig() names the environment variable a bad value came f
     [{ SERVER_PORT: "http" }, /SERVER_PORT "http" in environment variable SERVER_PORT/],
     [{ LOGGING_LEVEL: "verbose" }, /LOGGING_LEVEL "verbose" in environment variable LOGGING_LEVEL/],
     [{ IDLE_TIMEOUT: "forever" }, /IDLE_TIMEOUT "forever" in environment variable IDLE_TIMEOUT/],
+    [
+      { STORAGE: "/var/lib/tp0/bets.csv" },
+      /environment variable STORAGE "\/var\/lib\/tp0\/bets\.csv" is no longer read: set STORAGE_DIR/,
+    ],
     [{ ADMIN_PORT: "abc" }, /ADMIN_PORT "abc" in environment variable ADMIN_PORT/],
   ];
   for (const [env, message] of cases) {

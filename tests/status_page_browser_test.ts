@@ -63,7 +63,7 @@ Deno.test({
       const files = await writeAgencies(`${dir}/data`, BETS, WINNERS);
       const total = BETS * WINNERS.length;
       const server = await startLocalServer({
-        STORAGE: `${dir}/bets.csv`,
+        STORAGE_DIR: dir,
         AGENCIES: String(WINNERS.length),
         ADMIN_TOKEN: token,
       });

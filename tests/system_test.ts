@@ -284,7 +284,7 @@ Deno.test("an admin port already in use is one ERROR line and exit code 1, no st
         SERVER_PORT: "0",
         ADMIN_PORT: String(taken.addr.port),
         ADMIN_IP: "127.0.0.1",
-        STORAGE: `${dir}/bets.csv`,
+        STORAGE_DIR: dir,
       },
       clearEnv: true,
     }).output();

@@ -104,6 +104,14 @@ export function parseServerConfig(
   }
   const source = new ConfigSource(file, values, env);
   source.rejectUnknownKeys(SERVER_CONFIG_KEYS);
+  if ((env["STORAGE"] ?? "") !== "") {
+    // Before draws it named the bets file; ignored, it would send a run to another folder.
+    throw new ConfigError(
+      `environment variable STORAGE "${
+        env["STORAGE"]
+      }" is no longer read: set STORAGE_DIR (the storage folder; each draw keeps its files in draws/<DRAW_ID>/ below it)`,
+    );
+  }
   return {
     file,
     port: source.integer("SERVER_PORT", "SERVER_PORT", 0, PORT_MAX),
