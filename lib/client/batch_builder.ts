@@ -102,7 +102,7 @@ export class BatchBuilder {
     if (this.#count > 0) throw new RangeError("a row skipped while a batch is open");
     const start = FRAME_HEADER_BYTES + BATCH_HEADER_BYTES;
     const end = this.#writeRow(row, start);
-    this.#digest = addBet(this.#digest, this.#frame, start, end, this.#position);
+    this.#digest = addBet(this.#digest, this.#view, start, end, this.#position);
     this.#position += 1;
     return this.#digest;
   }
@@ -118,7 +118,7 @@ export class BatchBuilder {
     const full = this.#makeRoom(size);
     const start = this.#length;
     this.#length = this.#writeRow(row, start);
-    this.#batchDigest = addBet(this.#batchDigest, this.#frame, start, this.#length, this.#position);
+    this.#batchDigest = addBet(this.#batchDigest, this.#view, start, this.#length, this.#position);
     this.#position += 1;
     return this.#added(
       full,

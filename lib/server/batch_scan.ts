@@ -20,7 +20,7 @@ import {
 } from "../protocol/protocol.ts";
 import type { StoreRows } from "../store/store_rows.ts";
 import type { WinnerDocuments } from "../protocol/message_codec.ts";
-import { addBet, EMPTY_DIGEST } from "../protocol/bet_digest.ts";
+import { addBet, EMPTY_DIGEST, viewOf } from "../protocol/bet_digest.ts";
 
 /** A validated batch, encoded for the store. */
 export interface ScannedBatch {
@@ -153,6 +153,7 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
   let at = 0;
   let position = BATCH_HEADER_BYTES;
   let digest = EMPTY_DIGEST;
+  const view = viewOf(body);
   for (let bet = 1; bet <= count; bet += 1) {
     const betStart = position;
     out.set(agencyPrefix, at);
@@ -201,7 +202,7 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
     }
     at = _writeNumber(out, at, number);
     out[at++] = _NEWLINE;
-    digest = addBet(digest, body, betStart, position, first + bet - 1);
+    digest = addBet(digest, view, betStart, position, first + bet - 1);
     if (number === WINNER_NUMBER) winnerStarts.push(documentStart - 1);
   }
   if (position !== body.length) {

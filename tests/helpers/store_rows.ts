@@ -5,7 +5,7 @@
 
 import { type Bet, hasWon } from "../../lib/bet/bet.ts";
 import { formatStoreRow } from "../../lib/bet/bet_csv.ts";
-import { addBet, EMPTY_DIGEST } from "../../lib/protocol/bet_digest.ts";
+import { addBet, EMPTY_DIGEST, viewOf } from "../../lib/protocol/bet_digest.ts";
 import { ByteWriter } from "../../lib/protocol/byte_cursor.ts";
 import { encodeBet, encodeWinnerDocuments } from "../../lib/protocol/message_codec.ts";
 import type { StoreRows } from "../../lib/store/store_rows.ts";
@@ -17,7 +17,7 @@ export function digestOf(bets: readonly Bet[], first = 0): number {
     const writer = new ByteWriter();
     encodeBet(writer, bet);
     const bytes = writer.view();
-    digest = addBet(digest, bytes, 0, bytes.length, first + index);
+    digest = addBet(digest, viewOf(bytes), 0, bytes.length, first + index);
   });
   return digest;
 }
