@@ -91,3 +91,24 @@ Deno.test("AgencyLedger.checkpoints() takes at most max, spread evenly, always e
   }
   assert.deepEqual(new AgencyLedger().checkpoints(5), []);
 });
+
+Deno.test("AgencyLedger finds each of 1,000 committed batches of varied sizes as a duplicate, past every growth of its arrays", () => {
+  const ledger = new AgencyLedger();
+  const batches: [number, number, number][] = [];
+  let first = 0;
+  for (let index = 0; index < 1_000; index += 1) {
+    const count = 1 + (index * 7) % 13;
+    const digest = (index * 2_654_435_761) >>> 0;
+    ledger.accept(first, count);
+    ledger.commit(first, count, digest);
+    batches.push([first, count, digest]);
+    first += count;
+  }
+  for (const [start, count, digest] of batches) {
+    assert.deepEqual(ledger.place(start, count, digest), { kind: "duplicate" });
+    assert.equal(ledger.place(start, count, (digest + 1) >>> 0).kind, "misplaced");
+    assert.equal(ledger.place(start + 1, count, digest).kind, "misplaced");
+  }
+  assert.equal(ledger.batches, 1_000);
+  assert.equal(ledger.checkpoints(1_000).at(-1)!.position, first);
+});

@@ -14,7 +14,7 @@
  *   batch can be stored behind one that was not.
  */
 
-import { EMPTY_DIGEST, joinDigests } from "../protocol/bet_digest.ts";
+import { digestAfter, EMPTY_DIGEST, joinDigests } from "../protocol/bet_digest.ts";
 import type { Checkpoint } from "../protocol/message_codec.ts";
 
 /** Where a batch stands against what an agency has. */
@@ -23,21 +23,21 @@ export type Placement =
   | { kind: "duplicate" }
   | { kind: "misplaced"; expected: number };
 
-interface _CommittedBatch {
-  count: number;
-  digest: number;
-}
+/** Starting capacity, in batches, of an agency's committed-batch arrays. */
+const _BATCHES_INITIAL = 16;
 
 /** One agency's stored and accepted bets. */
 export class AgencyLedger {
   #storedBets = 0;
   #storedDigest = EMPTY_DIGEST;
   #acceptedBets = 0;
-  /** Committed batches by first position. */
-  readonly #batches = new Map<number, _CommittedBatch>();
-  /** End position and prefix digest after each committed batch, ascending. */
-  readonly #ends: number[] = [];
-  readonly #endDigests: number[] = [];
+  /** End position and prefix digest after each committed batch (the batch
+   * starts where the one before ends), ascending: 12 bytes a batch, looked
+   * up by binary search, so millions of batches cost tens of MB, not
+   * hundreds (a Map of objects cost ~19 MB more RSS in bench (b)). */
+  #ends = new Float64Array(_BATCHES_INITIAL);
+  #endDigests = new Uint32Array(_BATCHES_INITIAL);
+  #batchCount = 0;
 
   /** Bets committed to disk. */
   get storedBets(): number {
@@ -56,7 +56,7 @@ export class AgencyLedger {
 
   /** Committed batches. */
   get batches(): number {
-    return this.#ends.length;
+    return this.#batchCount;
   }
 
   /** Where a batch of `count` bets with `digest` at `first` stands. */
@@ -67,11 +67,25 @@ export class AgencyLedger {
         : { kind: "misplaced", expected: this.#acceptedBets };
     }
     if (first === this.#acceptedBets) return { kind: "next" };
-    const committed = this.#batches.get(first);
-    if (committed !== undefined && committed.count === count && committed.digest === digest) {
-      return { kind: "duplicate" };
-    }
+    if (this.#isCommitted(first, count, digest)) return { kind: "duplicate" };
     return { kind: "misplaced", expected: this.#acceptedBets };
+  }
+
+  /** Whether a committed batch starts at `first` with `count` bets and `digest`. */
+  #isCommitted(first: number, count: number, digest: number): boolean {
+    // The first batch whose end lies past `first` is the one that holds it.
+    let low = 0;
+    let high = this.#batchCount;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.#ends[middle]! <= first) low = middle + 1;
+      else high = middle;
+    }
+    if (low === this.#batchCount) return false;
+    const start = low === 0 ? 0 : this.#ends[low - 1]!;
+    const before = low === 0 ? EMPTY_DIGEST : this.#endDigests[low - 1]!;
+    return start === first && this.#ends[low]! - start === count &&
+      digestAfter(this.#endDigests[low]!, before) === digest;
   }
 
   /**
@@ -97,9 +111,19 @@ export class AgencyLedger {
     this.#storedDigest = joinDigests(this.#storedDigest, digest);
     if (this.#acceptedBets < this.#storedBets) this.#acceptedBets = this.#storedBets;
     if (count === 0) return;
-    this.#batches.set(first, { count, digest });
-    this.#ends.push(this.#storedBets);
-    this.#endDigests.push(this.#storedDigest);
+    if (this.#batchCount === this.#ends.length) this.#grow();
+    this.#ends[this.#batchCount] = this.#storedBets;
+    this.#endDigests[this.#batchCount] = this.#storedDigest;
+    this.#batchCount += 1;
+  }
+
+  #grow(): void {
+    const ends = new Float64Array(2 * this.#ends.length);
+    ends.set(this.#ends);
+    this.#ends = ends;
+    const digests = new Uint32Array(2 * this.#endDigests.length);
+    digests.set(this.#endDigests);
+    this.#endDigests = digests;
   }
 
   /** Forgets the accepted batches not committed (their write failed). */
@@ -112,7 +136,7 @@ export class AgencyLedger {
    * spread evenly and always ending with the whole stored range.
    */
   checkpoints(max: number): Checkpoint[] {
-    const total = this.#ends.length;
+    const total = this.#batchCount;
     const taken = Math.min(total, max);
     const checkpoints: Checkpoint[] = [];
     for (let k = 1; k <= taken; k += 1) {
