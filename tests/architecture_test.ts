@@ -75,3 +75,26 @@ Deno.test("importViolations() names a forbidden edge, an import of an entry file
     );
   });
 });
+
+Deno.test("the README's layout map names every folder of lib/ with exactly the imports the map allows", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}README.md`);
+  const rows = [...readme.matchAll(/^\| `lib\/([a-z_]+)(?:\/|\.ts)` +\|[^|]*\| ([^|]*?) +\|$/gm)]
+    .map((match) => [match[1]!, match[2]!] as const);
+  const folders: string[] = [];
+  for await (const entry of Deno.readDir(`${ROOT}lib`)) {
+    if (entry.isDirectory) folders.push(entry.name);
+  }
+  assert.deepEqual(
+    rows.map(([folder]) => folder).filter((folder) => folder !== "limits").sort(),
+    folders.sort(),
+    "one README row per folder of lib/",
+  );
+  for (const [folder, text] of rows) {
+    if (text === "every product folder" || text === "nothing") continue;
+    assert.deepEqual(
+      text.split(", ").sort(),
+      [...LAYER_IMPORTS[folder]!].sort(),
+      `README row of lib/${folder}/`,
+    );
+  }
+});

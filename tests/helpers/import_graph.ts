@@ -14,6 +14,18 @@ export interface ImportEdge {
  * `entry` the programs at the repository root (nothing may import them),
  * `bench` the benchmark. Product folders never import dev/.
  */
+const _DEV_MAY_IMPORT = [
+  "admin",
+  "server",
+  "store",
+  "client",
+  "protocol",
+  "bet",
+  "config",
+  "runtime",
+  "limits",
+] as const;
+
 export const LAYER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   limits: [],
   runtime: ["limits"],
@@ -25,32 +37,9 @@ export const LAYER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   client: ["protocol", "bet", "config", "runtime", "limits"],
   containers: ["protocol", "bet", "config", "runtime", "limits"],
   admin: ["server", "store", "protocol", "config", "runtime", "limits"],
-  dev: ["admin", "server", "store", "client", "protocol", "bet", "config", "runtime", "limits"],
-  bench: [
-    "dev",
-    "admin",
-    "server",
-    "store",
-    "client",
-    "protocol",
-    "bet",
-    "config",
-    "runtime",
-    "limits",
-  ],
-  entry: [
-    "dev",
-    "containers",
-    "admin",
-    "server",
-    "store",
-    "client",
-    "protocol",
-    "bet",
-    "config",
-    "runtime",
-    "limits",
-  ],
+  dev: _DEV_MAY_IMPORT,
+  bench: ["dev", ..._DEV_MAY_IMPORT],
+  entry: ["dev", "containers", ..._DEV_MAY_IMPORT],
 };
 
 const _SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.\.?\/[^"']+)["']/g;
