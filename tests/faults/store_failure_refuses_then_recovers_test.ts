@@ -106,7 +106,12 @@ async function diskTrial(seed: number): Promise<void> {
               line.includes("action: connection_lost") && line.includes("storeFailed")
             )
           ),
-          "an agency was told storeFailed",
+          `an agency was told storeFailed; the server refused:\n${
+            refused.join("\n")
+          }\nthe agencies logged:\n${
+            uploads.flatMap((upload) => upload.lines.filter((line) => !line.includes("success")))
+              .join("\n")
+          }`,
         );
       }
       totals.injected += disk.failures;
