@@ -12,6 +12,10 @@ import { formatLogLine, Logger, stderrSink } from "./lib/runtime/log.ts";
 import { type Central, openCentral } from "./lib/server/central.ts";
 import { loadServerConfig, type ServerConfig } from "./lib/config/server_config.ts";
 import { onShutdownSignal, type ShutdownSignal } from "./lib/runtime/signals.ts";
+import type { TlsListener, TlsMaterial } from "./lib/server/tls_listener.ts";
+
+/** The TLS port's module, loaded only when TLS_PORT is set (it starts Deno's Node layer). */
+const _tlsModule = () => import("./lib/server/tls_listener.ts");
 
 function _logConfig(logger: Logger, config: ServerConfig): void {
   logger.info("config", "success", {
@@ -26,6 +30,8 @@ function _logConfig(logger: Logger, config: ServerConfig): void {
     idle_timeout: config.idleTimeout.text,
     shutdown_grace: config.shutdownGrace.text,
     secrets_file: config.secretsFile || "none",
+    tls_port: config.tls?.port ?? "none",
+    tls_client_ca: config.tls?.clientCaFile || "none",
     file: config.file,
   });
 }
@@ -45,13 +51,39 @@ function _restoreProgress(logger: Logger): (bytesRead: number, bytesTotal: numbe
   };
 }
 
+/** Opens the TLS port in front of the central's server. */
+async function _listenTls(
+  config: ServerConfig,
+  material: TlsMaterial,
+  central: Central,
+  logger: Logger,
+): Promise<TlsListener> {
+  const { listenTls } = await _tlsModule();
+  return await listenTls(
+    {
+      hostname: config.ip,
+      port: config.tls!.port,
+      listenBacklog: config.listenBacklog,
+      connectionsMax: config.connectionsMax,
+      handshakeTimeoutMs: config.idleTimeout.ms,
+    },
+    material,
+    (conn, ip, identity) => central.server.serveConnection(conn, ip, identity),
+    logger,
+  );
+}
+
 /** Runs the server until SIGTERM or SIGINT; returns the exit code. */
 export async function main(env: Readonly<Record<string, string | undefined>>): Promise<number> {
   let config: ServerConfig;
   let agencySecrets: Map<number, string> | undefined;
+  let tlsMaterial: TlsMaterial | undefined;
   try {
     config = await loadServerConfig(env);
     if (config.secretsFile !== "") agencySecrets = await loadAgencySecrets(config.secretsFile);
+    if (config.tls !== undefined) {
+      tlsMaterial = await (await _tlsModule()).loadTlsMaterial(config.tls);
+    }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     stderrSink(formatLogLine(new Date(), "CRITICAL", "config", "fail", { error: error.message }));
@@ -78,6 +110,9 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
         idleTimeoutMs: config.idleTimeout.ms,
         shutdownGraceMs: config.shutdownGrace.ms,
         ...(agencySecrets === undefined ? {} : { agencySecrets }),
+        ...(agencySecrets !== undefined && config.tls !== undefined
+          ? { plainHelloRefusal: "agencies with secrets say hello on the TLS port only" }
+          : {}),
       },
       logger,
     );
@@ -94,9 +129,24 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
     agencies_finished: report.agenciesFinished,
     discarded_bytes: report.discardedBetsBytes + report.discardedJournalBytes,
   });
+  let tlsListener: TlsListener | undefined;
   try {
     const port = server.listen();
-    logger.info("listen", "success", { ip: config.ip, port, listen_backlog: config.listenBacklog });
+    if (config.tls !== undefined && tlsMaterial !== undefined) {
+      const tlsPort = config.tls.port;
+      tlsListener = await _listenTls(config, tlsMaterial, central, logger).catch((error) => {
+        throw new Error(`TLS port ${tlsPort}: ${(error as Error).message}`);
+      });
+    }
+    logger.info("listen", "success", {
+      ip: config.ip,
+      port,
+      listen_backlog: config.listenBacklog,
+      ...(tlsListener === undefined ? {} : {
+        tls_port: tlsListener.port,
+        client_certificates: tlsListener.clientCertificates ? "required" : "none",
+      }),
+    });
   } catch (error) {
     logger.error("listen", "fail", {
       ip: config.ip,
@@ -109,6 +159,10 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   }
   const signal = await signalReceived;
   logger.info("signal", "success", { signal });
+  if (tlsListener !== undefined) {
+    tlsListener.close();
+    logger.info("close_listener", "success", { port: tlsListener.port, tls: "yes" });
+  }
   await central.close();
   const stats = store.syncStats();
   logger.info("store_stats", "success", { syncs: stats.syncs, batches: stats.batches });

@@ -39,7 +39,23 @@ export const SERVER_CONFIG_KEYS = [
   "IDLE_TIMEOUT",
   "SHUTDOWN_GRACE",
   "SECRETS_FILE",
+  "TLS_PORT",
+  "TLS_CERT_FILE",
+  "TLS_KEY_FILE",
+  "TLS_CLIENT_CA",
 ] as const;
+
+/** The TLS port (lib/server/tls_listener.ts), when TLS_PORT is set. */
+export interface ServerTlsConfig {
+  /** TCP port of the TLS listener; 0 picks a free one (tests). */
+  port: number;
+  /** PEM certificate (chain) the server presents. */
+  certFile: string;
+  /** PEM private key of that certificate. */
+  keyFile: string;
+  /** PEM CA that signs agency certificates; empty: none required. */
+  clientCaFile: string;
+}
 
 /** The server's effective configuration. */
 export interface ServerConfig {
@@ -59,6 +75,8 @@ export interface ServerConfig {
   shutdownGrace: { text: string; ms: number };
   /** File of `agency=secret` lines (lib/server/agency_secrets.ts); empty: no secrets. */
   secretsFile: string;
+  /** The TLS port; undefined: plain port only. */
+  tls: ServerTlsConfig | undefined;
 }
 
 /**
@@ -86,9 +104,10 @@ export function parseServerConfig(
   }
   const source = new ConfigSource(file, values, env);
   source.rejectUnknownKeys(SERVER_CONFIG_KEYS);
+  const port = source.integer("SERVER_PORT", "SERVER_PORT", 0, PORT_MAX);
   return {
     file,
-    port: source.integer("SERVER_PORT", "SERVER_PORT", 0, PORT_MAX),
+    port,
     ip: source.text("SERVER_IP", "SERVER_IP", "0.0.0.0"),
     listenBacklog: source.integer(
       "SERVER_LISTEN_BACKLOG",
@@ -127,7 +146,38 @@ export function parseServerConfig(
       `${SHUTDOWN_GRACE_MS_DEFAULT / 1000}s`,
     ),
     secretsFile: source.text("SECRETS_FILE", "SECRETS_FILE", ""),
+    tls: _tlsConfig(source, port),
   };
+}
+
+/**
+ * Reads TLS_PORT and the files it needs. Without TLS_PORT none of the files
+ * may be set (a half-done TLS setup must not pass as plain).
+ * @throws {ConfigError} on a bad or taken port, a missing file key or a stray one
+ */
+function _tlsConfig(source: ConfigSource, plainPort: number): ServerTlsConfig | undefined {
+  const certFile = source.text("TLS_CERT_FILE", "TLS_CERT_FILE", "");
+  const keyFile = source.text("TLS_KEY_FILE", "TLS_KEY_FILE", "");
+  const clientCaFile = source.text("TLS_CLIENT_CA", "TLS_CLIENT_CA", "");
+  if (source.text("TLS_PORT", "TLS_PORT", "") === "") {
+    const stray = [["TLS_CERT_FILE", certFile], ["TLS_KEY_FILE", keyFile], [
+      "TLS_CLIENT_CA",
+      clientCaFile,
+    ]].find(([, value]) => value !== "");
+    if (stray !== undefined) {
+      throw new ConfigError(
+        `${stray[0]} is set in ${source.file} or the environment but TLS_PORT is not`,
+      );
+    }
+    return undefined;
+  }
+  const port = source.integer("TLS_PORT", "TLS_PORT", 0, PORT_MAX);
+  if (port !== 0 && port === plainPort) {
+    throw new ConfigError(`TLS_PORT ${port} is SERVER_PORT too: the two ports must differ`);
+  }
+  if (certFile === "") source.text("TLS_CERT_FILE", "TLS_CERT_FILE");
+  if (keyFile === "") source.text("TLS_KEY_FILE", "TLS_KEY_FILE");
+  return { port, certFile, keyFile, clientCaFile };
 }
 
 /**

@@ -27,6 +27,9 @@ export interface SessionContext {
   shutdown: AbortSignal;
   /** Each agency's secret; undefined when hello needs none. */
   agencySecrets: ReadonlyMap<number, string> | undefined;
+  /** What the transport allows: the reason a hello for this agency is
+   * refused, or undefined; absent: every agency may say hello. */
+  helloGate: ((agency: number) => string | undefined) | undefined;
   /** A complete frame arrived: the idle time starts again. */
   touchIdle(): void;
   /** Stops idle accounting while the peer rightly waits for the draw. */
@@ -129,6 +132,8 @@ export class AgencySession {
         `agency ${message.agency} is not in 1..${agencies}`,
       );
     }
+    const refusal = this.#context.helloGate?.(message.agency);
+    if (refusal !== undefined) throw new ProtocolError(ErrorCode.authenticationFailed, refusal);
     const secrets = this.#context.agencySecrets;
     if (
       secrets !== undefined && !(await secretMatches(secrets.get(message.agency), message.secret))
