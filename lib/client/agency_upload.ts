@@ -11,7 +11,7 @@ import { dateNumber } from "../bet/bet_bytes.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
 import { concatBytes } from "../runtime/bytes.ts";
-import { connectWithRetry, sleep } from "./connect_retry.ts";
+import { type ClientTls, connectWithRetry, sleep } from "./connect_retry.ts";
 import {
   CLIENT_FRAME_BYTES_MAX,
   FILE_CHUNK_BYTES,
@@ -34,6 +34,8 @@ export interface UploadOptions {
   agency: number;
   hostname: string;
   port: number;
+  /** Connect with TLS; absent: plain TCP. */
+  tls?: ClientTls;
   dataFile: string;
   batchMaxAmount: number;
   batchWindow: number;
@@ -77,7 +79,7 @@ const _TRANSIENT_CODES: ReadonlySet<number> = new Set([
 class _TransientRefusal extends Error {}
 
 interface _Link {
-  conn: Deno.TcpConn;
+  conn: Deno.Conn;
   reader: BufferedReader;
 }
 
@@ -170,6 +172,7 @@ export class AgencyUpload {
     const conn = await connectWithRetry({
       hostname: this.#options.hostname,
       port: this.#options.port,
+      ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
       budgetMs: this.#options.reconnectBudgetMs,
       signal,
       logger,
@@ -466,7 +469,7 @@ function _isConnectionLoss(error: unknown): boolean {
     (error instanceof ProtocolError && error.code === ErrorCode.truncatedFrame);
 }
 
-function _closeQuietly(conn: Deno.TcpConn | undefined): void {
+function _closeQuietly(conn: Deno.Conn | undefined): void {
   try {
     conn?.close();
   } catch {
