@@ -6,6 +6,7 @@
  */
 
 import { hasWon } from "../lib/bet/bet.ts";
+import { agencyCertFile, agencyKeyFile, CREDENTIAL_FILES } from "../lib/containers/credentials.ts";
 import { loadBets } from "../lib/store/bet_store.ts";
 import { fieldOf } from "../lib/dev/local_cluster.ts";
 import { V8_FLAGS } from "../lib/runtime/runtime_flags.ts";
@@ -36,6 +37,11 @@ export const FIGURE_NAMES = [
 export type FigureName = typeof FIGURE_NAMES[number];
 export type RunFigures = Partial<Record<FigureName, number>>;
 
+/** How agencies reach the server: its plain port, its TLS port, or its TLS
+ * port with a client certificate each (TLS_CLIENT_CA on the server). */
+export const TRANSPORTS = ["plain", "tls", "tls+client-certs"] as const;
+export type Transport = typeof TRANSPORTS[number];
+
 /** A run's result: figures only when every check passed. */
 export type RunOutcome = { ok: true; figures: RunFigures } | { ok: false; reason: string };
 
@@ -56,6 +62,46 @@ export interface RunSetup {
   env: Record<string, string>;
   /** Every process is killed after this long. */
   deadlineMs: number;
+  /** How the agencies connect (client.ts agencies only; the floor ignores it). */
+  transport: Transport;
+  /** A `deno task certs` directory; needed by the TLS transports. */
+  credentialsDir: string | undefined;
+}
+
+/** The server's environment for a transport. */
+function _serverTlsEnv(setup: RunSetup): Record<string, string> {
+  if (setup.transport === "plain") return {};
+  const dir = _credentials(setup);
+  return {
+    TLS_PORT: "0",
+    TLS_CERT_FILE: `${dir}/${CREDENTIAL_FILES.serverCert}`,
+    TLS_KEY_FILE: `${dir}/${CREDENTIAL_FILES.serverKey}`,
+    ...(setup.transport === "tls+client-certs"
+      ? { TLS_CLIENT_CA: `${dir}/${CREDENTIAL_FILES.ca}` }
+      : {}),
+  };
+}
+
+/** Agency k's environment for a transport (the server's TLS config is beside it). */
+function _clientTlsEnv(setup: RunSetup, agency: number): Record<string, string> {
+  if (setup.transport === "plain") return {};
+  const dir = _credentials(setup);
+  return {
+    CLI_SERVER_TLS_CA: `${dir}/${CREDENTIAL_FILES.ca}`,
+    ...(setup.transport === "tls+client-certs"
+      ? {
+        CLI_SERVER_TLS_CERT: `${dir}/${agencyCertFile(agency)}`,
+        CLI_SERVER_TLS_KEY: `${dir}/${agencyKeyFile(agency)}`,
+      }
+      : {}),
+  };
+}
+
+function _credentials(setup: RunSetup): string {
+  if (setup.credentialsDir === undefined) {
+    throw new TypeError(`Cannot run over ${setup.transport} without a credentials directory`);
+  }
+  return setup.credentialsDir;
 }
 
 const _SERVER = "server.ts";
@@ -151,13 +197,20 @@ async function _listenOverflows(): Promise<number | undefined> {
   return index > 0 && Number.isFinite(value) ? value : undefined;
 }
 
-/** Waits for the listen line; returns the port and when the line came. */
+/** Waits for the listen line; returns the port agencies use (the TLS port
+ * when there is one) and when the line came. */
 async function _listen(server: WatchedProcess): Promise<{ port: number; atMs: number }> {
   const line = await server.waitForLine(
     (text) => text.includes(" action: listen | result: success"),
     _LISTEN_MS_MAX,
   );
-  return { port: Number(fieldOf(line.text, "port")), atMs: line.atMs };
+  const port = fieldOf(line.text, "tls_port") ?? fieldOf(line.text, "port");
+  return { port: Number(port), atMs: line.atMs };
+}
+
+/** `,DIR` for --allow-read when the run reads a credentials directory. */
+function _readableCredentials(setup: RunSetup): string {
+  return setup.transport === "plain" ? "" : `,${_credentials(setup)}`;
 }
 
 function _startAgents(
@@ -174,12 +227,13 @@ function _startAgents(
           "run",
           V8_FLAGS,
           "--allow-net=127.0.0.1",
-          `--allow-read=config,${dataDir}`,
+          `--allow-read=config,${dataDir}${_readableCredentials(setup)}`,
           "--allow-env",
           _CLIENT,
         ],
         env: {
           ...setup.env,
+          ..._clientTlsEnv(setup, first),
           CLI_ID: String(first),
           CLI_SERVER_ADDRESS: `127.0.0.1:${port}`,
           CLI_DATA_FILE: setup.data.files[first - 1]!,
@@ -395,7 +449,7 @@ export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOut
         "run",
         V8_FLAGS,
         "--allow-net=127.0.0.1",
-        `--allow-read=config,${setup.workDir}`,
+        `--allow-read=config,${setup.workDir}${_readableCredentials(setup)}`,
         `--allow-write=${setup.workDir}`,
         "--allow-env",
         _SERVER,
@@ -404,6 +458,7 @@ export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOut
         SERVER_PORT: "0",
         SERVER_IP: "127.0.0.1",
         ...setup.env,
+        ..._serverTlsEnv(setup),
         STORAGE: storage,
         AGENCIES: String(scenario.agencies),
       },
