@@ -9,7 +9,12 @@
  */
 
 import { AgencyUpload, UploadError, type UploadSummary } from "./lib/client/agency_upload.ts";
-import { type ClientConfig, loadClientConfig } from "./lib/config/client_config.ts";
+import {
+  type ClientConfig,
+  type ClientTlsMaterial,
+  loadClientConfig,
+  loadClientTls,
+} from "./lib/config/client_config.ts";
 import { ConfigError } from "./lib/config/config_source.ts";
 import { runEchoLoop } from "./lib/client/echo_client.ts";
 import { formatLogLine, Logger, stderrSink } from "./lib/runtime/log.ts";
@@ -30,8 +35,20 @@ function _logConfig(logger: Logger, config: ClientConfig): void {
     batch_max_amount: config.batchMaxAmount,
     batch_window: config.batchWindow,
     data_file: config.dataFile,
+    secret_file: config.secretFile || "none",
+    server_tls_ca: config.tls?.caFile || "none",
+    server_tls_cert: config.tls?.certFile || "none",
     file: config.file,
   });
+}
+
+/** Where the server is: host, port and, when configured, TLS. */
+function _endpoint(config: ClientConfig, tls: ClientTlsMaterial | undefined) {
+  return {
+    hostname: config.serverHost,
+    port: config.serverPort,
+    ...(tls === undefined ? {} : { tls }),
+  };
 }
 
 function _summaryFields(summary: UploadSummary, elapsedMs: number) {
@@ -47,13 +64,13 @@ function _summaryFields(summary: UploadSummary, elapsedMs: number) {
 
 async function _runLottery(
   config: ClientConfig,
+  tls: ClientTlsMaterial | undefined,
   logger: Logger,
   signal: AbortSignal,
 ): Promise<void> {
   const upload = new AgencyUpload({
     agency: config.id,
-    hostname: config.serverHost,
-    port: config.serverPort,
+    ..._endpoint(config, tls),
     dataFile: config.dataFile,
     batchMaxAmount: config.batchMaxAmount,
     batchWindow: config.batchWindow,
@@ -85,15 +102,20 @@ async function _runLottery(
 /** A failure already logged in full: the run only exits 1. */
 class _Reported extends Error {}
 
-async function _run(config: ClientConfig, env: _Env, logger: Logger, signal: AbortSignal) {
+async function _run(
+  config: ClientConfig,
+  tls: ClientTlsMaterial | undefined,
+  env: _Env,
+  logger: Logger,
+  signal: AbortSignal,
+) {
   switch (config.mode) {
     case "lottery":
-      return await _runLottery(config, logger, signal);
+      return await _runLottery(config, tls, logger, signal);
     case "bet":
       return await sendSingleBet({
         agency: config.id,
-        hostname: config.serverHost,
-        port: config.serverPort,
+        ..._endpoint(config, tls),
         reconnectBudgetMs: config.reconnectBudget.ms,
         ...(config.secret === "" ? {} : { secret: config.secret }),
         bet: betFromEnv(env, config.id),
@@ -103,8 +125,7 @@ async function _run(config: ClientConfig, env: _Env, logger: Logger, signal: Abo
     case "echo":
       await runEchoLoop({
         clientId: config.id,
-        hostname: config.serverHost,
-        port: config.serverPort,
+        ..._endpoint(config, tls),
         amount: config.loopAmount,
         periodMs: config.loopPeriod.ms,
         reconnectBudgetMs: config.reconnectBudget.ms,
@@ -117,9 +138,11 @@ async function _run(config: ClientConfig, env: _Env, logger: Logger, signal: Abo
 /** Runs the client; returns the exit code. */
 export async function main(env: _Env): Promise<number> {
   let config: ClientConfig;
+  let tls: ClientTlsMaterial | undefined;
   try {
     config = await loadClientConfig(env);
     if (config.mode === "bet") betFromEnv(env, config.id);
+    if (config.tls !== undefined) tls = await loadClientTls(config.tls);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     stderrSink(formatLogLine(new Date(), "CRITICAL", "config", "fail", { error: error.message }));
@@ -133,7 +156,7 @@ export async function main(env: _Env): Promise<number> {
     stop.abort();
   });
   try {
-    await _run(config, env, logger, stop.signal);
+    await _run(config, tls, env, logger, stop.signal);
   } catch (error) {
     if (error instanceof _Reported) return 1;
     const action =

@@ -15,6 +15,10 @@ import { onShutdownSignal, type ShutdownSignal } from "./lib/runtime/signals.ts"
 import { ServerMetrics } from "./lib/server/server_metrics.ts";
 import { AdminState, readerOf } from "./lib/admin/central_status.ts";
 import { AdminServer } from "./lib/admin/admin_server.ts";
+import type { TlsListener, TlsMaterial } from "./lib/server/tls_listener.ts";
+
+/** The TLS port's module, loaded only when TLS_PORT is set (it starts Deno's Node layer). */
+const _tlsModule = () => import("./lib/server/tls_listener.ts");
 
 function _logConfig(logger: Logger, config: ServerConfig): void {
   logger.info("config", "success", {
@@ -33,6 +37,8 @@ function _logConfig(logger: Logger, config: ServerConfig): void {
     admin_port: config.adminPort ?? "off",
     admin_ip: config.adminIp,
     admin_token: config.adminToken === "" ? "none" : "set",
+    tls_port: config.tls?.port ?? "none",
+    tls_client_ca: config.tls?.clientCaFile || "none",
     file: config.file,
   });
 }
@@ -76,13 +82,39 @@ function _openAdmin(
   return { server, state };
 }
 
+/** Opens the TLS port in front of the central's server. */
+async function _listenTls(
+  config: ServerConfig,
+  material: TlsMaterial,
+  central: Central,
+  logger: Logger,
+): Promise<TlsListener> {
+  const { listenTls } = await _tlsModule();
+  return await listenTls(
+    {
+      hostname: config.ip,
+      port: config.tls!.port,
+      listenBacklog: config.listenBacklog,
+      connectionsMax: config.connectionsMax,
+      handshakeTimeoutMs: config.idleTimeout.ms,
+    },
+    material,
+    (conn, ip, identity) => central.server.serveConnection(conn, ip, identity),
+    logger,
+  );
+}
+
 /** Runs the server until SIGTERM or SIGINT; returns the exit code. */
 export async function main(env: Readonly<Record<string, string | undefined>>): Promise<number> {
   let config: ServerConfig;
   let agencySecrets: Map<number, string> | undefined;
+  let tlsMaterial: TlsMaterial | undefined;
   try {
     config = await loadServerConfig(env);
     if (config.secretsFile !== "") agencySecrets = await loadAgencySecrets(config.secretsFile);
+    if (config.tls !== undefined) {
+      tlsMaterial = await (await _tlsModule()).loadTlsMaterial(config.tls);
+    }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     stderrSink(formatLogLine(new Date(), "CRITICAL", "config", "fail", { error: error.message }));
@@ -125,6 +157,9 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
         shutdownGraceMs: config.shutdownGrace.ms,
         ...(agencySecrets === undefined ? {} : { agencySecrets }),
         ...(metrics === undefined ? {} : { metrics }),
+        ...(agencySecrets !== undefined && config.tls !== undefined
+          ? { plainHelloRefusal: "agencies with secrets say hello on the TLS port only" }
+          : {}),
       },
       logger,
     );
@@ -140,9 +175,24 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   }
   admin?.state.attach(readerOf(central));
   const { store, server } = central;
+  let tlsListener: TlsListener | undefined;
   try {
     const port = server.listen();
-    logger.info("listen", "success", { ip: config.ip, port, listen_backlog: config.listenBacklog });
+    if (config.tls !== undefined && tlsMaterial !== undefined) {
+      const tlsPort = config.tls.port;
+      tlsListener = await _listenTls(config, tlsMaterial, central, logger).catch((error) => {
+        throw new Error(`TLS port ${tlsPort}: ${(error as Error).message}`);
+      });
+    }
+    logger.info("listen", "success", {
+      ip: config.ip,
+      port,
+      listen_backlog: config.listenBacklog,
+      ...(tlsListener === undefined ? {} : {
+        tls_port: tlsListener.port,
+        client_certificates: tlsListener.clientCertificates ? "required" : "none",
+      }),
+    });
     admin?.state.lotteryListening(port);
   } catch (error) {
     logger.error("listen", "fail", {
@@ -158,6 +208,10 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   const signal = await signalReceived;
   logger.info("signal", "success", { signal });
   admin?.state.shuttingDown();
+  if (tlsListener !== undefined) {
+    tlsListener.close();
+    logger.info("close_listener", "success", { port: tlsListener.port, tls: "yes" });
+  }
   await central.close();
   if (admin !== undefined) {
     await admin.server.close();

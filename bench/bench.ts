@@ -23,7 +23,14 @@ import {
 import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
 import { permissionSetFlags } from "../lib/runtime/runtime_flags.ts";
 import { runProgram } from "../lib/runtime/program.ts";
-import { runBaseline, type RunOutcome, runProtocol, type RunSetup } from "./scenario_run.ts";
+import {
+  runBaseline,
+  type RunOutcome,
+  runProtocol,
+  type RunSetup,
+  type Transport,
+} from "./scenario_run.ts";
+import { makeDevCredentials } from "../lib/dev/dev_credentials.ts";
 import {
   FRAME_SWEEP_MAX_AMOUNTS,
   type Scenario,
@@ -48,7 +55,8 @@ const _USAGE = `Usage: deno task bench [-- OPTIONS]
   --env KEY=VALUE      extra variable for the server and clients (e.g. SERVER_LISTEN_BACKLOG=128)
   --no-sweep           skip the frame-size sweep on (a)'s data
   --metrics-compare    only (b), N runs each with the admin port off and on (scraped every
-                       second, one status page open), alternating; reports on/off ratios`;
+                       second, one status page open), alternating; reports on/off ratios
+  --no-tls             skip (b) over TLS and over TLS with client certificates`;
 
 const _ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 /** Most runs per figure accepted. */
@@ -73,7 +81,12 @@ export interface BenchOptions {
   sweep: boolean;
   /** Run (b) with metrics off and on instead of the scenarios. */
   metricsCompare: boolean;
+  /** Run (b) again over TLS and TLS with client certificates. */
+  tls: boolean;
 }
+
+/** The transports (b) runs over besides plain TCP, in report order. */
+const _TLS_TRANSPORTS: readonly Transport[] = ["tls", "tls+client-certs"];
 
 function _env(pairs: readonly string[]): Record<string, string> {
   const env: Record<string, string> = {};
@@ -104,6 +117,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | "help" {
       env: { type: "string", multiple: true },
       "no-sweep": { type: "boolean" },
       "metrics-compare": { type: "boolean" },
+      "no-tls": { type: "boolean" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -132,6 +146,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | "help" {
     env: _env(values.env ?? []),
     sweep: values["no-sweep"] !== true,
     metricsCompare: values["metrics-compare"] === true,
+    tls: values["no-tls"] !== true,
   };
 }
 
@@ -225,6 +240,7 @@ async function _runScenario(
   options: BenchOptions,
   scenario: Scenario,
   client: { maxAmount: number; window: number },
+  credentialsDir: string | undefined,
 ): Promise<ScenarioResult[]> {
   const data = await _dataFor(options, scenario);
   const base = {
@@ -233,6 +249,8 @@ async function _runScenario(
     window: client.window,
     env: options.env,
     deadlineMs: _DEADLINE_MS_BASE + totalBets(scenario) * _DEADLINE_MS_PER_BET,
+    transport: "plain" as Transport,
+    credentialsDir,
   };
   const setup = { ...base, maxAmount: client.maxAmount };
   const results: ScenarioResult[] = [];
@@ -249,10 +267,30 @@ async function _runScenario(
     scenario,
     maxAmount: client.maxAmount,
     sweep: false,
+    transport: "plain",
     dataBytes: data.bytes,
     protocol: summarize(protocol),
     baseline: summarize(floor),
   });
+  if (scenario.id === "b" && credentialsDir !== undefined) {
+    for (const transport of _TLS_TRANSPORTS) {
+      const outcomes = await _repeat(
+        options,
+        `(b) ${transport}`,
+        (run) => runProtocol(scenario, run),
+        { ...setup, transport },
+      );
+      results.push({
+        scenario,
+        maxAmount: client.maxAmount,
+        sweep: false,
+        transport,
+        dataBytes: data.bytes,
+        protocol: summarize(outcomes),
+        baseline: undefined,
+      });
+    }
+  }
   if (scenario.id !== "a" || !options.sweep) return results;
   for (const maxAmount of FRAME_SWEEP_MAX_AMOUNTS) {
     if (maxAmount === client.maxAmount) continue;
@@ -266,6 +304,7 @@ async function _runScenario(
       scenario,
       maxAmount,
       sweep: true,
+      transport: "plain",
       dataBytes: data.bytes,
       protocol: summarize(outcomes),
       baseline: undefined,
@@ -312,6 +351,8 @@ async function _runMetricsCompare(
   const base = {
     root: _ROOT,
     data,
+    transport: "plain" as Transport,
+    credentialsDir: undefined,
     maxAmount: client.maxAmount,
     window: client.window,
     deadlineMs: _DEADLINE_MS_BASE + totalBets(scenario) * _DEADLINE_MS_PER_BET,
@@ -383,6 +424,18 @@ export async function runBench(options: BenchOptions): Promise<number> {
   // The processes run in the repository root: give them absolute paths.
   options = { ...options, out: await Deno.realPath(options.out) };
   await _warmUp();
+  const credentialsDir = options.tls && options.scenarios.includes("b")
+    ? `${options.out}/credentials`
+    : undefined;
+  if (credentialsDir !== undefined) {
+    // Made fresh every run (openssl, well under a second): nothing secret outlives it.
+    await makeDevCredentials({
+      dir: credentialsDir,
+      agencies: scenarioTable(options.quick).b.agencies,
+      serverNames: ["127.0.0.1", "localhost"],
+      days: 1,
+    });
+  }
   // Ctrl-C or SIGTERM must not leave servers and clients running.
   const interrupt = () => {
     killAllWatched();
@@ -404,7 +457,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
         ...await _runScenario(options, scenario, {
           maxAmount: client.batchMaxAmount,
           window: client.batchWindow,
-        }),
+        }, credentialsDir),
       );
     }
   } finally {

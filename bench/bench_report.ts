@@ -4,7 +4,7 @@
  * bench/results.md and the data of the throughput chart.
  */
 
-import type { FigureName, RunFigures, RunOutcome } from "./scenario_run.ts";
+import type { FigureName, RunFigures, RunOutcome, Transport } from "./scenario_run.ts";
 import type { Scenario, ScenarioId } from "./scenarios.ts";
 import type { ThroughputChart } from "./throughput_chart.ts";
 
@@ -24,6 +24,8 @@ export interface ScenarioResult {
   maxAmount: number;
   /** True for the frame-size sweep's extra runs on (a)'s data. */
   sweep: boolean;
+  /** How its agencies reached the server; the headline rows are plain. */
+  transport: Transport;
   dataBytes: number;
   protocol: Summary;
   /** The raw-bytes floor; undefined for sweep runs. */
@@ -122,9 +124,39 @@ function _data(result: ScenarioResult): string {
   } MB)`;
 }
 
-/** The headline scenario results (not the sweep). */
+/** The headline scenario results (plain TCP, not the sweep). */
 function _main(results: readonly ScenarioResult[]): ScenarioResult[] {
-  return results.filter((result) => !result.sweep);
+  return results.filter((result) => !result.sweep && result.transport === "plain");
+}
+
+/** (b) over every transport of the run, plain first. */
+function _transports(results: readonly ScenarioResult[]): ScenarioResult[] {
+  return results.filter((result) => !result.sweep && result.scenario.id === "b");
+}
+
+const _TRANSPORT_NAMES: Record<Transport, string> = {
+  plain: "plain TCP",
+  tls: "TLS (node:tls server)",
+  "tls+client-certs": "TLS + client certificates",
+};
+
+function _transportRow(result: ScenarioResult, plain: RunFigures | undefined): string[] {
+  const figures = result.protocol.figures;
+  const ratio = figures?.endToEndMs !== undefined && plain?.endToEndMs !== undefined
+    ? figures.endToEndMs / plain.endToEndMs
+    : undefined;
+  return [
+    _TRANSPORT_NAMES[result.transport],
+    _seconds(figures?.endToEndMs),
+    _rate(figures?.betsPerS),
+    ratio === undefined ? _DASH : `${ratio.toFixed(2)}×`,
+    figures?.serverCpuMs === undefined ? _DASH : (figures.serverCpuMs / 1000).toFixed(2),
+    _mb(figures?.serverRssBytes),
+    _mb(figures?.clientRssBytes),
+    _ms(figures?.finishToWinnersMs),
+    _ms(figures?.serverStartMs),
+    _check(result.protocol),
+  ];
 }
 
 function _find(results: readonly ScenarioResult[], id: ScenarioId): ScenarioResult | undefined {
@@ -305,7 +337,9 @@ function _overrides(env: Record<string, string>): string {
 export function renderResultsSection(info: RunInfo, results: readonly ScenarioResult[]): string {
   const stamp = info.date.toISOString().replace("T", " ").slice(0, 19);
   const main = _main(results);
-  const sweep = results.filter((result) => result.sweep || result.scenario.id === "a")
+  const sweep = results.filter((result) =>
+    result.sweep || (result.scenario.id === "a" && result.transport === "plain")
+  )
     .sort((one, other) => one.maxAmount - other.maxAmount);
   const parts = [
     `## ${stamp} UTC — ${info.quick ? "quick smoke run (tiny data)" : "full run"}`,
@@ -353,6 +387,31 @@ export function renderResultsSection(info: RunInfo, results: readonly ScenarioRe
         hellos.map((result) =>
           `(${result.scenario.id}) ${_ms(result.protocol.figures?.helloWaitMaxMs)} ms`
         ).join(", ") + ".",
+    );
+  }
+  const transports = _transports(results);
+  if (transports.length > 1) {
+    const plain = transports.find((result) => result.transport === "plain")?.protocol.figures;
+    parts.push(
+      "",
+      "(b) by transport, same run (agencies on the server's TLS port; client certificates: " +
+        "TLS_CLIENT_CA on the server, CN=agency-<k> each):",
+      "",
+      _table(
+        [
+          "transport",
+          "end to end s",
+          "bets/s",
+          "× plain time",
+          "server CPU s",
+          "server RSS MB",
+          "client RSS MB",
+          "finished→winners ms",
+          "server start ms",
+          "check",
+        ],
+        transports.map((result) => _transportRow(result, plain)),
+      ),
     );
   }
   if (sweep.length > 1) {

@@ -6,6 +6,7 @@
  */
 
 import { hasWon } from "../lib/bet/bet.ts";
+import { agencyCertFile, agencyKeyFile, CREDENTIAL_FILES } from "../lib/containers/credentials.ts";
 import { loadBets } from "../lib/store/bet_store.ts";
 import { drawBetsPath } from "../lib/store/draw_paths.ts";
 import { DRAW_ID_DEFAULT } from "../lib/config/draw_id.ts";
@@ -39,6 +40,11 @@ export const FIGURE_NAMES = [
 export type FigureName = typeof FIGURE_NAMES[number];
 export type RunFigures = Partial<Record<FigureName, number>>;
 
+/** How agencies reach the server: its plain port, its TLS port, or its TLS
+ * port with a client certificate each (TLS_CLIENT_CA on the server). */
+export const TRANSPORTS = ["plain", "tls", "tls+client-certs"] as const;
+export type Transport = typeof TRANSPORTS[number];
+
 /** A run's result: figures only when every check passed. */
 export type RunOutcome = { ok: true; figures: RunFigures } | { ok: false; reason: string };
 
@@ -63,6 +69,46 @@ export interface RunSetup {
    * /metrics scrape every `scrapeMs` and one status page stream. The run
    * then also checks the last scrape's bets against the data. */
   adminWatch?: { scrapeMs: number };
+  /** How the agencies connect (client.ts agencies only; the floor ignores it). */
+  transport: Transport;
+  /** A `deno task certs` directory; needed by the TLS transports. */
+  credentialsDir: string | undefined;
+}
+
+/** The server's environment for a transport. */
+function _serverTlsEnv(setup: RunSetup): Record<string, string> {
+  if (setup.transport === "plain") return {};
+  const dir = _credentials(setup);
+  return {
+    TLS_PORT: "0",
+    TLS_CERT_FILE: `${dir}/${CREDENTIAL_FILES.serverCert}`,
+    TLS_KEY_FILE: `${dir}/${CREDENTIAL_FILES.serverKey}`,
+    ...(setup.transport === "tls+client-certs"
+      ? { TLS_CLIENT_CA: `${dir}/${CREDENTIAL_FILES.ca}` }
+      : {}),
+  };
+}
+
+/** Agency k's environment for a transport (the server's TLS config is beside it). */
+function _clientTlsEnv(setup: RunSetup, agency: number): Record<string, string> {
+  if (setup.transport === "plain") return {};
+  const dir = _credentials(setup);
+  return {
+    CLI_SERVER_TLS_CA: `${dir}/${CREDENTIAL_FILES.ca}`,
+    ...(setup.transport === "tls+client-certs"
+      ? {
+        CLI_SERVER_TLS_CERT: `${dir}/${agencyCertFile(agency)}`,
+        CLI_SERVER_TLS_KEY: `${dir}/${agencyKeyFile(agency)}`,
+      }
+      : {}),
+  };
+}
+
+function _credentials(setup: RunSetup): string {
+  if (setup.credentialsDir === undefined) {
+    throw new TypeError(`Cannot run over ${setup.transport} without a credentials directory`);
+  }
+  return setup.credentialsDir;
 }
 
 const _SERVER = "server.ts";
@@ -202,13 +248,20 @@ async function _watchAdmin(server: WatchedProcess, scrapeMs: number): Promise<_A
   };
 }
 
-/** Waits for the listen line; returns the port and when the line came. */
+/** Waits for the listen line; returns the port agencies use (the TLS port
+ * when there is one) and when the line came. */
 async function _listen(server: WatchedProcess): Promise<{ port: number; atMs: number }> {
   const line = await server.waitForLine(
     (text) => text.includes(" action: listen | result: success"),
     _LISTEN_MS_MAX,
   );
-  return { port: Number(fieldOf(line.text, "port")), atMs: line.atMs };
+  const port = fieldOf(line.text, "tls_port") ?? fieldOf(line.text, "port");
+  return { port: Number(port), atMs: line.atMs };
+}
+
+/** `,DIR` for --allow-read when the run reads a credentials directory. */
+function _readableCredentials(setup: RunSetup): string {
+  return setup.transport === "plain" ? "" : `,${_credentials(setup)}`;
 }
 
 function _startAgents(
@@ -227,11 +280,12 @@ function _startAgents(
           // The client's set, its net and read narrowed to what a run uses.
           ...permissionSetFlags("client"),
           "--allow-net=127.0.0.1",
-          `--allow-read=config,${dataDir}`,
+          `--allow-read=config,${dataDir}${_readableCredentials(setup)}`,
           _CLIENT,
         ],
         env: {
           ...setup.env,
+          ..._clientTlsEnv(setup, first),
           CLI_ID: String(first),
           CLI_SERVER_ADDRESS: `127.0.0.1:${port}`,
           CLI_DATA_FILE: setup.data.files[first - 1]!,
@@ -448,7 +502,7 @@ export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOut
         // The server's set, its net, read and write narrowed to this run.
         ...permissionSetFlags("server"),
         "--allow-net=127.0.0.1",
-        `--allow-read=config,${setup.workDir}`,
+        `--allow-read=config,${setup.workDir}${_readableCredentials(setup)}`,
         `--allow-write=${setup.workDir}`,
         _SERVER,
       ],
@@ -458,6 +512,7 @@ export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOut
         // config/server.ini's 9180 would clash with another run; --env ADMIN_PORT=off turns it off.
         ADMIN_PORT: "0",
         ...setup.env,
+        ..._serverTlsEnv(setup),
         STORAGE_DIR: setup.workDir,
         AGENCIES: String(scenario.agencies),
       },

@@ -195,3 +195,14 @@ export const ADMIN_TOKEN_BYTES_MAX = 256;
 /** Admin port: how long open status streams get to end at shutdown before
  * the HTTP server stops waiting for them. */
 export const ADMIN_CLOSE_WAIT_MS = 1_000;
+
+/** Server, TLS port: decrypted bytes one connection holds before its socket
+ * is paused until the session reads them. On the plain port the kernel's
+ * socket buffer bounds this; 256 KiB is a full client window (64 batches of
+ * at most 8 KiB) with room to spare, so a pause only hits a peer that sends
+ * while the store holds its session back. */
+export const TLS_READ_BUFFER_BYTES_MAX = 256 * 1024;
+
+/** Longest PEM file (certificate, key or CA bundle) read for TLS: a chain of
+ * a few certificates is a few KiB; more is the wrong file. */
+export const TLS_PEM_BYTES_MAX = 1024 * 1024;

@@ -1,7 +1,8 @@
 /**
  * `deno task bench -- --quick` end to end: the harness runs every scenario on
- * tiny data (real server, clients, load generator, baseline), every run
- * passes its correctness checks, and the reports are written. No time is
+ * tiny data (real server, clients, load generator, baseline; (b) also over
+ * TLS and TLS with client certificates), every run passes its correctness
+ * checks, and the reports are written. No time is
  * asserted: the machine may be busy.
  */
 
@@ -33,9 +34,16 @@ Deno.test("deno task bench -- --quick runs every scenario and every run passes i
       results: ScenarioResult[];
     };
     const ids = report.results.filter((result) => !result.sweep).map((result) =>
-      result.scenario.id
+      `${result.scenario.id} ${result.transport}`
     );
-    assert.deepEqual(ids, ["a", "b", "c", "d"]);
+    assert.deepEqual(ids, [
+      "a plain",
+      "b plain",
+      "b tls",
+      "b tls+client-certs",
+      "c plain",
+      "d plain",
+    ]);
     assert.deepEqual(
       report.results.filter((result) => result.sweep).map((result) => result.maxAmount),
       [25, 50, 180],
@@ -48,7 +56,7 @@ Deno.test("deno task bench -- --quick runs every scenario and every run passes i
       assert.ok((result.protocol.figures?.clientRssBytes ?? 0) > 0, `${name} has no client RSS`);
       assert.ok(result.protocol.figures?.batchesPerSync !== undefined, `${name}: no store_stats`);
       assert.ok(result.protocol.figures?.finishToWinnersMs !== undefined, name);
-      if (!result.sweep) {
+      if (!result.sweep && result.transport === "plain") {
         assert.deepEqual(result.baseline?.failures, [], `${name} floor`);
         assert.ok((result.baseline?.figures?.betsPerS ?? 0) > 0, `${name} floor throughput`);
         assert.ok(
@@ -61,7 +69,9 @@ Deno.test("deno task bench -- --quick runs every scenario and every run passes i
     const markdown = await Deno.readTextFile(`${out}/results.md`);
     assert.match(markdown, /^# Benchmark results/);
     assert.match(markdown, /quick smoke run/);
-    assert.equal((markdown.match(/\| passed \(1\/1\) \|/g) ?? []).length, 8);
+    // 4 scenarios, (a)'s 4 frame sizes, (b)'s 3 transports.
+    assert.equal((markdown.match(/\| passed \(1\/1\) \|/g) ?? []).length, 11);
+    assert.match(markdown, /\| TLS \+ client certificates \| [0-9.]+ \| [0-9,]+ \| [0-9.]+× \|/);
     assert.match(stdout, /\| \(c\) many agencies \(load generator\) \| 40 × 200/);
     const svg = await Deno.readTextFile(`${out}/throughput.svg`);
     assert.match(svg, /^<svg [^>]*>[\s\S]*<\/svg>\n$/);

@@ -36,6 +36,7 @@ function _result(id: "a" | "b" | "c" | "d", figures: RunFigures | undefined): Sc
     scenario: scenarioTable(false)[id],
     maxAmount: 100,
     sweep: false,
+    transport: "plain",
     dataBytes: 1e6,
     protocol: figures === undefined
       ? { runs: 3, failures: ["store holds 9 bets of agency 1"], figures: undefined }
@@ -116,6 +117,22 @@ Deno.test("renderResultsSection() shows figures, the floor ratio, failures and t
   assert.match(section, /\| – \| 12\.5 \| – \|/, "the floor's fan-out beside an unmeasured one");
   assert.match(section, /\| FAILED 1\/3: store holds 9 bets of agency 1 \|/);
   assert.match(section, /\| \(b\) ≥ 1,000,000 bets\/s end to end \| 1,000,000 bets\/s \| met \|/);
+});
+
+Deno.test("renderResultsSection() puts (b) over TLS beside plain, and targets read plain TCP only", () => {
+  const plain = _result("b", { endToEndMs: 4000, betsPerS: 1_250_000, serverCpuMs: 2000 });
+  const tls: ScenarioResult = {
+    ..._result("b", { endToEndMs: 5000, betsPerS: 1_000_000, serverCpuMs: 2500 }),
+    transport: "tls",
+    baseline: undefined,
+  };
+  const certs: ScenarioResult = { ..._result("b", undefined), transport: "tls+client-certs" };
+  const section = renderResultsSection(_INFO, [plain, tls, certs]);
+  assert.match(section, /\| plain TCP \| 4\.000 \| 1,250,000 \| 1\.00× \| 2\.00 \|/);
+  assert.match(section, /\| TLS \(node:tls server\) \| 5\.000 \| 1,000,000 \| 1\.25× \| 2\.50 \|/);
+  assert.match(section, /\| TLS \+ client certificates \| – \| – \| – \|.*FAILED 1\/3/);
+  assert.equal((section.match(/^\| \(b\) 5 agencies/gm) ?? []).length, 1, "one headline (b) row");
+  assert.match(section, /\| \(b\) ≥ 1,000,000 bets\/s end to end \| 1,250,000 bets\/s \| met \|/);
 });
 
 Deno.test("chartData() and renderThroughputSvg() plot scenarios and the frame sweep", () => {

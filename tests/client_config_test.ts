@@ -3,6 +3,7 @@ import {
   CLIENT_CONFIG_KEYS,
   type ClientConfig,
   loadClientConfig,
+  loadClientTls,
   parseClientConfig,
   parseServerAddress,
 } from "../lib/config/client_config.ts";
@@ -11,6 +12,7 @@ import {
   BATCH_BETS_MAX,
   BATCH_WINDOW_DEFAULT,
   BATCH_WINDOW_MAX,
+  SECRET_BYTES_MAX,
 } from "../lib/limits.ts";
 import { configError } from "./helpers/config_errors.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
@@ -35,6 +37,8 @@ function defaults(id: number): ClientConfig {
     dataFile: `data/agency-${id}.csv`,
     reconnectBudget: { text: "30s", ms: 30_000 },
     secret: "",
+    secretFile: "",
+    tls: undefined,
   };
 }
 
@@ -103,6 +107,10 @@ Deno.test("parseClientConfig() lets every CLI_* variable win over the file", asy
     ["CLI_DATA_FILE", "/data/agency-2.csv", { dataFile: "/data/agency-2.csv" }],
     ["CLI_RECONNECT_BUDGET", "2m", { reconnectBudget: { text: "2m", ms: 120_000 } }],
     ["CLI_SECRET", "s3cr3t", { secret: "s3cr3t" }],
+    ["CLI_SECRET_FILE", "/run/secrets/agency", { secretFile: "/run/secrets/agency" }],
+    ["CLI_SERVER_TLS_CA", "/t/other.crt", { tls: { ..._TLS, caFile: "/t/other.crt" } }],
+    ["CLI_SERVER_TLS_CERT", "/t/b.crt", { tls: { ..._TLS, certFile: "/t/b.crt" } }],
+    ["CLI_SERVER_TLS_KEY", "/t/b.key", { tls: { ..._TLS, keyFile: "/t/b.key" } }],
   ];
   assert.deepEqual(
     cases.map(([name]) => name),
@@ -111,10 +119,97 @@ Deno.test("parseClientConfig() lets every CLI_* variable win over the file", asy
   );
   for (const [name, value, expected] of cases) {
     await t.step(`${name}=${value}`, () => {
-      const base = parseClientConfig(file, _FILE, {});
-      assert.deepEqual(parseClientConfig(file, _FILE, { [name]: value }), { ...base, ...expected });
+      // The TLS keys only count together: each case starts from a complete TLS setup.
+      const env = name.startsWith("CLI_SERVER_TLS_") ? _TLS_ENV : {};
+      const base = parseClientConfig(file, _FILE, env);
+      assert.deepEqual(
+        parseClientConfig(file, _FILE, { ...env, [name]: value }),
+        { ...base, ...expected },
+      );
     });
   }
+});
+
+/** A complete client TLS setup in the environment, and what it parses to. */
+const _TLS_ENV = {
+  CLI_SERVER_TLS_CA: "/t/ca.crt",
+  CLI_SERVER_TLS_CERT: "/t/a.crt",
+  CLI_SERVER_TLS_KEY: "/t/a.key",
+};
+const _TLS = { caFile: "/t/ca.crt", certFile: "/t/a.crt", keyFile: "/t/a.key" };
+
+Deno.test("parseClientConfig() turns TLS on with server.tls.ca; cert and key come together", async (t) => {
+  await t.step("a CA alone verifies the server, shows no certificate", () => {
+    assert.deepEqual(parse(`${_MINIMAL}  tls:\n    ca: /t/ca.crt\n`).tls, {
+      caFile: "/t/ca.crt",
+      certFile: "",
+      keyFile: "",
+    });
+  });
+  const refusals: [string, Record<string, string>, RegExp][] = [
+    ["a cert without its key", { ..._TLS_ENV, CLI_SERVER_TLS_KEY: "" }, /must be set together/],
+    ["a key without its cert", { ..._TLS_ENV, CLI_SERVER_TLS_CERT: "" }, /must be set together/],
+    [
+      "a cert and key without a CA",
+      { ..._TLS_ENV, CLI_SERVER_TLS_CA: "" },
+      /server\.tls\.ca .* is not/,
+    ],
+    ["secret beside secretFile", { CLI_SECRET: "x", CLI_SECRET_FILE: "/s" }, /keep one/],
+  ];
+  for (const [name, env, pattern] of refusals) {
+    await t.step(`refuses ${name}`, () => {
+      assert.throws(() => parse(_MINIMAL, env), configError(pattern));
+    });
+  }
+});
+
+Deno.test("loadClientConfig() reads the secret from secretFile, never quoting it in errors", async () => {
+  await withTempDir(async (dir) => {
+    const config = `${dir}/client.yaml`;
+    await Deno.writeTextFile(config, _MINIMAL);
+    const load = (secretFile: string) =>
+      loadClientConfig({ CLI_CONFIG: config, CLI_ID: "2", CLI_SECRET_FILE: secretFile });
+    await Deno.writeTextFile(`${dir}/one`, "k3j4-9xq2\n");
+    assert.equal((await load(`${dir}/one`)).secret, "k3j4-9xq2");
+    await Deno.writeTextFile(`${dir}/max`, `${"s".repeat(SECRET_BYTES_MAX)}\n`);
+    assert.equal((await load(`${dir}/max`)).secret.length, SECRET_BYTES_MAX);
+    await Deno.writeTextFile(`${dir}/long`, "s".repeat(SECRET_BYTES_MAX + 1));
+    await assert.rejects(load(`${dir}/long`), configError(/longer than 255 bytes/));
+    await Deno.writeTextFile(`${dir}/empty`, "\n");
+    await assert.rejects(load(`${dir}/empty`), configError(/must hold one non-empty line/));
+    await Deno.writeTextFile(`${dir}/two`, "hidden-one\nhidden-two\n");
+    await assert.rejects(load(`${dir}/two`), (error: Error) => {
+      assert.doesNotMatch(error.message, /hidden/);
+      return configError(/must hold one non-empty line/)(error);
+    });
+    await assert.rejects(
+      load(`${dir}/missing`),
+      configError(/missing \(CLI_SECRET_FILE\) cannot be read: not found/),
+    );
+  });
+});
+
+Deno.test("loadClientTls() reads the PEM files or names the one that is missing or not PEM", async () => {
+  await withTempDir(async (dir) => {
+    const cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    const key = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n";
+    await Deno.writeTextFile(`${dir}/ca.crt`, cert);
+    await Deno.writeTextFile(`${dir}/a.crt`, cert);
+    await Deno.writeTextFile(`${dir}/a.key`, key);
+    const files = { caFile: `${dir}/ca.crt`, certFile: `${dir}/a.crt`, keyFile: `${dir}/a.key` };
+    assert.deepEqual(await loadClientTls({ ...files, certFile: "", keyFile: "" }), {
+      caCerts: [cert],
+    });
+    assert.deepEqual(await loadClientTls(files), { caCerts: [cert], cert, key });
+    await assert.rejects(
+      loadClientTls({ ...files, caFile: `${dir}/nope` }),
+      configError(/^server\.tls\.ca .*nope cannot be read: not found$/),
+    );
+    await assert.rejects(
+      loadClientTls({ ...files, keyFile: `${dir}/a.crt` }),
+      configError(/^server\.tls\.key .* holds no PEM private key$/),
+    );
+  });
 });
 
 Deno.test("parseClientConfig() accepts every numeric key at its bounds and keeps the value", async (t) => {

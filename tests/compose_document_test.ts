@@ -243,3 +243,58 @@ Deno.test("composeDocument() runs every container read-only, without new privile
     assert.deepEqual(service["tmpfs"], ["/tmp"], name);
   }
 });
+
+Deno.test("composeDocument() with credentials wires compose secrets and read-only public files, no secret in the environment", () => {
+  const document = composeDocument(options(2, {
+    credentials: { dir: "./secrets", secrets: true, tls: true, clientCerts: true },
+  })) as {
+    services: Record<string, Service & { secrets: { source: string; target: string }[] }>;
+    secrets: Record<string, { file: string }>;
+  };
+  const { server, client2 } = document.services;
+  assert.deepEqual(server!.secrets, [
+    { source: "agency_secrets", target: "agency_secrets" },
+    { source: "server_tls_key", target: "server_tls_key" },
+  ]);
+  assert.deepEqual(
+    {
+      SECRETS_FILE: server!.environment["SECRETS_FILE"],
+      TLS_PORT: server!.environment["TLS_PORT"],
+      TLS_KEY_FILE: server!.environment["TLS_KEY_FILE"],
+      TLS_CLIENT_CA: server!.environment["TLS_CLIENT_CA"],
+    },
+    {
+      SECRETS_FILE: "/run/secrets/agency_secrets",
+      TLS_PORT: "12346",
+      TLS_KEY_FILE: "/run/secrets/server_tls_key",
+      TLS_CLIENT_CA: "/config/tls/ca.crt",
+    },
+  );
+  assert.deepEqual(client2!.secrets.map((secret) => secret.source), [
+    "agency_2_secret",
+    "agency_2_tls_key",
+  ]);
+  assert.equal(client2!.environment["CLI_SERVER_ADDRESS"], "server:12346");
+  assert.equal(client2!.environment["CLI_SECRET_FILE"], "/run/secrets/agency_secret");
+  assert.ok(
+    client2!.volumes.some((volume) =>
+      volume["source"] === "./secrets/agency-2.crt" && volume["read_only"] === true
+    ),
+    "the certificate is a read-only bind",
+  );
+  assert.equal(document.secrets["agency_2_tls_key"]!.file, "./secrets/agency-2.key");
+  assert.equal(document.secrets["agency_secrets"]!.file, "./secrets/agencies.secrets");
+  for (const service of Object.values(document.services)) {
+    assert.ok(!("CLI_SECRET" in service.environment), "no secret value in the environment");
+  }
+});
+
+Deno.test("composeDocument() refuses client certificates without TLS", () => {
+  assert.throws(
+    () =>
+      composeDocument(options(1, {
+        credentials: { dir: "s", secrets: true, tls: false, clientCerts: true },
+      })),
+    /client certificates without TLS/,
+  );
+});

@@ -2,33 +2,37 @@ import assert from "node:assert/strict";
 import YAML from "yaml";
 import { COMPOSE_CLIENTS_MAX } from "../lib/containers/compose_document.ts";
 import { runCommand } from "../lib/runtime/run_command.ts";
-import { parseComposeArgs, readFirstBet } from "../gen_compose.ts";
+import { type ComposeArgs, parseComposeArgs, readFirstBet } from "../gen_compose.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 const SCRIPT = new URL("../gen_compose.ts", import.meta.url).pathname;
 const REPO = new URL("../", import.meta.url).pathname;
 
+const SWARM_DEFAULTS = {
+  stack: "tp0",
+  agencyMode: "job",
+  attachable: false,
+  publishTls: false,
+  registry: "",
+};
+
 Deno.test("parseComposeArgs() reads N and fills every default", () => {
-  assert.deepEqual(parseComposeArgs(["5"]), {
+  const defaults = {
     clients: 5,
+    target: "compose",
     mode: "lottery",
     output: "docker-compose-dev.yaml",
     configDir: "config",
     dataDir: "data",
     drawId: undefined,
     adminPort: 9180,
-  });
+    credentials: undefined,
+    swarm: SWARM_DEFAULTS,
+  };
+  assert.deepEqual(parseComposeArgs(["5"]), defaults);
   assert.deepEqual(
     parseComposeArgs(["0", "--mode", "echo", "--output", "x.yaml", "--data-dir", "d"]),
-    {
-      clients: 0,
-      mode: "echo",
-      output: "x.yaml",
-      configDir: "config",
-      dataDir: "d",
-      drawId: undefined,
-      adminPort: 9180,
-    },
+    { ...defaults, clients: 0, mode: "echo", output: "x.yaml", dataDir: "d" },
   );
   assert.equal(
     (parseComposeArgs(["2", "--draw", "20261201-094200-1a2b"]) as { drawId: string }).drawId,
@@ -38,6 +42,11 @@ Deno.test("parseComposeArgs() reads N and fills every default", () => {
     (parseComposeArgs(["1", "--admin-port", "65535"]) as { adminPort: number }).adminPort,
     65_535,
   );
+  assert.deepEqual(parseComposeArgs(["5", "--target", "swarm"]), {
+    ...defaults,
+    target: "swarm",
+    output: "docker-stack.yaml",
+  });
   assert.equal(parseComposeArgs(["--help"]), "help");
   // `deno task compose -- 5 --mode bet` passes the `--` along.
   assert.equal((parseComposeArgs(["--", "5", "--mode", "bet"]) as { mode: string }).mode, "bet");
@@ -57,6 +66,17 @@ Deno.test("parseComposeArgs() rejects bad N, unknown flags and modes with one-li
     [["3", "--draw", "../x"], /--draw "\.\.\/x" may hold only letters/],
     [["3", "--admin-port", "0"], /--admin-port "0" is not a whole number in 1\.\.65535/],
     [["3", "--admin-port", "65536"], /--admin-port "65536"/],
+    [["3", "--target", "k8s"], /--target "k8s" is not one of compose, swarm/],
+    [["3", "--client-certs"], /--client-certs needs --credentials DIR/],
+    [["3", "--credentials", "s", "--client-certs", "--plain"], /drop --plain/],
+    [["3", "--stack", "x"], /--stack needs --target swarm/],
+    [
+      ["3", "--target", "swarm", "--agency-mode", "cron"],
+      /--agency-mode "cron" is not one of job, restart/,
+    ],
+    [["3", "--target", "swarm", "--stack", "Bad.Name"], /--stack "Bad\.Name"/],
+    [["3", "--target", "swarm", "--publish-tls"], /--publish-tls needs TLS/],
+    [["3", "--target", "swarm", "--registry", "a b"], /--registry "a b" is not HOST/],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" ") || "(nothing)", () => {
@@ -121,17 +141,17 @@ Deno.test("gen_compose.ts exits 2 with one line and leaves the output untouched 
 Deno.test("gen_compose.ts --help explains N, every flag and the next steps", async () => {
   const result = await runScript(REPO, ["--help"]);
   assert.equal(result.code, 0);
-  for (
-    const word of [
-      "<N>",
-      "--output",
-      "--mode",
-      "--config-dir",
-      "--data-dir",
-      "--draw",
-      "deno task up",
-    ]
-  ) {
+  const words = [
+    "<N>",
+    "--output",
+    "--mode",
+    "--config-dir",
+    "--data-dir",
+    "--draw",
+    "deno task up",
+  ];
+  words.push("--target", "--credentials", "--client-certs", "--agency-mode", "deno task deploy");
+  for (const word of words) {
     assert.ok(result.stdout.includes(word), `help mentions ${word}`);
   }
 });
@@ -169,6 +189,70 @@ Deno.test("gen_compose.ts stamps a new draw id into every file it writes, or the
     assert.match(drawIds[0]!, /^\d{8}-\d{6}-[0-9a-f]{4}$/);
     assert.notEqual(drawIds[0], drawIds[1], "each generated file is a new draw");
     assert.equal(drawIds[2], "kept-draw");
+  });
+});
+
+Deno.test("parseComposeArgs() turns --credentials into secrets and TLS, --plain and --client-certs adjust it", () => {
+  const choice = (args: string[]) => (parseComposeArgs(["2", ...args]) as ComposeArgs).credentials;
+  assert.deepEqual(choice(["--credentials", "s"]), {
+    dir: "s",
+    secrets: true,
+    tls: true,
+    clientCerts: false,
+  });
+  assert.deepEqual(choice(["--credentials", "s", "--client-certs"])?.clientCerts, true);
+  assert.deepEqual(choice(["--credentials", "s", "--plain"])?.tls, false);
+  const swarm = parseComposeArgs([
+    "2",
+    ...["--target", "swarm", "--stack", "lot", "--agency-mode", "restart", "--attachable"],
+    ...["--credentials", "s", "--publish-tls", "--registry", "registry.example:5000/tp0"],
+  ]) as ComposeArgs;
+  assert.deepEqual(swarm.swarm, {
+    stack: "lot",
+    agencyMode: "restart",
+    attachable: true,
+    publishTls: true,
+    registry: "registry.example:5000/tp0",
+  });
+});
+
+Deno.test("gen_compose.ts --target swarm writes absolute paths, versioned configs and the stack's name", async () => {
+  await withTempDir(async (dir) => {
+    await writeProject(dir, 2);
+    const result = await runScript(dir, ["2", "--target", "swarm", "--stack", "lot"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /wrote docker-stack\.yaml: stack lot, server \+ 2 agencies/);
+    const text = await Deno.readTextFile(`${dir}/docker-stack.yaml`);
+    const document = YAML.parse(text, { version: "1.1" });
+    const real = await Deno.realPath(dir);
+    assert.equal(document.services.client2.volumes[0].source, `${real}/data/agency-2.csv`);
+    assert.equal(document.configs.server_ini.file, `${real}/config/server.ini`);
+    assert.match(document.configs.server_ini.name, /^lot_server_ini_[0-9a-f]{10}$/);
+    assert.equal(document["x-tp0"].stack, "lot");
+    // The same content, the same name; a changed file, a new one.
+    const again = await runScript(dir, ["2", "--target", "swarm", "--stack", "lot"]);
+    assert.equal(again.code, 0);
+    assert.equal(await Deno.readTextFile(`${dir}/docker-stack.yaml`), text);
+    await Deno.writeTextFile(`${dir}/config/server.ini`, "[DEFAULT]\nLOGGING_LEVEL = DEBUG\n");
+    await runScript(dir, ["2", "--target", "swarm", "--stack", "lot"]);
+    const changed = YAML.parse(await Deno.readTextFile(`${dir}/docker-stack.yaml`), {
+      version: "1.1",
+    });
+    assert.notEqual(changed.configs.server_ini.name, document.configs.server_ini.name);
+    assert.equal(changed.configs.client_yaml.name, document.configs.client_yaml.name);
+  });
+});
+
+Deno.test("gen_compose.ts --credentials names a missing credentials file and how to make it", async () => {
+  await withTempDir(async (dir) => {
+    await writeProject(dir, 2);
+    await Deno.mkdir(`${dir}/secrets`);
+    const result = await runScript(dir, ["2", "--credentials", "secrets"]);
+    assert.equal(result.code, 2);
+    assert.match(
+      result.stderr,
+      /secrets\/agencies\.secrets not found \(create it with: deno task certs 2 --out secrets\)/,
+    );
   });
 });
 

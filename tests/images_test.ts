@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { CONTAINER_PATHS } from "../lib/containers/compose_document.ts";
+import { SECRETS_DIR } from "../lib/containers/credentials.ts";
 import {
   APP_BUILD_ARGS,
   CLIENT_IMAGE,
   DENO_IMAGE,
   DENO_VERSION,
+  HEALTHCHECK_COMMAND,
   SERVER_IMAGE,
 } from "../lib/containers/images.ts";
 
@@ -51,12 +53,16 @@ Deno.test("Dockerfiles grant Deno exactly the container paths compose mounts", a
   // Continuation lines joined, as the builder reads them.
   const server = (await read(SERVER_IMAGE.dockerfile)).replace(/\\\n\s*/g, " ");
   const client = await read(CLIENT_IMAGE.dockerfile);
-  assert.ok(server.includes(`"--allow-read=/config,${CONTAINER_PATHS.storageDir}"`));
+  assert.ok(
+    server.includes(`"--allow-read=/config,${CONTAINER_PATHS.storageDir},${SECRETS_DIR}"`),
+  );
   assert.ok(server.includes(`"--allow-write=${CONTAINER_PATHS.storageDir}"`));
   assert.ok(server.includes(`SERVER_CONFIG=${CONTAINER_PATHS.serverConfig}`));
   assert.ok(server.includes(`STORAGE_DIR=${CONTAINER_PATHS.storageDir}`));
   assert.match(server, /^HEALTHCHECK .*CMD \[.*"healthcheck\.ts"\]$/m);
-  assert.ok(client.includes(`"--allow-read=/config,${CONTAINER_PATHS.dataDir}"`));
+  const healthcheck = /^HEALTHCHECK .*CMD (\[.*\])$/m.exec(server)?.[1] ?? "[]";
+  assert.deepEqual(JSON.parse(healthcheck), HEALTHCHECK_COMMAND, "the stack runs the same check");
+  assert.ok(client.includes(`"--allow-read=/config,${CONTAINER_PATHS.dataDir},${SECRETS_DIR}"`));
   assert.ok(client.includes(`CLI_CONFIG=${CONTAINER_PATHS.clientConfig}`));
 });
 

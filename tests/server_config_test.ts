@@ -36,6 +36,7 @@ const _DEFAULTS: ServerConfig = {
   adminPort: undefined,
   adminIp: "127.0.0.1",
   adminToken: "",
+  tls: undefined,
 };
 
 /** Parses `text` as _FILE with `env`. */
@@ -90,12 +91,63 @@ Deno.test("parseServerConfig() lets every key's environment variable win over th
     ["ADMIN_PORT", "off", { adminPort: undefined }],
     ["ADMIN_IP", "0.0.0.0", { adminIp: "0.0.0.0" }],
     ["ADMIN_TOKEN", "s3cr3t-t0ken", { adminToken: "s3cr3t-t0ken" }],
+    ["TLS_PORT", "12346", { tls: { ..._TLS, port: 12346 } }],
+    ["TLS_CERT_FILE", "/c/other.crt", { tls: { ..._TLS, certFile: "/c/other.crt" } }],
+    ["TLS_KEY_FILE", "/c/other.key", { tls: { ..._TLS, keyFile: "/c/other.key" } }],
+    ["TLS_CLIENT_CA", "/c/ca.crt", { tls: { ..._TLS, clientCaFile: "/c/ca.crt" } }],
   ];
   assert.deepEqual(cases.map(([key]) => key), [...SERVER_CONFIG_KEYS], "every key is covered");
   for (const [key, value, expected] of cases) {
     await t.step(`${key}=${value}`, () => {
-      const config = parse(file, { [key]: value });
-      assert.deepEqual({ ...parse(file), ...expected }, config);
+      // The TLS keys only count together: each case starts from a complete TLS setup.
+      const base = key.startsWith("TLS_") ? _TLS_ENV : {};
+      const config = parse(file, { ...base, [key]: value });
+      assert.deepEqual({ ...parse(file, base), ...expected }, config);
+    });
+  }
+});
+
+/** A complete TLS setup in the environment, and what it parses to. */
+const _TLS_ENV = { TLS_PORT: "0", TLS_CERT_FILE: "/c/server.crt", TLS_KEY_FILE: "/c/server.key" };
+const _TLS = { port: 0, certFile: "/c/server.crt", keyFile: "/c/server.key", clientCaFile: "" };
+
+Deno.test("parseServerConfig() turns TLS on with TLS_PORT, which needs a certificate and its key", async (t) => {
+  await t.step("no TLS_PORT: plain port only", () => assert.equal(parse(_MINIMAL).tls, undefined));
+  await t.step("TLS_PORT with certificate, key and client CA", () => {
+    assert.deepEqual(
+      parse(`${_MINIMAL}TLS_PORT = 65535\nTLS_CERT_FILE = a.crt\nTLS_KEY_FILE = a.key\n`, {
+        TLS_CLIENT_CA: "ca.crt",
+      }).tls,
+      { port: 65535, certFile: "a.crt", keyFile: "a.key", clientCaFile: "ca.crt" },
+    );
+  });
+  const refusals: [string, Record<string, string>, RegExp][] = [
+    [
+      "TLS_PORT without TLS_CERT_FILE",
+      { TLS_PORT: "1", TLS_KEY_FILE: "k" },
+      /^TLS_CERT_FILE is missing/,
+    ],
+    [
+      "TLS_PORT without TLS_KEY_FILE",
+      { TLS_PORT: "1", TLS_CERT_FILE: "c" },
+      /^TLS_KEY_FILE is missing/,
+    ],
+    ["TLS_PORT 65536", { ..._TLS_ENV, TLS_PORT: "65536" }, /^TLS_PORT "65536" .* 0\.\.65535/],
+    [
+      "TLS_PORT equal to SERVER_PORT",
+      { ..._TLS_ENV, TLS_PORT: "12345" },
+      /TLS_PORT 12345 is SERVER_PORT too/,
+    ],
+    ["TLS_CERT_FILE alone", { TLS_CERT_FILE: "c" }, /^TLS_CERT_FILE is set .* but TLS_PORT is not/],
+    [
+      "TLS_CLIENT_CA alone",
+      { TLS_CLIENT_CA: "ca" },
+      /^TLS_CLIENT_CA is set .* but TLS_PORT is not/,
+    ],
+  ];
+  for (const [name, env, pattern] of refusals) {
+    await t.step(`refuses ${name}`, () => {
+      assert.throws(() => parse(_MINIMAL, env), configError(pattern));
     });
   }
 });

@@ -19,7 +19,7 @@ import { dateNumber } from "../bet/bet_bytes.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
 import { concatBytes } from "../runtime/bytes.ts";
-import { connectWithRetry, sleep } from "./connect_retry.ts";
+import { type ClientTls, connectWithRetry, sleep } from "./connect_retry.ts";
 import {
   CLIENT_FRAME_BYTES_MAX,
   FILE_CHUNK_BYTES,
@@ -43,6 +43,8 @@ export interface UploadOptions {
   agency: number;
   hostname: string;
   port: number;
+  /** Connect with TLS; absent: plain TCP. */
+  tls?: ClientTls;
   dataFile: string;
   batchMaxAmount: number;
   batchWindow: number;
@@ -96,7 +98,7 @@ class _TransientRefusal extends Error {}
 class _Refusal extends Error {}
 
 interface _Link {
-  conn: Deno.TcpConn;
+  conn: Deno.Conn;
   reader: BufferedReader;
 }
 
@@ -204,6 +206,7 @@ export class AgencyUpload {
     const conn = await connectWithRetry({
       hostname: this.#options.hostname,
       port: this.#options.port,
+      ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
       budgetMs: this.#options.reconnectBudgetMs,
       signal,
       logger,
@@ -510,7 +513,7 @@ function _isConnectionLoss(error: unknown): boolean {
     (error instanceof ProtocolError && error.code === ErrorCode.truncatedFrame);
 }
 
-function _closeQuietly(conn: Deno.TcpConn | undefined): void {
+function _closeQuietly(conn: Deno.Conn | undefined): void {
   try {
     conn?.close();
   } catch {

@@ -2,7 +2,7 @@
 
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
-import { connectWithRetry, sleep } from "./connect_retry.ts";
+import { type ClientTls, connectWithRetry, sleep } from "./connect_retry.ts";
 import { ECHO_LINE_BYTES_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
 
@@ -11,6 +11,8 @@ export interface EchoLoopOptions {
   clientId: number;
   hostname: string;
   port: number;
+  /** Connect with TLS; absent: plain TCP. */
+  tls?: ClientTls;
   amount: number;
   periodMs: number;
   reconnectBudgetMs: number;
@@ -33,6 +35,7 @@ export async function runEchoLoop(options: EchoLoopOptions): Promise<boolean> {
     const conn = await connectWithRetry({
       hostname: options.hostname,
       port: options.port,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
       budgetMs: options.reconnectBudgetMs,
       signal,
       logger,

@@ -3,7 +3,7 @@
 import type { Bet } from "../bet/bet.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
-import { connectWithRetry } from "./connect_retry.ts";
+import { type ClientTls, connectWithRetry } from "./connect_retry.ts";
 import { SINGLE_BET_REPLY_BYTES_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
 import { decodeMessage, encodeMessage, helloFrame } from "../protocol/message_codec.ts";
@@ -14,6 +14,8 @@ export interface SingleBetOptions {
   agency: number;
   hostname: string;
   port: number;
+  /** Connect with TLS; absent: plain TCP. */
+  tls?: ClientTls;
   reconnectBudgetMs: number;
   /** Sent in hello when the server checks agency secrets. */
   secret?: string;
@@ -31,6 +33,7 @@ export async function sendSingleBet(options: SingleBetOptions): Promise<void> {
   const conn = await connectWithRetry({
     hostname: options.hostname,
     port: options.port,
+    ...(options.tls === undefined ? {} : { tls: options.tls }),
     budgetMs: options.reconnectBudgetMs,
     signal,
     logger,

@@ -16,6 +16,7 @@ import {
   LOOP_AMOUNT_MAX,
   RECONNECT_BUDGET_MS_DEFAULT,
   SECRET_BYTES_MAX,
+  TLS_PEM_BYTES_MAX,
 } from "../limits.ts";
 import type { LogLevel } from "../runtime/log.ts";
 
@@ -39,7 +40,20 @@ export const CLIENT_CONFIG_KEYS = {
   "data.file": "CLI_DATA_FILE",
   "reconnect.budget": "CLI_RECONNECT_BUDGET",
   "secret": "CLI_SECRET",
+  "secretFile": "CLI_SECRET_FILE",
+  "server.tls.ca": "CLI_SERVER_TLS_CA",
+  "server.tls.cert": "CLI_SERVER_TLS_CERT",
+  "server.tls.key": "CLI_SERVER_TLS_KEY",
 } as const;
+
+/** TLS towards the server (server.tls.*): PEM file paths. */
+export interface ClientTlsFiles {
+  /** CA the server's certificate must chain to. */
+  caFile: string;
+  /** The agency's certificate and key; both empty: none shown. */
+  certFile: string;
+  keyFile: string;
+}
 
 /** The client's effective configuration. */
 export interface ClientConfig {
@@ -61,8 +75,13 @@ export interface ClientConfig {
   /** How long to keep trying to reach the server before failing. */
   reconnectBudget: { text: string; ms: number };
   /** The agency's secret for hello (SECRETS_FILE on the server); empty: none.
-   * Never logged. */
+   * Never logged. {@link loadClientConfig} fills it from `secretFile`. */
   secret: string;
+  /** File holding the secret (e.g. /run/secrets/… of a compose or swarm
+   * secret); empty: none. */
+  secretFile: string;
+  /** TLS when server.tls.ca is set; undefined: plain TCP. */
+  tls: ClientTlsFiles | undefined;
 }
 
 function _flatten(
@@ -192,26 +211,130 @@ export function parseClientConfig(
       `${RECONNECT_BUDGET_MS_DEFAULT / 1000}s`,
     ),
     secret: _secret(source.text("secret", keys["secret"], ""), file),
+    secretFile: _secretFile(source),
+    tls: _tls(source),
   };
 }
 
+/** `secretFile`, which may not stand beside an inline `secret`. */
+function _secretFile(source: ConfigSource): string {
+  const secretFile = source.text("secretFile", CLIENT_CONFIG_KEYS["secretFile"], "");
+  if (secretFile !== "" && source.text("secret", CLIENT_CONFIG_KEYS["secret"], "") !== "") {
+    throw new ConfigError(
+      `secret and secretFile are both set in ${source.file} or CLI_SECRET / CLI_SECRET_FILE: keep one`,
+    );
+  }
+  return secretFile;
+}
+
+/** server.tls.*: the CA turns TLS on; cert and key come together. */
+function _tls(source: ConfigSource): ClientTlsFiles | undefined {
+  const keys = CLIENT_CONFIG_KEYS;
+  const caFile = source.text("server.tls.ca", keys["server.tls.ca"], "");
+  const certFile = source.text("server.tls.cert", keys["server.tls.cert"], "");
+  const keyFile = source.text("server.tls.key", keys["server.tls.key"], "");
+  if ((certFile === "") !== (keyFile === "")) {
+    throw new ConfigError(
+      `server.tls.cert and server.tls.key in ${source.file} or ${keys["server.tls.cert"]} / ` +
+        `${keys["server.tls.key"]} must be set together`,
+    );
+  }
+  if (caFile === "") {
+    if (certFile === "") return undefined;
+    throw new ConfigError(
+      `server.tls.cert is set in ${source.file} or ${keys["server.tls.cert"]} but ` +
+        `server.tls.ca (${keys["server.tls.ca"]}), which turns TLS on, is not`,
+    );
+  }
+  return { caFile, certFile, keyFile };
+}
+
 /** Checks the secret fits hello's s8 field; the message never quotes it. */
-function _secret(secret: string, file: string): string {
+function _secret(secret: string, origin: string): string {
   if (new TextEncoder().encode(secret).length > SECRET_BYTES_MAX) {
     throw new ConfigError(
-      `secret in ${file} or CLI_SECRET is longer than ${SECRET_BYTES_MAX} bytes`,
+      `secret in ${origin} or CLI_SECRET is longer than ${SECRET_BYTES_MAX} bytes`,
     );
   }
   return secret;
 }
 
 /**
- * Loads the client config from `env.CLI_CONFIG` or config/client.yaml.
- * @throws {ConfigError} when the file is missing or a value is bad
+ * Reads an agency secret file: its text without the line break at the end,
+ * one line, 1 to SECRET_BYTES_MAX bytes.
+ * @throws {ConfigError} naming the file, never quoting its content
+ */
+export async function readSecretFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound ? "not found" : (error as Error).message;
+    throw new ConfigError(`secretFile ${path} (CLI_SECRET_FILE) cannot be read: ${reason}`);
+  }
+  const secret = text.replace(/\r?\n$/, "").trim();
+  if (secret === "" || /[\r\n]/.test(secret)) {
+    throw new ConfigError(`secretFile ${path} (CLI_SECRET_FILE) must hold one non-empty line`);
+  }
+  return _secret(secret, `secretFile ${path}`);
+}
+
+/** The PEM texts for connecting with TLS (lib/client/connect_retry.ts's ClientTls). */
+export interface ClientTlsMaterial {
+  caCerts: string[];
+  cert?: string;
+  key?: string;
+}
+
+/** PEM block headers of what server.tls.* names. */
+const _PEM_CERTIFICATE = { what: "certificate", marker: /-----BEGIN CERTIFICATE-----/ };
+const _PEM_KEY = { what: "private key", marker: /-----BEGIN [A-Z ]*PRIVATE KEY-----/ };
+
+async function _readPem(
+  path: string,
+  key: string,
+  pem: { what: string; marker: RegExp },
+): Promise<string> {
+  let text: string;
+  try {
+    const info = await Deno.stat(path);
+    if (!info.isFile || info.size > TLS_PEM_BYTES_MAX) {
+      throw new Error(`not a file of at most ${TLS_PEM_BYTES_MAX} bytes`);
+    }
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound ? "not found" : (error as Error).message;
+    throw new ConfigError(`${key} ${path} cannot be read: ${reason}`);
+  }
+  if (!pem.marker.test(text)) throw new ConfigError(`${key} ${path} holds no PEM ${pem.what}`);
+  return text;
+}
+
+/**
+ * Reads the TLS files named by server.tls.*.
+ * @throws {ConfigError} naming the key and file that is missing or not PEM
+ *   (never quoting a key)
+ */
+export async function loadClientTls(files: ClientTlsFiles): Promise<ClientTlsMaterial> {
+  const caCerts = [await _readPem(files.caFile, "server.tls.ca", _PEM_CERTIFICATE)];
+  if (files.certFile === "") return { caCerts };
+  return {
+    caCerts,
+    cert: await _readPem(files.certFile, "server.tls.cert", _PEM_CERTIFICATE),
+    key: await _readPem(files.keyFile, "server.tls.key", _PEM_KEY),
+  };
+}
+
+/**
+ * Loads the client config from `env.CLI_CONFIG` or config/client.yaml, and
+ * the secret from `secretFile` when one is named.
+ * @throws {ConfigError} when a file is missing or a value is bad
  */
 export async function loadClientConfig(
   env: Readonly<Record<string, string | undefined>>,
 ): Promise<ClientConfig> {
   const file = env["CLI_CONFIG"] || CLIENT_CONFIG_PATH_DEFAULT;
-  return parseClientConfig(await readConfigFile(file), file, env);
+  const config = parseClientConfig(await readConfigFile(file), file, env);
+  if (config.secretFile === "") return config;
+  return { ...config, secret: await readSecretFile(config.secretFile) };
 }

@@ -45,10 +45,26 @@ export const SERVER_CONFIG_KEYS = [
   "ADMIN_PORT",
   "ADMIN_IP",
   "ADMIN_TOKEN",
+  "TLS_PORT",
+  "TLS_CERT_FILE",
+  "TLS_KEY_FILE",
+  "TLS_CLIENT_CA",
 ] as const;
 
 /** ADMIN_PORT's value that turns the admin port (and the metrics) off. */
 export const ADMIN_PORT_OFF = "off";
+
+/** The TLS port (lib/server/tls_listener.ts), when TLS_PORT is set. */
+export interface ServerTlsConfig {
+  /** TCP port of the TLS listener; 0 picks a free one (tests). */
+  port: number;
+  /** PEM certificate (chain) the server presents. */
+  certFile: string;
+  /** PEM private key of that certificate. */
+  keyFile: string;
+  /** PEM CA that signs agency certificates; empty: none required. */
+  clientCaFile: string;
+}
 
 /** The server's effective configuration. */
 export interface ServerConfig {
@@ -77,6 +93,8 @@ export interface ServerConfig {
   adminIp: string;
   /** Bearer token every admin request must carry; empty: none needed. */
   adminToken: string;
+  /** The TLS port; undefined: plain port only. */
+  tls: ServerTlsConfig | undefined;
 }
 
 /**
@@ -112,9 +130,10 @@ export function parseServerConfig(
       }" is no longer read: set STORAGE_DIR (the storage folder; each draw keeps its files in draws/<DRAW_ID>/ below it)`,
     );
   }
+  const port = source.integer("SERVER_PORT", "SERVER_PORT", 0, PORT_MAX);
   return {
     file,
-    port: source.integer("SERVER_PORT", "SERVER_PORT", 0, PORT_MAX),
+    port,
     ip: source.text("SERVER_IP", "SERVER_IP", "0.0.0.0"),
     listenBacklog: source.integer(
       "SERVER_LISTEN_BACKLOG",
@@ -155,6 +174,7 @@ export function parseServerConfig(
     ),
     secretsFile: source.text("SECRETS_FILE", "SECRETS_FILE", ""),
     ..._adminConfig(source),
+    tls: _tlsConfig(source, port),
   };
 }
 
@@ -184,6 +204,36 @@ function _adminConfig(
     adminIp: source.text("ADMIN_IP", "ADMIN_IP", "127.0.0.1"),
     adminToken,
   };
+}
+
+/**
+ * Reads TLS_PORT and the files it needs. Without TLS_PORT none of the files
+ * may be set (a half-done TLS setup must not pass as plain).
+ * @throws {ConfigError} on a bad or taken port, a missing file key or a stray one
+ */
+function _tlsConfig(source: ConfigSource, plainPort: number): ServerTlsConfig | undefined {
+  const certFile = source.text("TLS_CERT_FILE", "TLS_CERT_FILE", "");
+  const keyFile = source.text("TLS_KEY_FILE", "TLS_KEY_FILE", "");
+  const clientCaFile = source.text("TLS_CLIENT_CA", "TLS_CLIENT_CA", "");
+  if (source.text("TLS_PORT", "TLS_PORT", "") === "") {
+    const stray = [["TLS_CERT_FILE", certFile], ["TLS_KEY_FILE", keyFile], [
+      "TLS_CLIENT_CA",
+      clientCaFile,
+    ]].find(([, value]) => value !== "");
+    if (stray !== undefined) {
+      throw new ConfigError(
+        `${stray[0]} is set in ${source.file} or the environment but TLS_PORT is not`,
+      );
+    }
+    return undefined;
+  }
+  const port = source.integer("TLS_PORT", "TLS_PORT", 0, PORT_MAX);
+  if (port !== 0 && port === plainPort) {
+    throw new ConfigError(`TLS_PORT ${port} is SERVER_PORT too: the two ports must differ`);
+  }
+  if (certFile === "") source.text("TLS_CERT_FILE", "TLS_CERT_FILE");
+  if (keyFile === "") source.text("TLS_KEY_FILE", "TLS_KEY_FILE");
+  return { port, certFile, keyFile, clientCaFile };
 }
 
 /**

@@ -17,6 +17,14 @@ import { CLIENT_CONFIG_KEYS, CLIENT_MODES, type ClientMode } from "../config/cli
 import { APP_BUILD_ARGS, type AppImage, CLIENT_IMAGE, SERVER_IMAGE } from "./images.ts";
 import { BET_ENV } from "../config/bet_env.ts";
 import { drawIdViolation } from "../config/draw_id.ts";
+import {
+  agencyCredentials,
+  type CredentialChoice,
+  type FileGrant,
+  serverCredentials,
+  type ServiceCredentials,
+  TLS_PORT_DEFAULT,
+} from "./credentials.ts";
 
 /** Most clients a generated file may hold. Each client is a Deno process of
  * about 40 MB; 100 of them already need 4 GB, more is a typo, not a test. */
@@ -74,6 +82,8 @@ export interface ComposeOptions {
   adminPort: number;
   /** Where the host's 127.0.0.1 publishes it; 0 lets Docker pick (tests). */
   adminHostPort: number;
+  /** Hello secrets and TLS from a `deno task certs` directory; undefined: none. */
+  credentials: CredentialChoice | undefined;
 }
 
 /** Options for the repository's own docker-compose-dev.yaml. */
@@ -87,14 +97,21 @@ export const COMPOSE_DEFAULTS: Omit<ComposeOptions, "clients" | "drawId"> = {
   exampleBets: [],
   adminPort: ADMIN_PORT_DEFAULT,
   adminHostPort: ADMIN_PORT_DEFAULT,
+  credentials: undefined,
 };
 
 type _Service = Record<string, unknown>;
 
-/** Compose interpolates `$`; data values must reach the container verbatim. */
-function _literal(text: string): string {
+/**
+ * Escapes `$`, which compose and `docker stack deploy` interpolate, so a
+ * data value reaches the container verbatim.
+ * @example literal("a$b") // "a$$b"
+ */
+export function literal(text: string): string {
   return text.replaceAll("$", () => "$$");
 }
+
+const _literal = literal;
 
 function _join(dir: string, name: string): string {
   return `${dir.replace(/\/+$/, "")}/${name}`;
@@ -124,7 +141,17 @@ function _build(image: AppImage, contextDir: string) {
   };
 }
 
-function _validate(options: ComposeOptions): void {
+/**
+ * Checks what both the compose and the stack generator take.
+ * @throws {RangeError} when clients is not a whole number in 0..COMPOSE_CLIENTS_MAX
+ * @throws {TypeError} on an unknown mode, a bad project name or prefix, too
+ *   few example bets in bet mode, or client certificates without TLS
+ */
+export function validateComposeOptions(
+  options:
+    & Omit<ComposeOptions, "adminPort" | "adminHostPort">
+    & Partial<Pick<ComposeOptions, "adminPort" | "adminHostPort">>,
+): void {
   const { clients, mode, project } = options;
   if (!Number.isInteger(clients) || clients < 0 || clients > COMPOSE_CLIENTS_MAX) {
     throw new RangeError(
@@ -154,6 +181,7 @@ function _validate(options: ComposeOptions): void {
       ["admin host port", options.adminHostPort, 0],
     ] as const
   ) {
+    if (port === undefined) continue; // a stack publishes no admin port
     if (!Number.isInteger(port) || port < min || port > 65_535) {
       throw new RangeError(
         `Cannot compose ${name} ${port}: expected a whole number in ${min}..65535`,
@@ -164,6 +192,9 @@ function _validate(options: ComposeOptions): void {
     throw new TypeError(
       `Cannot compose bet mode: ${clients} clients but ${options.exampleBets.length} example bets`,
     );
+  }
+  if (options.credentials?.clientCerts && !options.credentials.tls) {
+    throw new TypeError("Cannot compose client certificates without TLS");
   }
 }
 
@@ -177,15 +208,20 @@ function _server(options: ComposeOptions): _Service {
   };
   if (options.clients > 0) environment["AGENCIES"] = String(options.clients);
   const hostPort = options.adminHostPort === 0 ? "" : String(options.adminHostPort);
+  const credentials = options.credentials === undefined
+    ? undefined
+    : serverCredentials(options.credentials, TLS_PORT_DEFAULT);
   return {
     container_name: `${options.containerPrefix}server`,
     image: SERVER_IMAGE.tag,
     build: _build(SERVER_IMAGE, options.contextDir),
-    environment,
+    environment: { ...environment, ...credentials?.environment },
     volumes: [
       _readOnlyFile(_join(options.configDir, "server.ini"), CONTAINER_PATHS.serverConfig),
       { type: "volume", source: STORAGE_VOLUME_KEY, target: CONTAINER_PATHS.storageDir },
+      ..._publicFiles(credentials),
     ],
+    ..._secretRefs(credentials),
     networks: {
       [NETWORK_KEY]: {},
       [ADMIN_NETWORK_KEY]: { aliases: [ADMIN_NETWORK_ALIAS] },
@@ -197,7 +233,32 @@ function _server(options: ComposeOptions): _Service {
   };
 }
 
-function _betEnvironment(bet: Bet): Record<string, string> {
+/** Compose has no configs outside swarm: public credential files are read-only binds. */
+function _publicFiles(credentials: ServiceCredentials | undefined) {
+  return (credentials?.files ?? []).filter((file) => !file.secret).map((file) =>
+    _readOnlyFile(file.source, file.target)
+  );
+}
+
+/** A service's `secrets:` entries (compose mounts each at /run/secrets/<target>). */
+function _secretRefs(credentials: ServiceCredentials | undefined) {
+  const secrets = (credentials?.files ?? []).filter((file) => file.secret);
+  if (secrets.length === 0) return {};
+  return { secrets: secrets.map((file) => ({ source: file.key, target: file.target })) };
+}
+
+/** Every secret the services use, for the top-level `secrets:` section. */
+function _secretFiles(options: ComposeOptions): FileGrant[] {
+  if (options.credentials === undefined) return [];
+  const all = [serverCredentials(options.credentials, TLS_PORT_DEFAULT)];
+  for (let agency = 1; agency <= options.clients; agency += 1) {
+    all.push(agencyCredentials(options.credentials, agency, "server", TLS_PORT_DEFAULT));
+  }
+  return all.flatMap((credentials) => credentials.files.filter((file) => file.secret));
+}
+
+/** A bet-mode client's environment: its one bet, `$` escaped. */
+export function betEnvironment(bet: Bet): Record<string, string> {
   return {
     [BET_ENV.firstName]: _literal(bet.firstName),
     [BET_ENV.lastName]: _literal(bet.lastName),
@@ -217,17 +278,22 @@ function _client(options: ComposeOptions, agency: number): _Service {
     [CLIENT_CONFIG_KEYS["data.file"]]: containerDataFile,
   };
   if (options.mode === "bet") {
-    Object.assign(environment, _betEnvironment(options.exampleBets[agency - 1]!));
+    Object.assign(environment, betEnvironment(options.exampleBets[agency - 1]!));
   }
+  const credentials = options.credentials === undefined
+    ? undefined
+    : agencyCredentials(options.credentials, agency, "server", TLS_PORT_DEFAULT);
   return {
     container_name: `${options.containerPrefix}client${agency}`,
     image: CLIENT_IMAGE.tag,
     build: _build(CLIENT_IMAGE, options.contextDir),
-    environment,
+    environment: { ...environment, ...credentials?.environment },
     volumes: [
       _readOnlyFile(_join(options.configDir, "client.yaml"), CONTAINER_PATHS.clientConfig),
       _readOnlyFile(_join(options.dataDir, dataFile), containerDataFile),
+      ..._publicFiles(credentials),
     ],
+    ..._secretRefs(credentials),
     networks: [NETWORK_KEY],
     depends_on: ["server"],
     stop_grace_period: "10s",
@@ -240,13 +306,12 @@ function _client(options: ComposeOptions, agency: number): _Service {
  * @returns `{ version, services, networks, volumes }`
  * @throws {RangeError} when clients is not a whole number in 0..COMPOSE_CLIENTS_MAX,
  *   or a port is out of range
- * @throws {TypeError} on an unknown mode, a bad project name or prefix, or
- *   too few example bets in bet mode
+ * @throws {TypeError} as {@link validateComposeOptions}
  * @example composeDocument({ ...COMPOSE_DEFAULTS, clients: 2 }).services
  * // { server: {…}, client1: {…}, client2: {…} }
  */
 export function composeDocument(options: ComposeOptions): Record<string, unknown> {
-  _validate(options);
+  validateComposeOptions(options);
   const services: Record<string, _Service> = { server: _server(options) };
   for (let agency = 1; agency <= options.clients; agency += 1) {
     services[`client${agency}`] = _client(options, agency);
@@ -261,5 +326,13 @@ export function composeDocument(options: ComposeOptions): Record<string, unknown
     volumes: {
       [STORAGE_VOLUME_KEY]: { name: `${options.project}_${STORAGE_VOLUME_KEY}` },
     },
+    ..._topLevelSecrets(_secretFiles(options)),
+  };
+}
+
+function _topLevelSecrets(files: readonly FileGrant[]) {
+  if (files.length === 0) return {};
+  return {
+    secrets: Object.fromEntries(files.map((file) => [file.key, { file: _literal(file.source) }])),
   };
 }

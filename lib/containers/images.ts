@@ -41,3 +41,16 @@ export const CLIENT_IMAGE: AppImage = {
 export const APP_BUILD_ARGS: Readonly<Record<string, string>> = {
   DENO_VERSION,
 };
+
+/** The server's health check, as the image's HEALTHCHECK and the stack's
+ * `healthcheck:` run it: one echo round trip on the port its config names. */
+export const HEALTHCHECK_COMMAND: readonly string[] = [
+  "deno",
+  "run",
+  "--cached-only",
+  "--frozen",
+  "--allow-net",
+  "--allow-read=/config",
+  "--allow-env",
+  "healthcheck.ts",
+];

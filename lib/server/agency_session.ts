@@ -40,6 +40,9 @@ export interface SessionContext {
   close(): void;
   /** Counters for the admin port; undefined when it is off. */
   metrics: ServerMetrics | undefined;
+  /** What the transport allows: the reason a hello for this agency is
+   * refused, or undefined; absent: every agency may say hello. */
+  helloGate: ((agency: number) => string | undefined) | undefined;
   /** A complete frame arrived: the idle time starts again. */
   touchIdle(): void;
   /** Stops idle accounting while the peer rightly waits for the draw. */
@@ -181,6 +184,8 @@ export class AgencySession implements AgencyHolder {
         `agency ${message.agency} is not in 1..${agencies}`,
       );
     }
+    const refusal = this.#context.helloGate?.(message.agency);
+    if (refusal !== undefined) throw new ProtocolError(ErrorCode.authenticationFailed, refusal);
     const secrets = this.#context.agencySecrets;
     if (
       secrets !== undefined && !(await secretMatches(secrets.get(message.agency), message.secret))

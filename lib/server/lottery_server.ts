@@ -34,10 +34,32 @@ export interface LotteryServerOptions {
   agencySecrets?: ReadonlyMap<number, string>;
   /** Counters for the admin port; absent when it is off. */
   metrics?: ServerMetrics;
+  /** Set when agencies must authenticate over TLS: every hello on the plain
+   * port is refused with this reason (the echo health check still works). */
+  plainHelloRefusal?: string;
+}
+
+/** What the sessions read from and write to: a `Deno.TcpConn`, or a TLS
+ * socket adapted to it (lib/server/tls_listener.ts). */
+export interface ServerConn {
+  read(buffer: Uint8Array): Promise<number | null>;
+  write(bytes: Uint8Array): Promise<number>;
+  /** Half-close: what was written still arrives, then the peer reads the end. */
+  closeWrite(): Promise<void>;
+  close(): void;
+}
+
+/** Who the transport says the peer is. */
+export interface PeerIdentity {
+  /** The agency its verified client certificate names: a hello for any
+   * other agency is refused. */
+  certifiedAgency?: number;
+  /** Every hello on this connection is refused with this reason. */
+  helloRefusal?: string;
 }
 
 interface _Connection {
-  conn: Deno.TcpConn;
+  conn: ServerConn;
   ip: string;
   session: AgencySession | undefined;
   done: Promise<void>;
@@ -95,12 +117,23 @@ export class LotteryServer {
         });
         continue;
       }
-      this.#admit(conn);
+      conn.setNoDelay(true);
+      const refusal = this.#options.plainHelloRefusal;
+      this.serveConnection(
+        conn,
+        conn.remoteAddr.hostname,
+        refusal ? { helloRefusal: refusal } : {},
+      );
     }
   }
 
-  #admit(conn: Deno.TcpConn): void {
-    const ip = conn.remoteAddr.hostname;
+  /**
+   * Serves a connection accepted elsewhere (the TLS port) exactly as one of
+   * the plain port: same cap, idle timeout, sessions and shutdown.
+   * @param ip the peer's address, for the logs
+   * @param identity what the transport proved about the peer
+   */
+  serveConnection(conn: ServerConn, ip: string, identity: PeerIdentity = {}): void {
     if (
       this.#connections.size >= this.#options.connectionsMax ||
       this.#shutdown.signal.aborted
@@ -116,7 +149,6 @@ export class LotteryServer {
       _refuseAndClose(conn, code, text);
       return;
     }
-    conn.setNoDelay(true);
     const entry: _Connection = {
       conn,
       ip,
@@ -124,10 +156,15 @@ export class LotteryServer {
       done: Promise.resolve(),
     };
     this.#connections.add(entry);
-    entry.done = this.#serve(entry).finally(() => this.#connections.delete(entry));
+    entry.done = this.#serve(entry, _helloGate(identity)).finally(() =>
+      this.#connections.delete(entry)
+    );
   }
 
-  async #serve(entry: _Connection): Promise<void> {
+  async #serve(
+    entry: _Connection,
+    helloGate: ((agency: number) => string | undefined) | undefined,
+  ): Promise<void> {
     const { conn, ip } = entry;
     const idle = new IdleTimer(this.#options.idleTimeoutMs, () => {
       this.#logger.warning("idle_timeout", "fail", {
@@ -158,6 +195,7 @@ export class LotteryServer {
           claims: this.#claims,
           close: () => _closeQuietly(conn),
           metrics: this.#options.metrics,
+          helloGate,
           touchIdle: () => idle.touch(),
           pauseIdle: () => idle.pause(),
           resumeIdle: () => idle.resume(),
@@ -224,7 +262,7 @@ export class LotteryServer {
  * written, or after ERROR_REPLY_WAIT_MS at most (a peer that reads nothing
  * would otherwise hold the write, and the close behind it, for ever).
  */
-function _refuseAndClose(conn: Deno.TcpConn, code: ErrorCode, text: string): void {
+function _refuseAndClose(conn: ServerConn, code: ErrorCode, text: string): void {
   const closeAnyway = setTimeout(() => _closeQuietly(conn), ERROR_REPLY_WAIT_MS);
   writeAll(conn, encodeMessage({ type: MessageType.error, code, text }))
     .catch(() => {})
@@ -232,6 +270,17 @@ function _refuseAndClose(conn: Deno.TcpConn, code: ErrorCode, text: string): voi
       clearTimeout(closeAnyway);
       _closeQuietly(conn);
     });
+}
+
+/** The check a hello must pass on a connection with this identity. */
+function _helloGate(identity: PeerIdentity): ((agency: number) => string | undefined) | undefined {
+  const { certifiedAgency, helloRefusal } = identity;
+  if (helloRefusal !== undefined) return () => helloRefusal;
+  if (certifiedAgency === undefined) return undefined;
+  return (agency) =>
+    agency === certifiedAgency
+      ? undefined
+      : `the client certificate names agency ${certifiedAgency}, not ${agency}`;
 }
 
 function _closeQuietly(resource: { close(): void }): void {

@@ -11,6 +11,8 @@ import { formatAgencyRow } from "../../lib/bet/bet_csv.ts";
 import { generateAgencyBets } from "../../lib/dev/bet_generator.ts";
 import type { ClientMode } from "../../lib/config/client_config.ts";
 import { COMPOSE_DEFAULTS } from "../../lib/containers/compose_document.ts";
+import type { CredentialChoice } from "../../lib/containers/credentials.ts";
+import { makeDevCredentials } from "../../lib/dev/dev_credentials.ts";
 import {
   buildImage,
   dockerEngineStatus,
@@ -144,6 +146,8 @@ export interface ProjectSpec {
   clientConfig?: (config: Record<string, Record<string, unknown>>) => void;
   /** Changes to server.ini's [DEFAULT] section. */
   serverConfig?: (section: Record<string, string>) => void;
+  /** Credentials to make (deno task certs) and hand out with compose secrets. */
+  credentials?: Omit<CredentialChoice, "dir">;
 }
 
 /** A compose project with its own directory, names and network. */
@@ -301,6 +305,18 @@ async function _writeData(
   return firstBets;
 }
 
+/** Makes credentials readable by the containers' uid 1993: compose, unlike
+ * swarm, mounts secret files as they are on the host (docs/DEPLOY.md). */
+async function _writeCredentials(dir: string, agencies: number): Promise<string> {
+  const credentials = `${dir}/credentials`;
+  await makeDevCredentials({ dir: credentials, agencies, serverNames: ["server"], days: 1 });
+  await Deno.chmod(credentials, 0o755);
+  for await (const entry of Deno.readDir(credentials)) {
+    await Deno.chmod(`${credentials}/${entry.name}`, 0o644);
+  }
+  return credentials;
+}
+
 /**
  * Runs `body` with a project written to a temporary directory: config copied
  * from the repository (then adjusted), generated data, a compose file from
@@ -317,6 +333,9 @@ export async function withProject(
   const deploy = async (agencies: readonly AgencySpec[], seed: number) => {
     const exampleBets = await _writeData(dir, agencies, seed);
     const drawId = newDrawId();
+    const credentials = spec.credentials === undefined
+      ? undefined
+      : { dir: await _writeCredentials(dir, agencies.length), ...spec.credentials };
     await Deno.writeTextFile(
       `${dir}/docker-compose.yaml`,
       renderCompose({
@@ -332,6 +351,7 @@ export async function withProject(
         drawId,
         // Projects run in parallel: each gets a free host port for its admin port.
         adminHostPort: 0,
+        credentials,
       }),
     );
     return drawId;

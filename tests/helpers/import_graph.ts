@@ -15,6 +15,7 @@ export interface ImportEdge {
  * `bench` the benchmark. Product folders never import dev/.
  */
 const _DEV_MAY_IMPORT = [
+  "containers",
   "admin",
   "server",
   "store",
@@ -39,7 +40,7 @@ export const LAYER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   admin: ["server", "store", "protocol", "config", "runtime", "limits"],
   dev: _DEV_MAY_IMPORT,
   bench: ["dev", ..._DEV_MAY_IMPORT],
-  entry: ["dev", "containers", ..._DEV_MAY_IMPORT],
+  entry: ["dev", ..._DEV_MAY_IMPORT],
 };
 
 const _SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.\.?\/[^"']+)["']/g;
