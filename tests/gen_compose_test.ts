@@ -183,7 +183,7 @@ Deno.test("gen_compose.ts stamps a new draw id into every file it writes, or the
       assert.equal(result.code, 0, result.stderr);
       const document = YAML.parse(await Deno.readTextFile(`${dir}/c.yaml`), { version: "1.1" });
       const drawId = document.services.server.environment.DRAW_ID as string;
-      assert.match(result.stdout, new RegExp(`draw ${drawId}\\)`));
+      assert.match(result.stdout, new RegExp(`draw ${drawId},`));
       drawIds.push(drawId);
     }
     assert.match(drawIds[0]!, /^\d{8}-\d{6}-[0-9a-f]{4}$/);
@@ -219,7 +219,15 @@ Deno.test("parseComposeArgs() turns --credentials into secrets and TLS, --plain 
 Deno.test("gen_compose.ts --target swarm writes absolute paths, versioned configs and the stack's name", async () => {
   await withTempDir(async (dir) => {
     await writeProject(dir, 2);
-    const result = await runScript(dir, ["2", "--target", "swarm", "--stack", "lot"]);
+    const result = await runScript(dir, [
+      "2",
+      "--target",
+      "swarm",
+      "--stack",
+      "lot",
+      "--draw",
+      "d1",
+    ]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /wrote docker-stack\.yaml: stack lot, server \+ 2 agencies/);
     const text = await Deno.readTextFile(`${dir}/docker-stack.yaml`);
@@ -230,11 +238,19 @@ Deno.test("gen_compose.ts --target swarm writes absolute paths, versioned config
     assert.match(document.configs.server_ini.name, /^lot_server_ini_[0-9a-f]{10}$/);
     assert.equal(document["x-tp0"].stack, "lot");
     // The same content, the same name; a changed file, a new one.
-    const again = await runScript(dir, ["2", "--target", "swarm", "--stack", "lot"]);
+    const again = await runScript(dir, [
+      "2",
+      "--target",
+      "swarm",
+      "--stack",
+      "lot",
+      "--draw",
+      "d1",
+    ]);
     assert.equal(again.code, 0);
     assert.equal(await Deno.readTextFile(`${dir}/docker-stack.yaml`), text);
     await Deno.writeTextFile(`${dir}/config/server.ini`, "[DEFAULT]\nLOGGING_LEVEL = DEBUG\n");
-    await runScript(dir, ["2", "--target", "swarm", "--stack", "lot"]);
+    await runScript(dir, ["2", "--target", "swarm", "--stack", "lot", "--draw", "d1"]);
     const changed = YAML.parse(await Deno.readTextFile(`${dir}/docker-stack.yaml`), {
       version: "1.1",
     });

@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { localBetsPath } from "./helpers/storage.ts";
 import { hasWon } from "../lib/bet/bet.ts";
 import { loadBets } from "../lib/store/bet_store.ts";
 import {
@@ -87,9 +88,9 @@ async function storedPerAgency(storage: string): Promise<Map<number, [number, nu
 
 Deno.test("agencies on the TLS port verify the server and get their winners; the plain port still echoes", async () => {
   await withSetup(async (setup) => {
-    const storage = `${setup.dir}/bets.csv`;
+    const storage = localBetsPath(setup.dir);
     const server = await startLocalServer({
-      STORAGE: storage,
+      STORAGE_DIR: setup.dir,
       AGENCIES: "2",
       ...serverTlsEnv(setup.credentials, false),
     });
@@ -127,9 +128,9 @@ Deno.test("an agency whose CA did not sign the server's certificate refuses it a
   await withSetup(async (setup) => {
     const other = `${setup.dir}/other`;
     await makeDevCredentials({ dir: other, agencies: 0, serverNames: ["127.0.0.1"], days: 1 });
-    const storage = `${setup.dir}/bets.csv`;
+    const storage = localBetsPath(setup.dir);
     const server = await startLocalServer({
-      STORAGE: storage,
+      STORAGE_DIR: setup.dir,
       AGENCIES: "1",
       ...serverTlsEnv(setup.credentials, false),
     });
@@ -156,9 +157,9 @@ Deno.test("an agency whose CA did not sign the server's certificate refuses it a
 
 Deno.test("with TLS_CLIENT_CA a certificate for agency 2 cannot say hello as agency 3, nor can no certificate", async () => {
   await withSetup(async (setup) => {
-    const storage = `${setup.dir}/bets.csv`;
+    const storage = localBetsPath(setup.dir);
     const server = await startLocalServer({
-      STORAGE: storage,
+      STORAGE_DIR: setup.dir,
       AGENCIES: "3",
       ...serverTlsEnv(setup.credentials, true),
     });
@@ -172,7 +173,7 @@ Deno.test("with TLS_CLIENT_CA a certificate for agency 2 cannot say hello as age
       const impostor = await runLocalClient(clientEnv(setup, 3, tlsPort, certOf(2)));
       assert.equal(impostor.code, 1, impostor.lines.join("\n"));
       assert.match(
-        linesOf(impostor.lines, "upload", "fail")[0] ?? "",
+        linesOf(impostor.lines, "carga_finalizada", "fail")[0] ?? "",
         /authenticationFailed: the client certificate names agency 2, not 3/,
       );
       const anonymous = await runLocalClient(
@@ -204,10 +205,10 @@ Deno.test("with TLS_CLIENT_CA a certificate for agency 2 cannot say hello as age
 
 Deno.test("a hello secret from CLI_SECRET_FILE crosses only TLS, and no log line holds it", async () => {
   await withSetup(async (setup) => {
-    const storage = `${setup.dir}/bets.csv`;
+    const storage = localBetsPath(setup.dir);
     const secretsFile = `${setup.credentials}/${CREDENTIAL_FILES.serverSecrets}`;
     const server = await startLocalServer({
-      STORAGE: storage,
+      STORAGE_DIR: setup.dir,
       AGENCIES: "1",
       SECRETS_FILE: secretsFile,
       LOGGING_LEVEL: "DEBUG",
@@ -233,7 +234,7 @@ Deno.test("a hello secret from CLI_SECRET_FILE crosses only TLS, and no log line
     }
     assert.equal(plain.code, 1, plain.lines.join("\n"));
     assert.match(
-      linesOf(plain.lines, "upload", "fail")[0] ?? "",
+      linesOf(plain.lines, "carga_finalizada", "fail")[0] ?? "",
       /authenticationFailed: agencies with secrets say hello on the TLS port only/,
     );
     assert.equal(tls.code, 0, tls.lines.join("\n"));

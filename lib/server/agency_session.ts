@@ -60,6 +60,10 @@ export class AgencySession implements AgencyHolder {
   #settled: PromiseWithResolvers<void> | undefined;
   #sending: Promise<void> = Promise.resolve();
   #outbox: Uint8Array[] = [];
+  /** The last batch answer handed to the sender: answers go out in the order
+   * their batches were read, whatever order they settle in (a refusal of a
+   * later batch never overtakes the storeFailed of an earlier one). */
+  #answered: Promise<void> = Promise.resolve();
   #flush: Promise<void> | undefined;
   /** Set when a newer connection took the agency over: nothing more is stored. */
   #fenced = false;
@@ -98,7 +102,7 @@ export class AgencySession implements AgencyHolder {
           message = decodeMessage(frame);
         } catch (error) {
           if (error instanceof ProtocolError && error.batch !== undefined) {
-            this.#nack(error.batch.first, 0, error);
+            this.#answer(this.#nackFor(error.batch.first, 0, error));
             continue;
           }
           throw error;
@@ -236,7 +240,7 @@ export class AgencySession implements AgencyHolder {
   async #batch(body: Uint8Array): Promise<void> {
     const { first, count } = readBatchHeader(body);
     const refuse = (code: ErrorCode, text: string) =>
-      this.#nack(first, count, new ProtocolError(code, text));
+      this.#answer(this.#nackFor(first, count, new ProtocolError(code, text)));
     if (this.#context.shutdown.aborted) {
       // Refuse after the batches already at the store are answered, so the
       // agency reads their acks before this refusal sends it elsewhere.
@@ -248,7 +252,7 @@ export class AgencySession implements AgencyHolder {
       rows = scanBatch(body, this.#agency, dateNumber(new Date())).rows;
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      return this.#nack(first, count, error);
+      return this.#answer(this.#nackFor(first, count, error));
     }
     // Keep the body past the store only for the DEBUG per-bet lines.
     const debugBody = this.#context.logger.enabled("DEBUG") ? body.slice() : undefined;
@@ -260,22 +264,35 @@ export class AgencySession implements AgencyHolder {
       return refuse(ErrorCode.superseded, "a newer connection of this agency took over");
     }
     this.#inFlight += 1;
-    this.#context.lottery.storeBatch(this.#agency, first, rows)
-      .then((result) => {
+    const answer = this.#context.lottery.storeBatch(this.#agency, first, rows)
+      .then((result): Message => {
         this.#logStored(first, debugBody, count, result.duplicate);
         if (result.duplicate) this.#context.metrics?.batchDuplicate();
-        // A lost ack is no store failure: the batch is stored, a resend is a duplicate.
-        return this.#send({ type: MessageType.batchAck, first, count }).catch(() => {});
-      }, (error) => {
+        return { type: MessageType.batchAck, first, count };
+      }, (error): Message => {
         const protocolError = error instanceof ProtocolError
           ? error
           : new ProtocolError(ErrorCode.storeFailed, (error as Error).message);
-        this.#nack(first, count, protocolError);
+        return this.#nackFor(first, count, protocolError);
       })
       .finally(() => {
         this.#inFlight -= 1;
         this.#settled?.resolve();
       });
+    this.#answer(answer);
+  }
+
+  /**
+   * Hands a batch's answer to the sender once every earlier batch's answer
+   * was. A lost ack is no store failure: the batch is stored, a resend of it
+   * is a duplicate.
+   */
+  #answer(answer: Message | Promise<Message>): void {
+    const before = this.#answered;
+    this.#answered = Promise.resolve(answer).then(async (message) => {
+      await before;
+      this.#send(message).catch(() => {});
+    });
   }
 
   #logStored(
@@ -302,7 +319,8 @@ export class AgencySession implements AgencyHolder {
     }
   }
 
-  #nack(first: number, count: number, error: ProtocolError): void {
+  /** Logs and counts a refused batch; returns its nack. */
+  #nackFor(first: number, count: number, error: ProtocolError): Message {
     this.#context.metrics?.batchRefused(this.#agency, error.code, error.message);
     const expected = this.#context.lottery.acceptedBets(this.#agency);
     this.#context.logger.warning("apuesta_recibida", "fail", {
@@ -313,7 +331,7 @@ export class AgencySession implements AgencyHolder {
       code: errorCodeName(error.code),
       error: error.message,
     });
-    this.#send({
+    return {
       type: MessageType.batchNack,
       first,
       count,
@@ -322,7 +340,7 @@ export class AgencySession implements AgencyHolder {
       field: error.batch?.field ?? "",
       reason: error.message,
       expected,
-    }).catch(() => {});
+    };
   }
 
   async #finished(total: number): Promise<void> {
@@ -419,6 +437,7 @@ export class AgencySession implements AgencyHolder {
 
   async #allSettled(): Promise<void> {
     while (this.#inFlight > 0) await this.#oneSettled();
+    await this.#answered;
     await this.#sending;
   }
 }

@@ -253,7 +253,7 @@ export async function deployStack(file: string, ...flags: string[]): Promise<str
   return lines;
 }
 
-/** The stack's bets file, copied out of its volume with a throw-away busybox. */
+/** The stack's bets file (of its one draw), copied out of its volume with a throw-away busybox. */
 export async function readStoredBets(stack: string, into: string): Promise<string> {
   const result = await _docker([
     "run",
@@ -263,8 +263,9 @@ export async function readStoredBets(stack: string, into: string): Promise<strin
     "--volume",
     `${stack}_${STACK_STORAGE_VOLUME_KEY}:/s:ro`,
     BUSYBOX_IMAGE,
-    "cat",
-    "/s/bets.csv",
+    "sh",
+    "-c",
+    "cat /s/draws/*/bets.csv",
   ]);
   await Deno.writeTextFile(into, result.stdout);
   return into;

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { BufferedReader } from "../lib/protocol/buffered_reader.ts";
+import { decodeMessage, encodeMessage, type Message } from "../lib/protocol/message_codec.ts";
+import {
+  ErrorCode,
+  FRAME_HEADER_BYTES,
+  MessageType,
+  ProtocolError,
+} from "../lib/protocol/protocol.ts";
+import { Logger } from "../lib/runtime/log.ts";
+import { AgencyClaims } from "../lib/server/agency_claims.ts";
+import { AgencySession } from "../lib/server/agency_session.ts";
+import type { Lottery } from "../lib/server/lottery.ts";
+import type { AppendResult } from "../lib/store/bet_store.ts";
+import { makeBets } from "./helpers/bets.ts";
+import { ChunkedSource, joinBytes } from "./helpers/byte_io.ts";
+
+/** Every frame written to the sink, decoded, in write order. */
+class FrameSink {
+  readonly #bytes: Uint8Array[] = [];
+
+  write(bytes: Uint8Array): Promise<number> {
+    this.#bytes.push(bytes.slice());
+    return Promise.resolve(bytes.length);
+  }
+
+  messages(): Message[] {
+    const all = joinBytes(this.#bytes);
+    const messages: Message[] = [];
+    for (let at = 0; at < all.length;) {
+      const length = new DataView(all.buffer, all.byteOffset + at).getUint32(3);
+      const body = all.subarray(at + FRAME_HEADER_BYTES, at + FRAME_HEADER_BYTES + length);
+      messages.push(decodeMessage({ type: all[at + 2]!, body }));
+      at += FRAME_HEADER_BYTES + length;
+    }
+    return messages;
+  }
+}
+
+Deno.test("AgencySession answers batches in the order it read them, even when a later one settles first", async () => {
+  const wire = makeBets(1, 10).map(({ agency: _, ...bet }) => bet);
+  const input = joinBytes([
+    encodeMessage({ type: MessageType.hello, agency: 1 }),
+    encodeMessage({ type: MessageType.batch, first: 0, bets: wire.slice(0, 5) }),
+    encodeMessage({ type: MessageType.batch, first: 9, bets: wire.slice(9) }),
+  ]);
+  // The first batch waits at the store; the second is refused at once.
+  const stored = Promise.withResolvers<AppendResult>();
+  const secondAsked = Promise.withResolvers<void>();
+  const lottery = {
+    agencies: 1,
+    drawId: "test-draw",
+    storedBets: () => 0,
+    acceptedBets: () => 5,
+    storedDigest: () => 0,
+    checkpoints: () => [],
+    storeRoom: () => undefined,
+    storeBatch: (_agency: number, first: number) => {
+      if (first === 0) return stored.promise;
+      secondAsked.resolve();
+      return Promise.reject(
+        new ProtocolError(ErrorCode.positionMismatch, "5 expected", {
+          first,
+          betIndex: 0,
+          field: "",
+        }),
+      );
+    },
+  } as unknown as Lottery;
+  const sink = new FrameSink();
+  const session = new AgencySession(new BufferedReader(new ChunkedSource(input, 1 << 16)), sink, {
+    lottery,
+    logger: new Logger("CRITICAL", () => {}),
+    frameBytesMax: 1 << 16,
+    shutdown: new AbortController().signal,
+    agencySecrets: undefined,
+    claims: new AgencyClaims(),
+    close: () => {},
+    metrics: undefined,
+    helloGate: undefined,
+    touchIdle: () => {},
+    pauseIdle: () => {},
+    resumeIdle: () => {},
+  });
+  const running = session.run();
+  // The second batch is refused; once every microtask of that ran (a
+  // macrotask boundary), the first one is stored.
+  await secondAsked.promise;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  stored.resolve({ duplicate: false });
+  await running;
+  assert.deepEqual(sink.messages().map((message) => message.type), [
+    MessageType.helloAck,
+    MessageType.batchAck,
+    MessageType.batchNack,
+  ]);
+});
