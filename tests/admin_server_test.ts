@@ -25,6 +25,7 @@ const _READER: CentralReader = {
   connectionsOpen: () => 0,
   queuedBytes: () => 0,
   syncStats: () => ({ syncs: 0, batches: 0 }),
+  drawId: "test-draw",
 };
 
 /** Runs `body` against an admin port on a free port; closes it after. */
@@ -238,8 +239,8 @@ Deno.test("/metrics counts what a real central did: stored, duplicate and refuse
         assert.equal(value('tp0_batches_refused_total{code="invalidBet"}'), 1);
         assert.equal(value("tp0_received_bytes_total"), bytesSent);
         assert.equal(value("tp0_received_frames_total"), framesSent);
-        assert.equal(value('tp0_draw_state{state="drawn"}'), 1);
-        assert.equal(value('tp0_draw_state{state="open"}'), 0);
+        assert.equal(value('tp0_draw_state{state="drawn",draw_id="test-draw"}'), 1);
+        assert.equal(value('tp0_draw_state{state="open",draw_id="test-draw"}'), 0);
         assert.equal(value("tp0_winners_answers_total"), 2);
         assert.equal(value("tp0_agencies_finished"), 2);
         const commits = value("tp0_store_group_commits_total");

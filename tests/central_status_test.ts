@@ -18,6 +18,7 @@ function fakeReader(bets: number[], finished: number[] = []): CentralReader {
     connectionsOpen: () => 2,
     queuedBytes: () => 512,
     syncStats: () => ({ syncs: 3, batches: 9 }),
+    drawId: "test-draw",
   };
 }
 
@@ -115,6 +116,7 @@ Deno.test("statusSnapshot() totals the store, the server and the counters, and s
   assert.equal(snapshot.phase, "ready");
   assert.equal(snapshot.lotteryPort, 4000);
   assert.deepEqual(snapshot.draw, {
+    id: "test-draw",
     state: "drawn",
     at: "2026-01-02T03:04:05.000Z",
     agencies: 2,

@@ -176,6 +176,7 @@ Deno.test({
       connectionsOpen: () => agencies,
       queuedBytes: () => 0,
       syncStats: () => ({ syncs: 1, batches: 1 }),
+      drawId: "test-draw",
     };
     const state = new AdminState(new ServerMetrics(), Date.now());
     state.attach(reader);

@@ -13,6 +13,8 @@ import { type ThroughputPoint, ThroughputSampler } from "./throughput_sampler.ts
 export interface CentralReader {
   /** Agencies taking part (AGENCIES). */
   readonly agencies: number;
+  /** The draw (DRAW_ID) the store belongs to. */
+  readonly drawId: string;
   betCount(agency: number): number;
   /** Finished agencies with the total each declared. */
   finishedAgencies(): ReadonlyMap<number, number>;
@@ -27,6 +29,7 @@ export interface CentralReader {
 export function readerOf(central: Central): CentralReader {
   return {
     agencies: central.lottery.agencies,
+    drawId: central.lottery.drawId,
     betCount: (agency) => central.store.storedBets(agency),
     finishedAgencies: () => central.store.finishedAgencies(),
     connectionsOpen: () => central.server.connectionCount,
@@ -127,6 +130,8 @@ export interface StatusSnapshot {
   startedAt: string;
   lotteryPort: number | null;
   draw: {
+    /** DRAW_ID; null before the store is restored. */
+    id: string | null;
     state: "open" | "drawn" | "unknown";
     /** When the draw happened in this process; null before, or when restored drawn. */
     at: string | null;
@@ -259,6 +264,7 @@ export function statusSnapshot(
     startedAt: new Date(state.startedAtMs).toISOString(),
     lotteryPort: state.lotteryPort ?? null,
     draw: {
+      id: reader?.drawId ?? null,
       state: reader === undefined ? "unknown" : drawn ? "drawn" : "open",
       at: metrics.drawAtMs === undefined ? null : new Date(metrics.drawAtMs).toISOString(),
       agencies,

@@ -108,9 +108,12 @@ export function renderMetrics(state: AdminState, process: ProcessFacts): string 
     .gauge("tp0_agencies_finished", "Agencies whose finished is durable", [
       { value: finished.size },
     ])
-    .gauge("tp0_draw_state", "The draw's state: 1 for the current one", [
-      { labels: { state: "open" }, value: reader !== undefined && !drawn ? 1 : 0 },
-      { labels: { state: "drawn" }, value: drawn ? 1 : 0 },
+    .gauge("tp0_draw_state", "The draw's state: 1 for the current one; draw_id is DRAW_ID", [
+      {
+        labels: { state: "open", draw_id: reader?.drawId ?? "" },
+        value: reader !== undefined && !drawn ? 1 : 0,
+      },
+      { labels: { state: "drawn", draw_id: reader?.drawId ?? "" }, value: drawn ? 1 : 0 },
     ])
     .gauge(
       "tp0_draw_timestamp_seconds",
