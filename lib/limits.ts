@@ -87,10 +87,13 @@ export const STORE_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
  * buffers, all connections together: a reader reserves from it before it
  * grows for a frame (or echo line) larger than its buffer, and waits while it
  * is spent (TCP backpressure), then shrinks back and releases once the frame
- * is consumed. Honest agencies send 8 KiB frames and never reserve. Without
- * it, 1,020 peers parking 1 MiB frames took the server to 1.1 GB RSS; 32 MiB
- * is still 32 maximal frames read at once. */
-export const READ_BUFFERS_BYTES_MAX = 32 * 1024 * 1024;
+ * is consumed. Honest agencies send 8 KiB frames (CLIENT_FRAME_BYTES_MAX) and
+ * never reserve. Without it, 1,020 peers parking 1 MiB frames took the server
+ * to 1.1 GB RSS, kept after they left; with 8 MiB (8 maximal frames read at
+ * once), 1,024 such peers peak at 84-85 MiB and leave 90-92 MiB (45 MiB at
+ * start; tests/faults/parked_frames_and_shutdown_test.ts). 32 MiB peaked at
+ * 108 MiB and left 117-120 MiB: what the collector has not taken back yet. */
+export const READ_BUFFERS_BYTES_MAX = 8 * 1024 * 1024;
 
 /** Highest agency number; agency ids travel as u32 but AGENCIES caps them. */
 export const AGENCIES_MAX = 100_000;

@@ -13,7 +13,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
 } from "./protocol.ts";
-import type { ReadBudget } from "./read_budget.ts";
+import { ReadBudget } from "./read_budget.ts";
 
 /** What the reader reads from: a `Deno.Conn` or a test double. */
 export interface ByteSource {
@@ -58,13 +58,16 @@ export class BufferedReader {
   /**
    * Gives back the budget this reader holds and cancels a reservation it
    * waits for; later reads fail with Interrupted. Safe to call twice.
+   * @param recycle the last frame's view is done with: its buffer may serve
+   *   another reader (the server passes true once the session ended)
    */
-  close(): void {
+  close(recycle = false): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#pending !== undefined) {
       this.#budget?.cancel(this.#pending, new Deno.errors.Interrupted("reader closed"));
     }
+    if (recycle) this.#recycle();
     this.#giveBack();
     this.#buffer = new Uint8Array(0);
     this.#start = this.#end = 0;
@@ -84,8 +87,14 @@ export class BufferedReader {
     small.set(this.#buffer.subarray(this.#start, this.#end));
     this.#end = this.#buffered;
     this.#start = 0;
+    this.#recycle();
     this.#buffer = small;
     this.#giveBack();
+  }
+
+  /** Hands a grown buffer, no longer read from, to the budget's spares. */
+  #recycle(): void {
+    if (this.#buffer.length > _CHUNK_BYTES) this.#budget?.recycle(this.#buffer);
   }
 
   async #reserve(bytes: number): Promise<void> {
@@ -118,11 +127,18 @@ export class BufferedReader {
     }
     if (this.#buffer.length - this.#end < wantBytes) {
       // Doubling keeps long lines and large frames linear; callers cap both.
-      const size = Math.max(this.#end + wantBytes, 2 * this.#buffer.length);
-      await this.#reserve(size - Math.max(this.#buffer.length, _CHUNK_BYTES));
-      if (this.#closed) throw new Deno.errors.Interrupted("reader closed");
-      const grown = new Uint8Array(size);
+      let size = Math.max(this.#end + wantBytes, 2 * this.#buffer.length);
+      let grown: Uint8Array<ArrayBuffer>;
+      if (this.#budget === undefined) {
+        grown = new Uint8Array(size);
+      } else {
+        size = ReadBudget.grownSize(size);
+        await this.#reserve(size - Math.max(this.#buffer.length, _CHUNK_BYTES));
+        if (this.#closed) throw new Deno.errors.Interrupted("reader closed");
+        grown = this.#budget.allocate(size);
+      }
       grown.set(this.#buffer.subarray(0, this.#end));
+      this.#recycle();
       this.#buffer = grown;
     }
     const count = await this.#source.read(this.#buffer.subarray(this.#end));

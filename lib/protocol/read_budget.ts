@@ -6,6 +6,10 @@
  * Past the budget a reader waits (and so reads nothing: TCP backpressure).
  */
 
+/** Grown buffers above this size are rounded up to a multiple of it, so
+ * frames of about one size share {@link ReadBudget.allocate}'s spares. */
+const _SPARE_ROUND_BYTES = 256 * 1024;
+
 /** Bytes reserved and readers waiting, for logs and tests. */
 export interface ReadBudgetUsage {
   reservedBytes: number;
@@ -24,19 +28,29 @@ export class ReadBudget {
   readonly #bytesMax: number;
   #reservedBytes = 0;
   readonly #waiters: _Waiter[] = [];
+  readonly #onSpent: (spent: boolean, usage: ReadBudgetUsage) => void;
+  /** Grown buffers given back, oldest first; together at most #bytesMax. */
+  readonly #spares: Uint8Array<ArrayBuffer>[] = [];
+  #spareBytes = 0;
 
   /**
    * @param bytesMax bytes that may be reserved at once; a single reservation
    *   larger than it is granted when nothing else is reserved
+   * @param onSpent called when a first reservation has to wait (true) and
+   *   when the last waiting one is granted or withdrawn (false), for a log line
    * @throws {RangeError} when bytesMax is not a positive whole number
    */
-  constructor(bytesMax: number) {
+  constructor(
+    bytesMax: number,
+    onSpent: (spent: boolean, usage: ReadBudgetUsage) => void = () => {},
+  ) {
     if (!Number.isSafeInteger(bytesMax) || bytesMax <= 0) {
       throw new RangeError(
         `Cannot create a read budget of ${bytesMax} bytes: not a positive whole number`,
       );
     }
     this.#bytesMax = bytesMax;
+    this.#onSpent = onSpent;
   }
 
   /** Bytes reserved now and reservations waiting. */
@@ -56,6 +70,7 @@ export class ReadBudget {
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     this.#waiters.push({ bytes, promise, resolve, reject });
+    if (this.#waiters.length === 1) this.#onSpent(true, this.usage);
     return promise;
   }
 
@@ -66,6 +81,11 @@ export class ReadBudget {
       throw new RangeError(`Cannot release ${bytes} bytes: more than were reserved`);
     }
     this.#grant();
+    if (this.#reservedBytes === 0) {
+      // Nobody reads a large frame: the spares go back to the collector.
+      this.#spares.length = 0;
+      this.#spareBytes = 0;
+    }
   }
 
   /**
@@ -77,7 +97,43 @@ export class ReadBudget {
     if (index === -1) return;
     const [waiter] = this.#waiters.splice(index, 1);
     waiter!.reject(error);
-    this.#grant();
+    if (this.#waiters.length === 0) this.#onSpent(false, this.usage);
+    else this.#grant();
+  }
+
+  /**
+   * The size a reader grows its buffer to when it needs `bytes`: above
+   * 256 KiB, rounded up to a multiple of it.
+   */
+  static grownSize(bytes: number): number {
+    if (bytes <= _SPARE_ROUND_BYTES) return bytes;
+    return Math.ceil(bytes / _SPARE_ROUND_BYTES) * _SPARE_ROUND_BYTES;
+  }
+
+  /**
+   * A buffer of exactly `bytes` (a size from {@link grownSize}): a spare one
+   * given back by {@link recycle}, else a new one. Its old contents remain.
+   */
+  allocate(bytes: number): Uint8Array<ArrayBuffer> {
+    const index = this.#spares.findIndex((spare) => spare.length === bytes);
+    if (index === -1) return new Uint8Array(bytes);
+    const [spare] = this.#spares.splice(index, 1);
+    this.#spareBytes -= bytes;
+    return spare!;
+  }
+
+  /**
+   * Keeps a grown buffer nobody uses any more for the next {@link allocate},
+   * so readers taking turns at the budget reuse a few buffers instead of
+   * leaving one each to the garbage collector. The oldest spares go first
+   * when they would hold more than the budget; all go once nothing is
+   * reserved.
+   */
+  recycle(buffer: Uint8Array<ArrayBuffer>): void {
+    if (buffer.length > this.#bytesMax) return;
+    this.#spares.push(buffer);
+    this.#spareBytes += buffer.length;
+    while (this.#spareBytes > this.#bytesMax) this.#spareBytes -= this.#spares.shift()!.length;
   }
 
   #fits(bytes: number): boolean {
@@ -85,10 +141,12 @@ export class ReadBudget {
   }
 
   #grant(): void {
+    const waited = this.#waiters.length > 0;
     while (this.#waiters.length > 0 && this.#fits(this.#waiters[0]!.bytes)) {
       const waiter = this.#waiters.shift()!;
       this.#reservedBytes += waiter.bytes;
       waiter.resolve();
     }
+    if (waited && this.#waiters.length === 0) this.#onSpent(false, this.usage);
   }
 }

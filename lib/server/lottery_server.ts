@@ -56,7 +56,14 @@ export class LotteryServer {
   readonly #connections = new Set<_Connection>();
   readonly #claims = new AgencyClaims();
   /** Bytes all connections' readers may hold beyond their first buffers. */
-  readonly #readBudget = new ReadBudget(READ_BUFFERS_BYTES_MAX);
+  readonly #readBudget = new ReadBudget(READ_BUFFERS_BYTES_MAX, (spent, usage) => {
+    this.#logger.info("read_budget", spent ? "in_progress" : "success", {
+      reserved_bytes: usage.reservedBytes,
+      reason: spent
+        ? `large frames hold the ${READ_BUFFERS_BYTES_MAX}-byte read budget: their connections wait`
+        : "no connection waits for the read budget",
+    });
+  });
   #listener: Deno.TcpListener | undefined;
   #accepting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -195,7 +202,8 @@ export class LotteryServer {
     } finally {
       idle.stop();
       entry.quiet?.stop();
-      reader.close();
+      // The session ended: no view into the reader's buffer is in use.
+      reader.close(true);
       _closeQuietly(conn);
       if (entry.session?.agency) this.#options.metrics?.agencyDisconnected(entry.session.agency);
       this.#logger.info("close_connection", "success", {
