@@ -406,8 +406,8 @@ Deno.test("BufferedReader waits for the budget before growing, reads nothing mea
   budget.release(64 * 1024);
   assert.equal((await frame)?.body.length, 100_000);
   assert.ok(source.reads > readsWhileWaiting, "reading went on once granted");
-  reader.close();
-  assert.deepEqual(budget.usage, { reservedBytes: 0, waiting: 0 }, "close() gives it back");
+  reader.dispose();
+  assert.deepEqual(budget.usage, { reservedBytes: 0, waiting: 0 }, "dispose() gives it back");
 
   const blocked = new BufferedReader(new ChunkedSource(frameWithBody(100_000), 16 * 1024), budget);
   assert.equal(budget.reserve(64 * 1024), undefined);

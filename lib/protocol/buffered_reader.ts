@@ -28,7 +28,7 @@ const _CHUNK_BYTES = 16 * 1024;
 /** Reads frames and lines from a byte source. */
 export class BufferedReader {
   readonly #source: ByteSource;
-  #buffer = new Uint8Array(_CHUNK_BYTES);
+  #buffer: Uint8Array<ArrayBuffer>;
   #start = 0;
   #end = 0;
   /** The source said end of stream: later fills answer false without a read. */
@@ -48,6 +48,7 @@ export class BufferedReader {
   constructor(source: ByteSource, budget?: ReadBudget) {
     this.#source = source;
     this.#budget = budget;
+    this.#buffer = budget?.allocate(_CHUNK_BYTES) ?? new Uint8Array(_CHUNK_BYTES);
   }
 
   /** The buffer's size now, in bytes (it shrinks back after a large frame). */
@@ -56,18 +57,27 @@ export class BufferedReader {
   }
 
   /**
-   * Gives back the budget this reader holds and cancels a reservation it
-   * waits for; later reads fail with Interrupted. Safe to call twice.
-   * @param recycle the last frame's view is done with: its buffer may serve
-   *   another reader (the server passes true once the session ended)
+   * Cancels a reservation this reader waits for; later reads fail with
+   * Interrupted. Its buffer and budget stay until {@link dispose}: a read
+   * into the buffer may still be pending until the connection closes.
+   * Safe to call twice.
    */
-  close(recycle = false): void {
+  close(): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#pending !== undefined) {
       this.#budget?.cancel(this.#pending, new Deno.errors.Interrupted("reader closed"));
     }
-    if (recycle) this.#recycle();
+  }
+
+  /**
+   * Closes, gives back the budget and hands the buffer to the budget's
+   * spares. Only once the source is closed and no view into the buffer is
+   * in use (the server calls it when the connection's session ended).
+   */
+  dispose(): void {
+    this.close();
+    this.#recycle();
     this.#giveBack();
     this.#buffer = new Uint8Array(0);
     this.#start = this.#end = 0;
@@ -83,7 +93,7 @@ export class BufferedReader {
    * view handed out before is done with: callers read again only after. */
   #shrink(): void {
     if (this.#buffer.length <= _CHUNK_BYTES || this.#buffered > _CHUNK_BYTES) return;
-    const small = new Uint8Array(_CHUNK_BYTES);
+    const small = this.#budget?.allocate(_CHUNK_BYTES) ?? new Uint8Array(_CHUNK_BYTES);
     small.set(this.#buffer.subarray(this.#start, this.#end));
     this.#end = this.#buffered;
     this.#start = 0;
@@ -92,9 +102,9 @@ export class BufferedReader {
     this.#giveBack();
   }
 
-  /** Hands a grown buffer, no longer read from, to the budget's spares. */
+  /** Hands the buffer, no longer read from, to the budget's spares. */
   #recycle(): void {
-    if (this.#buffer.length > _CHUNK_BYTES) this.#budget?.recycle(this.#buffer);
+    if (this.#buffer.length >= _CHUNK_BYTES) this.#budget?.recycle(this.#buffer);
   }
 
   async #reserve(bytes: number): Promise<void> {
@@ -109,7 +119,6 @@ export class BufferedReader {
       }
     }
     this.#reservedBytes += bytes;
-    if (this.#closed) this.#giveBack();
   }
 
   get #buffered(): number {

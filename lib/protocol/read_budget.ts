@@ -10,6 +10,10 @@
  * frames of about one size share {@link ReadBudget.allocate}'s spares. */
 const _SPARE_ROUND_BYTES = 256 * 1024;
 
+/** First buffers (at most 256 KiB each) kept for new readers: a flood of
+ * connections reuses 64 of 16 KiB instead of leaving each to the collector. */
+const _SMALL_SPARES_BYTES_MAX = 1024 * 1024;
+
 /** Bytes reserved and readers waiting, for logs and tests. */
 export interface ReadBudgetUsage {
   reservedBytes: number;
@@ -32,6 +36,7 @@ export class ReadBudget {
   /** Grown buffers given back, oldest first; together at most #bytesMax. */
   readonly #spares: Uint8Array<ArrayBuffer>[] = [];
   #spareBytes = 0;
+  readonly #smallSpares: Uint8Array<ArrayBuffer>[] = [];
 
   /**
    * @param bytesMax bytes that may be reserved at once; a single reservation
@@ -82,7 +87,7 @@ export class ReadBudget {
     }
     this.#grant();
     if (this.#reservedBytes === 0) {
-      // Nobody reads a large frame: the spares go back to the collector.
+      // Nobody reads a large frame: the large spares go back to the collector.
       this.#spares.length = 0;
       this.#spareBytes = 0;
     }
@@ -115,6 +120,10 @@ export class ReadBudget {
    * given back by {@link recycle}, else a new one. Its old contents remain.
    */
   allocate(bytes: number): Uint8Array<ArrayBuffer> {
+    if (bytes <= _SPARE_ROUND_BYTES) {
+      const small = this.#smallSpares.findIndex((spare) => spare.length === bytes);
+      return small === -1 ? new Uint8Array(bytes) : this.#smallSpares.splice(small, 1)[0]!;
+    }
     const index = this.#spares.findIndex((spare) => spare.length === bytes);
     if (index === -1) return new Uint8Array(bytes);
     const [spare] = this.#spares.splice(index, 1);
@@ -126,10 +135,15 @@ export class ReadBudget {
    * Keeps a grown buffer nobody uses any more for the next {@link allocate},
    * so readers taking turns at the budget reuse a few buffers instead of
    * leaving one each to the garbage collector. The oldest spares go first
-   * when they would hold more than the budget; all go once nothing is
-   * reserved.
+   * when they would hold more than the budget; all large ones go once
+   * nothing is reserved. First buffers are kept up to 1 MiB.
    */
   recycle(buffer: Uint8Array<ArrayBuffer>): void {
+    if (buffer.length <= _SPARE_ROUND_BYTES) {
+      const smallBytes = this.#smallSpares.reduce((sum, spare) => sum + spare.length, 0);
+      if (smallBytes + buffer.length <= _SMALL_SPARES_BYTES_MAX) this.#smallSpares.push(buffer);
+      return;
+    }
     if (buffer.length > this.#bytesMax) return;
     this.#spares.push(buffer);
     this.#spareBytes += buffer.length;

@@ -202,9 +202,10 @@ export class LotteryServer {
     } finally {
       idle.stop();
       entry.quiet?.stop();
-      // The session ended: no view into the reader's buffer is in use.
-      reader.close(true);
       _closeQuietly(conn);
+      // The session ended and the connection is closed: no read into the
+      // reader's buffer is pending and no view into it is in use.
+      reader.dispose();
       if (entry.session?.agency) this.#options.metrics?.agencyDisconnected(entry.session.agency);
       this.#logger.info("close_connection", "success", {
         ip,
