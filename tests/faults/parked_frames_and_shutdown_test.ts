@@ -145,7 +145,9 @@ Deno.test("1,024 peers parking a frame one byte short of FRAME_BYTES_MAX keep se
           mib(peak)
         } MiB while parked (bound ${mib(_PEAK_RSS_BYTES_MAX)}), VmRSS ${
           mib(rssAfter)
-        } MiB after they closed (bound start + ${mib(_RSS_RETURN_BYTES_MAX)})`,
+        } MiB after they closed (bound start + ${mib(_RSS_RETURN_BYTES_MAX)}), after ${
+          Math.round(returnMs)
+        } ms of uploading`,
       );
       assert.ok(peak <= _PEAK_RSS_BYTES_MAX, `server peak RSS ${mib(peak)} MiB`);
       assert.ok(
