@@ -200,6 +200,14 @@ Deno.test("SIGTERM with only partial frames, idle, echo and winners-waiting peer
       );
       assert.equal(code, 0);
       assert.ok(exitMs < _SHUTDOWN_MS_MAX, `exited after ${Math.round(exitMs)} ms`);
+      const failures = server.lines.filter((line) => line.includes("result: fail"));
+      assert.deepEqual(failures, [], "a requested shutdown logs no fail line");
+      assert.ok(
+        server.lines.some((line) =>
+          isLine(line, "consulta_ganadores", "in_progress") && line.includes("reason: ")
+        ),
+        "the refused winners query is logged in_progress with a reason",
+      );
       const reply = await waiting.receive();
       assert.ok(
         reply.type === MessageType.error && reply.code === ErrorCode.shuttingDown,
@@ -208,14 +216,6 @@ Deno.test("SIGTERM with only partial frames, idle, echo and winners-waiting peer
       const batchReply = await partialBatch.receive();
       assert.ok(
         batchReply.type === MessageType.error && batchReply.code === ErrorCode.shuttingDown,
-      );
-      const failures = server.lines.filter((line) => line.includes("result: fail"));
-      assert.deepEqual(failures, [], "a requested shutdown logs no fail line");
-      assert.ok(
-        server.lines.some((line) =>
-          isLine(line, "consulta_ganadores", "in_progress") && line.includes("reason: ")
-        ),
-        "the refused winners query is logged in_progress with a reason",
       );
       assert.equal(server.lines.filter((line) => isLine(line, "close_connection")).length, 5);
       assert.ok(isLine(server.lines.at(-1)!, "shutdown"), "shutdown last");
