@@ -53,6 +53,13 @@ export const ERROR_REPLY_WAIT_MS = 1_000;
  * Docker's default `stop -t 10`, so the process exits before SIGKILL. */
 export const SHUTDOWN_GRACE_MS_DEFAULT = 5_000;
 
+/** At shutdown, an agency with no batch at the store is told shuttingDown
+ * and closed once no frame came from it for this long: an honest agency
+ * closes on the refusal first, a peer parking a partial frame or silent
+ * costs the shutdown this, not SHUTDOWN_GRACE. Long enough for frames
+ * already on the wire (a window of 64 × 8 KiB) to be read and refused. */
+export const SHUTDOWN_QUIET_MS = 100;
+
 /** Longest echo line the health check accepts before closing the session. */
 export const ECHO_LINE_BYTES_MAX = 64 * 1024;
 
@@ -75,6 +82,18 @@ export const STORE_WRITE_STAGING_BYTES = 1024 * 1024;
  * at 159-178 MB server RSS against 169-207 MB with 32 MiB, for about 10% less
  * throughput there (1.04-1.20 M bets/s against 1.08-1.34 M). */
 export const STORE_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
+
+/** Bytes the server's connection readers hold beyond their first 16 KiB
+ * buffers, all connections together: a reader reserves from it before it
+ * grows for a frame (or echo line) larger than its buffer, and waits while it
+ * is spent (TCP backpressure), then shrinks back and releases once the frame
+ * is consumed. Honest agencies send 8 KiB frames (CLIENT_FRAME_BYTES_MAX) and
+ * never reserve. Without it, 1,020 peers parking 1 MiB frames took the server
+ * to 1.1 GB RSS, kept after they left; with 8 MiB (8 maximal frames read at
+ * once), 1,024 such peers peak at 84-85 MiB and leave 90-92 MiB (45 MiB at
+ * start; tests/faults/parked_frames_and_shutdown_test.ts). 32 MiB peaked at
+ * 108 MiB and left 117-120 MiB: what the collector has not taken back yet. */
+export const READ_BUFFERS_BYTES_MAX = 8 * 1024 * 1024;
 
 /** Highest agency number; agency ids travel as u32 but AGENCIES caps them. */
 export const AGENCIES_MAX = 100_000;

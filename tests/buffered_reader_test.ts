@@ -12,6 +12,8 @@ import {
 } from "../lib/protocol/protocol.ts";
 import { ChunkedSource, joinBytes, OneReadSource, PartialSink } from "./helpers/byte_io.ts";
 import { protocolError } from "./helpers/protocol_errors.ts";
+import { afterMicrotasks, isPending } from "./helpers/promise_state.ts";
+import { ReadBudget } from "../lib/protocol/read_budget.ts";
 
 const _encoder = new TextEncoder();
 const _decoder = new TextDecoder();
@@ -366,4 +368,53 @@ Deno.test("writeChunks() writes chunks in order, gathering small ones into full 
   await t.step("a chunk larger than the buffer goes out alone", async () => {
     assert.deepEqual(await run([2, 9, 3], 8), [2, 9, 3]);
   });
+});
+
+Deno.test("BufferedReader shrinks back to its first buffer after a large frame and releases its budget", async () => {
+  const budget = new ReadBudget(FRAME_BYTES_MAX_DEFAULT);
+  const small = frameWithBody(100);
+  const reader = new BufferedReader(
+    new ChunkedSource(joinBytes([frameWithBody(200_000), small]), 64 * 1024),
+    budget,
+  );
+  const first = await reader.readFrameView(FRAME_BYTES_MAX_DEFAULT);
+  assert.equal(first?.body.length, 200_000);
+  const grownBytes = reader.bufferBytes;
+  assert.ok(grownBytes >= 200_000, `grown to ${grownBytes}`);
+  assert.equal(budget.usage.reservedBytes, grownBytes - 16 * 1024);
+  const second = await reader.readFrame(FRAME_BYTES_MAX_DEFAULT);
+  assert.equal(second?.body.length, 100);
+  assert.equal(reader.bufferBytes, 16 * 1024);
+  assert.equal(budget.usage.reservedBytes, 0);
+  // A frame that fits the first buffer reserves nothing.
+  assert.equal(await reader.readFrame(FRAME_BYTES_MAX_DEFAULT), null);
+  assert.equal(budget.usage.reservedBytes, 0);
+});
+
+Deno.test("BufferedReader waits for the budget before growing, reads nothing meanwhile, and close() withdraws the wait", async () => {
+  const budget = new ReadBudget(64 * 1024);
+  assert.equal(budget.reserve(64 * 1024), undefined, "another reader holds the whole budget");
+  const source = new ChunkedSource(frameWithBody(100_000), 16 * 1024);
+  const reader = new BufferedReader(source, budget);
+  const frame = reader.readFrame(FRAME_BYTES_MAX_DEFAULT);
+  await afterMicrotasks();
+  assert.ok(await isPending(frame));
+  const readsWhileWaiting = source.reads;
+  assert.equal(budget.usage.waiting, 1);
+  await afterMicrotasks();
+  assert.equal(source.reads, readsWhileWaiting, "no read while the budget is spent");
+  budget.release(64 * 1024);
+  assert.equal((await frame)?.body.length, 100_000);
+  assert.ok(source.reads > readsWhileWaiting, "reading went on once granted");
+  reader.dispose();
+  assert.deepEqual(budget.usage, { reservedBytes: 0, waiting: 0 }, "dispose() gives it back");
+
+  const blocked = new BufferedReader(new ChunkedSource(frameWithBody(100_000), 16 * 1024), budget);
+  assert.equal(budget.reserve(64 * 1024), undefined);
+  const waiting = blocked.readFrame(FRAME_BYTES_MAX_DEFAULT);
+  await afterMicrotasks();
+  assert.equal(budget.usage.waiting, 1);
+  blocked.close();
+  await assert.rejects(waiting, Deno.errors.Interrupted);
+  assert.deepEqual(budget.usage, { reservedBytes: 64 * 1024, waiting: 0 });
 });

@@ -13,6 +13,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
 } from "./protocol.ts";
+import { ReadBudget } from "./read_budget.ts";
 
 /** What the reader reads from: a `Deno.Conn` or a test double. */
 export interface ByteSource {
@@ -20,20 +21,104 @@ export interface ByteSource {
 }
 
 /** First buffer size: two 8 KiB batch frames; 1,000 idle agencies then hold
- * 16 MB, not 64. The buffer doubles when a frame or line needs more. */
+ * 16 MB, not 64. The buffer doubles when a frame or line needs more, and
+ * goes back to this size once what it holds fits again. */
 const _CHUNK_BYTES = 16 * 1024;
 
 /** Reads frames and lines from a byte source. */
 export class BufferedReader {
   readonly #source: ByteSource;
-  #buffer = new Uint8Array(_CHUNK_BYTES);
+  #buffer: Uint8Array<ArrayBuffer>;
   #start = 0;
   #end = 0;
   /** The source said end of stream: later fills answer false without a read. */
   #ended = false;
+  readonly #budget: ReadBudget | undefined;
+  /** Bytes of the budget this reader holds: its buffer's size above _CHUNK_BYTES. */
+  #reservedBytes = 0;
+  /** A reservation waiting for room in the budget. */
+  #pending: Promise<void> | undefined;
+  #closed = false;
 
-  constructor(source: ByteSource) {
+  /**
+   * @param source where the bytes come from
+   * @param budget shared by the readers of a server: growing the buffer past
+   *   its first size reserves from it first, and waits while it is spent
+   */
+  constructor(source: ByteSource, budget?: ReadBudget) {
     this.#source = source;
+    this.#budget = budget;
+    this.#buffer = budget?.allocate(_CHUNK_BYTES) ?? new Uint8Array(_CHUNK_BYTES);
+  }
+
+  /** The buffer's size now, in bytes (it shrinks back after a large frame). */
+  get bufferBytes(): number {
+    return this.#buffer.length;
+  }
+
+  /**
+   * Cancels a reservation this reader waits for; later reads fail with
+   * Interrupted. Its buffer and budget stay until {@link dispose}: a read
+   * into the buffer may still be pending until the connection closes.
+   * Safe to call twice.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#pending !== undefined) {
+      this.#budget?.cancel(this.#pending, new Deno.errors.Interrupted("reader closed"));
+    }
+  }
+
+  /**
+   * Closes, gives back the budget and hands the buffer to the budget's
+   * spares. Only once the source is closed and no view into the buffer is
+   * in use (the server calls it when the connection's session ended).
+   */
+  dispose(): void {
+    this.close();
+    this.#recycle();
+    this.#giveBack();
+    this.#buffer = new Uint8Array(0);
+    this.#start = this.#end = 0;
+  }
+
+  #giveBack(): void {
+    if (this.#reservedBytes === 0) return;
+    this.#budget?.release(this.#reservedBytes);
+    this.#reservedBytes = 0;
+  }
+
+  /** Goes back to the first buffer size once the bytes held fit in it. Any
+   * view handed out before is done with: callers read again only after. */
+  #shrink(): void {
+    if (this.#buffer.length <= _CHUNK_BYTES || this.#buffered > _CHUNK_BYTES) return;
+    const small = this.#budget?.allocate(_CHUNK_BYTES) ?? new Uint8Array(_CHUNK_BYTES);
+    small.set(this.#buffer.subarray(this.#start, this.#end));
+    this.#end = this.#buffered;
+    this.#start = 0;
+    this.#recycle();
+    this.#buffer = small;
+    this.#giveBack();
+  }
+
+  /** Hands the buffer, no longer read from, to the budget's spares. */
+  #recycle(): void {
+    if (this.#buffer.length >= _CHUNK_BYTES) this.#budget?.recycle(this.#buffer);
+  }
+
+  async #reserve(bytes: number): Promise<void> {
+    if (this.#budget === undefined) return;
+    const pending = this.#budget.reserve(bytes);
+    if (pending !== undefined) {
+      this.#pending = pending;
+      try {
+        await pending;
+      } finally {
+        this.#pending = undefined;
+      }
+    }
+    this.#reservedBytes += bytes;
   }
 
   get #buffered(): number {
@@ -42,6 +127,7 @@ export class BufferedReader {
 
   /** Reads more bytes; false at end of stream. */
   async #fill(wantBytes: number): Promise<boolean> {
+    if (this.#closed) throw new Deno.errors.Interrupted("reader closed");
     if (this.#ended) return false;
     if (this.#start > 0 && this.#buffer.length - this.#end < wantBytes) {
       this.#buffer.copyWithin(0, this.#start, this.#end);
@@ -50,8 +136,18 @@ export class BufferedReader {
     }
     if (this.#buffer.length - this.#end < wantBytes) {
       // Doubling keeps long lines and large frames linear; callers cap both.
-      const grown = new Uint8Array(Math.max(this.#end + wantBytes, 2 * this.#buffer.length));
+      let size = Math.max(this.#end + wantBytes, 2 * this.#buffer.length);
+      let grown: Uint8Array<ArrayBuffer>;
+      if (this.#budget === undefined) {
+        grown = new Uint8Array(size);
+      } else {
+        size = ReadBudget.grownSize(size);
+        await this.#reserve(size - Math.max(this.#buffer.length, _CHUNK_BYTES));
+        if (this.#closed) throw new Deno.errors.Interrupted("reader closed");
+        grown = this.#budget.allocate(size);
+      }
       grown.set(this.#buffer.subarray(0, this.#end));
+      this.#recycle();
       this.#buffer = grown;
     }
     const count = await this.#source.read(this.#buffer.subarray(this.#end));
@@ -68,6 +164,7 @@ export class BufferedReader {
    * @returns the byte, or null at end of stream
    */
   async peekByte(): Promise<number | null> {
+    this.#shrink();
     while (this.#buffered === 0) {
       if (!(await this.#fill(1))) return null;
     }
@@ -123,6 +220,7 @@ export class BufferedReader {
   }
 
   async #frame(frameBytesMax: number, copy: boolean): Promise<Frame | null> {
+    this.#shrink();
     const header = await this.#take(FRAME_HEADER_BYTES, "frame header", false);
     if (header === null) return null;
     if (header[0] !== FRAME_MARKER) {
@@ -161,6 +259,7 @@ export class BufferedReader {
    * @throws {RangeError} when no line break comes within `lineBytesMax` bytes
    */
   async readLine(lineBytesMax: number): Promise<Uint8Array | null> {
+    this.#shrink();
     let scanned = 0;
     while (true) {
       const window = this.#buffer.subarray(this.#start + scanned, this.#end);

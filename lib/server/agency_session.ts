@@ -112,11 +112,20 @@ export class AgencySession implements AgencyHolder {
       await this.#allSettled();
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      this.#context.logger.warning("protocol_error", "fail", {
-        agency: this.#agency,
-        code: errorCodeName(error.code),
-        error: error.message,
-      });
+      if (error.code === ErrorCode.shuttingDown && this.#context.shutdown.aborted) {
+        // A requested shutdown is normal operation, not a broken peer.
+        this.#context.logger.info("protocol_error", "in_progress", {
+          agency: this.#agency,
+          code: errorCodeName(error.code),
+          reason: error.message,
+        });
+      } else {
+        this.#context.logger.warning("protocol_error", "fail", {
+          agency: this.#agency,
+          code: errorCodeName(error.code),
+          error: error.message,
+        });
+      }
       this.#context.metrics?.connectionRefused(this.#agency, error.code, error.message);
       await this.#allSettled();
       await this.#send({
@@ -134,6 +143,11 @@ export class AgencySession implements AgencyHolder {
       }
       await this.#sending.catch(() => {});
     }
+  }
+
+  /** True while batches of this session wait at the store. */
+  get storeBusy(): boolean {
+    return this.#inFlight > 0;
   }
 
   /** Waits until every batch read so far is answered. */
@@ -158,17 +172,28 @@ export class AgencySession implements AgencyHolder {
       agency: this.#agency,
       reason: "a newer connection took this agency over",
     });
-    const error = encodeMessage({
-      type: MessageType.error,
-      code: ErrorCode.superseded,
-      text: `a newer connection of agency ${this.#agency} took over`,
-    });
-    this.storeSettled().then(() => {
-      const closeAnyway = setTimeout(() => this.#context.close(), ERROR_REPLY_WAIT_MS);
-      this.#sendFrame(error).catch(() => {}).finally(() => {
-        clearTimeout(closeAnyway);
-        this.#context.close();
-      });
+    this.storeSettled().then(() =>
+      this.refuseAndClose(
+        ErrorCode.superseded,
+        `a newer connection of agency ${this.#agency} took over`,
+      )
+    );
+  }
+
+  /** Sends an error frame after the frames queued before it; a failed write is ignored. */
+  refuse(code: ErrorCode, text: string): Promise<void> {
+    return this.#send({ type: MessageType.error, code, text }).catch(() => {});
+  }
+
+  /**
+   * Sends an error frame after the frames queued before it, then closes the
+   * connection: once it is written, or after ERROR_REPLY_WAIT_MS at most.
+   */
+  refuseAndClose(code: ErrorCode, text: string): void {
+    const closeAnyway = setTimeout(() => this.#context.close(), ERROR_REPLY_WAIT_MS);
+    this.refuse(code, text).finally(() => {
+      clearTimeout(closeAnyway);
+      this.#context.close();
     });
   }
 
@@ -260,6 +285,11 @@ export class AgencySession implements AgencyHolder {
     const room = this.#context.lottery.storeRoom();
     if (room !== undefined) await room;
     while (this.#inFlight >= CONNECTION_BATCHES_PENDING_MAX) await this.#oneSettled();
+    if (this.#context.shutdown.aborted) {
+      // Shutdown came while this batch waited for room: it is not the store's yet.
+      await this.#allSettled().catch(() => {});
+      return refuse(ErrorCode.shuttingDown, "server shutting down: batch not stored");
+    }
     if (this.#fenced) {
       return refuse(ErrorCode.superseded, "a newer connection of this agency took over");
     }
@@ -323,14 +353,26 @@ export class AgencySession implements AgencyHolder {
   #nackFor(first: number, count: number, error: ProtocolError): Message {
     this.#context.metrics?.batchRefused(this.#agency, error.code, error.message);
     const expected = this.#context.lottery.acceptedBets(this.#agency);
-    this.#context.logger.warning("apuesta_recibida", "fail", {
-      cantidad: count,
-      agency: this.#agency,
-      first,
-      expected,
-      code: errorCodeName(error.code),
-      error: error.message,
-    });
+    if (error.code === ErrorCode.shuttingDown) {
+      // Expected during a requested shutdown: the agency resends after the restart.
+      this.#context.logger.info("apuesta_recibida", "in_progress", {
+        cantidad: count,
+        agency: this.#agency,
+        first,
+        expected,
+        code: errorCodeName(error.code),
+        reason: error.message,
+      });
+    } else {
+      this.#context.logger.warning("apuesta_recibida", "fail", {
+        cantidad: count,
+        agency: this.#agency,
+        first,
+        expected,
+        code: errorCodeName(error.code),
+        error: error.message,
+      });
+    }
     return {
       type: MessageType.batchNack,
       first,
@@ -394,6 +436,18 @@ export class AgencySession implements AgencyHolder {
       answer = await answering;
     } catch (error) {
       if (!answered && peerLeft.signal.aborted) return;
+      if (
+        error instanceof ProtocolError && error.code === ErrorCode.shuttingDown &&
+        this.#context.shutdown.aborted
+      ) {
+        // A requested shutdown, not a failure: the server's close says
+        // shuttingDown, and the agency asks again after the restart.
+        this.#context.logger.info("consulta_ganadores", "in_progress", {
+          agency: this.#agency,
+          reason: error.message,
+        });
+        return;
+      }
       throw error;
     } finally {
       this.#context.resumeIdle();

@@ -14,7 +14,8 @@ import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
 import { runEchoSession } from "./echo_session.ts";
 import { IdleTimer } from "./idle_timer.ts";
-import { ERROR_REPLY_WAIT_MS } from "../limits.ts";
+import { ERROR_REPLY_WAIT_MS, READ_BUFFERS_BYTES_MAX, SHUTDOWN_QUIET_MS } from "../limits.ts";
+import { ReadBudget } from "../protocol/read_budget.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Lottery } from "./lottery.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
@@ -60,8 +61,11 @@ export interface PeerIdentity {
 
 interface _Connection {
   conn: ServerConn;
+  reader: BufferedReader;
   ip: string;
   session: AgencySession | undefined;
+  /** At shutdown: closes the connection once no frame came for a while. */
+  quiet: IdleTimer | undefined;
   done: Promise<void>;
 }
 
@@ -73,6 +77,15 @@ export class LotteryServer {
   readonly #shutdown = new AbortController();
   readonly #connections = new Set<_Connection>();
   readonly #claims = new AgencyClaims();
+  /** Bytes all connections' readers may hold beyond their first buffers. */
+  readonly #readBudget = new ReadBudget(READ_BUFFERS_BYTES_MAX, (spent, usage) => {
+    this.#logger.info("read_budget", spent ? "in_progress" : "success", {
+      reserved_bytes: usage.reservedBytes,
+      reason: spent
+        ? `large frames hold the ${READ_BUFFERS_BYTES_MAX}-byte read budget: their connections wait`
+        : "no connection waits for the read budget",
+    });
+  });
   #listener: Deno.TcpListener | undefined;
   #accepting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -97,6 +110,11 @@ export class LotteryServer {
     this.#listener = listener;
     this.#accepting = this.#acceptLoop(listener);
     return listener.addr.port;
+  }
+
+  /** Bytes the connections' readers hold beyond their first buffers, and readers waiting for room. */
+  get readBudgetUsage(): { reservedBytes: number; waiting: number } {
+    return this.#readBudget.usage;
   }
 
   /** Open connections right now. */
@@ -144,15 +162,24 @@ export class LotteryServer {
       const text = code === ErrorCode.shuttingDown
         ? "server shutting down"
         : `connection limit of ${this.#options.connectionsMax} reached`;
-      this.#logger.warning("accept", "fail", { ip, error: text });
+      if (code === ErrorCode.shuttingDown) {
+        // A requested shutdown is normal operation: the peer is told to come back.
+        this.#logger.info("accept", "in_progress", { ip, reason: text });
+      } else {
+        this.#logger.warning("accept", "fail", { ip, error: text });
+      }
       this.#options.metrics?.connectionRefused(0, code, text);
       _refuseAndClose(conn, code, text);
       return;
     }
     const entry: _Connection = {
       conn,
+      // Idle time counts from the last complete message (frame or echo line),
+      // not the last byte, so a peer trickling bytes (slowloris) is cut too.
+      reader: new BufferedReader(conn, this.#readBudget),
       ip,
       session: undefined,
+      quiet: undefined,
       done: Promise.resolve(),
     };
     this.#connections.add(entry);
@@ -165,7 +192,7 @@ export class LotteryServer {
     entry: _Connection,
     helloGate: ((agency: number) => string | undefined) | undefined,
   ): Promise<void> {
-    const { conn, ip } = entry;
+    const { conn, ip, reader } = entry;
     const idle = new IdleTimer(this.#options.idleTimeoutMs, () => {
       this.#logger.warning("idle_timeout", "fail", {
         ip,
@@ -177,11 +204,9 @@ export class LotteryServer {
         ErrorCode.idleTimeout,
         `no data for ${this.#options.idleTimeoutMs} ms`,
       );
+      reader.close();
       _refuseAndClose(conn, ErrorCode.idleTimeout, `no data for ${this.#options.idleTimeoutMs} ms`);
     });
-    // Idle time counts from the last complete message (frame or echo line),
-    // not the last byte, so a peer trickling bytes (slowloris) is cut too.
-    const reader = new BufferedReader(conn);
     let outcome = "peer_closed";
     try {
       const first = await reader.peekByte();
@@ -193,10 +218,16 @@ export class LotteryServer {
           shutdown: this.#shutdown.signal,
           agencySecrets: this.#options.agencySecrets,
           claims: this.#claims,
-          close: () => _closeQuietly(conn),
+          close: () => {
+            reader.close();
+            _closeQuietly(conn);
+          },
           metrics: this.#options.metrics,
           helloGate,
-          touchIdle: () => idle.touch(),
+          touchIdle: () => {
+            idle.touch();
+            entry.quiet?.touch();
+          },
           pauseIdle: () => idle.pause(),
           resumeIdle: () => idle.resume(),
         });
@@ -208,7 +239,11 @@ export class LotteryServer {
       outcome = _describe(error);
     } finally {
       idle.stop();
+      entry.quiet?.stop();
       _closeQuietly(conn);
+      // The session ended and the connection is closed: no read into the
+      // reader's buffer is pending and no view into it is in use.
+      reader.dispose();
       if (entry.session?.agency) this.#options.metrics?.agencyDisconnected(entry.session.agency);
       this.#logger.info("close_connection", "success", {
         ip,
@@ -219,8 +254,9 @@ export class LotteryServer {
   }
 
   /**
-   * Stops accepting, lets in-flight batches finish within the grace period,
-   * closes every connection. Safe to call twice.
+   * Stops accepting, closes at once (with `shuttingDown`) every connection
+   * with nothing at the store, lets batches already handed to the store
+   * finish within the grace period, closes the rest. Safe to call twice.
    */
   shutdown(): Promise<void> {
     this.#closing ??= this.#close();
@@ -238,6 +274,13 @@ export class LotteryServer {
       });
     }
     const connections = [...this.#connections];
+    // Only batches handed to the store are worth the grace: echo and
+    // pre-session peers close now, agencies with nothing at the store are told
+    // shuttingDown and closed once quiet (a parked partial frame at once).
+    for (const entry of connections) {
+      if (entry.session === undefined) this.#refuseShutdown(entry);
+      else if (!entry.session.storeBusy) this.#closeOnceQuiet(entry, entry.session);
+    }
     const drained = Promise.all(
       connections.map((entry) => entry.session?.drain().catch(() => {})),
     );
@@ -252,8 +295,31 @@ export class LotteryServer {
     for (const entry of agencies) entry.conn.closeWrite().catch(() => {});
     await Promise.race([Promise.all(agencies.map((entry) => entry.done)), graceOver]);
     clearTimeout(timer);
-    for (const entry of connections) _closeQuietly(entry.conn);
+    for (const entry of connections) {
+      entry.reader.close();
+      _closeQuietly(entry.conn);
+    }
     await Promise.all(connections.map((entry) => entry.done));
+  }
+
+  /** Tells a connection without a session that the server stops, and closes it. */
+  #refuseShutdown(entry: _Connection): void {
+    entry.reader.close();
+    _refuseAndClose(entry.conn, ErrorCode.shuttingDown, "server shutting down");
+  }
+
+  /**
+   * Tells an agency with nothing at the store that the server stops, then
+   * closes its connection once no frame came for SHUTDOWN_QUIET_MS: an
+   * honest agency closes on the refusal itself (its acks, queued before, are
+   * not reset away), a peer parking bytes is closed at once.
+   */
+  #closeOnceQuiet(entry: _Connection, session: AgencySession): void {
+    session.refuse(ErrorCode.shuttingDown, "server shutting down");
+    entry.quiet = new IdleTimer(SHUTDOWN_QUIET_MS, () => {
+      entry.reader.close();
+      _closeQuietly(entry.conn);
+    });
   }
 }
 
