@@ -37,7 +37,7 @@ containerTest(
       assert.equal(await ready.text(), "ready\n");
       const metrics = await (await fetch(`http://${address}/metrics`)).text();
       assert.match(metrics, /^tp0_bets_stored 220$/m);
-      assert.match(metrics, /^tp0_draw_state\{state="drawn"\} 1$/m);
+      assert.match(metrics, /^tp0_draw_state\{state="drawn",draw_id="[^"]+"\} 1$/m);
 
       const deadline = Date.now() + _HEALTHY_WITHIN_MS;
       let health = "";

@@ -223,10 +223,15 @@ Deno.test({
           batchWindow: 8,
         });
         try {
-          const full = () => linesOf(server.lines, "apuesta_recibida", "fail").length > 0;
-          await waitUntil(full, "a storeFailed refusal on the full disk");
+          // Batches behind the failed one are refused as positionMismatch, and
+          // may be logged first: look for the storeFailed one itself.
+          const storeFailed = () =>
+            linesOf(server.lines, "apuesta_recibida", "fail").filter((line) =>
+              line.includes("code: storeFailed")
+            );
+          await waitUntil(() => storeFailed().length > 0, "a storeFailed refusal on the full disk");
           assert.match(
-            linesOf(server.lines, "apuesta_recibida", "fail")[0]!,
+            storeFailed()[0]!,
             /storeFailed.*os error 28/,
           );
           assert.equal(await echoProbe(server.port, "still serving"), "still serving\n");
