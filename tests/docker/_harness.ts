@@ -271,7 +271,14 @@ export class TestProject {
   }
 }
 
-async function _writeConfig(dir: string, spec: ProjectSpec): Promise<void> {
+/**
+ * Writes `dir/config/server.ini` and `client.yaml`: the repository's, with
+ * the spec's changes applied (compose projects and swarm stacks share it).
+ */
+export async function writeProjectConfig(
+  dir: string,
+  spec: Pick<ProjectSpec, "serverConfig" | "clientConfig">,
+): Promise<void> {
   await Deno.mkdir(`${dir}/config`);
   const server = parseINI<Record<string, unknown>>(
     await Deno.readTextFile(`${REPO_DIR}/config/server.ini`),
@@ -358,7 +365,7 @@ export async function withProject(
   };
   const project = new TestProject(name, dir, compose, deploy);
   try {
-    await _writeConfig(dir, spec);
+    await writeProjectConfig(dir, spec);
     await project.deploy(spec.agencies, 11);
     await body(project);
   } finally {

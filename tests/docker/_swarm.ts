@@ -6,8 +6,6 @@
  * test fails.
  */
 
-import { parseINI, stringifyINI } from "confbox/ini";
-import { dump as stringifyYaml, load as parseYaml } from "js-yaml";
 import { formatAgencyRow } from "../../lib/bet/bet_csv.ts";
 import type { Bet } from "../../lib/bet/bet.ts";
 import { generateAgencyBets } from "../../lib/dev/bet_generator.ts";
@@ -35,7 +33,7 @@ import {
   ensureImage,
   PULL_TIMEOUT_MS_DEFAULT,
 } from "../../images.ts";
-import { REPO_DIR } from "./_harness.ts";
+import { REPO_DIR, writeProjectConfig } from "./_harness.ts";
 
 /** Bound on one docker call of these tests. */
 const _STEP_MS = 120_000;
@@ -134,20 +132,6 @@ export interface TestStack {
   options: StackOptions;
 }
 
-async function _writeConfig(dir: string, spec: StackSpec): Promise<void> {
-  await Deno.mkdir(`${dir}/config`);
-  const server = parseINI<Record<string, unknown>>(
-    await Deno.readTextFile(`${REPO_DIR}/config/server.ini`),
-  );
-  await Deno.writeTextFile(`${dir}/config/server.ini`, stringifyINI(server));
-  const client = parseYaml(await Deno.readTextFile(`${REPO_DIR}/config/client.yaml`)) as Record<
-    string,
-    Record<string, unknown>
-  >;
-  spec.clientConfig?.(client);
-  await Deno.writeTextFile(`${dir}/config/client.yaml`, stringifyYaml(client));
-}
-
 async function _writeData(dir: string, agencies: readonly StackAgency[]): Promise<Bet[][]> {
   await Deno.mkdir(`${dir}/data`);
   const all: Bet[][] = [];
@@ -178,7 +162,7 @@ export async function withStack(spec: StackSpec, body: (stack: TestStack) => Pro
   const images = { server: `tp0-test/server:swarm-${id}`, client: `tp0-test/client:swarm-${id}` };
   const credentials = spec.credentials === undefined ? undefined : `${dir}/credentials`;
   try {
-    await _writeConfig(dir, spec);
+    await writeProjectConfig(dir, spec);
     const bets = await _writeData(dir, spec.agencies);
     if (credentials !== undefined) {
       await makeDevCredentials({
