@@ -35,8 +35,26 @@ export const BATCH_WINDOW_MAX = 4096;
 export const CONNECTION_BATCHES_PENDING_MAX = 256;
 
 /** Open connections the server serves at once (config CONNECTIONS_MAX);
- * beyond it a new connection gets an error frame and is closed. */
-export const CONNECTIONS_MAX_DEFAULT = 1024;
+ * beyond it a new connection gets an error frame and is closed. 16,384
+ * holds bench (e)'s 10,000 agencies connected at once with room for echo
+ * checks and reconnects. Each connection costs one file descriptor (the
+ * server caps it below its open-file limit, see OPEN_FILES_RESERVED) and,
+ * waiting, about 12 KB of server memory (bench (e): 10,000 agencies idle
+ * after hello, 41 -> 157 MB RSS), so the cap's worst case is about 200 MB. */
+export const CONNECTIONS_MAX_DEFAULT = 16_384;
+
+/** File descriptors the server keeps for itself beside its connections:
+ * stdio, the listeners (plain, TLS, admin), the admin port's viewers
+ * (ADMIN_VIEWERS_MAX) and scrapes, the store's files, and Deno's own (epoll,
+ * eventfds, threads): 27 are open at start with the admin port on. When
+ * CONNECTIONS_MAX plus this exceeds the process's soft open-file limit
+ * (RLIMIT_NOFILE, which Deno raises to the hard limit at start; here
+ * 20,000), the server logs a warning and caps connections at the limit
+ * minus this, so one connection too many is refused with
+ * tooManyConnections instead of failing accept with EMFILE (which fails
+ * again at once while the connection waits in the queue). Compose and
+ * stack files set the server's nofile to CONNECTIONS_MAX_DEFAULT plus this. */
+export const OPEN_FILES_RESERVED = 128;
 
 /** A connection that completes no message (frame or echo line) for this long
  * is closed (IDLE_TIMEOUT), so a peer trickling bytes (slowloris) cannot keep
