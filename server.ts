@@ -16,6 +16,8 @@ import { ServerMetrics } from "./lib/server/server_metrics.ts";
 import { AdminState, readerOf } from "./lib/admin/central_status.ts";
 import { AdminServer } from "./lib/admin/admin_server.ts";
 import type { TlsListener, TlsMaterial } from "./lib/server/tls_listener.ts";
+import { connectionsWithin, readOpenFileLimit } from "./lib/runtime/open_file_limit.ts";
+import { OPEN_FILES_RESERVED } from "./lib/limits.ts";
 
 /** The TLS port's module, loaded only when TLS_PORT is set (it starts Deno's Node layer). */
 const _tlsModule = () => import("./lib/server/tls_listener.ts");
@@ -41,6 +43,32 @@ function _logConfig(logger: Logger, config: ServerConfig): void {
     tls_client_ca: config.tls?.clientCaFile || "none",
     file: config.file,
   });
+}
+
+/**
+ * Logs the open-file limit and returns the connections the server may hold
+ * within it: CONNECTIONS_MAX, or fewer (with a warning) when the limit is
+ * too low for it.
+ */
+function _connectionsMax(logger: Logger, configured: number): number {
+  const limit = readOpenFileLimit();
+  const connectionsMax = connectionsWithin(configured, limit);
+  const fields = {
+    soft: limit?.soft ?? "unknown",
+    hard: limit?.hard ?? "unknown",
+    connections_max: connectionsMax,
+  };
+  if (connectionsMax === configured) {
+    logger.info("open_files", "success", fields);
+  } else {
+    logger.warning("open_files", "fail", {
+      ...fields,
+      error: `CONNECTIONS_MAX ${configured} + ${OPEN_FILES_RESERVED} reserved descriptors ` +
+        `exceed the open-file limit of ${limit?.soft}: serving at most ${connectionsMax} ` +
+        "connections (raise the limit: ulimit -n, or the container's nofile ulimit)",
+    });
+  }
+  return connectionsMax;
 }
 
 /** Bets files smaller than this are read back without progress lines. */
@@ -85,6 +113,7 @@ function _openAdmin(
 /** Opens the TLS port in front of the central's server. */
 async function _listenTls(
   config: ServerConfig,
+  connectionsMax: number,
   material: TlsMaterial,
   central: Central,
   logger: Logger,
@@ -95,7 +124,7 @@ async function _listenTls(
       hostname: config.ip,
       port: config.tls!.port,
       listenBacklog: config.listenBacklog,
-      connectionsMax: config.connectionsMax,
+      connectionsMax,
       handshakeTimeoutMs: config.idleTimeout.ms,
     },
     material,
@@ -122,6 +151,7 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   }
   const logger = new Logger(config.loggingLevel);
   _logConfig(logger, config);
+  const connectionsMax = _connectionsMax(logger, config.connectionsMax);
   // Listen for signals first, so one that arrives during startup is not lost.
   const { promise: signalReceived, resolve: onSignal } = Promise.withResolvers<ShutdownSignal>();
   const removeSignalListeners = onShutdownSignal(onSignal);
@@ -152,7 +182,7 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
         port: config.port,
         listenBacklog: config.listenBacklog,
         frameBytesMax: config.frameBytesMax,
-        connectionsMax: config.connectionsMax,
+        connectionsMax,
         idleTimeoutMs: config.idleTimeout.ms,
         shutdownGraceMs: config.shutdownGrace.ms,
         ...(agencySecrets === undefined ? {} : { agencySecrets }),
@@ -180,9 +210,11 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
     const port = server.listen();
     if (config.tls !== undefined && tlsMaterial !== undefined) {
       const tlsPort = config.tls.port;
-      tlsListener = await _listenTls(config, tlsMaterial, central, logger).catch((error) => {
-        throw new Error(`TLS port ${tlsPort}: ${(error as Error).message}`);
-      });
+      tlsListener = await _listenTls(config, connectionsMax, tlsMaterial, central, logger).catch(
+        (error) => {
+          throw new Error(`TLS port ${tlsPort}: ${(error as Error).message}`);
+        },
+      );
     }
     logger.info("listen", "success", {
       ip: config.ip,

@@ -1,10 +1,10 @@
 /**
- * The benchmark (issue 4): runs the real server and agencies as processes on
+ * The benchmark (issues 4 and 14): runs the real server and agencies as processes on
  * 127.0.0.1 over seeded data, next to a raw-bytes floor, checks every run,
  * and reports medians, the issue's targets, a Markdown section appended to
  * bench/results.md and the chart bench/throughput.svg.
  *
- * deno task bench [-- --quick] [--runs N] [--scenario a|b|c|d]... [--large]
+ * deno task bench [-- --quick] [--runs N] [--scenario a|b|c|d|e]... [--large]
  *   [--out DIR] [--results FILE] [--chart FILE] [--seed S] [--env KEY=VALUE]... [--no-sweep]
  *   [--metrics-compare]
  */
@@ -46,7 +46,7 @@ import { killAllWatched } from "./watched_process.ts";
 const _USAGE = `Usage: deno task bench [-- OPTIONS]
   --quick              seconds-long smoke run on tiny data (1 run; results go to --out)
   --runs N             runs per figure, the median is reported (default 3, quick 1)
-  --scenario X         a, b, c or d; repeatable (default a, b, c; d only with --large)
+  --scenario X         a, b, c, d or e; repeatable (default a, b, c, e; d only with --large)
   --large              also run (d), the ~1 GB file: generating and moving it takes minutes
   --out DIR            generated data and run files (default bench/out)
   --results FILE       Markdown appended per run (default bench/results.md, quick: DIR/results.md)

@@ -7,6 +7,11 @@
  * its file. At most `--concurrency` agencies upload at once; an agency that
  * finished keeps its connection open until its winners arrive (the draw waits
  * for every agency), so the server sees up to last - first + 1 connections.
+ * With `--connect-first`, every agency of the process connects and says hello
+ * before any uploads (at most `--connect-concurrency` handshakes at once, so
+ * the server's accept queue is not overrun), then they upload `--concurrency`
+ * at a time over the connections already open (scenario e: 10,000 agencies
+ * connected within about a second).
  * They close together once every agency of the process has its answer:
  * closing a socket costs tens of µs here, and closing each as its answer
  * arrived would hold back the reading of the answers behind it in this one
@@ -14,10 +19,12 @@
  *
  * deno run --allow-net=127.0.0.1 --allow-read=DIR bench/load_generator.ts \
  *   --port P --data DIR --first 1 --last 500 [--max-amount 100] [--window 64] [--concurrency 50]
+ *   [--connect-first] [--connect-concurrency 256]
  *
  * Prints a `load_summary` log line with epoch-millisecond timestamps of the
- * last `finished` sent and the last winners answer received, and the longest
- * connect → helloAck wait; exits 1 when an agency failed.
+ * last `finished` sent and the last winners answer received, the first
+ * connect and the last helloAck, and the longest connect → helloAck wait;
+ * exits 1 when an agency failed.
  */
 
 import { parseArgs } from "node:util";
@@ -53,12 +60,20 @@ import { agencyRange, runPool } from "./pool.ts";
 import { nowMs } from "./watched_process.ts";
 
 const _USAGE = `Usage: load_generator.ts --port P --data DIR --first A --last B
-  [--max-amount ${BATCH_BETS_DEFAULT}] [--window ${BATCH_WINDOW_DEFAULT}] [--concurrency 50]`;
+  [--max-amount ${BATCH_BETS_DEFAULT}] [--window ${BATCH_WINDOW_DEFAULT}] [--concurrency 50]
+  [--connect-first] [--connect-concurrency 256]`;
 
 /** Agencies uploading at once per process when not told. */
 const _CONCURRENCY_DEFAULT = 50;
 /** Upper bound for --concurrency: bounds memory (concurrency × window × 8 KiB). */
 const _CONCURRENCY_MAX = 1024;
+/** Handshakes (connect + hello) in flight at once with --connect-first when
+ * not told: 4 processes × 256 stay within config/server.ini's accept queue
+ * of 1,024, so no SYN waits on a retransmit. */
+const _CONNECT_CONCURRENCY_DEFAULT = 256;
+/** Upper bound for --connect-concurrency: the kernel caps accept queues at
+ * net.core.somaxconn (4,096 here) anyway. */
+const _CONNECT_CONCURRENCY_MAX = 4096;
 /** Bytes read from a data file at a time (as the client does). */
 const _FILE_CHUNK_BYTES = 64 * 1024;
 
@@ -72,6 +87,10 @@ export interface LoadOptions {
   maxAmount: number;
   window: number;
   concurrency: number;
+  /** Every agency connects and says hello before any uploads. */
+  connectFirst: boolean;
+  /** Handshakes at once while connecting first. */
+  connectConcurrency: number;
 }
 
 /**
@@ -89,6 +108,8 @@ export function parseLoadArgs(args: string[]): LoadOptions | "help" {
       "max-amount": { type: "string" },
       window: { type: "string" },
       concurrency: { type: "string" },
+      "connect-first": { type: "boolean" },
+      "connect-concurrency": { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -117,6 +138,14 @@ export function parseLoadArgs(args: string[]): LoadOptions | "help" {
       1,
       _CONCURRENCY_MAX,
     ),
+    connectFirst: values["connect-first"] === true,
+    connectConcurrency: wholeNumberFlag(
+      values["connect-concurrency"],
+      "--connect-concurrency",
+      _CONNECT_CONCURRENCY_DEFAULT,
+      1,
+      _CONNECT_CONCURRENCY_MAX,
+    ),
   };
 }
 
@@ -130,6 +159,10 @@ export interface LoadSummary {
   lastWinnersMs: number;
   /** Longest connect → helloAck of an agency: long ones mean a full accept queue. */
   helloMaxMs: number;
+  /** Epoch ms of the first connect started, 0 when none. */
+  firstConnectMs: number;
+  /** Epoch ms of the last helloAck received, 0 when none. */
+  lastHelloMs: number;
 }
 
 const _decoder = new TextDecoder();
@@ -317,37 +350,62 @@ export async function runLoad(options: LoadOptions): Promise<LoadSummary> {
     lastFinishedMs: 0,
     lastWinnersMs: 0,
     helloMaxMs: 0,
+    firstConnectMs: 0,
+    lastHelloMs: 0,
   };
   let failure: { error: Error } | undefined;
   const fail = (agency: number, error: unknown) => {
     failure ??= { error: new Error(`agency ${agency}: ${(error as Error).message}`) };
     for (const entry of open) entry.close();
   };
-  const runAgency = async (agency: number) => {
-    let entry: _Agency;
-    try {
-      const connectMs = nowMs();
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: options.port });
-      conn.setNoDelay(true);
-      entry = new _Agency(options, agency, conn);
-      open.add(entry);
-      await entry.hello();
-      summary.helloMaxMs = Math.max(summary.helloMaxMs, nowMs() - connectMs);
-      summary.lastFinishedMs = Math.max(summary.lastFinishedMs, await entry.upload());
-    } catch (error) {
-      fail(agency, error);
-      throw error;
-    }
+  const connect = async (agency: number): Promise<_Agency> => {
+    const connectMs = nowMs();
+    if (summary.firstConnectMs === 0) summary.firstConnectMs = connectMs;
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: options.port });
+    conn.setNoDelay(true);
+    const entry = new _Agency(options, agency, conn);
+    open.add(entry);
+    await entry.hello();
+    const helloMs = nowMs();
+    summary.helloMaxMs = Math.max(summary.helloMaxMs, helloMs - connectMs);
+    summary.lastHelloMs = Math.max(summary.lastHelloMs, helloMs);
+    return entry;
+  };
+  const upload = async (entry: _Agency) => {
+    summary.lastFinishedMs = Math.max(summary.lastFinishedMs, await entry.upload());
     summary.bets += entry.rows;
     waiting.push(
       entry.winners().then(({ arrivedMs, frame }) => {
         summary.lastWinnersMs = Math.max(summary.lastWinnersMs, arrivedMs);
         answers.push({ entry, frame });
-      }, (error) => fail(agency, error)),
+      }, (error) => fail(entry.agency, error)),
     );
   };
-  await runPool(agencyRange(options.first, options.last), options.concurrency, runAgency)
-    .catch(() => {});
+  const guarded = <T>(agency: number, task: () => Promise<T>) =>
+    task().catch((error) => {
+      fail(agency, error);
+      throw error;
+    });
+  const agencies = agencyRange(options.first, options.last);
+  if (options.connectFirst) {
+    const connected = new Map<number, _Agency>();
+    await runPool(agencies, options.connectConcurrency, async (agency) => {
+      connected.set(agency, await guarded(agency, () => connect(agency)));
+    }).catch(() => {});
+    if (failure === undefined) {
+      await runPool(
+        agencies,
+        options.concurrency,
+        (agency) => guarded(agency, () => upload(connected.get(agency)!)),
+      ).catch(() => {});
+    }
+  } else {
+    await runPool(
+      agencies,
+      options.concurrency,
+      (agency) => guarded(agency, async () => upload(await connect(agency))),
+    ).catch(() => {});
+  }
   await Promise.all(waiting);
   for (const entry of open) entry.close();
   for (const { entry, frame } of answers) {
@@ -376,6 +434,8 @@ async function _main(options: LoadOptions): Promise<number> {
       last_finished_ms: summary.lastFinishedMs.toFixed(3),
       last_winners_ms: summary.lastWinnersMs.toFixed(3),
       hello_max_ms: summary.helloMaxMs.toFixed(1),
+      first_connect_ms: summary.firstConnectMs.toFixed(3),
+      last_hello_ms: summary.lastHelloMs.toFixed(3),
       elapsed_ms: Math.round(nowMs() - startedMs),
     });
     return 0;

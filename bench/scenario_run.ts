@@ -35,6 +35,8 @@ export const FIGURE_NAMES = [
   "batchesPerSync",
   "listenOverflows",
   "helloWaitMaxMs",
+  "connectSpanMs",
+  "endToEndFromSpawnMs",
   "adminScrapes",
 ] as const;
 export type FigureName = typeof FIGURE_NAMES[number];
@@ -308,6 +310,7 @@ function _startAgents(
         ...["--first", String(first), "--last", String(last)],
         ...["--max-amount", String(setup.maxAmount), "--window", String(setup.window)],
         ...["--concurrency", String(scenario.loadConcurrency)],
+        ...(scenario.connectFirst ? ["--connect-first"] : []),
       ],
       env: {},
       cwd: setup.root,
@@ -454,11 +457,12 @@ function _protocolFigures(
   }
   if (syncs > 0) figures.batchesPerSync = batches / syncs;
   if (scenario.driver === "load") {
-    figures.helloWaitMaxMs = Math.max(
-      ...agents.map((agent) =>
-        Number(fieldOf(_linesOf(agent.lines, "load_summary")[0]?.text ?? "", "hello_max_ms"))
-      ),
-    );
+    const summaries = agents.map((agent) => _linesOf(agent.lines, "load_summary")[0]?.text ?? "");
+    const field = (key: string) => summaries.map((summary) => Number(fieldOf(summary, key)));
+    figures.helloWaitMaxMs = Math.max(...field("hello_max_ms"));
+    // First connect of any process → last helloAck of any: every agency connected.
+    const span = Math.max(...field("last_hello_ms")) - Math.min(...field("first_connect_ms"));
+    if (Number.isFinite(span)) figures.connectSpanMs = span;
   }
   return figures;
 }
@@ -541,6 +545,7 @@ export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOut
     if (problems.length === 0) problems.push(...await _storageProblems(storage, scenario, setup));
     if (problems.length > 0) return { ok: false, reason: problems.slice(0, 3).join("; ") };
     const figures = _protocolFigures(scenario, { startMs, endMs }, serverReport, listenMs, agents);
+    figures.endToEndFromSpawnMs = endMs - serverReport.startedMs;
     if (overflowsBefore !== undefined && overflowsAfter !== undefined) {
       figures.listenOverflows = overflowsAfter - overflowsBefore;
     }
@@ -603,6 +608,7 @@ export function runBaseline(scenario: Scenario, setup: RunSetup): Promise<RunOut
     if (problems.length > 0) return { ok: false, reason: problems.slice(0, 3).join("; ") };
     const endToEndMs = endMs - startMs;
     const figures = _sharedFigures(scenario, endToEndMs, serverReport, reports);
+    figures.endToEndFromSpawnMs = endMs - serverReport.startedMs;
     // All in (the server read every sender to its end) → the last answer.
     const sent = reports.map((report) => _linesOf(report.lines, "baseline_sent")[0]?.text ?? "");
     const lastAnswerMs = Math.max(...sent.map((line) => Number(fieldOf(line, "last_answer_ms"))));

@@ -1,10 +1,10 @@
 /**
- * The benchmark's scenarios (issue 4) at full size and at the sizes of the
+ * The benchmark's scenarios (issues 4 and 14) at full size and at the sizes of the
  * seconds-long `--quick` smoke run.
  */
 
 /** Scenario names, as given to `--scenario`. */
-export const SCENARIO_IDS = ["a", "b", "c", "d"] as const;
+export const SCENARIO_IDS = ["a", "b", "c", "d", "e"] as const;
 export type ScenarioId = typeof SCENARIO_IDS[number];
 
 /** One workload. */
@@ -19,6 +19,9 @@ export interface Scenario {
   loadProcesses: number;
   /** Agencies each load generator uploads at once. */
   loadConcurrency: number;
+  /** Load generators connect (and say hello) all their agencies before any
+   * uploads: every agency of the scenario is connected at once. */
+  connectFirst: boolean;
 }
 
 /** Rows of the ~1 GB file of scenario (d): the generator averages about 41 bytes a row. */
@@ -30,16 +33,25 @@ export const FRAME_SWEEP_MAX_AMOUNTS = [25, 50, 100, 180] as const;
 /** Agencies a load generator uploads at once unless the scenario says otherwise. */
 const _LOAD_CONCURRENCY = 50;
 
+/** Load generator processes of (e): 2,500 agencies (and descriptors) each. */
+const _E_LOAD_PROCESSES = 4;
+
 /**
  * The scenarios at full or quick size.
  * @param quick tiny sizes for the smoke run
  */
 export function scenarioTable(quick: boolean): Record<ScenarioId, Scenario> {
-  const clients = { driver: "clients", loadProcesses: 0, loadConcurrency: 0 } as const;
+  const clients = {
+    driver: "clients",
+    loadProcesses: 0,
+    loadConcurrency: 0,
+    connectFirst: false,
+  } as const;
   const load = {
     driver: "load",
     loadProcesses: 2,
     loadConcurrency: _LOAD_CONCURRENCY,
+    connectFirst: false,
   } as const;
   return {
     a: {
@@ -69,6 +81,16 @@ export function scenarioTable(quick: boolean): Record<ScenarioId, Scenario> {
       agencies: 1,
       betsPerAgency: quick ? 20_000 : LARGE_FILE_BETS,
       ...clients,
+    },
+    e: {
+      id: "e",
+      title: "10,000 agencies connected at once (load generator)",
+      agencies: quick ? 200 : 10_000,
+      betsPerAgency: quick ? 50 : 500,
+      driver: "load",
+      loadProcesses: _E_LOAD_PROCESSES,
+      loadConcurrency: _LOAD_CONCURRENCY,
+      connectFirst: true,
     },
   };
 }

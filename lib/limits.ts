@@ -35,8 +35,26 @@ export const BATCH_WINDOW_MAX = 4096;
 export const CONNECTION_BATCHES_PENDING_MAX = 256;
 
 /** Open connections the server serves at once (config CONNECTIONS_MAX);
- * beyond it a new connection gets an error frame and is closed. */
-export const CONNECTIONS_MAX_DEFAULT = 1024;
+ * beyond it a new connection gets an error frame and is closed. 16,384
+ * holds bench (e)'s 10,000 agencies connected at once with room for echo
+ * checks and reconnects. Each connection costs one file descriptor (the
+ * server caps it below its open-file limit, see OPEN_FILES_RESERVED) and,
+ * waiting, about 12 KB of server memory (bench (e): 10,000 agencies idle
+ * after hello, 41 -> 157 MB RSS), so the cap's worst case is about 200 MB. */
+export const CONNECTIONS_MAX_DEFAULT = 16_384;
+
+/** File descriptors the server keeps for itself beside its connections:
+ * stdio, the listeners (plain, TLS, admin), the admin port's viewers
+ * (ADMIN_VIEWERS_MAX) and scrapes, the store's files, and Deno's own (epoll,
+ * eventfds, threads): 27 are open at start with the admin port on. When
+ * CONNECTIONS_MAX plus this exceeds the process's soft open-file limit
+ * (RLIMIT_NOFILE, which Deno raises to the hard limit at start; here
+ * 20,000), the server logs a warning and caps connections at the limit
+ * minus this, so one connection too many is refused with
+ * tooManyConnections instead of failing accept with EMFILE (which fails
+ * again at once while the connection waits in the queue). Compose and
+ * stack files set the server's nofile to CONNECTIONS_MAX_DEFAULT plus this. */
+export const OPEN_FILES_RESERVED = 128;
 
 /** A connection that completes no message (frame or echo line) for this long
  * is closed (IDLE_TIMEOUT), so a peer trickling bytes (slowloris) cannot keep
@@ -83,8 +101,24 @@ export const STORE_WRITE_STAGING_BYTES = 1024 * 1024;
  * throughput there (1.04-1.20 M bets/s against 1.08-1.34 M). */
 export const STORE_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
 
-/** Bytes the server's connection readers hold beyond their first 16 KiB
- * buffers, all connections together: a reader reserves from it before it
+/** A connection reader's first buffer: a hello (at most 9 + 4 + 1 + 255
+ * bytes with a secret) fits, and so does the byte the server peeks at to
+ * tell an agency from an echo check. A reader goes back to it before waiting
+ * on an empty buffer for a peer that may stay silent (an agency waiting for
+ * the draw), so 10,000 waiting agencies hold 10 MB of buffers, not 160 MB
+ * (bench (e): 10,000 agencies idle after hello took the server from 47 to
+ * 312 MB RSS with 16 KiB first buffers). */
+export const READ_BUFFER_FIRST_BYTES = 1024;
+
+/** Up to this size a reader's buffer grows without asking the read budget:
+ * two 8 KiB batch frames (CLIENT_FRAME_BYTES_MAX), so an uploading agency
+ * never reserves and reads as it did with 16 KiB first buffers. Agencies
+ * uploading at once each hold this much; idle ones shrink back to
+ * READ_BUFFER_FIRST_BYTES. */
+export const READ_BUFFER_FREE_BYTES = 16 * 1024;
+
+/** Bytes the server's connection readers hold beyond READ_BUFFER_FREE_BYTES
+ * each, all connections together: a reader reserves from it before it
  * grows for a frame (or echo line) larger than its buffer, and waits while it
  * is spent (TCP backpressure), then shrinks back and releases once the frame
  * is consumed. Honest agencies send 8 KiB frames (CLIENT_FRAME_BYTES_MAX) and

@@ -31,7 +31,7 @@ const _INFO: RunInfo = {
   notes: [],
 };
 
-function _result(id: "a" | "b" | "c" | "d", figures: RunFigures | undefined): ScenarioResult {
+function _result(id: "a" | "b" | "c" | "d" | "e", figures: RunFigures | undefined): ScenarioResult {
   return {
     scenario: scenarioTable(false)[id],
     maxAmount: 100,
@@ -44,7 +44,12 @@ function _result(id: "a" | "b" | "c" | "d", figures: RunFigures | undefined): Sc
     baseline: {
       runs: 3,
       failures: [],
-      figures: { endToEndMs: 50, betsPerS: 4_000_000, finishToWinnersMs: 12.5 },
+      figures: {
+        endToEndMs: 50,
+        endToEndFromSpawnMs: 50,
+        betsPerS: 4_000_000,
+        finishToWinnersMs: 12.5,
+      },
     },
   };
 }
@@ -78,31 +83,59 @@ Deno.test("summarize() gives medians, and no figure at all when a run failed", (
   });
 });
 
-Deno.test("evaluateTargets() marks targets met, not met (also on failed runs) and not run", () => {
+Deno.test("evaluateTargets() judges issue 14's targets against the floor of the same run", async (t) => {
   const verdicts = evaluateTargets([
-    _result("a", { endToEndMs: 200, finishToWinnersMs: 50.5 }),
-    _result("b", { betsPerS: 999_999, serverRssBytes: 150e6, finishToWinnersMs: 3 }),
+    // Floor: 50 ms end to end, 4,000,000 bets/s, 12.5 ms fan-out (see _result).
+    _result("a", { endToEndFromSpawnMs: 62.5, finishToWinnersMs: 50.5 }),
+    _result("b", { betsPerS: 2_399_999, serverRssBytes: 100e6, finishToWinnersMs: 3 }),
     _result("c", undefined),
+    _result("e", { betsPerS: 1_000_000, serverRssBytes: 300.1e6, finishToWinnersMs: 100 }),
   ]);
-  const byTarget = new Map(verdicts.map((verdict) => [verdict.target, verdict.verdict]));
-  const measured = new Map(verdicts.map((verdict) => [verdict.target, verdict.measured]));
-  assert.equal(byTarget.get("(a) end to end ≤ 0.2 s, process starts included"), "met");
-  assert.equal(byTarget.get("(a) winners ≤ 50 ms after the last finished"), "not met");
-  assert.equal(byTarget.get("(b) ≥ 1,000,000 bets/s end to end"), "not met");
-  assert.equal(byTarget.get("(b) server RSS ≤ 150 MB"), "met");
-  assert.equal(byTarget.get("(c) every agency gets its exact winners"), "not met");
-  assert.equal(byTarget.get("(c) ≥ 500,000 bets/s"), "not met");
-  assert.equal(byTarget.get("(d) client RSS ≤ 100 MB"), "not run");
-  assert.equal(
-    measured.get("(a) winners ≤ 50 ms after the last finished"),
-    "50.5 ms (floor 12.5 ms)",
-    "times carry the floor's figure",
-  );
-  assert.equal(
-    measured.get("(a) end to end ≤ 0.2 s, process starts included"),
-    "0.200 s (floor 0.050 s)",
-  );
-  assert.equal(measured.get("(b) server RSS ≤ 150 MB"), "150.0 MB", "no floor beside memory");
+  const byTarget = new Map(verdicts.map((verdict) => [verdict.target, verdict]));
+  const verdict = (target: string) => byTarget.get(target)?.verdict;
+  await t.step("a ratio at its bound is met, below a lower bound is not", () => {
+    const a = byTarget.get(
+      "(a) end to end from the server's spawn ≤ 1.25× the floor's (from its server's spawn)",
+    );
+    assert.deepEqual(a, {
+      target: a?.target,
+      measured: "0.063 s",
+      floor: "0.050 s",
+      ratio: "1.25×",
+      verdict: "met",
+    });
+    assert.equal(verdict("(b) bets/s ≥ 0.6× the floor's"), "not met");
+    assert.equal(byTarget.get("(b) bets/s ≥ 0.6× the floor's")?.ratio, "0.60×");
+  });
+  await t.step("absolute bounds: at the bound met, just over not", () => {
+    assert.equal(verdict("(b) server RSS ≤ 100 MB"), "met");
+    assert.equal(verdict("(e) ≥ 1,000,000 bets/s end to end"), "met");
+    assert.equal(verdict("(e) winners ≤ 100 ms after the last finished"), "met");
+    assert.equal(verdict("(e) server RSS ≤ 300 MB"), "not met");
+    assert.equal(byTarget.get("(e) ≥ 1,000,000 bets/s end to end")?.floor, "4,000,000 bets/s");
+    assert.equal(byTarget.get("(e) server RSS ≤ 300 MB")?.floor, "–", "the floor has no RSS here");
+  });
+  await t.step("failed runs fail every target of their scenario, checks included", () => {
+    assert.equal(verdict("(c) every agency gets its exact winners, none fails"), "not met");
+    assert.equal(verdict("(c) bets/s ≥ 0.6× the floor's"), "not met");
+    assert.equal(verdict("(e) every agency gets its exact winners, none fails"), "met");
+  });
+  await t.step("issue 4's winners latency stays for (a), (b), (c)", () => {
+    assert.equal(verdict("(a) winners ≤ 50 ms after the last finished (issue 4)"), "not met");
+    assert.equal(
+      byTarget.get("(a) winners ≤ 50 ms after the last finished (issue 4)")?.floor,
+      "12.5 ms",
+    );
+  });
+  await t.step("a scenario not in the run is not run", () => {
+    const onlyA = evaluateTargets([_result("a", { endToEndFromSpawnMs: 70 })]);
+    assert.ok(
+      onlyA.filter((one) => !one.target.startsWith("(a)")).every((one) =>
+        one.verdict === "not run"
+      ),
+    );
+    assert.equal(onlyA[0]?.verdict, "not met", "70 ms is 1.4× the floor's 50 ms");
+  });
 });
 
 Deno.test("renderResultsSection() shows figures, the floor ratio, failures and targets", () => {
@@ -116,7 +149,14 @@ Deno.test("renderResultsSection() shows figures, the floor ratio, failures and t
   assert.match(section, /\| finished→winners ms \| floor finished→answers ms \|/);
   assert.match(section, /\| – \| 12\.5 \| – \|/, "the floor's fan-out beside an unmeasured one");
   assert.match(section, /\| FAILED 1\/3: store holds 9 bets of agency 1 \|/);
-  assert.match(section, /\| \(b\) ≥ 1,000,000 bets\/s end to end \| 1,000,000 bets\/s \| met \|/);
+  assert.match(
+    section,
+    /\| \(b\) bets\/s ≥ 0\.6× the floor's \| 1,000,000 bets\/s \| 4,000,000 bets\/s \| 0\.25× \| not met \|/,
+  );
+  assert.match(
+    section,
+    /\| target \| measured \| floor \(same run\) \| ratio to floor \| verdict \|/,
+  );
 });
 
 Deno.test("renderResultsSection() puts (b) over TLS beside plain, and targets read plain TCP only", () => {
@@ -132,7 +172,10 @@ Deno.test("renderResultsSection() puts (b) over TLS beside plain, and targets re
   assert.match(section, /\| TLS \(node:tls server\) \| 5\.000 \| 1,000,000 \| 1\.25× \| 2\.50 \|/);
   assert.match(section, /\| TLS \+ client certificates \| – \| – \| – \|.*FAILED 1\/3/);
   assert.equal((section.match(/^\| \(b\) 5 agencies/gm) ?? []).length, 1, "one headline (b) row");
-  assert.match(section, /\| \(b\) ≥ 1,000,000 bets\/s end to end \| 1,250,000 bets\/s \| met \|/);
+  assert.match(
+    section,
+    /\| \(b\) bets\/s ≥ 0\.6× the floor's \| 1,250,000 bets\/s \| .* \| not met \|/,
+  );
 });
 
 Deno.test("chartData() and renderThroughputSvg() plot scenarios and the frame sweep", () => {
@@ -164,10 +207,10 @@ Deno.test("agencyRanges() splits agencies into contiguous ranges", () => {
 });
 
 Deno.test("parseBenchArgs() defaults, (d) only on request, bad flags", async (t) => {
-  await t.step("defaults skip (d)", () => {
+  await t.step("defaults run (a), (b), (c), (e) and skip (d)", () => {
     const options = parseBenchArgs(["--"]);
     assert.ok(options !== "help");
-    assert.deepEqual(options.scenarios, ["a", "b", "c"]);
+    assert.deepEqual(options.scenarios, ["a", "b", "c", "e"]);
     assert.equal(options.largeSkipped, true);
     assert.equal(options.runs, 3);
     assert.equal(options.results, "bench/results.md");
@@ -185,7 +228,7 @@ Deno.test("parseBenchArgs() defaults, (d) only on request, bad flags", async (t)
     assert.deepEqual(options.env, { A: "b=c" });
   });
   await t.step("unknown scenario", () => {
-    assert.throws(() => parseBenchArgs(["--scenario", "e"]), RangeError);
+    assert.throws(() => parseBenchArgs(["--scenario", "f"]), RangeError);
   });
   await t.step("runs 0 and 101", () => {
     assert.throws(() => parseBenchArgs(["--runs", "0"]), RangeError);

@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { BufferedReader } from "../lib/protocol/buffered_reader.ts";
 import { type ByteSink, writeAll, writeChunks } from "../lib/runtime/write_all.ts";
-import { FRAME_BYTES_MAX_CEILING, FRAME_BYTES_MAX_DEFAULT } from "../lib/limits.ts";
+import {
+  FRAME_BYTES_MAX_CEILING,
+  FRAME_BYTES_MAX_DEFAULT,
+  READ_BUFFER_FIRST_BYTES,
+  READ_BUFFER_FREE_BYTES,
+} from "../lib/limits.ts";
 import { decodeMessage, encodeMessage, type Message } from "../lib/protocol/message_codec.ts";
 import {
   ErrorCode,
@@ -417,4 +422,33 @@ Deno.test("BufferedReader waits for the budget before growing, reads nothing mea
   blocked.close();
   await assert.rejects(waiting, Deno.errors.Interrupted);
   assert.deepEqual(budget.usage, { reservedBytes: 64 * 1024, waiting: 0 });
+});
+
+Deno.test("BufferedReader starts small, grows to READ_BUFFER_FREE_BYTES for batch frames without the budget, and peekByte() waits on a first-size buffer", async (t) => {
+  const budget = new ReadBudget(FRAME_BYTES_MAX_DEFAULT);
+  const frames = Array.from({ length: 3 }, () => frameWithBody(8 * 1024));
+  const source = new ChunkedSource(joinBytes([...frames, new Uint8Array([FRAME_MARKER])]), 64_000);
+  const reader = new BufferedReader(source, budget);
+  await t.step("first buffer", () => assert.equal(reader.bufferBytes, READ_BUFFER_FIRST_BYTES));
+  await t.step("8 KiB frames grow it to the free size, reserving nothing", async () => {
+    for (const _ of frames) {
+      assert.equal((await reader.readFrameView(FRAME_BYTES_MAX_DEFAULT))?.body.length, 8 * 1024);
+      assert.ok(reader.bufferBytes <= READ_BUFFER_FREE_BYTES, `buffer ${reader.bufferBytes}`);
+    }
+    assert.equal(reader.bufferBytes, READ_BUFFER_FREE_BYTES);
+    assert.equal(budget.usage.reservedBytes, 0);
+  });
+  await t.step("a peek shrinks it to the first size when what it holds fits", async () => {
+    assert.equal(await reader.peekByte(), FRAME_MARKER);
+    assert.equal(reader.bufferBytes, READ_BUFFER_FIRST_BYTES);
+  });
+});
+
+Deno.test("BufferedReader.peekByte() keeps a grown buffer while it holds more than the first size", async () => {
+  const bytes = frameWithBody(8 * 1024);
+  const reader = new BufferedReader(new ChunkedSource(joinBytes([bytes, bytes]), 64_000));
+  await reader.readFrameView(FRAME_BYTES_MAX_DEFAULT);
+  assert.equal(await reader.peekByte(), FRAME_MARKER);
+  assert.ok(reader.bufferBytes > READ_BUFFER_FIRST_BYTES, `buffer ${reader.bufferBytes}`);
+  assert.equal((await reader.readFrame(FRAME_BYTES_MAX_DEFAULT))?.body.length, 8 * 1024);
 });

@@ -10,9 +10,11 @@ import {
   CONTAINER_PATHS,
 } from "../lib/containers/compose_document.ts";
 import { DENO_VERSION } from "../lib/containers/images.ts";
+import { CONNECTIONS_MAX_DEFAULT, OPEN_FILES_RESERVED } from "../lib/limits.ts";
 import { renderCompose } from "../gen_compose.ts";
 
 type Service = {
+  ulimits?: { nofile: { soft: number; hard: number } };
   container_name: string;
   image: string;
   build: { context: string; dockerfile: string; args: Record<string, string> };
@@ -297,4 +299,11 @@ Deno.test("composeDocument() refuses client certificates without TLS", () => {
       })),
     /client certificates without TLS/,
   );
+});
+
+Deno.test("renderCompose() gives the server, and only it, an open-file limit above CONNECTIONS_MAX's default", () => {
+  const document = parsed(renderCompose(options(2)));
+  const files = CONNECTIONS_MAX_DEFAULT + OPEN_FILES_RESERVED;
+  assert.deepEqual(document.services.server!.ulimits, { nofile: { soft: files, hard: files } });
+  assert.equal(document.services.client1!.ulimits, undefined);
 });

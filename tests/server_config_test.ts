@@ -29,7 +29,7 @@ const _DEFAULTS: ServerConfig = {
   storageDir: "storage",
   drawId: "local",
   frameBytesMax: FRAME_BYTES_MAX_DEFAULT,
-  connectionsMax: 1024,
+  connectionsMax: 16_384,
   idleTimeout: { text: `${IDLE_TIMEOUT_MS_DEFAULT / 1000}s`, ms: IDLE_TIMEOUT_MS_DEFAULT },
   shutdownGrace: { text: `${SHUTDOWN_GRACE_MS_DEFAULT / 1000}s`, ms: SHUTDOWN_GRACE_MS_DEFAULT },
   secretsFile: "",

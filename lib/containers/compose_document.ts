@@ -12,6 +12,7 @@
  * 127.0.0.1 port, the agencies on `testing_net` cannot reach it at all.
  */
 
+import { CONNECTIONS_MAX_DEFAULT, OPEN_FILES_RESERVED } from "../limits.ts";
 import type { Bet } from "../bet/bet.ts";
 import { CLIENT_CONFIG_KEYS, CLIENT_MODES, type ClientMode } from "../config/client_config.ts";
 import { APP_BUILD_ARGS, type AppImage, CLIENT_IMAGE, SERVER_IMAGE } from "./images.ts";
@@ -229,9 +230,21 @@ function _server(options: ComposeOptions): _Service {
     // Host loopback only: the operator's browser and Prometheus on this machine.
     ports: [`127.0.0.1:${hostPort}:${options.adminPort}`],
     stop_grace_period: "10s",
+    ulimits: SERVER_ULIMITS,
     ...CONTAINER_HARDENING,
   };
 }
+
+/** The server's open-file limit: CONNECTIONS_MAX's default plus the
+ * descriptors it keeps for itself (lib/limits.ts), so the default cap is
+ * reached before the descriptors run out. A CONNECTIONS_MAX raised in
+ * server.ini needs this raised too; the server warns and caps otherwise. */
+export const SERVER_ULIMITS = {
+  nofile: {
+    soft: CONNECTIONS_MAX_DEFAULT + OPEN_FILES_RESERVED,
+    hard: CONNECTIONS_MAX_DEFAULT + OPEN_FILES_RESERVED,
+  },
+} as const;
 
 /** Compose has no configs outside swarm: public credential files are read-only binds. */
 function _publicFiles(credentials: ServiceCredentials | undefined) {

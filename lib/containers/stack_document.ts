@@ -19,6 +19,7 @@ import {
   CONTAINER_PATHS,
   literal,
   NETWORK_KEY,
+  SERVER_ULIMITS,
   validateComposeOptions,
 } from "./compose_document.ts";
 import {
@@ -189,6 +190,9 @@ function _server(options: StackOptions): _Service {
       start_period: "5s",
     },
     stop_grace_period: "10s",
+    // Swarm services take ulimits from engine 20.10 (API 1.41, moby/moby#41284)
+    // and `docker stack deploy` passes them from CLI 20.10 (docker/cli#2712).
+    ulimits: SERVER_ULIMITS,
     ..._HARDENING,
     deploy: {
       mode: "replicated",

@@ -52,15 +52,22 @@ function _runArgs(script: string, set: PermissionSetName): string[] {
   return ["run", V8_FLAGS, ...permissionSetFlags(set), script];
 }
 
-/** Spawns a Deno script with piped output collected line by line. */
+/** Spawns a Deno script with piped output collected line by line; with
+ * `openFilesMax`, under that open-file limit (soft and hard, set by sh's
+ * `ulimit -n`, since Deno raises its soft limit to the hard one). */
 function _spawn(
   script: string,
   set: PermissionSetName,
   env: Record<string, string>,
   onLine: (line: string) => void,
+  openFilesMax?: number,
 ): LocalClient {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: _runArgs(script, set),
+  const deno = [Deno.execPath(), ..._runArgs(script, set)];
+  const [program, ...args] = openFilesMax === undefined
+    ? deno
+    : ["sh", "-c", `ulimit -n ${openFilesMax} && exec "$0" "$@"`, ...deno];
+  const process = new Deno.Command(program!, {
+    args,
     cwd: _ROOT.pathname,
     env,
     stdout: "piped",
@@ -78,11 +85,13 @@ function _spawn(
  * admin port) and waits for its listen line.
  * @param env variables on top of SERVER_CONFIG=config/server.ini (e.g. STORAGE_DIR, AGENCIES, ADMIN_PORT=off)
  * @param onLine called with each output line as it arrives (fault tests act on them)
+ * @param openFilesMax run it under this open-file limit (RLIMIT_NOFILE)
  * @throws {Error} when it exits or stays silent before listening
  */
 export async function startLocalServer(
   env: Record<string, string>,
   onLine: (line: string) => void = () => {},
+  openFilesMax?: number,
 ): Promise<LocalServer> {
   const listening = Promise.withResolvers<number>();
   let adminPort: number | undefined;
@@ -97,6 +106,7 @@ export async function startLocalServer(
       if (match !== null) listening.resolve(Number(match[1]));
       onLine(line);
     },
+    openFilesMax,
   );
   exited.then((code) =>
     listening.reject(

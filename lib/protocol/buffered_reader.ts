@@ -14,16 +14,15 @@ import {
   ProtocolError,
 } from "./protocol.ts";
 import { ReadBudget } from "./read_budget.ts";
+import { READ_BUFFER_FIRST_BYTES, READ_BUFFER_FREE_BYTES } from "../limits.ts";
 
 /** What the reader reads from: a `Deno.Conn` or a test double. */
 export interface ByteSource {
   read(buffer: Uint8Array): Promise<number | null>;
 }
 
-/** First buffer size: two 8 KiB batch frames; 1,000 idle agencies then hold
- * 16 MB, not 64. The buffer doubles when a frame or line needs more, and
- * goes back to this size once what it holds fits again. */
-const _CHUNK_BYTES = 16 * 1024;
+/** Grows up to here are free; beyond it they reserve from the budget. */
+const _CHUNK_BYTES = READ_BUFFER_FREE_BYTES;
 
 /** Reads frames and lines from a byte source. */
 export class BufferedReader {
@@ -34,7 +33,12 @@ export class BufferedReader {
   /** The source said end of stream: later fills answer false without a read. */
   #ended = false;
   readonly #budget: ReadBudget | undefined;
-  /** Bytes of the budget this reader holds: its buffer's size above _CHUNK_BYTES. */
+  /** Bytes of the budget this reader holds: its buffer's size above _CHUNK_BYTES.
+   * The buffer starts at READ_BUFFER_FIRST_BYTES (a hello fits), doubles up
+   * to _CHUNK_BYTES for free when a frame or line needs more, grows past it
+   * only through the budget, goes back to _CHUNK_BYTES before each frame or
+   * line once what it holds fits, and back to its first size before waiting
+   * on an empty buffer in {@link peekByte} (an agency waiting for the draw). */
   #reservedBytes = 0;
   /** A reservation waiting for room in the budget. */
   #pending: Promise<void> | undefined;
@@ -48,7 +52,8 @@ export class BufferedReader {
   constructor(source: ByteSource, budget?: ReadBudget) {
     this.#source = source;
     this.#budget = budget;
-    this.#buffer = budget?.allocate(_CHUNK_BYTES) ?? new Uint8Array(_CHUNK_BYTES);
+    this.#buffer = budget?.allocate(READ_BUFFER_FIRST_BYTES) ??
+      new Uint8Array(READ_BUFFER_FIRST_BYTES);
   }
 
   /** The buffer's size now, in bytes (it shrinks back after a large frame). */
@@ -89,11 +94,11 @@ export class BufferedReader {
     this.#reservedBytes = 0;
   }
 
-  /** Goes back to the first buffer size once the bytes held fit in it. Any
-   * view handed out before is done with: callers read again only after. */
-  #shrink(): void {
-    if (this.#buffer.length <= _CHUNK_BYTES || this.#buffered > _CHUNK_BYTES) return;
-    const small = this.#budget?.allocate(_CHUNK_BYTES) ?? new Uint8Array(_CHUNK_BYTES);
+  /** Goes back to `size` (at most _CHUNK_BYTES) once the bytes held fit in
+   * it. Any view handed out before is done with: callers read again only after. */
+  #shrink(size: number = _CHUNK_BYTES): void {
+    if (this.#buffer.length <= size || this.#buffered > size) return;
+    const small = this.#budget?.allocate(size) ?? new Uint8Array(size);
     small.set(this.#buffer.subarray(this.#start, this.#end));
     this.#end = this.#buffered;
     this.#start = 0;
@@ -104,7 +109,7 @@ export class BufferedReader {
 
   /** Hands the buffer, no longer read from, to the budget's spares. */
   #recycle(): void {
-    if (this.#buffer.length >= _CHUNK_BYTES) this.#budget?.recycle(this.#buffer);
+    if (this.#buffer.length >= READ_BUFFER_FIRST_BYTES) this.#budget?.recycle(this.#buffer);
   }
 
   async #reserve(bytes: number): Promise<void> {
@@ -136,10 +141,13 @@ export class BufferedReader {
     }
     if (this.#buffer.length - this.#end < wantBytes) {
       // Doubling keeps long lines and large frames linear; callers cap both.
-      let size = Math.max(this.#end + wantBytes, 2 * this.#buffer.length);
+      const needed = this.#end + wantBytes;
+      // Up to _CHUNK_BYTES in one step, for free (a read then takes up to two
+      // batch frames); past it only what the budget grants.
+      let size = needed <= _CHUNK_BYTES ? _CHUNK_BYTES : Math.max(needed, 2 * this.#buffer.length);
       let grown: Uint8Array<ArrayBuffer>;
-      if (this.#budget === undefined) {
-        grown = new Uint8Array(size);
+      if (this.#budget === undefined || size <= _CHUNK_BYTES) {
+        grown = this.#budget?.allocate(size) ?? new Uint8Array(size);
       } else {
         size = ReadBudget.grownSize(size);
         await this.#reserve(size - Math.max(this.#buffer.length, _CHUNK_BYTES));
@@ -164,7 +172,9 @@ export class BufferedReader {
    * @returns the byte, or null at end of stream
    */
   async peekByte(): Promise<number | null> {
-    this.#shrink();
+    // A peek waits for a peer that may stay silent long (the draw): it waits
+    // on a first-size buffer, not on one grown for the upload.
+    this.#shrink(READ_BUFFER_FIRST_BYTES);
     while (this.#buffered === 0) {
       if (!(await this.#fill(1))) return null;
     }

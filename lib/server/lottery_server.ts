@@ -87,6 +87,13 @@ export class LotteryServer {
     });
   });
   #listener: Deno.TcpListener | undefined;
+  /** A descriptor held back for the moment the open-file limit is reached:
+   * closed to accept and refuse one connection, then taken again. */
+  #spare: Deno.TcpListener | undefined;
+  /** The open-file limit stopped accepts: warned once until one succeeds. */
+  #filesExhausted = false;
+  /** Resolved when a connection ends (an accept that hit the limit waits for it). */
+  #connectionEnded = Promise.withResolvers<void>();
   #accepting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -108,6 +115,7 @@ export class LotteryServer {
       tcpBacklog: this.#options.listenBacklog,
     });
     this.#listener = listener;
+    this.#spare = _spareDescriptor();
     this.#accepting = this.#acceptLoop(listener);
     return listener.addr.port;
   }
@@ -130,11 +138,16 @@ export class LotteryServer {
       } catch (error) {
         if (this.#shutdown.signal.aborted) return;
         if (error instanceof Deno.errors.BadResource) return;
+        if (_isOutOfFiles(error)) {
+          await this.#refuseOverFileLimit(listener);
+          continue;
+        }
         this.#logger.error("accept", "fail", {
           error: (error as Error).message,
         });
         continue;
       }
+      this.#filesExhausted = false;
       conn.setNoDelay(true);
       const refusal = this.#options.plainHelloRefusal;
       this.serveConnection(
@@ -143,6 +156,50 @@ export class LotteryServer {
         refusal ? { helloRefusal: refusal } : {},
       );
     }
+  }
+
+  /**
+   * accept() failed with EMFILE: the process has no descriptor left, and the
+   * connection waits in the accept queue (accepting again at once would fail
+   * the same way, in a busy loop). Gives the spare descriptor up to accept
+   * it and refuse it with tooManyConnections, then takes the spare again;
+   * without a spare (a refusal is still on its way) waits for a connection
+   * to end. Warns once until an accept succeeds again.
+   */
+  async #refuseOverFileLimit(listener: Deno.TcpListener): Promise<void> {
+    const text = `open-file limit reached at ${this.#connections.size} connections`;
+    if (!this.#filesExhausted) {
+      this.#filesExhausted = true;
+      this.#logger.warning("accept", "fail", {
+        connections: this.#connections.size,
+        error: `${text}: refusing connections until one closes (raise ulimit -n, or ` +
+          "lower CONNECTIONS_MAX)",
+      });
+    }
+    const ended = this.#connectionEnded.promise;
+    if (this.#spare === undefined) {
+      await Promise.race([ended, this.#shutdownSignalled()]);
+      this.#spare = _spareDescriptor();
+      return;
+    }
+    _closeQuietly(this.#spare);
+    this.#spare = undefined;
+    let conn: Deno.TcpConn;
+    try {
+      conn = await listener.accept();
+    } catch {
+      this.#spare = _spareDescriptor();
+      return;
+    }
+    this.#options.metrics?.connectionRefused(0, ErrorCode.tooManyConnections, text);
+    await _refuseAndClose(conn, ErrorCode.tooManyConnections, text);
+    this.#spare = _spareDescriptor();
+  }
+
+  #shutdownSignalled(): Promise<void> {
+    const signal = this.#shutdown.signal;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => signal.addEventListener("abort", () => resolve()));
   }
 
   /**
@@ -183,9 +240,11 @@ export class LotteryServer {
       done: Promise.resolve(),
     };
     this.#connections.add(entry);
-    entry.done = this.#serve(entry, _helloGate(identity)).finally(() =>
-      this.#connections.delete(entry)
-    );
+    entry.done = this.#serve(entry, _helloGate(identity)).finally(() => {
+      this.#connections.delete(entry);
+      this.#connectionEnded.resolve();
+      this.#connectionEnded = Promise.withResolvers<void>();
+    });
   }
 
   async #serve(
@@ -266,6 +325,7 @@ export class LotteryServer {
   async #close(): Promise<void> {
     this.#shutdown.abort();
     this.#lottery.stopWaiting();
+    if (this.#spare !== undefined) _closeQuietly(this.#spare);
     if (this.#listener !== undefined) {
       _closeQuietly(this.#listener);
       await this.#accepting;
@@ -328,9 +388,9 @@ export class LotteryServer {
  * written, or after ERROR_REPLY_WAIT_MS at most (a peer that reads nothing
  * would otherwise hold the write, and the close behind it, for ever).
  */
-function _refuseAndClose(conn: ServerConn, code: ErrorCode, text: string): void {
+function _refuseAndClose(conn: ServerConn, code: ErrorCode, text: string): Promise<void> {
   const closeAnyway = setTimeout(() => _closeQuietly(conn), ERROR_REPLY_WAIT_MS);
-  writeAll(conn, encodeMessage({ type: MessageType.error, code, text }))
+  return writeAll(conn, encodeMessage({ type: MessageType.error, code, text }))
     .catch(() => {})
     .finally(() => {
       clearTimeout(closeAnyway);
@@ -347,6 +407,22 @@ function _helloGate(identity: PeerIdentity): ((agency: number) => string | undef
     agency === certifiedAgency
       ? undefined
       : `the client certificate names agency ${certifiedAgency}, not ${agency}`;
+}
+
+/** One descriptor to give up when the open-file limit is reached: a listener
+ * on a free loopback port (the server may already open sockets; no file
+ * permission needed). undefined when none can be opened. */
+function _spareDescriptor(): Deno.TcpListener | undefined {
+  try {
+    return Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  } catch {
+    return undefined;
+  }
+}
+
+/** accept() failed because the process has no descriptor left (EMFILE or ENFILE). */
+function _isOutOfFiles(error: unknown): boolean {
+  return /os error 2[34]\b|Too many open files/.test((error as Error)?.message ?? "");
 }
 
 function _closeQuietly(resource: { close(): void }): void {
