@@ -168,8 +168,11 @@ export const UPLOAD_REPLY_BYTES_MAX = 64 * 1024 * 1024;
  * refusal can come back. */
 export const SINGLE_BET_REPLY_BYTES_MAX = 64 * 1024;
 
-/** Client: bytes read from the agency file at a time. */
-export const FILE_CHUNK_BYTES = 64 * 1024;
+/** Client: bytes read from the agency file at a time. 256 KiB: one agency
+ * of 1M bets alone, measured here (3 runs each): 64 KiB 0.51–0.59 s of CPU,
+ * 256 KiB 0.43–0.45 s, 1 MiB 0.49–0.53 s (its batches go out in bigger bursts,
+ * and 13 MB more RSS). */
+export const FILE_CHUNK_BYTES = 256 * 1024;
 
 /** Highest TCP port (SERVER_PORT, server.address). */
 export const PORT_MAX = 65_535;

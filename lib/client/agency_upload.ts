@@ -348,6 +348,11 @@ export class AgencyUpload {
       while (window.size >= this.#options.batchWindow) {
         if (!(await this.#awaitReply())) return false;
       }
+      // Replies that came with the one awaited free more of the window: take
+      // them first, so their batches share this write instead of one each.
+      while (this.#link?.reader.hasWholeFrame) {
+        if (!(await this.#awaitReply())) return false;
+      }
       const slice = batches.slice(next, next + this.#options.batchWindow - window.size);
       next += slice.length;
       for (const batch of slice) window.add(batch);

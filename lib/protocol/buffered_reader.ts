@@ -126,6 +126,21 @@ export class BufferedReader {
     this.#reservedBytes += bytes;
   }
 
+  /**
+   * True when a whole frame (header and body) is already buffered: reading
+   * it needs no read from the source. The client drains such replies before
+   * its next write, so the batches they free go out in one write.
+   */
+  get hasWholeFrame(): boolean {
+    if (this.#buffered < FRAME_HEADER_BYTES) return false;
+    const length = new DataView(
+      this.#buffer.buffer,
+      this.#buffer.byteOffset + this.#start + FRAME_LENGTH_OFFSET,
+      4,
+    ).getUint32(0);
+    return this.#buffered >= FRAME_HEADER_BYTES + length;
+  }
+
   get #buffered(): number {
     return this.#end - this.#start;
   }
