@@ -24,6 +24,11 @@ class FrameSink {
     return Promise.resolve(bytes.length);
   }
 
+  /** Writes made so far. */
+  get writes(): number {
+    return this.#bytes.length;
+  }
+
   messages(): Message[] {
     const all = joinBytes(this.#bytes);
     const messages: Message[] = [];
@@ -37,16 +42,12 @@ class FrameSink {
   }
 }
 
-Deno.test("AgencySession answers batches in the order it read them, even when a later one settles first", async () => {
-  const wire = makeBets(1, 10).map(({ agency: _, ...bet }) => bet);
-  const input = joinBytes([
-    encodeMessage({ type: MessageType.hello, agency: 1 }),
-    encodeMessage({ type: MessageType.batch, first: 0, bets: wire.slice(0, 5) }),
-    encodeMessage({ type: MessageType.batch, first: 9, bets: wire.slice(9) }),
-  ]);
-  // The first batch waits at the store; the second is refused at once.
-  const stored = Promise.withResolvers<AppendResult>();
-  const secondAsked = Promise.withResolvers<void>();
+/** A session over `input` whose lottery stores batches with `storeBatch`. */
+function _session(
+  input: Uint8Array,
+  sink: FrameSink,
+  storeBatch: (agency: number, first: number) => Promise<AppendResult>,
+): AgencySession {
   const lottery = {
     agencies: 1,
     drawId: "test-draw",
@@ -55,20 +56,9 @@ Deno.test("AgencySession answers batches in the order it read them, even when a 
     storedDigest: () => 0,
     checkpoints: () => [],
     storeRoom: () => undefined,
-    storeBatch: (_agency: number, first: number) => {
-      if (first === 0) return stored.promise;
-      secondAsked.resolve();
-      return Promise.reject(
-        new ProtocolError(ErrorCode.positionMismatch, "5 expected", {
-          first,
-          betIndex: 0,
-          field: "",
-        }),
-      );
-    },
+    storeBatch,
   } as unknown as Lottery;
-  const sink = new FrameSink();
-  const session = new AgencySession(new BufferedReader(new ChunkedSource(input, 1 << 16)), sink, {
+  return new AgencySession(new BufferedReader(new ChunkedSource(input, 1 << 16)), sink, {
     lottery,
     logger: new Logger("CRITICAL", () => {}),
     frameBytesMax: 1 << 16,
@@ -82,6 +72,30 @@ Deno.test("AgencySession answers batches in the order it read them, even when a 
     pauseIdle: () => {},
     resumeIdle: () => {},
   });
+}
+
+Deno.test("AgencySession answers batches in the order it read them, even when a later one settles first", async () => {
+  const wire = makeBets(1, 10).map(({ agency: _, ...bet }) => bet);
+  const input = joinBytes([
+    encodeMessage({ type: MessageType.hello, agency: 1 }),
+    encodeMessage({ type: MessageType.batch, first: 0, bets: wire.slice(0, 5) }),
+    encodeMessage({ type: MessageType.batch, first: 9, bets: wire.slice(9) }),
+  ]);
+  // The first batch waits at the store; the second is refused at once.
+  const stored = Promise.withResolvers<AppendResult>();
+  const secondAsked = Promise.withResolvers<void>();
+  const sink = new FrameSink();
+  const session = _session(input, sink, (_agency: number, first: number) => {
+    if (first === 0) return stored.promise;
+    secondAsked.resolve();
+    return Promise.reject(
+      new ProtocolError(ErrorCode.positionMismatch, "5 expected", {
+        first,
+        betIndex: 0,
+        field: "",
+      }),
+    );
+  });
   const running = session.run();
   // The second batch is refused; once every microtask of that ran (a
   // macrotask boundary), the first one is stored.
@@ -94,4 +108,36 @@ Deno.test("AgencySession answers batches in the order it read them, even when a 
     MessageType.batchAck,
     MessageType.batchNack,
   ]);
+});
+
+Deno.test("AgencySession sends the acks of batches stored together in one write", async () => {
+  const wire = makeBets(1, 9).map(({ agency: _, ...bet }) => bet);
+  const input = joinBytes([
+    encodeMessage({ type: MessageType.hello, agency: 1 }),
+    ...[0, 3, 6].map((first) =>
+      encodeMessage({ type: MessageType.batch, first, bets: wire.slice(first, first + 3) })
+    ),
+  ]);
+  // One group commit: all three batches become durable at once.
+  const groupCommit = Promise.withResolvers<AppendResult>();
+  let asked = 0;
+  const allAsked = Promise.withResolvers<void>();
+  const sink = new FrameSink();
+  const session = _session(input, sink, () => {
+    asked += 1;
+    if (asked === 3) allAsked.resolve();
+    return groupCommit.promise;
+  });
+  const running = session.run();
+  await allAsked.promise;
+  const writesBefore = sink.writes;
+  groupCommit.resolve({ duplicate: false });
+  await running;
+  assert.deepEqual(sink.messages().map((message) => message.type), [
+    MessageType.helloAck,
+    MessageType.batchAck,
+    MessageType.batchAck,
+    MessageType.batchAck,
+  ]);
+  assert.equal(sink.writes - writesBefore, 1);
 });

@@ -50,6 +50,12 @@ export interface SessionContext {
   resumeIdle(): void;
 }
 
+/** Resolves after the microtasks of this turn: every answer a settled group
+ * commit releases is queued by then. */
+function _endOfTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** An agency's session over one connection. */
 export class AgencySession implements AgencyHolder {
   readonly #reader: BufferedReader;
@@ -467,14 +473,15 @@ export class AgencySession implements AgencyHolder {
   }
 
   /**
-   * Sends frames one after another, in call order. Frames queued while a
-   * write is under way go out together in the next write (acks of one group
-   * commit share one syscall).
+   * Sends frames one after another, in call order. A write waits for the end
+   * of the turn, and frames queued meanwhile or while a write is under way go
+   * out together: the acks of one group commit settle in one turn and share
+   * one syscall (5 agencies x 1M bets: 21,916 -> 978 sendto).
    */
   #sendFrame(frame: Uint8Array): Promise<void> {
     this.#outbox.push(frame);
     if (this.#flush === undefined) {
-      this.#flush = this.#sending.then(() => {
+      this.#flush = this.#sending.then(_endOfTurn).then(() => {
         this.#flush = undefined;
         return writeAll(this.#sink, concatBytes(this.#outbox.splice(0)));
       });
