@@ -278,15 +278,6 @@ export class AgencySession implements AgencyHolder {
       await this.#allSettled().catch(() => {});
       return refuse(ErrorCode.shuttingDown, "server shutting down: batch not stored");
     }
-    let rows: StoreRows;
-    try {
-      rows = scanBatch(body, this.#agency, dateNumber(new Date())).rows;
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      return this.#answer(this.#nackFor(first, count, error));
-    }
-    // Keep the body past the store only for the DEBUG per-bet lines.
-    const debugBody = this.#context.logger.enabled("DEBUG") ? body.slice() : undefined;
     // Read no further frame while the store is behind: TCP slows the agency.
     const room = this.#context.lottery.storeRoom();
     if (room !== undefined) await room;
@@ -299,6 +290,17 @@ export class AgencySession implements AgencyHolder {
     if (this.#fenced) {
       return refuse(ErrorCode.superseded, "a newer connection of this agency took over");
     }
+    // Scanned only now, and stored without a wait in between: the rows are
+    // a scratch buffer the next scan reuses, and the store copies them.
+    let rows: StoreRows;
+    try {
+      rows = scanBatch(body, this.#agency, dateNumber(new Date())).rows;
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      return this.#answer(this.#nackFor(first, count, error));
+    }
+    // Keep the body past the store only for the DEBUG per-bet lines.
+    const debugBody = this.#context.logger.enabled("DEBUG") ? body.slice() : undefined;
     this.#inFlight += 1;
     const answer = this.#context.lottery.storeBatch(this.#agency, first, rows)
       .then((result): Message => {

@@ -129,7 +129,9 @@ function _writeNumber(out: Uint8Array, at: number, value: number): number {
 }
 
 /**
- * Validates a batch body and encodes its bets as store rows.
+ * Validates a batch body and encodes its bets as store rows. The rows are a
+ * view of a scratch buffer that the next call overwrites: hand them to the
+ * store (which copies them) before scanning another batch.
  * @param body the batch frame's body (first u32, count u16, bets)
  * @param agency the agency bound to the connection
  * @param today today as YYYYMMDD (birthdates may not be later)
@@ -212,11 +214,10 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
       { first, betIndex: 0, field: "" },
     );
   }
-  // A copy of exactly the rows: the scratch buffer is reused by the next batch.
   return {
     first,
     rows: {
-      bytes: out.slice(0, at),
+      bytes: out.subarray(0, at),
       count,
       digest,
       winners: _winnerDocuments(body, winnerStarts),

@@ -35,6 +35,7 @@ import {
   replayJournal,
 } from "./store_journal.ts";
 import { writeAll, writeChunks } from "../runtime/write_all.ts";
+import { RowRing } from "./row_ring.ts";
 import type { StoreRows } from "./store_rows.ts";
 import type { StoreObserver } from "./store_observer.ts";
 import { type WinnersAnswer, WinnersIndex } from "./winners_index.ts";
@@ -177,6 +178,8 @@ export class BetStore {
   #batchesPerSync = { syncs: 0, batches: 0 };
   /** Gathers a group's rows into few writes (groups are written one at a time). */
   readonly #staging = new Uint8Array(STORE_WRITE_STAGING_BYTES);
+  /** Holds the rows of queued batches: appended rows are copied in. */
+  readonly #rows: RowRing;
   readonly #queueBytesMax: number;
   /** Bytes of the rows appended and not yet stored or refused. */
   #queuedBytes = 0;
@@ -195,6 +198,7 @@ export class BetStore {
   ) {
     this.#observer = observer;
     this.#queueBytesMax = queueBytesMax;
+    this.#rows = new RowRing(queueBytesMax);
     this.#betsFile = betsFile;
     this.#journalFile = journalFile;
     this.#state = state;
@@ -327,7 +331,8 @@ export class BetStore {
 
   /**
    * Stores a batch durably, once. Resolves after the batch is synced to disk,
-   * or at once as a duplicate when the same batch is already stored.
+   * or at once as a duplicate when the same batch is already stored. The rows
+   * are copied before this returns: `rows.bytes` may be reused at once.
    * @throws {RangeError} when the batch is misplaced (a gap or an overlap)
    * @throws {Error} when the store is closed or the write fails (nothing of
    *   the batch is then stored)
@@ -347,14 +352,18 @@ export class BetStore {
     ledger.accept(first, rows.count);
     const bytes = rows.bytes.length;
     this.#queuedBytes += bytes;
+    const held = this.#rows.copyIn(rows.bytes);
     return this.#enqueue((resolve, reject) => ({
       kind: "batch",
       agency,
       first,
-      rows,
+      rows: { ...rows, bytes: held },
       resolve,
       reject,
-    })).finally(() => this.#release(bytes));
+    })).finally(() => {
+      this.#rows.release(held);
+      this.#release(bytes);
+    });
   }
 
   /**
