@@ -23,7 +23,7 @@ function _quote(bytes: Uint8Array, start: number, end: number): string {
  * Length of the valid UTF-8 sequence starting at `index`, or 0 when invalid
  * (overlong forms, surrogates and code points above U+10FFFF are invalid).
  */
-function _utf8SequenceLength(bytes: Uint8Array, index: number, end: number): number {
+export function utf8SequenceLength(bytes: Uint8Array, index: number, end: number): number {
   const lead = bytes[index]!;
   if (lead < 0x80) return 1;
   let length: number;
@@ -76,7 +76,7 @@ export function nameBytesViolation(
       index += 1;
       continue;
     }
-    const length = _utf8SequenceLength(bytes, index, end);
+    const length = utf8SequenceLength(bytes, index, end);
     if (length === 0) return "is not valid UTF-8";
     visible = true;
     index += length;

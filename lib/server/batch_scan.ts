@@ -10,8 +10,10 @@ import {
   birthdateBytesViolation,
   documentBytesViolation,
   nameBytesViolation,
+  utf8SequenceLength,
 } from "../bet/bet_bytes.ts";
 import { BET_NUMBER_MAX } from "../bet/bet.ts";
+import { DOCUMENT_DIGITS_MAX } from "../limits.ts";
 import {
   BATCH_COUNT_OFFSET,
   BATCH_HEADER_BYTES,
@@ -68,8 +70,9 @@ function _copy(out: Uint8Array, at: number, body: Uint8Array, start: number, end
 }
 
 /**
- * Copies a name made only of printable ASCII other than `,` and `"` (with at
- * least one non-space): the common case, checked and copied in one pass.
+ * Copies a name made of printable ASCII other than `,` and `"`, spaces and
+ * valid UTF-8 sequences (with at least one visible character): the common
+ * case, checked and copied in one pass.
  * @returns the new end of `out`, or -1 when the name needs the full check
  */
 function _copyPlainName(
@@ -80,17 +83,49 @@ function _copyPlainName(
   end: number,
 ): number {
   let visible = false;
-  for (let index = start; index < end; index += 1) {
+  let index = start;
+  while (index < end) {
     const byte = body[index]!;
+    if (byte >= 0x80) {
+      const length = utf8SequenceLength(body, index, end);
+      if (length === 0) return -1;
+      for (const stop = index + length; index < stop; index += 1) out[at++] = body[index]!;
+      visible = true;
+      continue;
+    }
     if (byte === 0x20) {
       out[at++] = byte;
+      index += 1;
       continue;
     }
     if (byte < 0x21 || byte > 0x7e || byte === _COMMA || byte === _QUOTE) return -1;
     visible = true;
     out[at++] = byte;
+    index += 1;
   }
   return visible ? at : -1;
+}
+
+/**
+ * Copies a document of 1 to DOCUMENT_DIGITS_MAX ASCII digits, checked and
+ * copied in one pass.
+ * @returns the new end of `out`, or -1 when it is not one (the caller then
+ *   applies the full rule)
+ */
+function _copyDigits(
+  out: Uint8Array,
+  at: number,
+  body: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  if (end <= start || end - start > DOCUMENT_DIGITS_MAX) return -1;
+  for (let index = start; index < end; index += 1) {
+    const byte = body[index]!;
+    if (byte < 0x30 || byte > 0x39) return -1;
+    out[at++] = byte;
+  }
+  return at;
 }
 
 /** Copies a name into `out` at `at`, quoted and with doubled quotes when needed. */
@@ -158,8 +193,7 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
   const view = viewOf(body);
   for (let bet = 1; bet <= count; bet += 1) {
     const betStart = position;
-    out.set(agencyPrefix, at);
-    at += agencyPrefix.length;
+    for (let index = 0; index < agencyPrefix.length; index += 1) out[at++] = agencyPrefix[index]!;
     let documentStart = 0;
     for (let field = 0; field < 4; field += 1) {
       const start = position + 1;
@@ -176,10 +210,16 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
           violation = nameBytesViolation(body, start, end);
           if (violation === undefined) at = _writeName(out, at, body, start, end);
         }
+      } else if (field === 2) {
+        const digitsEnd = _copyDigits(out, at, body, start, end);
+        if (digitsEnd !== -1) {
+          at = digitsEnd;
+        } else {
+          violation = documentBytesViolation(body, start, end);
+          if (violation === undefined) at = _copy(out, at, body, start, end);
+        }
       } else {
-        violation = field === 2
-          ? documentBytesViolation(body, start, end)
-          : birthdateBytesViolation(body, start, end, today);
+        violation = birthdateBytesViolation(body, start, end, today);
         if (violation === undefined) at = _copy(out, at, body, start, end);
       }
       if (violation !== undefined) fail(ErrorCode.invalidBet, bet, _FIELDS[field]!, violation);
