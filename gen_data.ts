@@ -1,7 +1,7 @@
 /**
  * Writes seeded synthetic agency files: data/agency-<k>.csv.
  *
- * deno task data -- --agencies 5 --bets 2000 --seed 1 [--winners 4] [--out data]
+ * deno task data -- --agencies 5 --bets 2000 --seed 1 [--winners 4] [--out data] [--crlf]
  */
 
 import { parseArgs } from "node:util";
@@ -10,8 +10,9 @@ import { type DataOptions, writeAgencyFile } from "./lib/dev/agency_file.ts";
 import { runProgram } from "./lib/runtime/program.ts";
 
 const _USAGE =
-  `Usage: deno task data -- [--agencies N] [--bets M] [--seed S] [--winners W] [--out DIR]
-Writes DIR/agency-1.csv .. agency-N.csv with M bets each, W of which play 7574.
+  `Usage: deno task data -- [--agencies N] [--bets M] [--seed S] [--winners W] [--out DIR] [--crlf]
+Writes DIR/agency-1.csv .. agency-N.csv with M bets each, W of which play 7574;
+--crlf ends lines with CRLF, as the course's dataset files do.
 Defaults: --agencies 5 --bets 2000 --seed 1 --winners M/500 rounded up --out data`;
 
 /** Largest value of a count flag (agencies, bets, winners, seed). */
@@ -27,6 +28,7 @@ export function parseDataArgs(args: string[]): DataOptions | "help" {
       seed: { type: "string" },
       winners: { type: "string" },
       out: { type: "string" },
+      crlf: { type: "boolean" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -41,6 +43,7 @@ export function parseDataArgs(args: string[]): DataOptions | "help" {
     seed: wholeNumberFlag(values.seed, "--seed", 1, 0, _COUNT_MAX),
     winners,
     out: values.out ?? "data",
+    ...(values.crlf ? { crlf: true } : {}),
   };
 }
 

@@ -11,7 +11,13 @@
 
 import { parseArgs } from "node:util";
 import { loadClientConfig } from "../lib/config/client_config.ts";
-import { type DataSet, defaultWinners, ensureDataSet } from "./bench_data.ts";
+import {
+  betsOf,
+  type DataSet,
+  defaultWinners,
+  ensureDataSet,
+  readDataFolder,
+} from "./bench_data.ts";
 import {
   chartData,
   evaluateTargets,
@@ -52,6 +58,8 @@ const _USAGE = `Usage: deno task bench [-- OPTIONS]
   --results FILE       Markdown appended per run (default bench/results.md, quick: DIR/results.md)
   --chart FILE         SVG chart (default bench/throughput.svg, quick: DIR/throughput.svg)
   --seed S             data generator seed (default 1)
+  --dataset DIR        run (a) and the sweep on DIR/agency-1.csv, agency-2.csv, … instead
+                       of generated data (e.g. the course's dataset: CRLF, accented names)
   --env KEY=VALUE      extra variable for the server and clients (e.g. SERVER_LISTEN_BACKLOG=128)
   --no-sweep           skip the frame-size sweep on (a)'s data
   --metrics-compare    only (b), N runs each with the admin port off and on (scraped every
@@ -77,6 +85,8 @@ export interface BenchOptions {
   results: string;
   chart: string;
   seed: number;
+  /** A folder of agency files (a) runs on instead of generated data. */
+  dataset: string | undefined;
   env: Record<string, string>;
   sweep: boolean;
   /** Run (b) with metrics off and on instead of the scenarios. */
@@ -114,6 +124,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | "help" {
       results: { type: "string" },
       chart: { type: "string" },
       seed: { type: "string" },
+      dataset: { type: "string" },
       env: { type: "string", multiple: true },
       "no-sweep": { type: "boolean" },
       "metrics-compare": { type: "boolean" },
@@ -143,6 +154,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | "help" {
     results: values.results ?? (quick ? `${out}/results.md` : "bench/results.md"),
     chart: values.chart ?? (quick ? `${out}/throughput.svg` : "bench/throughput.svg"),
     seed: wholeNumberFlag(values.seed, "--seed", 1, 0, 2 ** 31),
+    dataset: values.dataset,
     env: _env(values.env ?? []),
     sweep: values["no-sweep"] !== true,
     metricsCompare: values["metrics-compare"] === true,
@@ -191,6 +203,7 @@ async function _warmUp(): Promise<void> {
 }
 
 async function _dataFor(options: BenchOptions, scenario: Scenario): Promise<DataSet> {
+  if (scenario.dataset !== undefined) return await readDataFolder(scenario.dataset.dir);
   let announced = false;
   const data = await ensureDataSet(options.out, {
     agencies: scenario.agencies,
@@ -204,6 +217,25 @@ async function _dataFor(options: BenchOptions, scenario: Scenario): Promise<Data
   });
   if (announced) console.log(`bench: data ready in ${data.dir}`);
   return data;
+}
+
+/** Scenario (a) on the `--dataset` folder's files, when one is given. */
+async function _withDataset(options: BenchOptions, scenario: Scenario): Promise<Scenario> {
+  if (options.dataset === undefined || scenario.id !== "a") return scenario;
+  const data = await readDataFolder(await Deno.realPath(options.dataset));
+  const bets = betsOf(data);
+  console.log(
+    `bench: (a) runs on ${data.dir}: ${data.files.length} agency files, ${
+      bets.toLocaleString("en-US")
+    } bets`,
+  );
+  return {
+    ...scenario,
+    title: `${scenario.title}, --dataset`,
+    agencies: data.files.length,
+    betsPerAgency: Math.round(bets / data.files.length),
+    dataset: { dir: data.dir, bets },
+  };
 }
 
 function _describe(outcome: RunOutcome): string {
@@ -452,7 +484,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
       });
     }
     for (const id of options.scenarios) {
-      const scenario = scenarioTable(options.quick)[id];
+      const scenario = await _withDataset(options, scenarioTable(options.quick)[id]);
       results.push(
         ...await _runScenario(options, scenario, {
           maxAmount: client.batchMaxAmount,

@@ -122,7 +122,12 @@ function _check(summary: Summary): string {
 }
 
 function _data(result: ScenarioResult): string {
-  const { agencies, betsPerAgency } = result.scenario;
+  const { agencies, betsPerAgency, dataset } = result.scenario;
+  if (dataset !== undefined) {
+    return `${agencies.toLocaleString("en-US")} files, ${
+      dataset.bets.toLocaleString("en-US")
+    } bets (${_mb(result.dataBytes)} MB)`;
+  }
   return `${agencies.toLocaleString("en-US")} × ${betsPerAgency.toLocaleString("en-US")} (${
     _mb(result.dataBytes)
   } MB)`;

@@ -12,7 +12,7 @@ import { drawBetsPath } from "../lib/store/draw_paths.ts";
 import { DRAW_ID_DEFAULT } from "../lib/config/draw_id.ts";
 import { fieldOf } from "../lib/dev/local_cluster.ts";
 import { permissionSetFlags, V8_FLAGS } from "../lib/runtime/runtime_flags.ts";
-import type { DataSet } from "./bench_data.ts";
+import { betsOf, type DataSet } from "./bench_data.ts";
 import { type Scenario, totalBets as totalBetsOf } from "./scenarios.ts";
 import {
   nowMs,
@@ -320,7 +320,6 @@ function _startAgents(
 
 /** What is wrong with the agents' own reports (exit codes, counts, winners). */
 function _agentProblems(scenario: Scenario, setup: RunSetup, reports: ProcessReport[]): string[] {
-  const { bets, winners } = setup.data.spec;
   const problems: string[] = [];
   const ranges = scenario.driver === "clients"
     ? agencyRanges(scenario.agencies, scenario.agencies)
@@ -330,6 +329,7 @@ function _agentProblems(scenario: Scenario, setup: RunSetup, reports: ProcessRep
     const name = scenario.driver === "clients" ? `client ${first}` : `load ${first}..${last}`;
     if (report.code !== 0) problems.push(`${name} exited with code ${report.code}`);
     if (scenario.driver === "clients") {
+      const { bets, winners } = setup.data.counts[first - 1]!;
       const upload = _linesOf(report.lines, "carga_finalizada")[0]?.text ?? "";
       const told = _linesOf(report.lines, "consulta_ganadores")[0]?.text ?? "";
       const sent = fieldOf(upload, "bets_sent");
@@ -349,7 +349,7 @@ function _agentProblems(scenario: Scenario, setup: RunSetup, reports: ProcessRep
     const agencies = last - first + 1;
     if (
       fieldOf(summary, "agencies") !== String(agencies) ||
-      fieldOf(summary, "bets") !== String(agencies * bets)
+      fieldOf(summary, "bets") !== String(betsOf(setup.data, first, last))
     ) {
       problems.push(`${name} did not confirm ${agencies} agencies with exact winners`);
     }
@@ -370,7 +370,6 @@ function _serverProblems(report: ProcessReport): string[] {
 
 /** Compares what the store holds with the data (loadBets validates every row). */
 async function _storageProblems(storage: string, scenario: Scenario, setup: RunSetup) {
-  const { bets, winners } = setup.data.spec;
   const stored = new Map<number, { bets: number; winners: number }>();
   for await (const bet of loadBets(storage)) {
     const entry = stored.get(bet.agency) ?? { bets: 0, winners: 0 };
@@ -381,6 +380,7 @@ async function _storageProblems(storage: string, scenario: Scenario, setup: RunS
   const problems: string[] = [];
   for (let agency = 1; agency <= scenario.agencies; agency += 1) {
     const entry = stored.get(agency) ?? { bets: 0, winners: 0 };
+    const { bets, winners } = setup.data.counts[agency - 1]!;
     if (entry.bets !== bets || entry.winners !== winners) {
       problems.push(
         `store holds ${entry.bets} bets (${entry.winners} winners) of agency ${agency}, ` +
@@ -429,7 +429,7 @@ function _sharedFigures(
 ): RunFigures {
   return {
     endToEndMs,
-    betsPerS: (scenario.agencies * scenario.betsPerAgency * 1000) / endToEndMs,
+    betsPerS: (totalBetsOf(scenario) * 1000) / endToEndMs,
     serverRssBytes: server.peakRssBytes,
     clientRssBytes: Math.max(...agents.map((agent) => agent.peakRssBytes)),
     serverCpuMs: server.cpuMs,

@@ -22,6 +22,9 @@ export interface Scenario {
   /** Load generators connect (and say hello) all their agencies before any
    * uploads: every agency of the scenario is connected at once. */
   connectFirst: boolean;
+  /** Agency files given with `--dataset` instead of generated ones, and
+   * their bets in all (the files may differ in size). */
+  dataset?: { dir: string; bets: number };
 }
 
 /** Rows of the ~1 GB file of scenario (d): the generator averages about 41 bytes a row. */
@@ -97,5 +100,5 @@ export function scenarioTable(quick: boolean): Record<ScenarioId, Scenario> {
 
 /** Bets a scenario moves in total. */
 export function totalBets(scenario: Scenario): number {
-  return scenario.agencies * scenario.betsPerAgency;
+  return scenario.dataset?.bets ?? scenario.agencies * scenario.betsPerAgency;
 }

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import type { ScenarioResult } from "../bench/bench_report.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { writeAgencyFile } from "../lib/dev/agency_file.ts";
 
 const _ROOT = new URL("../", import.meta.url).pathname;
 
@@ -103,5 +104,39 @@ Deno.test("deno task bench -- --quick --metrics-compare runs (b) with metrics of
     assert.ok((report.on[0]!.figures.adminScrapes ?? 0) >= 1, "the on run was scraped");
     assert.ok((report.comparison.ratios?.betsPerS ?? 0) > 0);
     assert.match(await Deno.readTextFile(`${out}/results.md`), /## Metrics off vs on, .*quick/);
+  });
+});
+
+Deno.test("deno task bench -- --dataset runs (a) on given CRLF agency files of different sizes", async () => {
+  await withTempDir(async (dir) => {
+    const dataset = `${dir}/dataset`;
+    const files: [number, number, number][] = [[1, 300, 2], [2, 120, 1], [3, 45, 0]];
+    for (const [agency, bets, winners] of files) {
+      await writeAgencyFile(
+        { agencies: 3, bets, winners, seed: 9, out: dataset, crlf: true },
+        agency,
+      );
+    }
+    const out = `${dir}/out`;
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["task", "bench", "--", "--quick", "--out", out, "--scenario", "a"],
+        ...["--dataset", dataset, "--no-sweep"],
+      ],
+      cwd: _ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(output.stdout);
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, `bench failed:\n${stdout}\n${stderr}`);
+    assert.match(stdout, /\| \(a\) exercise size, --dataset \| 3 files, 465 bets /);
+    const report = JSON.parse(await Deno.readTextFile(`${out}/last_run.json`)) as {
+      results: ScenarioResult[];
+    };
+    const [result] = report.results;
+    assert.deepEqual(result?.protocol.failures, []);
+    assert.deepEqual(result?.baseline?.failures, []);
+    assert.equal(result?.scenario.dataset?.bets, 465);
   });
 });

@@ -14,6 +14,8 @@ export interface DataOptions {
   seed: number;
   winners: number;
   out: string;
+  /** End lines with CRLF, as the course's dataset files do (default: LF). */
+  crlf?: boolean;
 }
 
 /**
@@ -42,7 +44,7 @@ export async function writeAgencyFile(
       seed: options.seed,
     })
   ) {
-    text += formatAgencyRow(bet);
+    text += options.crlf ? formatAgencyRow(bet).replace(/\n$/, "\r\n") : formatAgencyRow(bet);
     rows += 1;
     if (rows % _ROWS_PER_WRITE === 0) {
       await writeAll(file, encoder.encode(text));
