@@ -452,3 +452,37 @@ Deno.test("BufferedReader.peekByte() keeps a grown buffer while it holds more th
   assert.ok(reader.bufferBytes > READ_BUFFER_FIRST_BYTES, `buffer ${reader.bufferBytes}`);
   assert.equal((await reader.readFrame(FRAME_BYTES_MAX_DEFAULT))?.body.length, 8 * 1024);
 });
+
+Deno.test("readFrame() and readFrameView() hand out a frame already buffered as a settled promise, and leave the rest to the reading path", async (t) => {
+  // All three fit the reader's first buffer, so one read brings them all.
+  const frames = [frameWithBody(0), frameWithBody(3), frameWithBody(100)];
+  for (const view of [false, true]) {
+    const read = (reader: BufferedReader) =>
+      view ? reader.readFrameView(1024) : reader.readFrame(1024);
+    await t.step(`${view ? "readFrameView" : "readFrame"}: whole frames in one read`, async () => {
+      const reader = new BufferedReader(new ChunkedSource(joinBytes(frames), 64 * 1024));
+      // The first frame needs a read; the ones after it are in the buffer.
+      assert.equal((await read(reader))?.body.length, 0);
+      for (const length of [3, 100]) {
+        const next = read(reader);
+        assert.equal(await isPending(next), false, `the ${length}-byte body is buffered`);
+        assert.equal((await next)?.body.length, length);
+      }
+      const end = read(reader);
+      assert.equal(await isPending(end), true, "the end of stream needs a read");
+      assert.equal(await end, null);
+    });
+  }
+  await t.step("a buffered frame over the cap still fails with frameTooLarge", async () => {
+    const reader = new BufferedReader(new ChunkedSource(joinBytes(frames), 64 * 1024));
+    await reader.peekByte();
+    await reader.readFrame(1024);
+    await reader.readFrame(1024);
+    await assert.rejects(reader.readFrame(99), protocolError(ErrorCode.frameTooLarge));
+  });
+  await t.step("a buffered bad header still fails with malformedFrame", async () => {
+    const reader = new BufferedReader(new ChunkedSource(header(0, 0x00), 64));
+    await reader.peekByte();
+    await assert.rejects(reader.readFrame(1024), protocolError(ErrorCode.malformedFrame));
+  });
+});

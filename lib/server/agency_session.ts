@@ -100,7 +100,10 @@ export class AgencySession implements AgencyHolder {
         this.#context.touchIdle();
         this.#context.metrics?.frameReceived(frame.body.length);
         if (frame.type === MessageType.batch) {
-          await this.#batch(frame.body);
+          // Most batches go to the store at once; only backpressure and
+          // shutdown make this wait (no async call per batch otherwise).
+          const held = this.#batch(frame.body);
+          if (held !== undefined) await held;
           continue;
         }
         let message: Message;
@@ -268,27 +271,61 @@ export class AgencySession implements AgencyHolder {
     }
   }
 
-  async #batch(body: Uint8Array): Promise<void> {
+  /**
+   * Hands a batch to the store. Returns a promise only when the session must
+   * wait before reading on (the store is behind, this
+   * connection's window at the store is full, or the server shuts down);
+   * `body` is not used once this returns.
+   */
+  #batch(body: Uint8Array): Promise<void> | undefined {
     const { first, count } = readBatchHeader(body);
-    const refuse = (code: ErrorCode, text: string) =>
-      this.#answer(this.#nackFor(first, count, new ProtocolError(code, text)));
-    if (this.#context.shutdown.aborted) {
-      // Refuse after the batches already at the store are answered, so the
-      // agency reads their acks before this refusal sends it elsewhere.
-      await this.#allSettled().catch(() => {});
-      return refuse(ErrorCode.shuttingDown, "server shutting down: batch not stored");
-    }
+    if (this.#context.shutdown.aborted) return this.#refuseAtShutdown(first, count);
     // Read no further frame while the store is behind: TCP slows the agency.
     const room = this.#context.lottery.storeRoom();
+    if (room !== undefined || this.#inFlight >= CONNECTION_BATCHES_PENDING_MAX) {
+      return this.#storeWithRoom(room, first, count, body);
+    }
+    this.#store(first, count, body);
+    return undefined;
+  }
+
+  /** Refuses a batch at shutdown, after the batches already at the store are answered. */
+  async #refuseAtShutdown(first: number, count: number): Promise<void> {
+    // The agency reads their acks before this refusal sends it elsewhere.
+    await this.#allSettled().catch(() => {});
+    this.#answer(
+      this.#nackFor(
+        first,
+        count,
+        new ProtocolError(ErrorCode.shuttingDown, "server shutting down: batch not stored"),
+      ),
+    );
+  }
+
+  /** Waits for room at the store and in this connection's window, then
+   * stores (no frame is read meanwhile: `body` stays valid). */
+  async #storeWithRoom(
+    room: Promise<void> | undefined,
+    first: number,
+    count: number,
+    body: Uint8Array,
+  ): Promise<void> {
     if (room !== undefined) await room;
     while (this.#inFlight >= CONNECTION_BATCHES_PENDING_MAX) await this.#oneSettled();
-    if (this.#context.shutdown.aborted) {
-      // Shutdown came while this batch waited for room: it is not the store's yet.
-      await this.#allSettled().catch(() => {});
-      return refuse(ErrorCode.shuttingDown, "server shutting down: batch not stored");
-    }
+    // Shutdown came while this batch waited for room: it is not the store's yet.
+    if (this.#context.shutdown.aborted) return this.#refuseAtShutdown(first, count);
+    this.#store(first, count, body);
+  }
+
+  /** Scans a batch and hands it to the store; its answer goes out in order. */
+  #store(first: number, count: number, body: Uint8Array): void {
     if (this.#fenced) {
-      return refuse(ErrorCode.superseded, "a newer connection of this agency took over");
+      const superseded = new ProtocolError(
+        ErrorCode.superseded,
+        "a newer connection of this agency took over",
+      );
+      this.#answer(this.#nackFor(first, count, superseded));
+      return;
     }
     // Scanned only now, and stored without a wait in between: the rows are
     // a scratch buffer the next scan reuses, and the store copies them.
@@ -297,27 +334,32 @@ export class AgencySession implements AgencyHolder {
       rows = scanBatch(body, this.#agency, dateNumber(new Date())).rows;
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
-      return this.#answer(this.#nackFor(first, count, error));
+      this.#answer(this.#nackFor(first, count, error));
+      return;
     }
     // Keep the body past the store only for the DEBUG per-bet lines.
     const debugBody = this.#context.logger.enabled("DEBUG") ? body.slice() : undefined;
     this.#inFlight += 1;
     const answer = this.#context.lottery.storeBatch(this.#agency, first, rows)
       .then((result): Message => {
+        this.#storeAnswered();
         this.#logStored(first, debugBody, count, result.duplicate);
         if (result.duplicate) this.#context.metrics?.batchDuplicate();
         return { type: MessageType.batchAck, first, count };
       }, (error): Message => {
+        this.#storeAnswered();
         const protocolError = error instanceof ProtocolError
           ? error
           : new ProtocolError(ErrorCode.storeFailed, (error as Error).message);
         return this.#nackFor(first, count, protocolError);
-      })
-      .finally(() => {
-        this.#inFlight -= 1;
-        this.#settled?.resolve();
       });
     this.#answer(answer);
+  }
+
+  /** The store answered one of this session's batches. */
+  #storeAnswered(): void {
+    this.#inFlight -= 1;
+    this.#settled?.resolve();
   }
 
   /**
@@ -326,9 +368,8 @@ export class AgencySession implements AgencyHolder {
    * is a duplicate.
    */
   #answer(answer: Message | Promise<Message>): void {
-    const before = this.#answered;
-    this.#answered = Promise.resolve(answer).then(async (message) => {
-      await before;
+    // Two plain hops, no async function: this runs once per batch.
+    this.#answered = this.#answered.then(() => answer).then((message) => {
       this.#send(message).catch(() => {});
     });
   }

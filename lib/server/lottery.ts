@@ -101,9 +101,18 @@ export class Lottery {
    *   where the agency's bets end nor repeats a stored batch; drawClosed when
    *   the draw already happened; alreadyFinished when the agency finished
    */
-  async storeBatch(agency: number, first: number, rows: StoreRows): Promise<AppendResult> {
+  storeBatch(agency: number, first: number, rows: StoreRows): Promise<AppendResult> {
+    // Not async: this runs once per batch, and the store's promise is enough.
+    try {
+      return this.#storeBatch(agency, first, rows);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #storeBatch(agency: number, first: number, rows: StoreRows): Promise<AppendResult> {
     const placement = this.#store.place(agency, first, rows);
-    if (placement.kind === "duplicate") return { duplicate: true };
+    if (placement.kind === "duplicate") return Promise.resolve({ duplicate: true });
     if (placement.kind === "misplaced") {
       throw new ProtocolError(
         ErrorCode.positionMismatch,
@@ -120,7 +129,7 @@ export class Lottery {
         `agency ${agency} already finished: no more bets`,
       );
     }
-    return await this.#store.append(agency, first, rows);
+    return this.#store.append(agency, first, rows);
   }
 
   /**
