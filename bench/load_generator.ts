@@ -42,6 +42,7 @@ import {
   BATCH_WINDOW_DEFAULT,
   BATCH_WINDOW_MAX,
   CLIENT_FRAME_BYTES_MAX,
+  FILE_CHUNK_BYTES,
   UPLOAD_REPLY_BYTES_MAX,
 } from "../lib/limits.ts";
 import { Logger } from "../lib/runtime/log.ts";
@@ -74,8 +75,6 @@ const _CONNECT_CONCURRENCY_DEFAULT = 256;
 /** Upper bound for --connect-concurrency: the kernel caps accept queues at
  * net.core.somaxconn (4,096 here) anyway. */
 const _CONNECT_CONCURRENCY_MAX = 4096;
-/** Bytes read from a data file at a time (as the client does). */
-const _FILE_CHUNK_BYTES = 64 * 1024;
 
 /** What a load generator process runs. */
 export interface LoadOptions {
@@ -255,7 +254,7 @@ class _Agency {
       (row) => badRow ??= row,
     );
     using file = await Deno.open(agencyFilePath(this.#options.data, this.agency), { read: true });
-    const chunk = new Uint8Array(_FILE_CHUNK_BYTES);
+    const chunk = new Uint8Array(FILE_CHUNK_BYTES);
     while (true) {
       const count = await file.read(chunk);
       if (count === null) break;
@@ -317,6 +316,9 @@ class _Agency {
     let next = 0;
     while (next < this.#pending.length) {
       while (this.#inFlight >= this.#options.window) await this.#awaitAck();
+      // As the client: acks that came with the one awaited free their batches
+      // for this same write.
+      while (this.#inFlight > 0 && this.#reader.hasWholeFrame) await this.#awaitAck();
       const slice = this.#pending.slice(next, next + this.#options.window - this.#inFlight);
       next += slice.length;
       this.#inFlight += slice.length;

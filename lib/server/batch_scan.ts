@@ -70,61 +70,92 @@ function _copy(out: Uint8Array, at: number, body: Uint8Array, start: number, end
 }
 
 /**
- * Copies a name made of printable ASCII other than `,` and `"`, spaces and
- * valid UTF-8 sequences (with at least one visible character): the common
- * case, checked and copied in one pass.
- * @returns the new end of `out`, or -1 when the name needs the full check
+ * True for a name made of printable ASCII other than `,` and `"`, spaces and
+ * valid UTF-8 sequences, with at least one visible character: the common
+ * case, which the store row holds as it is (no quotes).
  */
-function _copyPlainName(
-  out: Uint8Array,
-  at: number,
-  body: Uint8Array,
-  start: number,
-  end: number,
-): number {
+function _isPlainName(body: Uint8Array, start: number, end: number): boolean {
   let visible = false;
   let index = start;
   while (index < end) {
     const byte = body[index]!;
     if (byte >= 0x80) {
       const length = utf8SequenceLength(body, index, end);
-      if (length === 0) return -1;
-      for (const stop = index + length; index < stop; index += 1) out[at++] = body[index]!;
+      if (length === 0) return false;
+      index += length;
       visible = true;
-      continue;
-    }
-    if (byte === 0x20) {
-      out[at++] = byte;
+    } else if (byte === 0x20) {
       index += 1;
-      continue;
+    } else if (byte < 0x21 || byte > 0x7e || byte === _COMMA || byte === _QUOTE) {
+      return false;
+    } else {
+      index += 1;
+      visible = true;
     }
-    if (byte < 0x21 || byte > 0x7e || byte === _COMMA || byte === _QUOTE) return -1;
-    visible = true;
-    out[at++] = byte;
-    index += 1;
   }
-  return visible ? at : -1;
+  return visible;
 }
 
+/** True for 1 to DOCUMENT_DIGITS_MAX ASCII digits. */
+function _isDocument(body: Uint8Array, start: number, end: number): boolean {
+  if (end <= start || end - start > DOCUMENT_DIGITS_MAX) return false;
+  for (let index = start; index < end; index += 1) {
+    const byte = body[index]!;
+    if (byte < 0x30 || byte > 0x39) return false;
+  }
+  return true;
+}
+
+/** Where the last {@link _copyPlainBet} left off: one thread scans, so
+ * module state saves an object per bet. */
+const _plainBet = { end: 0, documentStart: 0, number: 0 };
+
 /**
- * Copies a document of 1 to DOCUMENT_DIGITS_MAX ASCII digits, checked and
- * copied in one pass.
- * @returns the new end of `out`, or -1 when it is not one (the caller then
- *   applies the full rule)
+ * The common bet in one pass: every field within the body, both names plain,
+ * the document, birthdate and number valid. Its wire bytes from the first
+ * name to the birthdate are copied as they are, each length byte after the
+ * first becoming a comma, then the number and a newline are written.
+ * @returns the new end of `out` (and {@link _plainBet} set), or -1 when the
+ *   bet needs the field-by-field path, which reports what is wrong
  */
-function _copyDigits(
+function _copyPlainBet(
   out: Uint8Array,
   at: number,
   body: Uint8Array,
-  start: number,
-  end: number,
+  position: number,
+  today: number,
 ): number {
-  if (end <= start || end - start > DOCUMENT_DIGITS_MAX) return -1;
-  for (let index = start; index < end; index += 1) {
-    const byte = body[index]!;
-    if (byte < 0x30 || byte > 0x39) return -1;
-    out[at++] = byte;
+  const length = body.length;
+  if (position >= length) return -1;
+  const lastNameAt = position + 1 + body[position]!;
+  if (lastNameAt >= length) return -1;
+  const documentAt = lastNameAt + 1 + body[lastNameAt]!;
+  if (documentAt >= length) return -1;
+  const birthdateAt = documentAt + 1 + body[documentAt]!;
+  if (birthdateAt >= length) return -1;
+  const numberAt = birthdateAt + 1 + body[birthdateAt]!;
+  if (numberAt + 2 > length) return -1;
+  const number = (body[numberAt]! << 8) | body[numberAt + 1]!;
+  if (
+    number > BET_NUMBER_MAX ||
+    !_isPlainName(body, position + 1, lastNameAt) ||
+    !_isPlainName(body, lastNameAt + 1, documentAt) ||
+    !_isDocument(body, documentAt + 1, birthdateAt) ||
+    birthdateBytesViolation(body, birthdateAt + 1, numberAt, today) !== undefined
+  ) {
+    return -1;
   }
+  const base = at - (position + 1);
+  for (let index = position + 1; index < numberAt; index += 1) out[at++] = body[index]!;
+  out[base + lastNameAt] = _COMMA;
+  out[base + documentAt] = _COMMA;
+  out[base + birthdateAt] = _COMMA;
+  out[at++] = _COMMA;
+  at = _writeNumber(out, at, number);
+  out[at++] = _NEWLINE;
+  _plainBet.end = numberAt + 2;
+  _plainBet.documentStart = documentAt + 1;
+  _plainBet.number = number;
   return at;
 }
 
@@ -194,6 +225,14 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
   for (let bet = 1; bet <= count; bet += 1) {
     const betStart = position;
     for (let index = 0; index < agencyPrefix.length; index += 1) out[at++] = agencyPrefix[index]!;
+    const plainEnd = _copyPlainBet(out, at, body, position, today);
+    if (plainEnd !== -1) {
+      at = plainEnd;
+      position = _plainBet.end;
+      digest = addBet(digest, view, betStart, position, first + bet - 1);
+      if (_plainBet.number === WINNER_NUMBER) winnerStarts.push(_plainBet.documentStart - 1);
+      continue;
+    }
     let documentStart = 0;
     for (let field = 0; field < 4; field += 1) {
       const start = position + 1;
@@ -203,21 +242,11 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
       }
       let violation: string | undefined;
       if (field < 2) {
-        const plainEnd = _copyPlainName(out, at, body, start, end);
-        if (plainEnd !== -1) {
-          at = plainEnd;
-        } else {
-          violation = nameBytesViolation(body, start, end);
-          if (violation === undefined) at = _writeName(out, at, body, start, end);
-        }
+        violation = nameBytesViolation(body, start, end);
+        if (violation === undefined) at = _writeName(out, at, body, start, end);
       } else if (field === 2) {
-        const digitsEnd = _copyDigits(out, at, body, start, end);
-        if (digitsEnd !== -1) {
-          at = digitsEnd;
-        } else {
-          violation = documentBytesViolation(body, start, end);
-          if (violation === undefined) at = _copy(out, at, body, start, end);
-        }
+        violation = documentBytesViolation(body, start, end);
+        if (violation === undefined) at = _copy(out, at, body, start, end);
       } else {
         violation = birthdateBytesViolation(body, start, end, today);
         if (violation === undefined) at = _copy(out, at, body, start, end);
