@@ -247,25 +247,46 @@ function _describe(outcome: RunOutcome): string {
 }
 
 /** Runs one configuration `options.runs` times. */
+/** One kind of run a figure is measured with: its label and how to run it. */
+type _RunKind = [label: string, run: (setup: RunSetup) => Promise<RunOutcome>];
+
+/**
+ * Runs each kind `--runs` times, taking turns (1st of each, then 2nd of
+ * each, …), so that compared kinds (the protocol and its floor) see the same
+ * machine: run blocks of one kind after the other moved their ratio by 0.1
+ * when the shared machine changed speed between the blocks.
+ * @returns the outcomes of each kind, in the order of `kinds`
+ */
+async function _takingTurns(
+  options: BenchOptions,
+  kinds: readonly _RunKind[],
+  setup: Omit<RunSetup, "workDir" | "failureDir">,
+): Promise<RunOutcome[][]> {
+  const outcomes: RunOutcome[][] = kinds.map(() => []);
+  const stamp = new Date().toISOString().replaceAll(":", "-").slice(0, 19);
+  for (let index = 1; index <= options.runs; index += 1) {
+    for (const [kind, [label, run]] of kinds.entries()) {
+      const name = `${label.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "")}-run${index}`;
+      const outcome = await run({
+        ...setup,
+        workDir: `${options.out}/runs/${name}`,
+        failureDir: `${options.out}/failures/${stamp}-${name}`,
+      });
+      console.log(`bench: ${label} run ${index}/${options.runs}: ${_describe(outcome)}`);
+      outcomes[kind]!.push(outcome);
+    }
+  }
+  return outcomes;
+}
+
+/** `--runs` runs of one kind. */
 async function _repeat(
   options: BenchOptions,
   label: string,
   run: (setup: RunSetup) => Promise<RunOutcome>,
   setup: Omit<RunSetup, "workDir" | "failureDir">,
 ): Promise<RunOutcome[]> {
-  const outcomes: RunOutcome[] = [];
-  const stamp = new Date().toISOString().replaceAll(":", "-").slice(0, 19);
-  for (let index = 1; index <= options.runs; index += 1) {
-    const name = `${label.replace(/[^a-z0-9]+/gi, "-").replace(/^-|-$/g, "")}-run${index}`;
-    const outcome = await run({
-      ...setup,
-      workDir: `${options.out}/runs/${name}`,
-      failureDir: `${options.out}/failures/${stamp}-${name}`,
-    });
-    console.log(`bench: ${label} run ${index}/${options.runs}: ${_describe(outcome)}`);
-    outcomes.push(outcome);
-  }
-  return outcomes;
+  return (await _takingTurns(options, [[label, run]], setup))[0]!;
 }
 
 async function _runScenario(
@@ -286,15 +307,10 @@ async function _runScenario(
   };
   const setup = { ...base, maxAmount: client.maxAmount };
   const results: ScenarioResult[] = [];
-  const protocol = await _repeat(options, `(${scenario.id})`, (run) => runProtocol(scenario, run), {
-    ...setup,
-  });
-  const floor = await _repeat(
-    options,
-    `(${scenario.id}) floor`,
-    (run) => runBaseline(scenario, run),
-    setup,
-  );
+  const [protocol, floor] = await _takingTurns(options, [
+    [`(${scenario.id})`, (run) => runProtocol(scenario, run)],
+    [`(${scenario.id}) floor`, (run) => runBaseline(scenario, run)],
+  ], setup) as [RunOutcome[], RunOutcome[]];
   results.push({
     scenario,
     maxAmount: client.maxAmount,

@@ -107,7 +107,7 @@ Deno.test("deno task bench -- --quick --metrics-compare runs (b) with metrics of
   });
 });
 
-Deno.test("deno task bench -- --dataset runs (a) on given CRLF agency files of different sizes", async () => {
+Deno.test("deno task bench -- --dataset runs (a) on given CRLF agency files of different sizes, taking turns with the floor", async () => {
   await withTempDir(async (dir) => {
     const dataset = `${dir}/dataset`;
     const files: [number, number, number][] = [[1, 300, 2], [2, 120, 1], [3, 45, 0]];
@@ -121,7 +121,7 @@ Deno.test("deno task bench -- --dataset runs (a) on given CRLF agency files of d
     const output = await new Deno.Command(Deno.execPath(), {
       args: [
         ...["task", "bench", "--", "--quick", "--out", out, "--scenario", "a"],
-        ...["--dataset", dataset, "--no-sweep"],
+        ...["--dataset", dataset, "--no-sweep", "--runs", "2"],
       ],
       cwd: _ROOT,
       stdout: "piped",
@@ -131,6 +131,13 @@ Deno.test("deno task bench -- --dataset runs (a) on given CRLF agency files of d
     const stderr = new TextDecoder().decode(output.stderr);
     assert.equal(output.code, 0, `bench failed:\n${stdout}\n${stderr}`);
     assert.match(stdout, /\| \(a\) exercise size, --dataset \| 3 files, 465 bets /);
+    // The protocol and its floor take turns, so both see the machine of the same moment.
+    assert.deepEqual(stdout.match(/^bench: \(a\)( floor)? run \d\/2/gm), [
+      "bench: (a) run 1/2",
+      "bench: (a) floor run 1/2",
+      "bench: (a) run 2/2",
+      "bench: (a) floor run 2/2",
+    ]);
     const report = JSON.parse(await Deno.readTextFile(`${out}/last_run.json`)) as {
       results: ScenarioResult[];
     };
