@@ -98,11 +98,14 @@ export const STORE_WRITE_STAGING_BYTES = 1024 * 1024;
 /** Rows waiting for the disk, all connections together: above it a session
  * reads no further frame until the writer catches up (TCP backpressure), so
  * many agencies with full windows cannot grow the server without bound. At
- * most one batch per connection more than this can be waiting. Only many
- * agencies at once reach it (5 windows of 64 batches hold about 1.5 MB of
- * rows). Measured with 1,000 agencies (bench (c), 6 runs each): 8 MiB peaked
- * at 159-178 MB server RSS against 169-207 MB with 32 MiB, for about 10% less
- * throughput there (1.04-1.20 M bets/s against 1.08-1.34 M). */
+ * most one batch per connection more than this can be waiting. The store
+ * keeps these rows in one ring of this size (store/row_ring.ts; rows beyond
+ * it get buffers of their own). 5 full windows of 256 batches hold about
+ * 5 MB of rows. 5 agencies of 1M bets outside the bench (admin port on, 3
+ * pairs): with 4 MiB 2.47-2.58 s and server VmHWM 99-104 MB, with 8 MiB
+ * 2.24-2.47 s and 105-107 MB. With 1,000 agencies (bench (c), 6 runs each):
+ * 8 MiB peaked at 159-178 MB server RSS against 169-207 MB with 32 MiB, for
+ * about 10% less throughput there (1.04-1.20 M bets/s against 1.08-1.34 M). */
 export const STORE_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
 
 /** A connection reader's first buffer: a hello (at most 9 + 4 + 1 + 255
