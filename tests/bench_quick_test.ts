@@ -13,28 +13,42 @@ import { writeAgencyFile } from "../lib/dev/agency_file.ts";
 
 const _ROOT = new URL("../", import.meta.url).pathname;
 
+/**
+ * Runs `deno task bench -- --out OUT ARGS…` and asserts it exits 0.
+ * @returns its stdout
+ */
+async function _bench(out: string, args: string[]): Promise<string> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "bench", "--", "--out", out, ...args],
+    cwd: _ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(output.stdout);
+  const stderr = new TextDecoder().decode(output.stderr);
+  assert.equal(output.code, 0, `bench failed:\n${stdout}\n${stderr}`);
+  return stdout;
+}
+
+/** The scenario results of the run written to `out` (OUT/last_run.json). */
+async function _lastRun(out: string): Promise<ScenarioResult[]> {
+  const report = JSON.parse(await Deno.readTextFile(`${out}/last_run.json`)) as {
+    results: ScenarioResult[];
+  };
+  return report.results;
+}
+
 Deno.test("deno task bench -- --quick runs every scenario and every run passes its checks", async () => {
   await withTempDir(async (out) => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        ...["task", "bench", "--", "--quick", "--out", out],
-        ...["--scenario", "a", "--scenario", "b", "--scenario", "c", "--scenario", "d"],
-        // A burst of connects can overflow a small backlog and wait seconds on
-        // SYN-ACK retransmits: this test is about the harness, not that setting.
-        ...["--env", "SERVER_LISTEN_BACKLOG=128"],
-      ],
-      cwd: _ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(output.stdout);
-    const stderr = new TextDecoder().decode(output.stderr);
-    assert.equal(output.code, 0, `bench failed:\n${stdout}\n${stderr}`);
-
-    const report = JSON.parse(await Deno.readTextFile(`${out}/last_run.json`)) as {
-      results: ScenarioResult[];
-    };
-    const ids = report.results.filter((result) => !result.sweep).map((result) =>
+    const stdout = await _bench(out, [
+      "--quick",
+      ...["--scenario", "a", "--scenario", "b", "--scenario", "c", "--scenario", "d"],
+      // A burst of connects can overflow a small backlog and wait seconds on
+      // SYN-ACK retransmits: this test is about the harness, not that setting.
+      ...["--env", "SERVER_LISTEN_BACKLOG=128"],
+    ]);
+    const results = await _lastRun(out);
+    const ids = results.filter((result) => !result.sweep).map((result) =>
       `${result.scenario.id} ${result.transport}`
     );
     assert.deepEqual(ids, [
@@ -46,10 +60,10 @@ Deno.test("deno task bench -- --quick runs every scenario and every run passes i
       "d plain",
     ]);
     assert.deepEqual(
-      report.results.filter((result) => result.sweep).map((result) => result.maxAmount),
+      results.filter((result) => result.sweep).map((result) => result.maxAmount),
       [25, 50, 180],
     );
-    for (const result of report.results) {
+    for (const result of results) {
       const name = `(${result.scenario.id}) maxAmount ${result.maxAmount}`;
       assert.deepEqual(result.protocol.failures, [], name);
       assert.ok((result.protocol.figures?.betsPerS ?? 0) > 0, `${name} has no throughput`);
@@ -82,18 +96,7 @@ Deno.test("deno task bench -- --quick runs every scenario and every run passes i
 
 Deno.test("deno task bench -- --quick --metrics-compare runs (b) with metrics off and on, watched, and reports the ratios", async () => {
   await withTempDir(async (out) => {
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: ["task", "bench", "--", "--quick", "--metrics-compare", "--runs", "1", "--out", out],
-      cwd: _ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(output.stdout);
-    assert.equal(
-      output.code,
-      0,
-      `bench failed:\n${stdout}\n${new TextDecoder().decode(output.stderr)}`,
-    );
+    await _bench(out, ["--quick", "--metrics-compare", "--runs", "1"]);
     const report = JSON.parse(await Deno.readTextFile(`${out}/metrics_compare.json`)) as {
       off: { ok: boolean; figures: { adminScrapes?: number } }[];
       on: { ok: boolean; figures: { adminScrapes?: number } }[];
@@ -118,18 +121,10 @@ Deno.test("deno task bench -- --dataset runs (a) on given CRLF agency files of d
       );
     }
     const out = `${dir}/out`;
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: [
-        ...["task", "bench", "--", "--quick", "--out", out, "--scenario", "a"],
-        ...["--dataset", dataset, "--no-sweep", "--runs", "2"],
-      ],
-      cwd: _ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(output.stdout);
-    const stderr = new TextDecoder().decode(output.stderr);
-    assert.equal(output.code, 0, `bench failed:\n${stdout}\n${stderr}`);
+    const stdout = await _bench(out, [
+      ...["--quick", "--scenario", "a"],
+      ...["--dataset", dataset, "--no-sweep", "--runs", "2"],
+    ]);
     assert.match(stdout, /\| \(a\) exercise size, --dataset \| 3 files, 465 bets /);
     // The protocol and its floor take turns, so both see the machine of the same moment.
     assert.deepEqual(stdout.match(/^bench: \(a\)( floor)? run \d\/2/gm), [
@@ -138,10 +133,7 @@ Deno.test("deno task bench -- --dataset runs (a) on given CRLF agency files of d
       "bench: (a) run 2/2",
       "bench: (a) floor run 2/2",
     ]);
-    const report = JSON.parse(await Deno.readTextFile(`${out}/last_run.json`)) as {
-      results: ScenarioResult[];
-    };
-    const [result] = report.results;
+    const [result] = await _lastRun(out);
     assert.deepEqual(result?.protocol.failures, []);
     assert.deepEqual(result?.baseline?.failures, []);
     assert.equal(result?.scenario.dataset?.bets, 465);

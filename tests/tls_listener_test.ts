@@ -16,6 +16,7 @@ import {
   loadTlsMaterial,
   type TlsMaterial,
 } from "../lib/server/tls_listener.ts";
+import { joinBytes } from "./helpers/byte_io.ts";
 import { configError } from "./helpers/config_errors.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
@@ -127,13 +128,7 @@ async function readBytes(
     chunks.push(buffer.slice(0, read));
     total += read;
   }
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return all;
+  return joinBytes(chunks);
 }
 
 async function serverMaterial(dir: string, clientCa = false): Promise<TlsMaterial> {
