@@ -19,7 +19,7 @@ import { dateNumber } from "../bet/bet_bytes.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
 import { concatBytes } from "../runtime/bytes.ts";
-import { type ClientTls, connectWithRetry, sleep } from "./connect_retry.ts";
+import { type ClientTls, closeQuietly, connectWithRetry, sleep } from "./connect_retry.ts";
 import {
   CLIENT_FRAME_BYTES_MAX,
   FILE_CHUNK_BYTES,
@@ -145,7 +145,7 @@ export class AgencyUpload {
     this.#progress = new UploadProgress(logger, this.#options.agency, fileBytes, this.#startedMs);
     const file = await Deno.open(this.#options.dataFile, { read: true });
     // Closing the socket interrupts a pending read; #closeLink logs it later.
-    const closeOnAbort = () => _closeQuietly(this.#link?.conn);
+    const closeOnAbort = () => closeQuietly(this.#link?.conn);
     signal.addEventListener("abort", closeOnAbort, { once: true });
     try {
       if (!(await this.#withReconnect(() => Promise.resolve(), () => true))) return undefined;
@@ -191,7 +191,7 @@ export class AgencyUpload {
 
   #closeLink(): boolean {
     if (this.#link === undefined) return false;
-    _closeQuietly(this.#link.conn);
+    closeQuietly(this.#link.conn);
     this.#link = undefined;
     return true;
   }
@@ -516,12 +516,4 @@ function _isConnectionLoss(error: unknown): boolean {
     error instanceof Deno.errors.ConnectionAborted ||
     error instanceof Deno.errors.UnexpectedEof ||
     (error instanceof ProtocolError && error.code === ErrorCode.truncatedFrame);
-}
-
-function _closeQuietly(conn: Deno.Conn | undefined): void {
-  try {
-    conn?.close();
-  } catch {
-    // already closed
-  }
 }

@@ -135,3 +135,39 @@ export async function connectWithRetry(
     }
   }
 }
+
+/** Closes a connection that may be closed already. */
+export function closeQuietly(conn: Deno.Conn | undefined): void {
+  try {
+    conn?.close();
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * Connects (retrying as {@link connectWithRetry}) and runs `use` on the
+ * connection. The signal closes the connection under `use`; it is closed
+ * when `use` ends either way.
+ * @returns what `use` returned, or undefined when the signal stopped it,
+ *   before the connection or during `use` (whose error is then the abort's)
+ * @throws what `use` or connecting throws while the signal is not aborted
+ */
+export async function usingConnection<T>(
+  options: ConnectOptions,
+  use: (conn: Deno.Conn) => Promise<T>,
+): Promise<T | undefined> {
+  const conn = await connectWithRetry(options);
+  if (conn === undefined) return undefined;
+  const onAbort = () => closeQuietly(conn);
+  options.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await use(conn);
+  } catch (error) {
+    if (!options.signal.aborted) throw error;
+    return undefined;
+  } finally {
+    options.signal.removeEventListener("abort", onAbort);
+    closeQuietly(conn);
+  }
+}

@@ -2,7 +2,7 @@
 
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
-import { type ClientTls, connectWithRetry, sleep } from "./connect_retry.ts";
+import { type ClientTls, sleep, usingConnection } from "./connect_retry.ts";
 import { ECHO_LINE_BYTES_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
 
@@ -32,7 +32,8 @@ const _decoder = new TextDecoder();
 export async function runEchoLoop(options: EchoLoopOptions): Promise<boolean> {
   const { clientId, logger, signal } = options;
   for (let index = 1; index <= options.amount; index += 1) {
-    const conn = await connectWithRetry({
+    let connected = false;
+    const answered = await usingConnection({
       hostname: options.hostname,
       port: options.port,
       ...(options.tls === undefined ? {} : { tls: options.tls }),
@@ -40,15 +41,9 @@ export async function runEchoLoop(options: EchoLoopOptions): Promise<boolean> {
       signal,
       logger,
       fields: { client_id: clientId },
-    });
-    if (conn === undefined) return false;
-    const onAbort = () => conn.close();
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await writeAll(
-        conn,
-        _encoder.encode(`[CLIENT ${clientId}] Message N°${index}\n`),
-      );
+    }, async (conn) => {
+      connected = true;
+      await writeAll(conn, _encoder.encode(`[CLIENT ${clientId}] Message N°${index}\n`));
       const line = await new BufferedReader(conn).readLine(ECHO_LINE_BYTES_MAX);
       if (line === null) {
         throw new Error("server closed the connection without answering");
@@ -57,17 +52,12 @@ export async function runEchoLoop(options: EchoLoopOptions): Promise<boolean> {
         client_id: clientId,
         msg: _decoder.decode(line).replace(/\r?\n$/, ""),
       });
-    } catch (error) {
-      if (!signal.aborted) throw error;
-      logger.info("close_connection", "success", { client_id: clientId });
+      return true;
+    });
+    if (answered === undefined) {
+      // Stopped by the signal: under way on a connection, or still connecting.
+      if (connected) logger.info("close_connection", "success", { client_id: clientId });
       return false;
-    } finally {
-      signal.removeEventListener("abort", onAbort);
-      try {
-        conn.close();
-      } catch {
-        // closed by the abort handler
-      }
     }
     if (index < options.amount) await sleep(options.periodMs, signal);
     if (signal.aborted) return false;

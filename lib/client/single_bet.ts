@@ -3,7 +3,7 @@
 import type { Bet } from "../bet/bet.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
-import { type ClientTls, connectWithRetry } from "./connect_retry.ts";
+import { type ClientTls, usingConnection } from "./connect_retry.ts";
 import { SINGLE_BET_REPLY_BYTES_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
 import { decodeMessage, encodeMessage, helloFrame } from "../protocol/message_codec.ts";
@@ -30,49 +30,41 @@ export interface SingleBetOptions {
  */
 export async function sendSingleBet(options: SingleBetOptions): Promise<void> {
   const { agency, bet, logger, signal } = options;
-  const conn = await connectWithRetry({
-    hostname: options.hostname,
-    port: options.port,
-    ...(options.tls === undefined ? {} : { tls: options.tls }),
-    budgetMs: options.reconnectBudgetMs,
-    signal,
-    logger,
-    fields: { client_id: agency },
-  });
-  if (conn === undefined) return;
-  const onAbort = () => conn.close();
-  signal.addEventListener("abort", onAbort, { once: true });
+  let connected = false;
   try {
-    const reader = new BufferedReader(conn);
-    await writeAll(conn, helloFrame(agency, options.secret));
-    const hello = await reader.readFrame(SINGLE_BET_REPLY_BYTES_MAX);
-    if (hello === null) throw new Error("server closed the connection after hello");
-    const helloAck = decodeMessage(hello);
-    if (helloAck.type !== MessageType.helloAck) {
-      throw new Error(`server refused hello (message type ${helloAck.type})`);
-    }
-    // Always position 0: a restarted bet-mode client is then a duplicate, not a
-    // second bet (and a different bet already stored there is refused).
-    await writeAll(conn, encodeMessage({ type: MessageType.batch, first: 0, bets: [bet] }));
-    const frame = await reader.readFrame(SINGLE_BET_REPLY_BYTES_MAX);
-    if (frame === null) throw new Error("server closed the connection before confirming the bet");
-    const reply = decodeMessage(frame);
-    if (reply.type === MessageType.batchNack) {
-      throw new Error(`bet refused: ${errorCodeName(reply.code)}: ${reply.reason}`);
-    }
-    if (reply.type !== MessageType.batchAck) {
-      throw new Error(`unexpected answer to the bet (message type ${reply.type})`);
-    }
-    logger.info("apuesta_enviada", "success", { dni: bet.document, numero: bet.number });
-  } catch (error) {
-    if (!signal.aborted) throw error;
+    await usingConnection({
+      hostname: options.hostname,
+      port: options.port,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
+      budgetMs: options.reconnectBudgetMs,
+      signal,
+      logger,
+      fields: { client_id: agency },
+    }, async (conn) => {
+      connected = true;
+      const reader = new BufferedReader(conn);
+      await writeAll(conn, helloFrame(agency, options.secret));
+      const hello = await reader.readFrame(SINGLE_BET_REPLY_BYTES_MAX);
+      if (hello === null) throw new Error("server closed the connection after hello");
+      const helloAck = decodeMessage(hello);
+      if (helloAck.type !== MessageType.helloAck) {
+        throw new Error(`server refused hello (message type ${helloAck.type})`);
+      }
+      // Always position 0: a restarted bet-mode client is then a duplicate, not a
+      // second bet (and a different bet already stored there is refused).
+      await writeAll(conn, encodeMessage({ type: MessageType.batch, first: 0, bets: [bet] }));
+      const frame = await reader.readFrame(SINGLE_BET_REPLY_BYTES_MAX);
+      if (frame === null) throw new Error("server closed the connection before confirming the bet");
+      const reply = decodeMessage(frame);
+      if (reply.type === MessageType.batchNack) {
+        throw new Error(`bet refused: ${errorCodeName(reply.code)}: ${reply.reason}`);
+      }
+      if (reply.type !== MessageType.batchAck) {
+        throw new Error(`unexpected answer to the bet (message type ${reply.type})`);
+      }
+      logger.info("apuesta_enviada", "success", { dni: bet.document, numero: bet.number });
+    });
   } finally {
-    signal.removeEventListener("abort", onAbort);
-    try {
-      conn.close();
-    } catch {
-      // closed by the abort handler
-    }
-    logger.info("close_connection", "success", { client_id: agency });
+    if (connected) logger.info("close_connection", "success", { client_id: agency });
   }
 }
