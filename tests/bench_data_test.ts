@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { betsOf, readDataFolder } from "../bench/bench_data.ts";
 import { writeAgencyFile } from "../lib/dev/agency_file.ts";
+import { writeAgencies } from "./helpers/agency_files.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 Deno.test("readDataFolder() counts CRLF agency files of different sizes as the client reads them", async () => {
   await withTempDir(async (dir) => {
-    await writeAgencyFile({ agencies: 2, bets: 30, winners: 3, seed: 4, out: dir, crlf: true }, 1);
-    await writeAgencyFile({ agencies: 2, bets: 7, winners: 0, seed: 4, out: dir, crlf: true }, 2);
+    await writeAgencies(dir, [{ bets: 30, winners: 3 }, { bets: 7, winners: 0 }], true);
     // Not taken: agency-3.csv is missing, so the set ends at agency 2.
     await writeAgencyFile({ agencies: 4, bets: 5, winners: 1, seed: 4, out: dir }, 4);
     const text = await Deno.readTextFile(`${dir}/agency-1.csv`);

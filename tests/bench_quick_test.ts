@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import type { ScenarioResult } from "../bench/bench_report.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
-import { writeAgencyFile } from "../lib/dev/agency_file.ts";
+import { writeAgencies } from "./helpers/agency_files.ts";
 
 const _ROOT = new URL("../", import.meta.url).pathname;
 
@@ -113,13 +113,11 @@ Deno.test("deno task bench -- --quick --metrics-compare runs (b) with metrics of
 Deno.test("deno task bench -- --dataset runs (a) on given CRLF agency files of different sizes, taking turns with the floor", async () => {
   await withTempDir(async (dir) => {
     const dataset = `${dir}/dataset`;
-    const files: [number, number, number][] = [[1, 300, 2], [2, 120, 1], [3, 45, 0]];
-    for (const [agency, bets, winners] of files) {
-      await writeAgencyFile(
-        { agencies: 3, bets, winners, seed: 9, out: dataset, crlf: true },
-        agency,
-      );
-    }
+    await writeAgencies(dataset, [
+      { bets: 300, winners: 2 },
+      { bets: 120, winners: 1 },
+      { bets: 45, winners: 0 },
+    ], true);
     const out = `${dir}/out`;
     const stdout = await _bench(out, [
       ...["--quick", "--scenario", "a"],

@@ -6,9 +6,9 @@
  */
 
 import assert from "node:assert/strict";
-import { linesOf, runLocalClient, startLocalServer } from "../lib/dev/local_cluster.ts";
+import { linesOf, runLocalClient } from "../lib/dev/local_cluster.ts";
 import { readLines } from "../lib/bet/csv.ts";
-import { eventually, missingProgram, writeAgencies } from "./helpers/admin_run.ts";
+import { eventually, missingProgram, startWatchedRun } from "./helpers/admin_run.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 const WINNERS = [2, 0, 4];
@@ -90,14 +90,7 @@ Deno.test({
   ignore: missing !== undefined,
   fn: async () => {
     await withTempDir(async (dir) => {
-      const token = crypto.randomUUID();
-      const files = await writeAgencies(`${dir}/data`, BETS, WINNERS);
-      const total = BETS * WINNERS.length;
-      const server = await startLocalServer({
-        STORAGE_DIR: dir,
-        AGENCIES: String(WINNERS.length),
-        ADMIN_TOKEN: token,
-      });
+      const { token, files, total, server } = await startWatchedRun(dir, BETS, WINNERS);
       const config = `${dir}/prometheus.yml`;
       await Deno.writeTextFile(
         config,

@@ -12,10 +12,10 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { AdminServer } from "../lib/admin/admin_server.ts";
 import { AdminState, type CentralReader } from "../lib/admin/central_status.ts";
 import { ServerMetrics } from "../lib/server/server_metrics.ts";
-import { spawnLocalClient, startLocalServer } from "../lib/dev/local_cluster.ts";
+import { spawnLocalClient } from "../lib/dev/local_cluster.ts";
 import { startThrottleProxy } from "../lib/dev/throttle_proxy.ts";
 import { MessageType } from "../lib/protocol/protocol.ts";
-import { missingProgram, testOutputDir, writeAgencies } from "./helpers/admin_run.ts";
+import { missingProgram, startWatchedRun, testOutputDir } from "./helpers/admin_run.ts";
 import { RawPeer } from "./helpers/raw_agency.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
@@ -59,14 +59,7 @@ Deno.test({
   ignore: missing !== undefined,
   fn: async () => {
     await withTempDir(async (dir) => {
-      const token = crypto.randomUUID();
-      const files = await writeAgencies(`${dir}/data`, BETS, WINNERS);
-      const total = BETS * WINNERS.length;
-      const server = await startLocalServer({
-        STORAGE_DIR: dir,
-        AGENCIES: String(WINNERS.length),
-        ADMIN_TOKEN: token,
-      });
+      const { token, files, total, server } = await startWatchedRun(dir, BETS, WINNERS);
       const proxy = startThrottleProxy({ targetPort: server.port, bytesPerS: UPLOAD_BYTES_PER_S });
       let browser: Browser | undefined;
       try {

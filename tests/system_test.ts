@@ -15,32 +15,9 @@ import {
   startLocalServer,
 } from "../lib/dev/local_cluster.ts";
 import { permissionSetFlags } from "../lib/runtime/runtime_flags.ts";
-import { writeAgencyFile } from "../lib/dev/agency_file.ts";
+import { writeAgencies } from "./helpers/agency_files.ts";
 import { isLine, LineWatch, waitForLine } from "./helpers/log_lines.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
-
-/** Writes agency files with the given bets and winners; returns their paths. */
-async function writeAgencies(
-  dir: string,
-  agencies: readonly { bets: number; winners: number }[],
-): Promise<string[]> {
-  const paths: string[] = [];
-  for (const [index, agency] of agencies.entries()) {
-    paths.push(
-      await writeAgencyFile(
-        {
-          agencies: agencies.length,
-          bets: agency.bets,
-          winners: agency.winners,
-          seed: 7,
-          out: dir,
-        },
-        index + 1,
-      ),
-    );
-  }
-  return paths;
-}
 
 function clientEnv(id: number, port: number, dataFile: string, extra: Record<string, string> = {}) {
   return {

@@ -4,29 +4,41 @@
  * and where a test's output (screenshots) goes.
  */
 
-import { type DataOptions, writeAgencyFile } from "../../lib/dev/agency_file.ts";
+import { writeAgencies } from "./agency_files.ts";
+import { type LocalServer, startLocalServer } from "../../lib/dev/local_cluster.ts";
+
+/** A watched run's server and what its agencies will upload. */
+export interface WatchedRun {
+  /** The admin port's bearer token. */
+  token: string;
+  /** Agency k's file is `files[k - 1]`. */
+  files: string[];
+  /** Bets of all the files. */
+  total: number;
+  server: LocalServer;
+}
 
 /**
- * Writes agency-1..N.csv into `dir`, agency k with `winners[k - 1]` winners.
- * @returns the files' paths, in agency order
+ * Writes agency files into `dir`/data, agency k with `bets` bets and
+ * `winners[k - 1]` winners, and starts a server for them in `dir`, its admin
+ * port behind a fresh token.
  */
-export async function writeAgencies(
+export async function startWatchedRun(
   dir: string,
   bets: number,
   winners: readonly number[],
-): Promise<string[]> {
-  const files: string[] = [];
-  for (const [index, count] of winners.entries()) {
-    const options: DataOptions = {
-      agencies: winners.length,
-      bets,
-      seed: 7,
-      winners: count,
-      out: dir,
-    };
-    files.push(await writeAgencyFile(options, index + 1));
-  }
-  return files;
+): Promise<WatchedRun> {
+  const token = crypto.randomUUID();
+  const files = await writeAgencies(
+    `${dir}/data`,
+    winners.map((count) => ({ bets, winners: count })),
+  );
+  const server = await startLocalServer({
+    STORAGE_DIR: dir,
+    AGENCIES: String(winners.length),
+    ADMIN_TOKEN: token,
+  });
+  return { token, files, total: bets * winners.length, server };
 }
 
 /**
