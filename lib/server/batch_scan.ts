@@ -13,7 +13,6 @@ import {
   utf8SequenceLength,
 } from "../bet/bet_bytes.ts";
 import { BET_NUMBER_MAX } from "../bet/bet.ts";
-import { DOCUMENT_DIGITS_MAX } from "../limits.ts";
 import {
   BATCH_COUNT_OFFSET,
   BATCH_HEADER_BYTES,
@@ -96,16 +95,6 @@ function _isPlainName(body: Uint8Array, start: number, end: number): boolean {
   return visible;
 }
 
-/** True for 1 to DOCUMENT_DIGITS_MAX ASCII digits. */
-function _isDocument(body: Uint8Array, start: number, end: number): boolean {
-  if (end <= start || end - start > DOCUMENT_DIGITS_MAX) return false;
-  for (let index = start; index < end; index += 1) {
-    const byte = body[index]!;
-    if (byte < 0x30 || byte > 0x39) return false;
-  }
-  return true;
-}
-
 /** Where the last {@link _copyPlainBet} left off: one thread scans, so
  * module state saves an object per bet. */
 const _plainBet = { end: 0, documentStart: 0, number: 0 };
@@ -140,7 +129,7 @@ function _copyPlainBet(
     number > BET_NUMBER_MAX ||
     !_isPlainName(body, position + 1, lastNameAt) ||
     !_isPlainName(body, lastNameAt + 1, documentAt) ||
-    !_isDocument(body, documentAt + 1, birthdateAt) ||
+    documentBytesViolation(body, documentAt + 1, birthdateAt) !== undefined ||
     birthdateBytesViolation(body, birthdateAt + 1, numberAt, today) !== undefined
   ) {
     return -1;

@@ -7,15 +7,19 @@
  * they are larger than what is left) get a buffer of their own, as before
  * the ring: the ring bounds memory, it never refuses.
  *
- * Why: one allocation per batch (a few KiB each, 50,000 batches for 5M
- * bets) left the freed buffers to V8's garbage collector, and the server's
- * RSS grew with them until a full collection.
+ * Why: it replaced one allocation per batch (a few KiB each, 50,000 batches
+ * for 5M bets) freed by V8's garbage collector. Measured on bench (b)'s data
+ * (6 runs each): server CPU 2.11-2.39 s before, 1.98-2.15 s after; peak RSS
+ * within the noise (101-111 against 106-120 MB).
  */
 
-/** A run of the ring in use, from `start` to `end`. */
+/** Spent entries kept at the front of the list before it is compacted: a
+ * slice per 1,024 batches instead of a shift per batch. */
+const _SPENT_ENTRIES_MAX = 1024;
+
+/** A run of the ring in use, starting at `start`. */
 interface _Entry {
   start: number;
-  end: number;
   released: boolean;
 }
 
@@ -44,7 +48,7 @@ export class RowRing {
     if (start === -1) return bytes.slice();
     const end = start + bytes.length;
     this.#buffer.set(bytes, start);
-    this.#entries.push({ start, end, released: false });
+    this.#entries.push({ start, released: false });
     this.#tail = end;
     return this.#buffer.subarray(start, end);
   }
@@ -55,15 +59,15 @@ export class RowRing {
    */
   release(rows: Uint8Array): void {
     if (rows.buffer !== this.#buffer.buffer) return;
-    const entry = this.#find(rows.byteOffset);
-    if (entry === undefined || entry.released) return;
+    const entry = this.#held(rows.byteOffset);
+    if (entry === undefined) return;
     entry.released = true;
     while (this.#entries[this.#oldest]?.released) this.#oldest += 1;
     if (this.#oldest === this.#entries.length) {
       this.#entries = [];
       this.#oldest = 0;
       this.#tail = 0;
-    } else if (this.#oldest > 1024) {
+    } else if (this.#oldest > _SPENT_ENTRIES_MAX) {
       this.#entries = this.#entries.slice(this.#oldest);
       this.#oldest = 0;
     }
@@ -83,8 +87,8 @@ export class RowRing {
     return oldest.start - this.#tail > length ? this.#tail : -1;
   }
 
-  /** The entry held that starts at `start` (entries are ordered by age, not offset). */
-  #find(start: number): _Entry | undefined {
+  /** The entry still held that starts at `start` (entries are ordered by age, not offset). */
+  #held(start: number): _Entry | undefined {
     for (let index = this.#oldest; index < this.#entries.length; index += 1) {
       const entry = this.#entries[index]!;
       if (entry.start === start && !entry.released) return entry;
