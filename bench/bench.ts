@@ -203,7 +203,6 @@ async function _warmUp(): Promise<void> {
 }
 
 async function _dataFor(options: BenchOptions, scenario: Scenario): Promise<DataSet> {
-  if (scenario.dataset !== undefined) return await readDataFolder(scenario.dataset.dir);
   let announced = false;
   const data = await ensureDataSet(options.out, {
     agencies: scenario.agencies,
@@ -219,9 +218,17 @@ async function _dataFor(options: BenchOptions, scenario: Scenario): Promise<Data
   return data;
 }
 
-/** Scenario (a) on the `--dataset` folder's files, when one is given. */
-async function _withDataset(options: BenchOptions, scenario: Scenario): Promise<Scenario> {
-  if (options.dataset === undefined || scenario.id !== "a") return scenario;
+/**
+ * A scenario and its data: scenario (a) on the `--dataset` folder's files
+ * (read and counted once) when one is given, else the generated data.
+ */
+async function _withData(
+  options: BenchOptions,
+  scenario: Scenario,
+): Promise<[Scenario, DataSet]> {
+  if (options.dataset === undefined || scenario.id !== "a") {
+    return [scenario, await _dataFor(options, scenario)];
+  }
   const data = await readDataFolder(await Deno.realPath(options.dataset));
   const bets = betsOf(data);
   console.log(
@@ -229,13 +236,13 @@ async function _withDataset(options: BenchOptions, scenario: Scenario): Promise<
       bets.toLocaleString("en-US")
     } bets`,
   );
-  return {
+  return [{
     ...scenario,
     title: `${scenario.title}, --dataset`,
     agencies: data.files.length,
     betsPerAgency: Math.round(bets / data.files.length),
     dataset: { dir: data.dir, bets },
-  };
+  }, data];
 }
 
 function _describe(outcome: RunOutcome): string {
@@ -291,11 +298,10 @@ async function _repeat(
 
 async function _runScenario(
   options: BenchOptions,
-  scenario: Scenario,
+  [scenario, data]: [Scenario, DataSet],
   client: { maxAmount: number; window: number },
   credentialsDir: string | undefined,
 ): Promise<ScenarioResult[]> {
-  const data = await _dataFor(options, scenario);
   const base = {
     root: _ROOT,
     data,
@@ -500,9 +506,9 @@ export async function runBench(options: BenchOptions): Promise<number> {
       });
     }
     for (const id of options.scenarios) {
-      const scenario = await _withDataset(options, scenarioTable(options.quick)[id]);
+      const scenarioAndData = await _withData(options, scenarioTable(options.quick)[id]);
       results.push(
-        ...await _runScenario(options, scenario, {
+        ...await _runScenario(options, scenarioAndData, {
           maxAmount: client.batchMaxAmount,
           window: client.batchWindow,
         }, credentialsDir),
