@@ -13,16 +13,11 @@ import { openCentral } from "../lib/server/central.ts";
 import { drawBetsPath } from "../lib/store/draw_paths.ts";
 import { digestOf } from "./helpers/store_rows.ts";
 import { LotteryServer, type LotteryServerOptions } from "../lib/server/lottery_server.ts";
-import {
-  ErrorCode,
-  FRAME_MARKER,
-  MessageType,
-  PROTOCOL_VERSION,
-} from "../lib/protocol/protocol.ts";
+import { ErrorCode, MessageType } from "../lib/protocol/protocol.ts";
 import type { WireBet } from "../lib/protocol/message_codec.ts";
 import { makeBets } from "./helpers/bets.ts";
 import { isLine, LineWatch, waitForLine } from "./helpers/log_lines.ts";
-import { RawPeer } from "./helpers/raw_agency.ts";
+import { frameHeader, RawPeer } from "./helpers/raw_agency.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 interface Harness {
@@ -174,43 +169,42 @@ Deno.test("a batch with one bad bet is refused whole, naming the bet and field, 
 
 Deno.test("bad frames get an error code and a close; other agencies keep being served", async (t) => {
   await withServer({ frameBytesMax: 1024 }, async ({ port }) => {
-    const header = (type: number, length: number, version = PROTOCOL_VERSION) => {
-      const bytes = new Uint8Array(7);
-      bytes[0] = FRAME_MARKER;
-      bytes[1] = version;
-      bytes[2] = type;
-      new DataView(bytes.buffer).setUint32(3, length);
-      return bytes;
-    };
     const cases = [
       {
         name: "length prefix of 4 GiB - 1",
-        bytes: header(MessageType.hello, 0xffff_ffff),
+        bytes: frameHeader(MessageType.hello, 0xffff_ffff),
         code: ErrorCode.frameTooLarge,
       },
       {
         name: "length prefix of frameBytesMax + 1",
-        bytes: header(MessageType.hello, 1025),
+        bytes: frameHeader(MessageType.hello, 1025),
         code: ErrorCode.frameTooLarge,
       },
       {
         name: "wrong protocol version",
-        bytes: header(MessageType.hello, 4, 9),
+        bytes: frameHeader(MessageType.hello, 4, 9),
         code: ErrorCode.unsupportedVersion,
       },
       {
         name: "unknown message type after hello",
-        bytes: new Uint8Array([...header(MessageType.hello, 4), 0, 0, 0, 1, ...header(99, 0)]),
+        bytes: new Uint8Array([
+          ...frameHeader(MessageType.hello, 4),
+          0,
+          0,
+          0,
+          1,
+          ...frameHeader(99, 0),
+        ]),
         code: ErrorCode.unknownType,
       },
       {
         name: "batch before hello",
-        bytes: header(MessageType.batch, 0),
+        bytes: frameHeader(MessageType.batch, 0),
         code: ErrorCode.helloRequired,
       },
       {
         name: "hello of an agency out of range",
-        bytes: new Uint8Array([...header(MessageType.hello, 4), 0, 0, 0, 3]),
+        bytes: new Uint8Array([...frameHeader(MessageType.hello, 4), 0, 0, 0, 3]),
         code: ErrorCode.unknownAgency,
       },
     ];

@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { startLocalServer } from "../../lib/dev/local_cluster.ts";
 import { FRAME_BYTES_MAX_DEFAULT } from "../../lib/limits.ts";
 import { FRAME_HEADER_BYTES, FRAME_MARKER, MessageType } from "../../lib/protocol/protocol.ts";
-import { PROTOCOL_VERSION } from "../../lib/protocol/protocol.ts";
+import { frameHeader } from "../helpers/raw_agency.ts";
 import { localBetsPath } from "../helpers/storage.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
@@ -49,15 +49,6 @@ async function vmRss(pid: number): Promise<number> {
   const match = /^VmRSS:\s+(\d+) kB$/m.exec(status);
   if (match === null) throw new Error(`no VmRSS in /proc/${pid}/status`);
   return Number(match[1]) * 1024;
-}
-
-function frameHeader(type: number, bodyBytes: number, version = PROTOCOL_VERSION): Uint8Array {
-  const bytes = new Uint8Array(FRAME_HEADER_BYTES);
-  bytes[0] = FRAME_MARKER;
-  bytes[1] = version;
-  bytes[2] = type;
-  new DataView(bytes.buffer).setUint32(3, bodyBytes);
-  return bytes;
 }
 
 /** Connects, writes `bytes`, then `trickle` a byte every `everyMs`, until closed or stopped. */

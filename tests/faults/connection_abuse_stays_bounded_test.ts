@@ -12,15 +12,10 @@ import assert from "node:assert/strict";
 import { localBetsPath } from "../helpers/storage.ts";
 import { writeAll } from "../../lib/runtime/write_all.ts";
 import { startLocalServer } from "../../lib/dev/local_cluster.ts";
-import {
-  FRAME_HEADER_BYTES,
-  FRAME_MARKER,
-  MessageType,
-  PROTOCOL_VERSION,
-} from "../../lib/protocol/protocol.ts";
+import { FRAME_HEADER_BYTES, MessageType } from "../../lib/protocol/protocol.ts";
 import { errorCodeName } from "../../lib/protocol/protocol.ts";
 import { makeBets } from "../helpers/bets.ts";
-import { RawPeer } from "../helpers/raw_agency.ts";
+import { frameHeader, RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
 import { startInProcessServer } from "./helpers/in_process_server.ts";
@@ -48,15 +43,6 @@ async function procStatusBytes(pid: number, field: "VmHWM" | "VmRSS"): Promise<n
   const match = new RegExp(`^${field}:\\s+(\\d+) kB$`, "m").exec(status);
   if (match === null) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]) * 1024;
-}
-
-function header(type: number, bodyBytes: number): Uint8Array {
-  const bytes = new Uint8Array(FRAME_HEADER_BYTES);
-  bytes[0] = FRAME_MARKER;
-  bytes[1] = PROTOCOL_VERSION;
-  bytes[2] = type;
-  new DataView(bytes.buffer).setUint32(3, bodyBytes);
-  return bytes;
 }
 
 const _sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -164,7 +150,7 @@ Deno.test("idle and slowloris connections are cut, a connection flood is refused
         batchWindow: 2,
       });
 
-      const endlessFrame = header(MessageType.hello, 1000);
+      const endlessFrame = frameHeader(MessageType.hello, 1000);
       const silent = Array.from(
         { length: 8 },
         () => abuse(server.port, new Uint8Array(0), undefined, 0),
@@ -180,7 +166,7 @@ Deno.test("idle and slowloris connections are cut, a connection flood is refused
       // Almost a whole maximal frame each, then silence: buffered, then cut.
       const parked = Array.from({ length: 16 }, () => {
         const bytes = new Uint8Array(FRAME_HEADER_BYTES + _FRAME_BYTES_MAX - 1024);
-        bytes.set(header(MessageType.hello, _FRAME_BYTES_MAX));
+        bytes.set(frameHeader(MessageType.hello, _FRAME_BYTES_MAX));
         return abuse(server.port, bytes, undefined, 0);
       });
       await _sleep(200);

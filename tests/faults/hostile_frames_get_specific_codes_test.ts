@@ -21,15 +21,13 @@ import { decodeMessage, encodeMessage, type Message } from "../../lib/protocol/m
 import {
   errorCodeName,
   FRAME_HEADER_BYTES,
-  FRAME_MARKER,
   MessageType,
-  PROTOCOL_VERSION,
   ProtocolError,
 } from "../../lib/protocol/protocol.ts";
 import { storeRowsOf } from "../helpers/store_rows.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { ChunkedSource, joinBytes, OneReadSource } from "../helpers/byte_io.ts";
-import { RawPeer } from "../helpers/raw_agency.ts";
+import { frameHeader, RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
 import { Rng, trialPlan } from "./helpers/trials.ts";
@@ -38,17 +36,8 @@ import { assertUploadsExact, startUploads } from "./helpers/uploads.ts";
 const _FRAME_BYTES_MAX = 64 * 1024;
 const _encoder = new TextEncoder();
 
-function header(type: number, bodyBytes: number, version = PROTOCOL_VERSION): Uint8Array {
-  const bytes = new Uint8Array(FRAME_HEADER_BYTES);
-  bytes[0] = FRAME_MARKER;
-  bytes[1] = version;
-  bytes[2] = type;
-  new DataView(bytes.buffer).setUint32(3, bodyBytes);
-  return bytes;
-}
-
 function frame(type: number, body: Uint8Array): Uint8Array {
-  return joinBytes([header(type, body.length), body]);
+  return joinBytes([frameHeader(type, body.length), body]);
 }
 
 /** A bet's wire bytes from raw field bytes, so any byte can be sent. */
@@ -137,34 +126,34 @@ Deno.test("frame reader and decoders: every named bad input gets its own error c
     return "accepted";
   };
   await t.step("a 4 GiB length prefix is refused from the header alone", async () => {
-    const source = new OneReadSource(header(MessageType.hello, 0xffff_ffff));
+    const source = new OneReadSource(frameHeader(MessageType.hello, 0xffff_ffff));
     const reader = new BufferedReader(source);
     assert.equal(await code(() => reader.readFrame(_FRAME_BYTES_MAX)), "frameTooLarge");
     assert.equal(source.reads, 1, "no read for the body was even tried");
   });
   await t.step("a length of the cap is read, one more is refused", async () => {
     const atCap = joinBytes([
-      header(MessageType.winnersQuery, _FRAME_BYTES_MAX),
+      frameHeader(MessageType.winnersQuery, _FRAME_BYTES_MAX),
       new Uint8Array(_FRAME_BYTES_MAX),
     ]);
     assert.equal((await read(atCap).readFrame(_FRAME_BYTES_MAX))?.body.length, _FRAME_BYTES_MAX);
-    const overCap = header(MessageType.hello, _FRAME_BYTES_MAX + 1);
+    const overCap = frameHeader(MessageType.hello, _FRAME_BYTES_MAX + 1);
     assert.equal(await code(() => read(overCap).readFrame(_FRAME_BYTES_MAX)), "frameTooLarge");
   });
   for (const version of [0, 1, 3, 255]) {
     await t.step(`protocol version ${version}`, async () => {
-      const bytes = header(MessageType.hello, 4, version);
+      const bytes = frameHeader(MessageType.hello, 4, version);
       assert.equal(await code(() => read(bytes).readFrame(_FRAME_BYTES_MAX)), "unsupportedVersion");
     });
   }
   await t.step("a frame not starting with the marker", async () => {
-    const bytes = header(MessageType.hello, 0);
+    const bytes = frameHeader(MessageType.hello, 0);
     bytes[0] = 0x00;
     assert.equal(await code(() => read(bytes).readFrame(_FRAME_BYTES_MAX)), "malformedFrame");
   });
   for (const type of [0, 10, 200]) {
     await t.step(`unknown message type ${type}`, async () => {
-      const next = await read(header(type, 0)).readFrame(_FRAME_BYTES_MAX);
+      const next = await read(frameHeader(type, 0)).readFrame(_FRAME_BYTES_MAX);
       assert.equal(await code(() => decodeMessage(next!)), "unknownType");
     });
   }
@@ -224,7 +213,7 @@ Deno.test("random bytes and mutated batches: the reader and both batch decoders 
     // Random bytes, half of them behind a plausible header.
     const noise = rng.bytes(rng.int(0, 200));
     const input = rng.chance(0.5)
-      ? joinBytes([header(rng.int(0, 12), rng.int(0, 300)), noise])
+      ? joinBytes([frameHeader(rng.int(0, 12), rng.int(0, 300)), noise])
       : noise;
     const outcome = await readAll(new ChunkedSource(input, rng.int(1, 64)));
     tally.inputs += 1;
@@ -323,18 +312,18 @@ Deno.test("the real server answers each bad input with its own code and log line
     });
     const hello3 = encodeMessage({ type: MessageType.hello, agency: 3 });
     const errorCases: [string, Uint8Array, string][] = [
-      ["4 GiB length prefix", header(MessageType.hello, 0xffff_ffff), "frameTooLarge"],
+      ["4 GiB length prefix", frameHeader(MessageType.hello, 0xffff_ffff), "frameTooLarge"],
       [
         "length prefix of the cap + 1",
-        header(MessageType.hello, _FRAME_BYTES_MAX + 1),
+        frameHeader(MessageType.hello, _FRAME_BYTES_MAX + 1),
         "frameTooLarge",
       ],
       [
         "protocol version 1 (before positions)",
-        header(MessageType.hello, 4, 1),
+        frameHeader(MessageType.hello, 4, 1),
         "unsupportedVersion",
       ],
-      ["unknown type after hello", joinBytes([hello3, header(99, 0)]), "unknownType"],
+      ["unknown type after hello", joinBytes([hello3, frameHeader(99, 0)]), "unknownType"],
       [
         "batch before hello",
         frame(MessageType.batch, batchBody(1, 1, [rawBet({})])),

@@ -10,16 +10,10 @@
 import assert from "node:assert/strict";
 import { startLocalServer } from "../../lib/dev/local_cluster.ts";
 import { FRAME_BYTES_MAX_DEFAULT } from "../../lib/limits.ts";
-import {
-  ErrorCode,
-  FRAME_HEADER_BYTES,
-  FRAME_MARKER,
-  MessageType,
-  PROTOCOL_VERSION,
-} from "../../lib/protocol/protocol.ts";
+import { ErrorCode, MessageType, PROTOCOL_VERSION } from "../../lib/protocol/protocol.ts";
 import { makeBets } from "../helpers/bets.ts";
 import { isLine, LineWatch } from "../helpers/log_lines.ts";
-import { RawPeer } from "../helpers/raw_agency.ts";
+import { frameHeader, RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 
 const _PARKED = 1_024;
@@ -44,12 +38,7 @@ async function procStatusBytes(pid: number, field: "VmHWM" | "VmRSS"): Promise<n
 
 /** A frame declaring `bodyBytes`, cut `missingBytes` short of its end. */
 function partialFrame(type: number, bodyBytes: number, missingBytes: number): Uint8Array {
-  const bytes = new Uint8Array(FRAME_HEADER_BYTES + bodyBytes - missingBytes);
-  bytes[0] = FRAME_MARKER;
-  bytes[1] = PROTOCOL_VERSION;
-  bytes[2] = type;
-  new DataView(bytes.buffer).setUint32(3, bodyBytes);
-  return bytes;
+  return frameHeader(type, bodyBytes, PROTOCOL_VERSION, bodyBytes - missingBytes);
 }
 
 interface _Parked {

@@ -3,10 +3,34 @@
 import { BufferedReader } from "../../lib/protocol/buffered_reader.ts";
 import { writeAll } from "../../lib/runtime/write_all.ts";
 import { decodeMessage, encodeMessage, type Message } from "../../lib/protocol/message_codec.ts";
-import { MessageType } from "../../lib/protocol/protocol.ts";
+import {
+  FRAME_HEADER_BYTES,
+  FRAME_LENGTH_OFFSET,
+  FRAME_MARKER,
+  MessageType,
+  PROTOCOL_VERSION,
+} from "../../lib/protocol/protocol.ts";
 
 /** Largest reply a test reads. */
 const _REPLY_BYTES_MAX = 16 * 1024 * 1024;
+
+/**
+ * A frame header declaring `bodyBytes` of `type`, followed by `extraBytes`
+ * zero bytes (part of a body, or none), for frames no encoder would make.
+ */
+export function frameHeader(
+  type: number,
+  bodyBytes: number,
+  version = PROTOCOL_VERSION,
+  extraBytes = 0,
+): Uint8Array {
+  const bytes = new Uint8Array(FRAME_HEADER_BYTES + extraBytes);
+  bytes[0] = FRAME_MARKER;
+  bytes[1] = version;
+  bytes[2] = type;
+  new DataView(bytes.buffer).setUint32(FRAME_LENGTH_OFFSET, bodyBytes);
+  return bytes;
+}
 
 /** A raw connection to a server under test. */
 export class RawPeer {
