@@ -19,7 +19,13 @@ import { dateNumber } from "../bet/bet_bytes.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
 import { concatBytes } from "../runtime/bytes.ts";
-import { type ClientTls, closeQuietly, connectWithRetry, sleep } from "./connect_retry.ts";
+import {
+  closeQuietly,
+  connectOptionsOf,
+  connectWithRetry,
+  type ServerEndpoint,
+  sleep,
+} from "./connect_retry.ts";
 import {
   CLIENT_FRAME_BYTES_MAX,
   FILE_CHUNK_BYTES,
@@ -27,7 +33,6 @@ import {
   RECONNECT_DELAY_MS_MIN,
   UPLOAD_REPLY_BYTES_MAX,
 } from "../limits.ts";
-import type { Logger } from "../runtime/log.ts";
 import {
   decodeMessage,
   encodeMessage,
@@ -39,20 +44,13 @@ import { StoredPrefixCheck } from "./stored_prefix_check.ts";
 import { UploadProgress } from "./upload_progress.ts";
 
 /** What an upload needs. */
-export interface UploadOptions {
+export interface UploadOptions extends ServerEndpoint {
   agency: number;
-  hostname: string;
-  port: number;
-  /** Connect with TLS; absent: plain TCP. */
-  tls?: ClientTls;
   dataFile: string;
   batchMaxAmount: number;
   batchWindow: number;
-  reconnectBudgetMs: number;
   /** Sent in hello when the server checks agency secrets. */
   secret?: string;
-  signal: AbortSignal;
-  logger: Logger;
 }
 
 /** What an upload did (also when it failed). */
@@ -202,16 +200,8 @@ export class AgencyUpload {
    * stored, then the rest of the window is resent.
    */
   async #connect(): Promise<boolean> {
-    const { agency, logger, signal } = this.#options;
-    const conn = await connectWithRetry({
-      hostname: this.#options.hostname,
-      port: this.#options.port,
-      ...(this.#options.tls === undefined ? {} : { tls: this.#options.tls }),
-      budgetMs: this.#options.reconnectBudgetMs,
-      signal,
-      logger,
-      fields: { client_id: agency },
-    });
+    const { agency, logger } = this.#options;
+    const conn = await connectWithRetry(connectOptionsOf(this.#options, agency));
     if (conn === undefined) return false;
     this.#link = { conn, reader: new BufferedReader(conn) };
     await writeAll(conn, helloFrame(agency, this.#options.secret));

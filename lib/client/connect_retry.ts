@@ -32,6 +32,30 @@ export interface ConnectOptions {
   fields: Record<string, string | number>;
 }
 
+/** What every client mode knows about reaching the server. */
+export interface ServerEndpoint {
+  hostname: string;
+  port: number;
+  /** Connect with TLS; absent: plain TCP. */
+  tls?: ClientTls;
+  reconnectBudgetMs: number;
+  signal: AbortSignal;
+  logger: Logger;
+}
+
+/** The connect options of a client mode, its log lines naming `clientId`. */
+export function connectOptionsOf(endpoint: ServerEndpoint, clientId: number): ConnectOptions {
+  return {
+    hostname: endpoint.hostname,
+    port: endpoint.port,
+    ...(endpoint.tls === undefined ? {} : { tls: endpoint.tls }),
+    budgetMs: endpoint.reconnectBudgetMs,
+    signal: endpoint.signal,
+    logger: endpoint.logger,
+    fields: { client_id: clientId },
+  };
+}
+
 /** Waits `ms` or until the signal aborts. */
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.resolve();

@@ -2,22 +2,14 @@
 
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
-import { type ClientTls, sleep, usingConnection } from "./connect_retry.ts";
+import { connectOptionsOf, type ServerEndpoint, sleep, usingConnection } from "./connect_retry.ts";
 import { ECHO_LINE_BYTES_MAX } from "../limits.ts";
-import type { Logger } from "../runtime/log.ts";
 
 /** What the loop needs. */
-export interface EchoLoopOptions {
+export interface EchoLoopOptions extends ServerEndpoint {
   clientId: number;
-  hostname: string;
-  port: number;
-  /** Connect with TLS; absent: plain TCP. */
-  tls?: ClientTls;
   amount: number;
   periodMs: number;
-  reconnectBudgetMs: number;
-  signal: AbortSignal;
-  logger: Logger;
 }
 
 const _encoder = new TextEncoder();
@@ -33,15 +25,7 @@ export async function runEchoLoop(options: EchoLoopOptions): Promise<boolean> {
   const { clientId, logger, signal } = options;
   for (let index = 1; index <= options.amount; index += 1) {
     let connected = false;
-    const answered = await usingConnection({
-      hostname: options.hostname,
-      port: options.port,
-      ...(options.tls === undefined ? {} : { tls: options.tls }),
-      budgetMs: options.reconnectBudgetMs,
-      signal,
-      logger,
-      fields: { client_id: clientId },
-    }, async (conn) => {
+    const answered = await usingConnection(connectOptionsOf(options, clientId), async (conn) => {
       connected = true;
       await writeAll(conn, _encoder.encode(`[CLIENT ${clientId}] Message N°${index}\n`));
       const line = await new BufferedReader(conn).readLine(ECHO_LINE_BYTES_MAX);

@@ -3,25 +3,17 @@
 import type { Bet } from "../bet/bet.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
-import { type ClientTls, usingConnection } from "./connect_retry.ts";
+import { connectOptionsOf, type ServerEndpoint, usingConnection } from "./connect_retry.ts";
 import { SINGLE_BET_REPLY_BYTES_MAX } from "../limits.ts";
-import type { Logger } from "../runtime/log.ts";
 import { decodeMessage, encodeMessage, helloFrame } from "../protocol/message_codec.ts";
 import { errorCodeName, MessageType } from "../protocol/protocol.ts";
 
 /** What a single-bet run needs. */
-export interface SingleBetOptions {
+export interface SingleBetOptions extends ServerEndpoint {
   agency: number;
-  hostname: string;
-  port: number;
-  /** Connect with TLS; absent: plain TCP. */
-  tls?: ClientTls;
-  reconnectBudgetMs: number;
   /** Sent in hello when the server checks agency secrets. */
   secret?: string;
   bet: Bet;
-  signal: AbortSignal;
-  logger: Logger;
 }
 
 /**
@@ -29,18 +21,10 @@ export interface SingleBetOptions {
  * @throws {Error} when the server refuses it or cannot be reached
  */
 export async function sendSingleBet(options: SingleBetOptions): Promise<void> {
-  const { agency, bet, logger, signal } = options;
+  const { agency, bet, logger } = options;
   let connected = false;
   try {
-    await usingConnection({
-      hostname: options.hostname,
-      port: options.port,
-      ...(options.tls === undefined ? {} : { tls: options.tls }),
-      budgetMs: options.reconnectBudgetMs,
-      signal,
-      logger,
-      fields: { client_id: agency },
-    }, async (conn) => {
+    await usingConnection(connectOptionsOf(options, agency), async (conn) => {
       connected = true;
       const reader = new BufferedReader(conn);
       await writeAll(conn, helloFrame(agency, options.secret));
