@@ -219,15 +219,8 @@ Deno.test("parseComposeArgs() turns --credentials into secrets and TLS, --plain 
 Deno.test("gen_compose.ts --target swarm writes absolute paths, versioned configs and the stack's name", async () => {
   await withTempDir(async (dir) => {
     await writeProject(dir, 2);
-    const result = await runScript(dir, [
-      "2",
-      "--target",
-      "swarm",
-      "--stack",
-      "lot",
-      "--draw",
-      "d1",
-    ]);
+    const swarmArgs = ["2", "--target", "swarm", "--stack", "lot", "--draw", "d1"];
+    const result = await runScript(dir, swarmArgs);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /wrote docker-stack\.yaml: stack lot, server \+ 2 agencies/);
     const text = await Deno.readTextFile(`${dir}/docker-stack.yaml`);
@@ -238,19 +231,11 @@ Deno.test("gen_compose.ts --target swarm writes absolute paths, versioned config
     assert.match(document.configs.server_ini.name, /^lot_server_ini_[0-9a-f]{10}$/);
     assert.equal(document["x-tp0"].stack, "lot");
     // The same content, the same name; a changed file, a new one.
-    const again = await runScript(dir, [
-      "2",
-      "--target",
-      "swarm",
-      "--stack",
-      "lot",
-      "--draw",
-      "d1",
-    ]);
+    const again = await runScript(dir, swarmArgs);
     assert.equal(again.code, 0);
     assert.equal(await Deno.readTextFile(`${dir}/docker-stack.yaml`), text);
     await Deno.writeTextFile(`${dir}/config/server.ini`, "[DEFAULT]\nLOGGING_LEVEL = DEBUG\n");
-    await runScript(dir, ["2", "--target", "swarm", "--stack", "lot", "--draw", "d1"]);
+    await runScript(dir, swarmArgs);
     const changed = YAML.parse(await Deno.readTextFile(`${dir}/docker-stack.yaml`), {
       version: "1.1",
     });
