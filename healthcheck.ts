@@ -74,7 +74,7 @@ async function _check(timeoutMs: number): Promise<number> {
   if (config.adminPort !== undefined && config.adminPort !== 0) {
     return await _checkReady(config, config.adminPort, timeoutMs);
   }
-  const hostname = probeHostname(config.ip);
+  const hostname = probeHostname(config.listenIp);
   const result = await probeEcho({
     hostname,
     port: config.port,

@@ -121,7 +121,7 @@ async function _listenTls(
   const { listenTls } = await _tlsModule();
   return await listenTls(
     {
-      hostname: config.ip,
+      hostname: config.listenIp,
       port: config.tls!.port,
       listenBacklog: config.listenBacklog,
       connectionsMax,
@@ -178,7 +178,7 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
         drawId: config.drawId,
         agencies: config.agencies,
         onReadProgress: _restoreProgress(logger),
-        hostname: config.ip,
+        hostname: config.listenIp,
         port: config.port,
         listenBacklog: config.listenBacklog,
         frameBytesMax: config.frameBytesMax,
@@ -217,7 +217,7 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
       );
     }
     logger.info("listen", "success", {
-      ip: config.ip,
+      ip: config.listenIp,
       port,
       listen_backlog: config.listenBacklog,
       ...(tlsListener === undefined ? {} : {
@@ -228,7 +228,7 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
     admin?.state.lotteryListening(port);
   } catch (error) {
     logger.error("listen", "fail", {
-      ip: config.ip,
+      ip: config.listenIp,
       port: config.port,
       error: (error as Error).message,
     });

@@ -7,6 +7,7 @@ import {
   SHUTDOWN_GRACE_MS_DEFAULT,
 } from "../lib/limits.ts";
 import {
+  listenAddressOf,
   loadServerConfig,
   parseServerConfig,
   SERVER_CONFIG_KEYS,
@@ -23,6 +24,7 @@ const _DEFAULTS: ServerConfig = {
   file: _FILE,
   port: 12345,
   ip: "0.0.0.0",
+  listenIp: "0.0.0.0",
   listenBacklog: 511,
   loggingLevel: "INFO",
   agencies: 5,
@@ -55,6 +57,41 @@ Deno.test("parseServerConfig() fills defaults for every key but SERVER_PORT", ()
   assert.deepEqual(parse(_MINIMAL), _DEFAULTS);
 });
 
+Deno.test("parseServerConfig() reads the course's server.ini: SERVER_IP = server binds every interface", () => {
+  const course = [
+    "[DEFAULT]",
+    "SERVER_PORT = 12345",
+    "SERVER_IP = server",
+    "SERVER_LISTEN_BACKLOG = 5",
+    "LOGGING_LEVEL = INFO",
+  ].join("\n");
+  const config = parse(course);
+  assert.equal(config.ip, "server");
+  assert.equal(config.listenIp, "0.0.0.0");
+  assert.equal(config.listenBacklog, 5);
+});
+
+Deno.test("listenAddressOf() binds addresses and localhost as written, other names everywhere", async (t) => {
+  const cases: [string, string][] = [
+    ["0.0.0.0", "0.0.0.0"],
+    ["127.0.0.1", "127.0.0.1"],
+    ["172.25.125.2", "172.25.125.2"],
+    ["::", "::"],
+    ["::1", "::1"],
+    ["localhost", "localhost"],
+    ["LOCALHOST", "LOCALHOST"],
+    ["server", "0.0.0.0"],
+    ["server-admin", "0.0.0.0"],
+    ["lottery.example.org", "0.0.0.0"],
+    ["1.2.3", "0.0.0.0"],
+  ];
+  for (const [serverIp, expected] of cases) {
+    await t.step(`${serverIp} -> ${expected}`, () => {
+      assert.equal(listenAddressOf(serverIp), expected);
+    });
+  }
+});
+
 Deno.test("parseServerConfig() accepts keys written without the [DEFAULT] header", () => {
   assert.equal(parse("SERVER_PORT = 1\nAGENCIES = 3\n").agencies, 3);
 });
@@ -77,7 +114,7 @@ Deno.test("parseServerConfig() lets every key's environment variable win over th
   ].join("\n");
   const cases: [string, string, Partial<ServerConfig>][] = [
     ["SERVER_PORT", "0", { port: 0 }],
-    ["SERVER_IP", "127.0.0.1", { ip: "127.0.0.1" }],
+    ["SERVER_IP", "127.0.0.1", { ip: "127.0.0.1", listenIp: "127.0.0.1" }],
     ["SERVER_LISTEN_BACKLOG", "128", { listenBacklog: 128 }],
     ["LOGGING_LEVEL", "debug", { loggingLevel: "DEBUG" }],
     ["AGENCIES", "3", { agencies: 3 }],

@@ -71,7 +71,10 @@ export interface ServerConfig {
   file: string;
   /** TCP port; 0 picks a free one (tests). */
   port: number;
+  /** SERVER_IP as written. */
   ip: string;
+  /** The address the lottery (and TLS) port binds: {@link listenAddressOf} `ip`. */
+  listenIp: string;
   listenBacklog: number;
   loggingLevel: LogLevel;
   /** Agencies that must finish before the draw. */
@@ -95,6 +98,22 @@ export interface ServerConfig {
   adminToken: string;
   /** The TLS port; undefined: plain port only. */
   tls: ServerTlsConfig | undefined;
+}
+
+/** The wildcard address a host name in SERVER_IP binds. */
+export const LISTEN_ANY_IPV4 = "0.0.0.0";
+
+/**
+ * The address the lottery port binds for a SERVER_IP value: an IP address,
+ * or `localhost`, as written; any other host name (the course's `server`)
+ * every IPv4 interface, because a container on several networks resolves its
+ * own name to one of them only, which need not be the agencies' network.
+ * @example listenAddressOf("server") // "0.0.0.0"
+ * @example listenAddressOf("127.0.0.1") // "127.0.0.1"
+ */
+export function listenAddressOf(serverIp: string): string {
+  const isIpAddress = /^\d{1,3}(\.\d{1,3}){3}$/.test(serverIp) || serverIp.includes(":");
+  return isIpAddress || serverIp.toLowerCase() === "localhost" ? serverIp : LISTEN_ANY_IPV4;
 }
 
 /**
@@ -131,10 +150,12 @@ export function parseServerConfig(
     );
   }
   const port = source.integer("SERVER_PORT", "SERVER_PORT", 0, PORT_MAX);
+  const ip = source.text("SERVER_IP", "SERVER_IP", "0.0.0.0");
   return {
     file,
     port,
-    ip: source.text("SERVER_IP", "SERVER_IP", "0.0.0.0"),
+    ip,
+    listenIp: listenAddressOf(ip),
     listenBacklog: source.integer(
       "SERVER_LISTEN_BACKLOG",
       "SERVER_LISTEN_BACKLOG",
