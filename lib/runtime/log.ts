@@ -2,9 +2,10 @@
  * Structured log lines, the interface graders and users read:
  * `YYYY-MM-DD HH:MM:SS LEVEL    action: X | result: success | key: value`.
  * Lines logged in one turn of the event loop reach stdout in one synchronous
- * write when that turn's microtasks run, so a line is never split, a burst of
- * lines (a draw answering 1,000 agencies) costs one syscall instead of one
- * per line, and a process that exits right after a line still writes it.
+ * write when that turn's microtasks run, or earlier when bytes are about to
+ * leave for a peer ({@link flushLogLines}): a line is never split, a burst of
+ * lines costs one syscall, a line is out before the reply that follows from
+ * it, and a process that exits right after a line still writes it.
  */
 
 /** Log levels, ordered by severity. */
@@ -58,7 +59,11 @@ function _writeSync(stream: typeof Deno.stdout | typeof Deno.stderr, text: strin
 let _stdoutPending = "";
 let _flushOnUnload = false;
 
-function _flushStdout(): void {
+/**
+ * Writes the lines queued for stdout now. Called before bytes leave for a
+ * peer, so a line is on stdout before any reply that follows from it.
+ */
+export function flushLogLines(): void {
   const text = _stdoutPending;
   _stdoutPending = "";
   if (text !== "") _writeSync(Deno.stdout, text);
@@ -71,9 +76,9 @@ function _flushStdout(): void {
 export function stdoutSink(line: string): void {
   if (!_flushOnUnload) {
     _flushOnUnload = true;
-    globalThis.addEventListener("unload", _flushStdout);
+    globalThis.addEventListener("unload", flushLogLines);
   }
-  if (_stdoutPending === "") queueMicrotask(_flushStdout);
+  if (_stdoutPending === "") queueMicrotask(flushLogLines);
   _stdoutPending += line + "\n";
 }
 

@@ -1,18 +1,22 @@
 /** Writing whole byte arrays to a connection or a file, looping over short writes. */
 
+import { flushLogLines } from "./log.ts";
+
 /** What bytes are written to: a `Deno.Conn`, a `Deno.FsFile` or a test double. */
 export interface ByteSink {
   write(bytes: Uint8Array): Promise<number>;
 }
 
 /**
- * Writes every byte, looping over short writes.
+ * Writes every byte, looping over short writes, after the log lines queued so far.
  * @throws {Error} when the sink reports zero bytes written
  */
 export async function writeAll(
   sink: ByteSink,
   bytes: Uint8Array,
 ): Promise<void> {
+  // Readers of the logs order a reply after the lines logged before it.
+  flushLogLines();
   let written = 0;
   while (written < bytes.length) {
     const count = await sink.write(bytes.subarray(written));

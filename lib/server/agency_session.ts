@@ -477,7 +477,18 @@ export class AgencySession implements AgencyHolder {
         (ready) => {
           answered = true;
           this.#context.resumeIdle();
-          return this.#sendFrame(ready.frame);
+          // Logged before the frame leaves: readers of the logs see it first.
+          this.#context.logger.info("ganadores_enviados", "success", {
+            agency: this.#agency,
+            cant_ganadores: ready.count,
+          });
+          return this.#sendFrame(ready.frame).catch((error) => {
+            this.#context.logger.warning("ganadores_enviados", "fail", {
+              agency: this.#agency,
+              error: (error as Error).message,
+            });
+            throw error;
+          });
         },
       );
       // The query is registered now (waiting for the draw, or answered).
@@ -504,10 +515,6 @@ export class AgencySession implements AgencyHolder {
     this.#context.metrics?.winnersSent(this.#agency, answer.count);
     // The next read goes through the watcher's pending one, never beside it.
     await watching;
-    this.#context.logger.info("ganadores_enviados", "success", {
-      agency: this.#agency,
-      cant_ganadores: answer.count,
-    });
   }
 
   /** Encodes a message and queues it with {@link #sendFrame}. */

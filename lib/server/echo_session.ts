@@ -29,8 +29,8 @@ export async function runEchoSession(
     const line = await reader.readLine(ECHO_LINE_BYTES_MAX);
     if (line === null) return;
     onLine();
-    await writeAll(sink, line);
     const text = _decoder.decode(line).replace(/\r?\n$/, "");
     logger.info("receive_message", "success", { ip, msg: text });
+    await writeAll(sink, line);
   }
 }
