@@ -1,8 +1,8 @@
 /**
- * The benchmark (issues 4 and 14): runs the real server and agencies as processes on
+ * The benchmark: runs the real server and agencies as processes on
  * 127.0.0.1 over seeded data, next to a raw-bytes floor, checks every run,
- * and reports medians, the issue's targets, a Markdown section appended to
- * bench/results.md and the chart bench/throughput.svg.
+ * and reports medians, the targets, a Markdown section appended to
+ * bench/out/results.md (not committed) and the chart bench/throughput.svg.
  *
  * deno task bench [-- --quick] [--runs N] [--scenario a|b|c|d|e]... [--large]
  *   [--out DIR] [--results FILE] [--chart FILE] [--seed S] [--env KEY=VALUE]... [--no-sweep]
@@ -55,7 +55,7 @@ const _USAGE = `Usage: deno task bench [-- OPTIONS]
   --scenario X         a, b, c, d or e; repeatable (default a, b, c, e; d only with --large)
   --large              also run (d), the ~1 GB file: generating and moving it takes minutes
   --out DIR            generated data and run files (default bench/out)
-  --results FILE       Markdown appended per run (default bench/results.md, quick: DIR/results.md)
+  --results FILE       Markdown appended per run (default DIR/results.md, DIR from --out)
   --chart FILE         SVG chart (default bench/throughput.svg, quick: DIR/throughput.svg)
   --seed S             data generator seed (default 1)
   --dataset DIR        run (a) and the sweep on DIR/agency-1.csv, agency-2.csv, … instead
@@ -151,7 +151,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | "help" {
     scenarios: chosen,
     largeSkipped: values.scenario === undefined && values.large !== true,
     out,
-    results: values.results ?? (quick ? `${out}/results.md` : "bench/results.md"),
+    results: values.results ?? `${out}/results.md`,
     chart: values.chart ?? (quick ? `${out}/throughput.svg` : "bench/throughput.svg"),
     seed: wholeNumberFlag(values.seed, "--seed", 1, 0, 2 ** 31),
     dataset: values.dataset,
@@ -368,6 +368,8 @@ async function _runScenario(
 }
 
 async function _appendResults(path: string, section: string): Promise<void> {
+  const slash = path.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
   const exists = await Deno.stat(path).then(() => true, () => false);
   const header = "# Benchmark results\n\n" +
     "Appended by `deno task bench` (see bench/README.md), newest last. " +
@@ -375,7 +377,7 @@ async function _appendResults(path: string, section: string): Promise<void> {
   await Deno.writeTextFile(path, `${exists ? "" : header}\n${section}`, { append: true });
 }
 
-/** Formats the committed report files as `deno fmt --check` (in deno task test) wants them. */
+/** Formats the committed chart as `deno fmt --check` (in deno task test) wants it. */
 async function _format(paths: string[]): Promise<void> {
   const formatted = await new Deno.Command(Deno.execPath(), {
     args: ["fmt", "--quiet", ...paths],
@@ -448,7 +450,6 @@ async function _runMetricsCompare(
   );
   console.log(`\n${section}`);
   await _appendResults(options.results, section);
-  if (!options.quick) await _format([options.results]);
   await Deno.writeTextFile(
     `${options.out}/metrics_compare.json`,
     JSON.stringify({ off, on, comparison: compareMetrics(off, on) }, null, 2) + "\n",
@@ -535,7 +536,7 @@ export async function runBench(options: BenchOptions): Promise<number> {
   await _appendResults(options.results, section);
   await Deno.writeTextFile(options.chart, renderThroughputSvg(chartData(info, results)));
   // Quick runs write into --out, which deno fmt ignores.
-  if (!options.quick) await _format([options.results, options.chart]);
+  if (!options.quick) await _format([options.chart]);
   await Deno.writeTextFile(
     `${options.out}/last_run.json`,
     JSON.stringify({ info, results, targets: evaluateTargets(results) }, null, 2) + "\n",

@@ -1,7 +1,7 @@
 /**
  * Turns the benchmark's runs into figures (medians of the runs that passed
- * their checks), the targets (issue 14) as met / not met, a Markdown section for
- * bench/results.md and the data of the throughput chart.
+ * their checks), the targets as met / not met, a Markdown section for
+ * bench/out/results.md and the data of the throughput chart.
  */
 
 import type { FigureName, RunFigures, RunOutcome, Transport } from "./scenario_run.ts";
@@ -202,7 +202,7 @@ function _exactWinners(id: ScenarioId): _Target {
   };
 }
 
-/** Issue 14's targets, and issue 4's winners latency where it still applies. */
+/** The targets: throughput and latency against the floor, and the winners latency. */
 const _TARGETS: _Target[] = [
   {
     id: "a",

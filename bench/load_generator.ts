@@ -167,8 +167,8 @@ export interface LoadSummary {
 const _decoder = new TextDecoder();
 
 /** File chunks of agencies done uploading, for the next ones: at most
- * `--concurrency` exist (10,000 agencies of (e) otherwise allocated 2.5 GB
- * of 256 KiB chunks for 20 KB files). The scanner copies what it is given. */
+ * `--concurrency` exist, so thousands of small agencies do not each allocate
+ * a 256 KiB chunk. The scanner copies what it is given. */
 const _spareChunks: Uint8Array[] = [];
 
 function _describe(message: Message): string {

@@ -1,6 +1,6 @@
 /**
- * The benchmark's scenarios (issues 4 and 14) at full size and at the sizes of the
- * seconds-long `--quick` smoke run.
+ * The benchmark's scenarios at full size and at the sizes of the seconds-long
+ * `--quick` smoke run.
  */
 
 /** Scenario names, as given to `--scenario`. */

@@ -24,10 +24,9 @@ export const BATCH_BETS_DEFAULT = 100;
 export const BATCH_BETS_MAX = 65_535;
 
 /** Unacknowledged batches a client keeps in flight (batch.window default).
- * Enough to cover a group commit (fdatasync) round trip at full speed: 5
- * agencies of 1M bets, alternating runs here, took 3.02–3.06 s at 64,
- * 2.90–2.92 s at 128, 2.64–2.66 s at 256 and 2.79–2.97 s at 512. The same
- * as CONNECTION_BATCHES_PENDING_MAX, so a whole window is read at once. */
+ * Enough to cover a group commit (fdatasync) round trip at full speed; a
+ * smaller or larger window uploads slower. The same as
+ * CONNECTION_BATCHES_PENDING_MAX, so a whole window is read at once. */
 export const BATCH_WINDOW_DEFAULT = 256;
 
 /** Upper bound for batch.window: bounds client memory (window × 8 KiB). */
@@ -38,21 +37,19 @@ export const BATCH_WINDOW_MAX = 4096;
 export const CONNECTION_BATCHES_PENDING_MAX = 256;
 
 /** Open connections the server serves at once (config CONNECTIONS_MAX);
- * beyond it a new connection gets an error frame and is closed. 16,384
- * holds bench (e)'s 10,000 agencies connected at once with room for echo
- * checks and reconnects. Each connection costs one file descriptor (the
- * server caps it below its open-file limit, see OPEN_FILES_RESERVED) and,
- * waiting, about 12 KB of server memory (bench (e): 10,000 agencies idle
- * after hello, 41 -> 157 MB RSS), so the cap's worst case is about 200 MB. */
+ * beyond it a new connection gets an error frame and is closed. Holds the
+ * benchmark's 10,000 agencies at once with room for echo checks and
+ * reconnects. Each connection costs one file descriptor (the server caps it
+ * below its open-file limit, see OPEN_FILES_RESERVED) and, waiting, about
+ * 12 KB of server memory, so the cap's worst case is about 200 MB. */
 export const CONNECTIONS_MAX_DEFAULT = 16_384;
 
 /** File descriptors the server keeps for itself beside its connections:
  * stdio, the listeners (plain, TLS, admin), the admin port's viewers
  * (ADMIN_VIEWERS_MAX) and scrapes, the store's files, and Deno's own (epoll,
- * eventfds, threads): 27 are open at start with the admin port on. When
- * CONNECTIONS_MAX plus this exceeds the process's soft open-file limit
- * (RLIMIT_NOFILE, which Deno raises to the hard limit at start; here
- * 20,000), the server logs a warning and caps connections at the limit
+ * eventfds, threads). When CONNECTIONS_MAX plus this exceeds the process's
+ * soft open-file limit (RLIMIT_NOFILE, which Deno raises to the hard limit
+ * at start), the server logs a warning and caps connections at the limit
  * minus this, so one connection too many is refused with
  * tooManyConnections instead of failing accept with EMFILE (which fails
  * again at once while the connection waits in the queue). Compose and
@@ -100,28 +97,22 @@ export const STORE_WRITE_STAGING_BYTES = 1024 * 1024;
  * many agencies with full windows cannot grow the server without bound. At
  * most one batch per connection more than this can be waiting. The store
  * keeps these rows in one ring of this size (store/row_ring.ts; rows beyond
- * it get buffers of their own). 5 full windows of 256 batches hold about
- * 5 MB of rows. 5 agencies of 1M bets outside the bench (admin port on, 3
- * pairs): with 4 MiB 2.47-2.58 s and server VmHWM 99-104 MB, with 8 MiB
- * 2.24-2.47 s and 105-107 MB. With 1,000 agencies (bench (c), 6 runs each):
- * 8 MiB peaked at 159-178 MB server RSS against 169-207 MB with 32 MiB, for
- * about 10% less throughput there (1.04-1.20 M bets/s against 1.08-1.34 M). */
+ * it get buffers of their own). Five full windows of 256 batches fit; a
+ * smaller queue slows five agencies down, a larger one costs memory with
+ * many agencies for little throughput. */
 export const STORE_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
 
 /** A connection reader's first buffer: a hello (at most 9 + 4 + 1 + 255
  * bytes with a secret) fits, and so does the byte the server peeks at to
  * tell an agency from an echo check. A reader goes back to it before waiting
  * on an empty buffer for a peer that may stay silent (an agency waiting for
- * the draw), so 10,000 waiting agencies hold 10 MB of buffers, not 160 MB
- * (bench (e): 10,000 agencies idle after hello took the server from 47 to
- * 312 MB RSS with 16 KiB first buffers). */
+ * the draw), so 10,000 waiting agencies hold 10 MB of buffers, not 160 MB. */
 export const READ_BUFFER_FIRST_BYTES = 1024;
 
 /** Up to this size a reader's buffer grows without asking the read budget:
  * two 8 KiB batch frames (CLIENT_FRAME_BYTES_MAX), so an uploading agency
- * never reserves and reads as it did with 16 KiB first buffers. Agencies
- * uploading at once each hold this much; idle ones shrink back to
- * READ_BUFFER_FIRST_BYTES. */
+ * never reserves. Agencies uploading at once each hold this much; idle ones
+ * shrink back to READ_BUFFER_FIRST_BYTES. */
 export const READ_BUFFER_FREE_BYTES = 16 * 1024;
 
 /** Bytes the server's connection readers hold beyond READ_BUFFER_FREE_BYTES
@@ -129,11 +120,9 @@ export const READ_BUFFER_FREE_BYTES = 16 * 1024;
  * grows for a frame (or echo line) larger than its buffer, and waits while it
  * is spent (TCP backpressure), then shrinks back and releases once the frame
  * is consumed. Honest agencies send 8 KiB frames (CLIENT_FRAME_BYTES_MAX) and
- * never reserve. Without it, 1,020 peers parking 1 MiB frames took the server
- * to 1.1 GB RSS, kept after they left; with 8 MiB (8 maximal frames read at
- * once), 1,024 such peers peak at 84-85 MiB and leave 90-92 MiB (45 MiB at
- * start; tests/faults/parked_frames_and_shutdown_test.ts). 32 MiB peaked at
- * 108 MiB and left 117-120 MiB: what the collector has not taken back yet. */
+ * never reserve. Without it, peers parking maximal frames grow the server by
+ * a frame each, for good; 8 MiB reads 8 maximal frames at once and keeps
+ * the server's memory bounded (tests/faults/parked_frames_and_shutdown_test.ts). */
 export const READ_BUFFERS_BYTES_MAX = 8 * 1024 * 1024;
 
 /** Highest agency number; agency ids travel as u32 but AGENCIES caps them. */
@@ -175,10 +164,9 @@ export const UPLOAD_REPLY_BYTES_MAX = 64 * 1024 * 1024;
  * refusal can come back. */
 export const SINGLE_BET_REPLY_BYTES_MAX = 64 * 1024;
 
-/** Client: bytes read from the agency file at a time. 256 KiB: one agency
- * of 1M bets alone, measured here (3 runs each): 64 KiB 0.51–0.59 s of CPU,
- * 256 KiB 0.43–0.45 s, 1 MiB 0.49–0.53 s (its batches go out in bigger bursts,
- * and 13 MB more RSS). */
+/** Client: bytes read from the agency file at a time. 256 KiB costs the
+ * client the least CPU: smaller chunks mean more reads, larger ones send
+ * batches in bigger bursts and hold more memory. */
 export const FILE_CHUNK_BYTES = 256 * 1024;
 
 /** Highest TCP port (SERVER_PORT, server.address). */
@@ -232,7 +220,7 @@ export const ADMIN_VIEWERS_MAX = 16;
 export const ADMIN_PUSH_INTERVAL_MS = 1_000;
 
 /** Admin port: throughput samples kept for the chart: 5 minutes at one per
- * ADMIN_PUSH_INTERVAL_MS, enough to see a whole upload of (b) and the draw,
+ * ADMIN_PUSH_INTERVAL_MS, enough to see a whole five-agency upload and the draw,
  * and 300 points of about 20 bytes each per push. */
 export const ADMIN_HISTORY_SAMPLES_MAX = 300;
 

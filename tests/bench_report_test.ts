@@ -213,7 +213,7 @@ Deno.test("parseBenchArgs() defaults, (d) only on request, bad flags", async (t)
     assert.deepEqual(options.scenarios, ["a", "b", "c", "e"]);
     assert.equal(options.largeSkipped, true);
     assert.equal(options.runs, 3);
-    assert.equal(options.results, "bench/results.md");
+    assert.equal(options.results, "bench/out/results.md");
   });
   await t.step("--large adds (d)", () => {
     const options = parseBenchArgs(["--large", "--scenario", "b"]);

@@ -77,8 +77,8 @@ class _TlsRefused extends Error {}
  * One connection attempt. Over TLS the handshake runs here, so a server
  * whose certificate does not verify fails the attempt, not a later read.
  * Without a client certificate TLS starts on a TCP connection with Nagle's
- * algorithm off (Deno.TlsConn has no setNoDelay; measured on loopback: the
- * handshake took 44 ms with it on, 1 ms off). Deno.startTls cannot show a
+ * algorithm off (Deno.TlsConn has no setNoDelay, and Nagle delays the
+ * handshake's small writes). Deno.startTls cannot show a
  * client certificate, so with one Deno.connectTls opens the connection and
  * Nagle stays on.
  * @throws {_TlsRefused} when the handshake fails on certificates

@@ -251,8 +251,8 @@ export class BufferedReader {
   /**
    * The next frame when the buffer holds all of it and its header is sound,
    * as a settled promise: no async call chain (three async calls and two
-   * awaits per frame otherwise, the most garbage per batch the server made
-   * in bench (e)). Anything else (a partial frame, a bad header, a body over
+   * awaits per frame otherwise, the most garbage the server makes per
+   * batch). Anything else (a partial frame, a bad header, a body over
    * the cap) is left to {@link #frame}, which reads, checks and throws.
    */
   #bufferedFrame(frameBytesMax: number, copy: boolean): Promise<Frame> | undefined {

@@ -168,8 +168,7 @@ function _denoError(error: Error & { code?: string }): Error {
  * caller may reuse its buffer afterwards, as with `Deno.Conn`.
  *
  * Deno 2.9.6's node:tls loses a peer's end of stream that arrives while the
- * socket is paused (no `end`, no `close`; checked with a 1 MB upload and a
- * half-close). Only a peer that closes while the server holds its bytes back
+ * socket is paused (no `end`, no `close`). Only a peer that closes while the server holds its bytes back
  * meets it, and the idle timeout closes that connection like a silent one.
  */
 export class TlsSocketConn implements ServerConn {

@@ -34,7 +34,7 @@ export class AgencyLedger {
   /** End position and prefix digest after each committed batch (the batch
    * starts where the one before ends), ascending: 12 bytes a batch, looked
    * up by binary search, so millions of batches cost tens of MB, not
-   * hundreds (a Map of objects cost ~19 MB more RSS in bench (b)). */
+   * hundreds (a Map of objects would cost more). */
   #ends = new Float64Array(_BATCHES_INITIAL);
   #endDigests = new Uint32Array(_BATCHES_INITIAL);
   #batchCount = 0;

@@ -4,13 +4,11 @@
  * written in order, so their rows are given back in about the same order; a
  * batch given back out of order only holds the ring's head until the ones
  * before it are given back too. Rows that do not fit (the ring is full or
- * they are larger than what is left) get a buffer of their own, as before
- * the ring: the ring bounds memory, it never refuses.
+ * they are larger than what is left) get a buffer of their own: the ring
+ * bounds memory, it never refuses.
  *
- * Why: it replaced one allocation per batch (a few KiB each, 50,000 batches
- * for 5M bets) freed by V8's garbage collector. Measured on bench (b)'s data
- * (6 runs each): server CPU 2.11-2.39 s before, 1.98-2.15 s after; peak RSS
- * within the noise (101-111 against 106-120 MB).
+ * Why: one allocation per batch, freed by V8's garbage collector, costs the
+ * server more CPU than one buffer reused.
  */
 
 /** Spent entries kept at the front of the list before it is compacted: a

@@ -22,7 +22,7 @@ import { assertUploadsExact, type RunningUpload, startUpload } from "./helpers/u
 
 /** Longest abuse run accepted: an hour; longer is a typo. */
 const _MINUTES_MAX = 60;
-/** Server RSS allowed during the run (the issue's bound for 1,024 parked frames). */
+/** Server RSS allowed during the run (the same bound as for 1,024 parked frames). */
 const _RSS_BYTES_MAX = 300 * 1024 * 1024;
 const _NEW_AGENCY_EVERY_MS = 2_000;
 const _PARKED = 200;

@@ -31,7 +31,7 @@ const _REFUSAL_MS_MAX = 1_000;
 /** The connected agency's acks come within this while the abuse goes on. */
 const _ACK_MS_MAX = 1_000;
 /** Peak resident memory allowed to the server process under this abuse: a
- * Deno runtime (about 60 MiB here) plus, for each of the 64 connections, at
+ * Deno runtime (about 60 MiB) plus, for each of the 64 connections, at
  * most one frame of 1 MiB buffered and its copy. */
 const _PEAK_RSS_BYTES_MAX = 256 * 1024 * 1024;
 /** An abusive connection the server has not closed by then counts as not cut. */

@@ -17,7 +17,7 @@ import { frameHeader, RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 
 const _PARKED = 1_024;
-/** The bound on server RSS while 1,024 maximal frames are parked. */
+/** The bound on server RSS while 1,024 maximal frames are parked. */
 const _PEAK_RSS_BYTES_MAX = 300 * 1024 * 1024;
 /** Once the parked peers left, RSS is back within this of where it started. */
 const _RSS_RETURN_BYTES_MAX = 50 * 1024 * 1024;
