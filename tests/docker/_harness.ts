@@ -35,7 +35,7 @@ import {
   buildDenoStandin,
   ensureImage,
   PULL_TIMEOUT_MS_DEFAULT,
-} from "../../images.ts";
+} from "../../tools/images.ts";
 
 /** The repository root: build context and source of the shipped config. */
 export const REPO_DIR = new URL("../../", import.meta.url).pathname.replace(
