@@ -28,7 +28,7 @@ import {
   SERVER_IMAGE,
 } from "../../lib/containers/images.ts";
 import { type CommandResult, runCommand } from "../../lib/runtime/run_command.ts";
-import { renderCompose } from "../../gen_compose.ts";
+import { renderCompose } from "../../lib/containers/compose_file.ts";
 import { newDrawId } from "../../lib/config/draw_id.ts";
 import {
   buildBusyboxStandin,

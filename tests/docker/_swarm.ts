@@ -26,7 +26,7 @@ import {
   swarmState,
 } from "../../lib/containers/swarm.ts";
 import { type CommandResult, runCommand } from "../../lib/runtime/run_command.ts";
-import { renderStack, stackOptionsFor } from "../../gen_compose.ts";
+import { renderStack, stackOptionsFor } from "../../lib/containers/compose_file.ts";
 import {
   buildBusyboxStandin,
   buildDenoStandin,
