@@ -57,7 +57,7 @@ export function dataDirFor(outDir: string, spec: DataSpec): string {
   return `${outDir}/data/bets-${spec.bets}_winners-${spec.winners}_seed-${spec.seed}`;
 }
 
-/** Path of agency k's file in a data set folder (the name gen_data.ts writes). */
+/** Path of agency k's file in a data set folder (the name tools/gen_data.ts writes). */
 export function agencyFilePath(dir: string, agency: number): string {
   return `${dir}/agency-${agency}.csv`;
 }

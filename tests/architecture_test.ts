@@ -1,6 +1,6 @@
 /**
  * The map of the code: which folder of lib/ may import which, kept true by
- * reading every import of lib/, the entry files and bench/.
+ * reading every import of lib/, the entry files (root and tools/) and bench/.
  */
 
 import assert from "node:assert/strict";
@@ -17,6 +17,20 @@ Deno.test("every import of lib/, the entry files and bench/ follows the allowed 
   const edges = await readImportGraph(ROOT);
   assert.ok(edges.length > 100, `read only ${edges.length} imports`);
   assert.deepEqual(importViolations(edges, LAYER_IMPORTS), []);
+});
+
+Deno.test("the root holds the programs and the course's scripts; other entry files are in tools/", async () => {
+  const root: string[] = [];
+  for await (const entry of Deno.readDir(ROOT)) {
+    if (entry.isFile && entry.name.endsWith(".ts")) root.push(entry.name);
+  }
+  assert.deepEqual(root.sort(), [
+    "client.ts",
+    "gen_compose.ts",
+    "healthcheck.ts",
+    "server.ts",
+    "validate_echo.ts",
+  ]);
 });
 
 Deno.test("importViolations() names a forbidden edge, an import of an entry file and a cycle", async (t) => {
@@ -41,8 +55,12 @@ Deno.test("importViolations() names a forbidden edge, an import of an entry file
   });
   await t.step("anything -> an entry file is forbidden", () => {
     assert.deepEqual(
-      importViolations([edge("bench/a.ts", "gen_data.ts")], LAYER_IMPORTS),
-      ["bench/a.ts imports gen_data.ts: nothing may import an entry file"],
+      importViolations([edge("bench/a.ts", "gen_compose.ts")], LAYER_IMPORTS),
+      ["bench/a.ts imports gen_compose.ts: nothing may import an entry file"],
+    );
+    assert.deepEqual(
+      importViolations([edge("lib/dev/a.ts", "tools/gen_data.ts")], LAYER_IMPORTS),
+      ["lib/dev/a.ts imports tools/gen_data.ts: nothing may import an entry file"],
     );
   });
   await t.step("a file outside every folder is named", () => {
@@ -65,6 +83,7 @@ Deno.test("importViolations() names a forbidden edge, an import of an entry file
       importViolations(
         [
           edge("server.ts", "lib/server/a.ts"),
+          edge("tools/demo.ts", "lib/dev/local_cluster.ts"),
           edge("lib/server/a.ts", "lib/store/b.ts"),
           edge("bench/a.ts", "lib/dev/c.ts"),
           edge("lib/dev/c.ts", "lib/limits.ts"),

@@ -11,7 +11,7 @@ import {
 } from "../lib/containers/compose_document.ts";
 import { DENO_VERSION } from "../lib/containers/images.ts";
 import { CONNECTIONS_MAX_DEFAULT, OPEN_FILES_RESERVED } from "../lib/limits.ts";
-import { renderCompose } from "../gen_compose.ts";
+import { renderCompose } from "../lib/containers/compose_file.ts";
 
 type Service = {
   ulimits?: { nofile: { soft: number; hard: number } };

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { composeSteps, parseComposeTaskArgs, STOP_TIMEOUT_SECONDS } from "../compose_task.ts";
+import { composeSteps, parseComposeTaskArgs, STOP_TIMEOUT_SECONDS } from "../tools/compose_task.ts";
 
 Deno.test("parseComposeTaskArgs() defaults to docker-compose-dev.yaml in project tp0", () => {
   assert.deepEqual(parseComposeTaskArgs(["up"]), {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { parseCertsArgs } from "../certs.ts";
+import { parseCertsArgs } from "../tools/certs.ts";
 import { parseAgencySecrets } from "../lib/server/agency_secrets.ts";
 import {
   agencyCertFile,

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import YAML from "yaml";
 import { COMPOSE_CLIENTS_MAX } from "../lib/containers/compose_document.ts";
 import { runCommand } from "../lib/runtime/run_command.ts";
-import { type ComposeArgs, parseComposeArgs, readFirstBet } from "../gen_compose.ts";
+import { type ComposeArgs, parseComposeArgs } from "../lib/containers/compose_args.ts";
+import { readFirstBet } from "../lib/containers/compose_file.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 const SCRIPT = new URL("../gen_compose.ts", import.meta.url).pathname;
@@ -265,6 +266,28 @@ Deno.test("readFirstBet() rejects an empty file and a malformed first row, namin
     await assert.rejects(
       readFirstBet(`${dir}/bad.csv`, 1),
       /bad\.csv line 1: expected 5 columns, found 3/,
+    );
+  });
+});
+
+Deno.test("readFirstBet() reads the row the client would send first, with the client's rules", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(
+      `${dir}/crlf.csv`,
+      '\r\n"Pérez, ""Juan""",Gómez,30000001,1980-05-01,7574\r\nOtro,Más,1,2000-01-01,1\r\n',
+    );
+    assert.deepEqual(await readFirstBet(`${dir}/crlf.csv`, 3), {
+      agency: 3,
+      firstName: 'Pérez, "Juan"',
+      lastName: "Gómez",
+      document: "30000001",
+      birthdate: "1980-05-01",
+      number: 7574,
+    });
+    await Deno.writeTextFile(`${dir}/big.csv`, "A,B,30000001,1980-05-01,10000\n");
+    await assert.rejects(
+      readFirstBet(`${dir}/big.csv`, 1),
+      /big\.csv line 1: number 10000 is not an integer in 0\.\.9999/,
     );
   });
 });

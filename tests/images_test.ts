@@ -13,6 +13,12 @@ import {
 const ROOT = new URL("../", import.meta.url);
 const read = (path: string) => Deno.readTextFile(new URL(path, ROOT));
 
+/** Each image and the entry files its program runs. */
+const PROGRAMS = [
+  { image: SERVER_IMAGE, entries: ["server.ts", "healthcheck.ts"] },
+  { image: CLIENT_IMAGE, entries: ["client.ts"] },
+];
+
 Deno.test("DENO_VERSION is the version .ci/run installs and the running Deno", async () => {
   assert.match(
     await read(".ci/run"),
@@ -79,15 +85,23 @@ Deno.test(".dockerignore is an allow-list that keeps config, data, tests, storag
     assert.ok(!allowed.includes(kept), `${kept} stays out`);
   }
   for (
-    const needed of ["deno.json", "deno.lock", "server.ts", "client.ts", "healthcheck.ts", "lib"]
+    const needed of [
+      "deno.json",
+      "deno.lock",
+      "server.ts",
+      "client.ts",
+      "healthcheck.ts",
+      "tools/image_deps.ts",
+      "lib",
+    ]
   ) {
     assert.ok(allowed.includes(needed), `${needed} is in the context`);
   }
 });
 
-/** The repository folders of lib/ (and lib/limits.ts) that `entries` load, as `deno info` sees them. */
-async function libFoldersLoadedBy(entries: string[]): Promise<string[]> {
-  const folders = new Set<string>();
+/** Every module specifier `entries` load, as `deno info` sees them. */
+async function modulesLoadedBy(entries: string[]): Promise<string[]> {
+  const specifiers: string[] = [];
   for (const entry of entries) {
     const output = await new Deno.Command(Deno.execPath(), {
       args: ["info", "--json", entry],
@@ -99,25 +113,62 @@ async function libFoldersLoadedBy(entries: string[]): Promise<string[]> {
     const graph = JSON.parse(new TextDecoder().decode(output.stdout)) as {
       modules: { specifier: string }[];
     };
-    for (const { specifier } of graph.modules) {
-      const path = specifier.slice(ROOT.href.length);
-      if (!specifier.startsWith(ROOT.href) || !path.startsWith("lib/")) continue;
-      folders.add(path === "lib/limits.ts" ? path : `${path.slice(0, path.lastIndexOf("/"))}/`);
-    }
+    specifiers.push(...graph.modules.map((module) => module.specifier));
+  }
+  return specifiers;
+}
+
+/** The repository folders of lib/ (and lib/limits.ts) that `entries` load. */
+async function libFoldersLoadedBy(entries: string[]): Promise<string[]> {
+  const folders = new Set<string>();
+  for (const specifier of await modulesLoadedBy(entries)) {
+    const path = specifier.slice(ROOT.href.length);
+    if (!specifier.startsWith(ROOT.href) || !path.startsWith("lib/")) continue;
+    folders.add(path === "lib/limits.ts" ? path : `${path.slice(0, path.lastIndexOf("/"))}/`);
   }
   return [...folders].sort();
 }
 
+/** The deno.json import names of the npm packages `entries` load (`npm:/confbox@0.3.2/ini` -> confbox). */
+async function npmImportsLoadedBy(entries: string[]): Promise<string[]> {
+  const imports = (JSON.parse(await read("deno.json")) as { imports: Record<string, string> })
+    .imports;
+  const names = new Set<string>();
+  for (const specifier of await modulesLoadedBy(entries)) {
+    const match = /^npm:\/?(@?[^@/]+(?:\/[^@/]+)?@[^/]+)/.exec(specifier);
+    if (match === null) continue;
+    const name = Object.keys(imports).find((key) => imports[key] === `npm:${match[1]}`);
+    assert.ok(name !== undefined, `${specifier} is not an import of deno.json`);
+    names.add(name);
+  }
+  return [...names].sort();
+}
+
 Deno.test("Dockerfiles copy exactly the lib/ folders their programs load", async (t) => {
-  const programs = [
-    { image: SERVER_IMAGE, entries: ["server.ts", "healthcheck.ts"] },
-    { image: CLIENT_IMAGE, entries: ["client.ts"] },
-  ];
-  for (const { image, entries } of programs) {
+  for (const { image, entries } of PROGRAMS) {
     await t.step(image.dockerfile, async () => {
       const copied = [...(await read(image.dockerfile)).matchAll(/^COPY (lib\/\S*) /gm)]
         .map((match) => match[1]!).sort();
       assert.deepEqual(copied, await libFoldersLoadedBy(entries));
+    });
+  }
+});
+
+Deno.test("Dockerfiles install only the npm packages their programs import", async (t) => {
+  for (const { image, entries } of PROGRAMS) {
+    await t.step(image.dockerfile, async () => {
+      const text = await read(image.dockerfile);
+      const steps = text.split("\n").filter((line) =>
+        /^RUN \["deno", "(install|run|cache)"/.test(line)
+      );
+      const trim = steps.findIndex((line) => line.includes('"tools/image_deps.ts"'));
+      assert.ok(trim >= 0, "deno.json and deno.lock are trimmed by tools/image_deps.ts");
+      assert.equal(steps[trim + 1], 'RUN ["deno", "install", "--frozen"]', "then installed");
+      const trimArgs = JSON.parse(steps[trim]!.slice("RUN ".length)) as string[];
+      assert.deepEqual(
+        trimArgs.slice(trimArgs.indexOf("tools/image_deps.ts") + 1).sort(),
+        await npmImportsLoadedBy(entries),
+      );
     });
   }
 });

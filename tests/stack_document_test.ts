@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import YAML from "yaml";
-import { renderStack } from "../gen_compose.ts";
+import { renderStack } from "../lib/containers/compose_file.ts";
 import {
   agencyLabel,
   stackDocument,

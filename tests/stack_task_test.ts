@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { DEPLOY_TIMEOUT_MS_DEFAULT, parseStackTaskArgs, readStackMeta } from "../stack_task.ts";
+import {
+  DEPLOY_TIMEOUT_MS_DEFAULT,
+  parseStackTaskArgs,
+  readStackMeta,
+} from "../tools/stack_task.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 Deno.test("parseStackTaskArgs() reads deploy and undeploy with their own flags", async (t) => {

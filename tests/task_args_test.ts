@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
-import { parseDataArgs } from "../gen_data.ts";
-import { parseDemoArgs, statusPageUrl } from "../demo.ts";
+import { parseDataArgs } from "../tools/gen_data.ts";
+import { parseDemoArgs, statusPageUrl } from "../tools/demo.ts";
 
 Deno.test("withoutTaskSeparator() drops only a leading --", () => {
   assert.deepEqual(withoutTaskSeparator(["--", "--quick"]), ["--quick"]);

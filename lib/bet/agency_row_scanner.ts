@@ -5,7 +5,7 @@
  * readLines + parseCsvLine + parseAgencyRow + validateBet (tests compare).
  */
 
-import { BET_NUMBER_MAX } from "./bet.ts";
+import { type Bet, BET_NUMBER_MAX } from "./bet.ts";
 import {
   birthdateBytesViolation,
   documentBytesViolation,
@@ -35,6 +35,25 @@ export interface AgencyRow {
 export interface SkippedRow {
   lineNumber: number;
   reason: string;
+}
+
+const _rowDecoder = new TextDecoder();
+
+/**
+ * Copies a scanned row out of the scanner's buffer as a Bet.
+ * @param agency the agency the row belongs to (default: a store row's agency column)
+ */
+export function betOfRow(row: AgencyRow, agency: number = row.agency): Bet {
+  const field = (index: number) =>
+    _rowDecoder.decode(row.bytes.subarray(row.starts[index]!, row.ends[index]!));
+  return {
+    agency,
+    firstName: field(0),
+    lastName: field(1),
+    document: field(2),
+    birthdate: field(3),
+    number: row.number,
+  };
 }
 
 const _COMMA = 0x2c;

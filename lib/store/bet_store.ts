@@ -13,7 +13,7 @@
  * duplicate, and a failed write rolls every agency back to what is on disk.
  */
 
-import { type AgencyRow, AgencyRowScanner } from "../bet/agency_row_scanner.ts";
+import { type AgencyRow, AgencyRowScanner, betOfRow } from "../bet/agency_row_scanner.ts";
 import { type Bet, WINNER_NUMBER } from "../bet/bet.ts";
 import type { Checkpoint } from "../protocol/message_codec.ts";
 import { EMPTY_DIGEST } from "../protocol/bet_digest.ts";
@@ -132,12 +132,6 @@ async function* _scanStoreFile(
   yield;
 }
 
-const _decoder = new TextDecoder();
-
-function _field(row: AgencyRow, field: number): string {
-  return _decoder.decode(row.bytes.subarray(row.starts[field]!, row.ends[field]!));
-}
-
 /**
  * Streams the bets of a bets file, validating each row as it is read back.
  * @param path a bets file written by the store
@@ -145,15 +139,7 @@ function _field(row: AgencyRow, field: number): string {
  */
 export async function* loadBets(path: string): AsyncGenerator<Bet> {
   const bets: Bet[] = [];
-  const onRow = (row: AgencyRow) =>
-    bets.push({
-      agency: row.agency,
-      firstName: _field(row, 0),
-      lastName: _field(row, 1),
-      document: _field(row, 2),
-      birthdate: _field(row, 3),
-      number: row.number,
-    });
+  const onRow = (row: AgencyRow) => bets.push(betOfRow(row));
   for await (const _ of _scanStoreFile(path, onRow, () => {})) yield* bets.splice(0);
 }
 

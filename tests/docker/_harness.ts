@@ -28,14 +28,14 @@ import {
   SERVER_IMAGE,
 } from "../../lib/containers/images.ts";
 import { type CommandResult, runCommand } from "../../lib/runtime/run_command.ts";
-import { renderCompose } from "../../gen_compose.ts";
+import { renderCompose } from "../../lib/containers/compose_file.ts";
 import { newDrawId } from "../../lib/config/draw_id.ts";
 import {
   buildBusyboxStandin,
   buildDenoStandin,
   ensureImage,
   PULL_TIMEOUT_MS_DEFAULT,
-} from "../../images.ts";
+} from "../../tools/images.ts";
 
 /** The repository root: build context and source of the shipped config. */
 export const REPO_DIR = new URL("../../", import.meta.url).pathname.replace(

@@ -26,13 +26,13 @@ import {
   swarmState,
 } from "../../lib/containers/swarm.ts";
 import { type CommandResult, runCommand } from "../../lib/runtime/run_command.ts";
-import { renderStack, stackOptionsFor } from "../../gen_compose.ts";
+import { renderStack, stackOptionsFor } from "../../lib/containers/compose_file.ts";
 import {
   buildBusyboxStandin,
   buildDenoStandin,
   ensureImage,
   PULL_TIMEOUT_MS_DEFAULT,
-} from "../../images.ts";
+} from "../../tools/images.ts";
 import { REPO_DIR, writeProjectConfig } from "./_harness.ts";
 
 /** Bound on one docker call of these tests. */
@@ -213,7 +213,7 @@ export async function withStack(spec: StackSpec, body: (stack: TestStack) => Pro
   }
 }
 
-/** Runs `deno task deploy` (stack_task.ts) on a stack file; returns its output lines. */
+/** Runs `deno task deploy` (tools/stack_task.ts) on a stack file; returns its output lines. */
 export async function deployStack(file: string, ...flags: string[]): Promise<string[]> {
   const result = await runCommand(
     [
@@ -222,7 +222,7 @@ export async function deployStack(file: string, ...flags: string[]): Promise<str
       "--allow-run",
       "--allow-read",
       "--allow-env",
-      `${REPO_DIR}/stack_task.ts`,
+      `${REPO_DIR}/tools/stack_task.ts`,
       "deploy",
       "--file",
       file,

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { dockerEngineStatus, findComposeCommand, imageId } from "../../lib/containers/docker.ts";
 import { runCommand } from "../../lib/runtime/run_command.ts";
-import { buildBusyboxStandin, buildDenoStandin, ensureImage } from "../../images.ts";
+import { buildBusyboxStandin, buildDenoStandin, ensureImage } from "../../tools/images.ts";
 import { containerTest } from "./_harness.ts";
 
 async function withTestTag(name: string, body: (tag: string) => Promise<void>): Promise<void> {

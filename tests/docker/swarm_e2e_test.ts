@@ -21,7 +21,7 @@ import { fieldOf, linesOf } from "../../lib/dev/local_cluster.ts";
 import { runCommand } from "../../lib/runtime/run_command.ts";
 import { loadBets } from "../../lib/store/bet_store.ts";
 import { containerTest } from "./_harness.ts";
-import { renderStack } from "../../gen_compose.ts";
+import { renderStack } from "../../lib/containers/compose_file.ts";
 import type { StackOptions } from "../../lib/containers/stack_document.ts";
 import {
   deployStack,

@@ -1,6 +1,7 @@
 /**
- * Reads the relative imports of lib/, the entry files and bench/, and checks
- * them against the folders' allowed directions (tests/architecture_test.ts).
+ * Reads the relative imports of lib/, the entry files (the root's and tools/)
+ * and bench/, and checks them against the folders' allowed directions
+ * (tests/architecture_test.ts).
  */
 
 /** One import: the importing and the imported file, relative to the repository root. */
@@ -11,7 +12,8 @@ export interface ImportEdge {
 
 /**
  * What each folder may import besides itself. `limits` is lib/limits.ts,
- * `entry` the programs at the repository root (nothing may import them),
+ * `entry` the programs at the repository root and in tools/ (nothing may
+ * import them),
  * `bench` the benchmark. Product folders never import dev/.
  */
 const _DEV_MAY_IMPORT = [
@@ -50,6 +52,7 @@ export function layerOf(path: string): string | undefined {
   if (path === "lib/limits.ts") return "limits";
   if (!path.includes("/")) return "entry";
   const [top, folder] = path.split("/");
+  if (top === "tools" && path.split("/").length === 2) return "entry";
   if (top === "bench") return "bench";
   if (top === "lib" && folder !== undefined && path.split("/").length === 3) return folder;
   return undefined;
@@ -58,7 +61,7 @@ export function layerOf(path: string): string | undefined {
 async function* _sources(root: string, dir: string): AsyncGenerator<string> {
   for await (const entry of Deno.readDir(`${root}${dir}`)) {
     const path = dir === "" ? entry.name : `${dir}/${entry.name}`;
-    if (entry.isDirectory && (path === "lib" || path.startsWith("lib/") || path === "bench")) {
+    if (entry.isDirectory && ["lib", "bench", "tools"].includes(path.split("/")[0]!)) {
       yield* _sources(root, path);
     } else if (entry.isFile && path.endsWith(".ts")) {
       if (path.includes("/") || dir === "") yield path;
@@ -68,7 +71,7 @@ async function* _sources(root: string, dir: string): AsyncGenerator<string> {
 
 /**
  * Every relative import (static, re-export or dynamic with a literal) of the
- * .ts files under lib/ and bench/ and at the root.
+ * .ts files under lib/, bench/ and tools/ and at the root.
  * @param root the repository root, ending in `/`
  */
 export async function readImportGraph(root: string): Promise<ImportEdge[]> {

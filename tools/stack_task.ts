@@ -10,25 +10,25 @@
 
 import { parseArgs } from "node:util";
 import YAML from "yaml";
-import { parseDuration } from "./lib/config/duration.ts";
+import { parseDuration } from "../lib/config/duration.ts";
 import {
   buildImage,
   dockerEngineStatus,
   imageId,
   noEngineMessage,
-} from "./lib/containers/docker.ts";
+} from "../lib/containers/docker.ts";
 import {
   APP_BUILD_ARGS,
   type AppImage,
   CLIENT_IMAGE,
   DENO_IMAGE,
   SERVER_IMAGE,
-} from "./lib/containers/images.ts";
+} from "../lib/containers/images.ts";
 import {
   STACK_STORAGE_VOLUME_KEY,
   type StackMeta,
   stackMeta,
-} from "./lib/containers/stack_document.ts";
+} from "../lib/containers/stack_document.ts";
 import {
   addNodeLabels,
   deployCommand,
@@ -44,10 +44,10 @@ import {
   swarmNodes,
   swarmState,
   waitForAgencies,
-} from "./lib/containers/swarm.ts";
-import { fieldOf, linesOf } from "./lib/dev/local_cluster.ts";
-import { runProgram } from "./lib/runtime/program.ts";
-import { firstLine, runAttached, runCommand } from "./lib/runtime/run_command.ts";
+} from "../lib/containers/swarm.ts";
+import { fieldOf, linesOf } from "../lib/dev/local_cluster.ts";
+import { runProgram } from "../lib/runtime/program.ts";
+import { firstLine, runAttached, runCommand } from "../lib/runtime/run_command.ts";
 
 const _USAGE = `Usage: deno task deploy [--file FILE] [--detach] [--timeout 5m]
        deno task undeploy [--file FILE] [--volumes]
@@ -180,7 +180,7 @@ async function _images(meta: StackMeta): Promise<boolean> {
     { tag: serverTag ?? SERVER_IMAGE.tag, dockerfile: SERVER_IMAGE.dockerfile },
     { tag: clientTag ?? CLIENT_IMAGE.tag, dockerfile: CLIENT_IMAGE.dockerfile },
   ];
-  const context = import.meta.dirname ?? ".";
+  const context = new URL("..", import.meta.url).pathname.replace(/\/$/, ""); // the repository root
   const registry = images.some((image) => hasRegistry(image.tag));
   for (const image of images) {
     await buildImage(image, context, APP_BUILD_ARGS);

@@ -7,19 +7,19 @@
  */
 
 import { parseArgs } from "node:util";
-import { runProgram } from "./lib/runtime/program.ts";
-import { dockerEngineStatus, imageId, noEngineMessage } from "./lib/containers/docker.ts";
-import { parseDuration } from "./lib/config/duration.ts";
-import { BUSYBOX_IMAGE, DENO_IMAGE, DENO_VERSION } from "./lib/containers/images.ts";
-import { firstLine, runCommand } from "./lib/runtime/run_command.ts";
-import { withoutTaskSeparator } from "./lib/runtime/task_args.ts";
+import { runProgram } from "../lib/runtime/program.ts";
+import { dockerEngineStatus, imageId, noEngineMessage } from "../lib/containers/docker.ts";
+import { parseDuration } from "../lib/config/duration.ts";
+import { BUSYBOX_IMAGE, DENO_IMAGE, DENO_VERSION } from "../lib/containers/images.ts";
+import { firstLine, runCommand } from "../lib/runtime/run_command.ts";
+import { withoutTaskSeparator } from "../lib/runtime/task_args.ts";
 import {
   DENO_DIR,
   DENO_UID,
   importRootfs,
   writeBusyboxRootfs,
   writeDenoRootfs,
-} from "./lib/containers/standin_image.ts";
+} from "../lib/containers/standin_image.ts";
 
 const _USAGE = `Usage: deno task images [--pull-timeout 30s]
 For ${DENO_IMAGE} and ${BUSYBOX_IMAGE}: nothing when present locally; else

@@ -5,9 +5,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { wholeNumberFlag, withoutTaskSeparator } from "./lib/runtime/task_args.ts";
-import { type DataOptions, writeAgencyFile } from "./lib/dev/agency_file.ts";
-import { runProgram } from "./lib/runtime/program.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
+import { type DataOptions, writeAgencyFile } from "../lib/dev/agency_file.ts";
+import { runProgram } from "../lib/runtime/program.ts";
 
 const _USAGE =
   `Usage: deno task data -- [--agencies N] [--bets M] [--seed S] [--winners W] [--out DIR] [--crlf]

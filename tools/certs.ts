@@ -6,15 +6,15 @@
  */
 
 import { parseArgs } from "node:util";
-import { runProgram } from "./lib/runtime/program.ts";
-import { wholeNumberFlag, withoutTaskSeparator } from "./lib/runtime/task_args.ts";
+import { runProgram } from "../lib/runtime/program.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
 import {
   CERT_DAYS_DEFAULT,
   CREDENTIAL_AGENCIES_MAX,
   type DevCredentialOptions,
   makeDevCredentials,
   SERVER_NAMES_DEFAULT,
-} from "./lib/dev/dev_credentials.ts";
+} from "../lib/dev/dev_credentials.ts";
 
 const _USAGE = `Usage: deno task certs [N] [--out DIR] [--server-name NAME]... [--days D]
 Makes, with openssl, in DIR (default secrets/, gitignored; keys and secrets mode 0600):

@@ -9,16 +9,21 @@
  */
 
 import { parseArgs } from "node:util";
-import { runProgram } from "./lib/runtime/program.ts";
+import { runProgram } from "../lib/runtime/program.ts";
 import {
   buildImage,
   dockerEngineStatus,
   findComposeCommand,
   imageId,
   noEngineMessage,
-} from "./lib/containers/docker.ts";
-import { APP_BUILD_ARGS, CLIENT_IMAGE, DENO_IMAGE, SERVER_IMAGE } from "./lib/containers/images.ts";
-import { runAttached } from "./lib/runtime/run_command.ts";
+} from "../lib/containers/docker.ts";
+import {
+  APP_BUILD_ARGS,
+  CLIENT_IMAGE,
+  DENO_IMAGE,
+  SERVER_IMAGE,
+} from "../lib/containers/images.ts";
+import { runAttached } from "../lib/runtime/run_command.ts";
 
 const _USAGE =
   `Usage: deno task up|down|logs [--file FILE] [--project NAME] [--volumes] [SERVICE...]
@@ -107,7 +112,7 @@ async function _buildAppImages(): Promise<void> {
       `${DENO_IMAGE} is missing: run deno task images (pulls it, or builds a local stand-in)`,
     );
   }
-  const context = import.meta.dirname ?? ".";
+  const context = new URL("..", import.meta.url).pathname.replace(/\/$/, ""); // the repository root
   for (const image of [SERVER_IMAGE, CLIENT_IMAGE]) {
     await buildImage(image, context, APP_BUILD_ARGS);
     console.log(`built ${image.tag} (${(await imageId(image.tag))?.slice(0, 19)})`);
