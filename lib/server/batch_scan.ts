@@ -70,8 +70,10 @@ function _copy(out: Uint8Array, at: number, body: Uint8Array, start: number, end
 
 /**
  * True for a name made of printable ASCII other than `,` and `"`, spaces and
- * valid UTF-8 sequences, with at least one visible character: the common
- * case, which the store row holds as it is (no quotes).
+ * valid UTF-8 sequences other than C1 controls, with at least one visible
+ * character: the common case, which the store row holds as it is (no
+ * quotes). Anything else (control characters included) goes to
+ * nameBytesViolation, which says what is wrong.
  */
 function _isPlainName(body: Uint8Array, start: number, end: number): boolean {
   let visible = false;
@@ -80,7 +82,8 @@ function _isPlainName(body: Uint8Array, start: number, end: number): boolean {
     const byte = body[index]!;
     if (byte >= 0x80) {
       const length = utf8SequenceLength(body, index, end);
-      if (length === 0) return false;
+      // Invalid UTF-8, or a C1 control (C2 80 to C2 9F).
+      if (length === 0 || (byte === 0xc2 && body[index + 1]! < 0xa0)) return false;
       index += length;
       visible = true;
     } else if (byte === 0x20) {
