@@ -351,6 +351,41 @@ Deno.test("echo health check: each line comes back unchanged on the protocol's p
   });
 });
 
+/** Everything the server sends on `conn` until it closes it. */
+async function readToEnd(conn: Deno.Conn): Promise<string> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (true) {
+    const count = await conn.read(buffer);
+    if (count === null) return text + decoder.decode();
+    text += decoder.decode(buffer.subarray(0, count), { stream: true });
+  }
+}
+
+Deno.test("an echo peer that goes idle is closed without a binary error frame", async () => {
+  await withServer({ idleTimeoutMs: 150 }, async ({ port, lines }) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, new TextEncoder().encode("hola\n"));
+    assert.equal(await readToEnd(conn), "hola\n", "the echo, then the close, nothing else");
+    conn.close();
+    assert.equal(lines.filter((line) => line.includes("action: idle_timeout")).length, 1);
+  });
+});
+
+Deno.test("an echo peer is closed at shutdown without a binary error frame", async () => {
+  await withServer({}, async ({ port, server }) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, new TextEncoder().encode("hola\n"));
+    const echoed = new Uint8Array(5);
+    assert.equal(await conn.read(echoed), 5);
+    const closing = server.shutdown();
+    assert.equal(await readToEnd(conn), "", "the close, no shuttingDown frame");
+    await closing;
+    conn.close();
+  });
+});
+
 Deno.test("shutdown answers a waiting winners query with shuttingDown", async () => {
   await withServer({ agencies: 2 }, async ({ port, server, winnersAsked }) => {
     const [peer] = await RawPeer.hello(port, 1);
