@@ -97,7 +97,7 @@ Deno.test("scanBatch() refuses invalid UTF-8 in a name as invalidBet", () => {
   });
 });
 
-Deno.test("scanBatch() refuses a declared count above or below the content with countMismatch", async (t) => {
+Deno.test("scanBatch() refuses a declared count above or below the content with countMismatch, naming no bet", async (t) => {
   for (const declared of [2, 4]) {
     await t.step(`3 bets declared as ${declared}`, () => {
       const bytes = body(6, makeBets(1, 3));
@@ -105,7 +105,8 @@ Deno.test("scanBatch() refuses a declared count above or below the content with 
       assert.throws(() => scanBatch(bytes, 1, TODAY), (error: unknown) => {
         assert.ok(error instanceof ProtocolError);
         assert.equal(error.code, ErrorCode.countMismatch);
-        assert.equal(error.batch?.first, 6);
+        assert.deepEqual(error.batch, { first: 6, betIndex: 0, field: "" });
+        assert.match(error.message, new RegExp(`batch declares ${declared} bets`));
         return true;
       });
     });

@@ -409,7 +409,7 @@ Deno.test("the real server answers each bad input with its own code and log line
         "batch declaring more bets than it holds",
         batchBody(1, 3, [rawBet({})]),
         "countMismatch",
-        "first_name", // bet 2 runs past the body at its first field
+        "", // about the count, not one bet: no field, bet index 0
       ],
       [
         "batch with bytes after its last bet",
@@ -451,6 +451,7 @@ Deno.test("the real server answers each bad input with its own code and log line
         );
         assert.equal(errorCodeName(nack.code), expected, name);
         assert.equal(nack.field, field, name);
+        assert.equal(nack.betIndex, field === "" ? 0 : 1, `${name}: bet index`);
       }
       // Random garbage after a hello: never a crash, always an answer or a close.
       const rng = new Rng(trialPlan("live_garbage", 1).seed);
