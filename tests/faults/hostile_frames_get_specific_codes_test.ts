@@ -394,6 +394,12 @@ Deno.test("the real server answers each bad input with its own code and log line
         "malformedFrame",
       ],
       [
+        "hello with FF FF FF after the agency, on a server without secrets",
+        frame(MessageType.hello, new Uint8Array([0, 0, 0, 3, 0xff, 0xff, 0xff])),
+        "malformedFrame",
+      ],
+      ["an unknown type as the first frame", frameHeader(99, 0), "helloRequired"],
+      [
         "a frame without the marker after hello",
         joinBytes([hello3, new Uint8Array(7)]),
         "malformedFrame",
