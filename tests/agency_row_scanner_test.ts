@@ -27,6 +27,12 @@ const LINES = [
   "Eva,Sosa,30111224,1991-01-01,",
   ",Sosa,30111224,1991-01-01,5",
   "Max,Last,1234567890123,1991-01-01,5",
+  "Ana\u001b[31m,Paz,30111226,1990-01-01,1",
+  "Ana,Paz\u0000,30111227,1990-01-01,1",
+  "\t,Paz,30111228,1990-01-01,1",
+  '"Ana\u0085",Paz,30111229,1990-01-01,1',
+  "Ana\u007f,Paz,30111230,1990-01-01,1",
+  "Ana\u00a0María,Paz,30111231,1990-01-01,1",
 ];
 
 interface Outcome {
@@ -113,6 +119,22 @@ Deno.test("AgencyRowScanner skips a line longer than AGENCY_LINE_BYTES_MAX and g
       assert.equal(got.length, 2);
       assert.deepEqual(got[0], { line: 1, skipped: true });
       assert.deepEqual(got[1]!.fields, ["Ana", "Paz", "1", "1990-01-01"]);
+    });
+  }
+});
+
+Deno.test("AgencyRowScanner skips a row whose name holds a control character", async (t) => {
+  const cases: [string, string][] = [
+    ["ESC (C0)", "Ana\u001b[31m,Paz,30111226,1990-01-01,1"],
+    ["NUL (C0)", "Ana,Paz\u0000,30111227,1990-01-01,1"],
+    ["one tab", "\t,Paz,30111228,1990-01-01,1"],
+    ["NEL (C1), quoted", '"Ana\u0085",Paz,30111229,1990-01-01,1'],
+    ["DEL", "Ana\u007f,Paz,30111230,1990-01-01,1"],
+  ];
+  for (const [name, line] of cases) {
+    await t.step(name, () => {
+      const got = scan(new TextEncoder().encode(line + "\n"), 64);
+      assert.deepEqual(got, [{ line: 1, skipped: true }]);
     });
   }
 });

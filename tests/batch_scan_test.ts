@@ -65,6 +65,27 @@ Deno.test("scanBatch() refuses the first invalid bet with the same field as vali
   }
 });
 
+Deno.test("scanBatch() refuses a name holding a control character (C0, DEL, C1) as validateBet() does", async (t) => {
+  for (const codePoint of [0x00, 0x09, 0x1b, 0x1f, 0x7f, 0x80, 0x85, 0x9f]) {
+    const control = String.fromCodePoint(codePoint);
+    // Otherwise plain names: the fast path sees them first.
+    for (const change of [{ firstName: `Ana${control}` }, { lastName: `${control}Paz` }]) {
+      const field = "firstName" in change ? "first_name" : "last_name";
+      await t.step(`U+${codePoint.toString(16).padStart(4, "0")} in ${field}`, () => {
+        const bets = makeBets(1, 3).map((bet) => ({ ...bet, firstName: "Ana", lastName: "Paz" }));
+        bets[2] = { ...bets[2]!, ...change };
+        assert.equal(validateBet(bets[2], todayIsoDate(), 1)?.field, field);
+        assert.throws(() => scanBatch(body(4, bets), 1, TODAY), (error: unknown) => {
+          assert.ok(error instanceof ProtocolError);
+          assert.equal(error.code, ErrorCode.invalidBet);
+          assert.deepEqual(error.batch, { first: 4, betIndex: 3, field });
+          return true;
+        });
+      });
+    }
+  }
+});
+
 Deno.test("scanBatch() refuses invalid UTF-8 in a name as invalidBet", () => {
   const bytes = body(2, makeBets(1, 1, {}).map((bet) => ({ ...bet, firstName: "Ab" })));
   bytes[7] = 0xff; // the second byte of the first name "Ab"
@@ -76,7 +97,7 @@ Deno.test("scanBatch() refuses invalid UTF-8 in a name as invalidBet", () => {
   });
 });
 
-Deno.test("scanBatch() refuses a declared count above or below the content with countMismatch", async (t) => {
+Deno.test("scanBatch() refuses a declared count above or below the content with countMismatch, naming no bet", async (t) => {
   for (const declared of [2, 4]) {
     await t.step(`3 bets declared as ${declared}`, () => {
       const bytes = body(6, makeBets(1, 3));
@@ -84,7 +105,8 @@ Deno.test("scanBatch() refuses a declared count above or below the content with 
       assert.throws(() => scanBatch(bytes, 1, TODAY), (error: unknown) => {
         assert.ok(error instanceof ProtocolError);
         assert.equal(error.code, ErrorCode.countMismatch);
-        assert.equal(error.batch?.first, 6);
+        assert.deepEqual(error.batch, { first: 6, betIndex: 0, field: "" });
+        assert.match(error.message, new RegExp(`batch declares ${declared} bets`));
         return true;
       });
     });

@@ -116,7 +116,8 @@ Deno.test("validateBet() reports each broken rule with its field", async (t) => 
     ["agency -1", { agency: -1 }, "agency"],
     ["agency 1.5", { agency: 1.5 }, "agency"],
     ["empty first name", { firstName: "" }, "first_name"],
-    ["whitespace-only first name", { firstName: " \t " }, "first_name"],
+    ["space-only first name", { firstName: "   " }, "first_name"],
+    ["first name of one tab", { firstName: "\t" }, "first_name"],
     ["first name with \\n", { firstName: "Ana\nMaría" }, "first_name"],
     ["first name with \\r", { firstName: "Ana\r" }, "first_name"],
     ["first name of 256 ASCII bytes", { firstName: "a".repeat(256) }, "first_name"],
@@ -153,7 +154,8 @@ Deno.test("validateBet() reports each broken rule with its field", async (t) => 
 Deno.test("validateBet() explains the violation and quotes the value", async (t) => {
   const cases: [Partial<Bet>, RegExp][] = [
     [{ agency: 6 }, /6 is not in 1\.\.5/],
-    [{ firstName: " " }, /is empty/],
+    [{ firstName: " " }, /is empty or only spaces/],
+    [{ firstName: "\t" }, /contains the control character U\+0009/],
     [{ lastName: "a\nb" }, /line break/],
     [{ firstName: "a".repeat(256) }, /longer than 255 bytes/],
     [{ document: "12a" }, /"12a" is not 1 to 12 digits/],
@@ -166,6 +168,32 @@ Deno.test("validateBet() explains the violation and quotes the value", async (t)
       const violation = validateBet(makeBet(overrides), _TODAY, _AGENCIES_MAX);
       assert.ok(violation !== undefined);
       assert.match(violation.reason, reason);
+    });
+  }
+});
+
+/** Control characters a name may not hold, one of each kind and the bounds. */
+const _CONTROL_CODE_POINTS = [0x00, 0x01, 0x09, 0x0b, 0x1b, 0x1f, 0x7f, 0x80, 0x85, 0x9b, 0x9f];
+
+Deno.test("validateBet() refuses a name holding a control character (C0, DEL, C1)", async (t) => {
+  for (const codePoint of _CONTROL_CODE_POINTS) {
+    const hex = codePoint.toString(16).toUpperCase().padStart(4, "0");
+    const control = String.fromCodePoint(codePoint);
+    await t.step(`U+${hex}`, () => {
+      const first = validateBet(makeBet({ firstName: `Ana${control}` }), _TODAY, _AGENCIES_MAX);
+      assert.equal(first?.field, "first_name");
+      assert.match(first.reason, new RegExp(`control character U\\+${hex}`));
+      const last = validateBet(makeBet({ lastName: `${control}Paz` }), _TODAY, _AGENCIES_MAX);
+      assert.equal(last?.field, "last_name");
+    });
+  }
+});
+
+Deno.test("validateBet() accepts the characters beside the control ranges in a name", async (t) => {
+  for (const codePoint of [0x20, 0x21, 0x7e, 0xa0, 0xa1, 0xff, 0x100]) {
+    await t.step(`U+${codePoint.toString(16).toUpperCase().padStart(4, "0")}`, () => {
+      const name = `Ana${String.fromCodePoint(codePoint)}Paz`;
+      assert.equal(violatedField({ firstName: name, lastName: name }), undefined);
     });
   }
 });

@@ -14,7 +14,8 @@ import { drawBetsPath } from "../lib/store/draw_paths.ts";
 import { digestOf } from "./helpers/store_rows.ts";
 import { LotteryServer, type LotteryServerOptions } from "../lib/server/lottery_server.ts";
 import { ErrorCode, MessageType } from "../lib/protocol/protocol.ts";
-import type { WireBet } from "../lib/protocol/message_codec.ts";
+import { encodeMessage, type Message, type WireBet } from "../lib/protocol/message_codec.ts";
+import { concatBytes } from "../lib/runtime/bytes.ts";
 import { makeBets } from "./helpers/bets.ts";
 import { isLine, LineWatch, waitForLine } from "./helpers/log_lines.ts";
 import { frameHeader, RawPeer } from "./helpers/raw_agency.ts";
@@ -351,6 +352,41 @@ Deno.test("echo health check: each line comes back unchanged on the protocol's p
   });
 });
 
+/** Everything the server sends on `conn` until it closes it. */
+async function readToEnd(conn: Deno.Conn): Promise<string> {
+  const decoder = new TextDecoder();
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  while (true) {
+    const count = await conn.read(buffer);
+    if (count === null) return text + decoder.decode();
+    text += decoder.decode(buffer.subarray(0, count), { stream: true });
+  }
+}
+
+Deno.test("an echo peer that goes idle is closed without a binary error frame", async () => {
+  await withServer({ idleTimeoutMs: 150 }, async ({ port, lines }) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, new TextEncoder().encode("hola\n"));
+    assert.equal(await readToEnd(conn), "hola\n", "the echo, then the close, nothing else");
+    conn.close();
+    assert.equal(lines.filter((line) => line.includes("action: idle_timeout")).length, 1);
+  });
+});
+
+Deno.test("an echo peer is closed at shutdown without a binary error frame", async () => {
+  await withServer({}, async ({ port, server }) => {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, new TextEncoder().encode("hola\n"));
+    const echoed = new Uint8Array(5);
+    assert.equal(await conn.read(echoed), 5);
+    const closing = server.shutdown();
+    assert.equal(await readToEnd(conn), "", "the close, no shuttingDown frame");
+    await closing;
+    conn.close();
+  });
+});
+
 Deno.test("shutdown answers a waiting winners query with shuttingDown", async () => {
   await withServer({ agencies: 2 }, async ({ port, server, winnersAsked }) => {
     const [peer] = await RawPeer.hello(port, 1);
@@ -437,6 +473,46 @@ Deno.test("a second hello for an agency supersedes the first connection: it is c
     const stored = await Array.fromAsync(loadBets(storage));
     assert.deepEqual(stored.map(({ agency: _, ...bet }) => bet), wire(1, 100));
     assert.equal(lines.filter((line) => isLine(line, "hello", "in_progress")).length, 1);
+  });
+});
+
+Deno.test("a superseded connection gets the ack of every batch it had at the store before its superseded error", async () => {
+  await withServer({}, async ({ port }) => {
+    const [older] = await RawPeer.hello(port, 1);
+    const bets = wire(1, 500);
+    // 50 batches in one write: they reach the store together and settle in
+    // the same group commits, while the newcomer takes the agency over.
+    const batches = [];
+    for (let first = 0; first < bets.length; first += 10) {
+      batches.push(encodeMessage({
+        type: MessageType.batch,
+        first,
+        bets: bets.slice(first, first + 10),
+      }));
+    }
+    await older.sendBytes(concatBytes(batches));
+    const [newer, helloAck] = await RawPeer.hello(port, 1);
+    assert.ok(helloAck.type === MessageType.helloAck);
+    const replies: Message[] = [];
+    while (true) {
+      const reply = await older.receive().catch(() => undefined);
+      if (reply === undefined) break;
+      replies.push(reply);
+    }
+    const errorAt = replies.findIndex((reply) =>
+      reply.type === MessageType.error && reply.code === ErrorCode.superseded
+    );
+    assert.ok(errorAt !== -1, "the superseded error came");
+    const isAck = (reply: Message) => reply.type === MessageType.batchAck;
+    const acked = replies.slice(0, errorAt).filter(isAck);
+    assert.equal(
+      acked.length * 10,
+      helloAck.storedBets,
+      "each stored batch acked, before the error",
+    );
+    assert.ok(!replies.slice(errorAt).some(isAck), "no ack after the error");
+    older.close();
+    newer.close();
   });
 });
 

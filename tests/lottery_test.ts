@@ -251,7 +251,7 @@ Deno.test("Lottery.stopWaiting() fails waiting and later winners queries with sh
   });
 });
 
-Deno.test("Lottery.storeBatch() refuses batches after the draw with drawClosed", async () => {
+Deno.test("Lottery.storeBatch() refuses batches after the draw with drawClosed, a finished agency's too (not alreadyFinished)", async () => {
   await withLottery(2, async ({ lottery, store }) => {
     await uploadAndFinish(lottery, 1, 1);
     await uploadAndFinish(lottery, 2, 1);

@@ -248,7 +248,8 @@ Deno.test("decodeMessage() rejects a batch declaring more bets than it holds wit
   const frame = encodeMessage({ type: MessageType.batch, first: 41, bets: [_BET, _BET] });
   const error = await catchProtocolError(() => decodeMessage(frameOf(withBatchCount(frame, 3))));
   assert.equal(error.code, ErrorCode.countMismatch);
-  assert.deepEqual(error.batch, { first: 41, betIndex: 3, field: "first_name" });
+  assert.deepEqual(error.batch, { first: 41, betIndex: 0, field: "" });
+  assert.match(error.message, /bet 3: body ends inside first_name/);
 });
 
 Deno.test("decodeMessage() rejects a batch holding more bets than it declares with countMismatch", async (t) => {
@@ -265,7 +266,7 @@ Deno.test("decodeMessage() rejects a batch holding more bets than it declares wi
   }
 });
 
-Deno.test("decodeMessage() names the field where a batch's last bet is cut short", async (t) => {
+Deno.test("decodeMessage() says in the reason, not the bet index, where a batch's last bet is cut short", async (t) => {
   const frame = encodeMessage({ type: MessageType.batch, first: 43, bets: [_BET, _BET] });
   // The second bet starts after the batch prefix and the first bet.
   const secondBet = frame.length - (frame.length - FRAME_HEADER_BYTES - 6) / 2;
@@ -278,7 +279,8 @@ Deno.test("decodeMessage() names the field where a batch's last bet is cut short
     await t.step(`cut inside ${field}`, async () => {
       const error = await catchProtocolError(() => decodeMessage(frameOf(frame.subarray(0, cut))));
       assert.equal(error.code, ErrorCode.countMismatch);
-      assert.deepEqual(error.batch, { first: 43, betIndex: 2, field });
+      assert.deepEqual(error.batch, { first: 43, betIndex: 0, field: "" });
+      assert.match(error.message, new RegExp(`bet 2: body ends inside ${field}`));
     });
   }
 });

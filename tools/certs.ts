@@ -25,7 +25,7 @@ Makes, with openssl, in DIR (default secrets/, gitignored; keys and secrets mode
   agency-<k>.secret         agency k's hello secret (the client's CLI_SECRET_FILE)
   agencies.secrets          every k=secret line (the server's SECRETS_FILE)
 N defaults to 5 (0..${CREDENTIAL_AGENCIES_MAX}); D to ${CERT_DAYS_DEFAULT}. Files of the same names are replaced.
-Then: deno task compose N --secrets-dir DIR --tls [--client-certs] (see docs/DEPLOY.md).`;
+Then: deno task compose N --credentials DIR [--client-certs | --plain] (see docs/DEPLOY.md).`;
 
 /** Parses the command line. */
 export function parseCertsArgs(args: string[]): DevCredentialOptions | "help" {

@@ -56,8 +56,10 @@ export function utf8SequenceLength(bytes: Uint8Array, index: number, end: number
 }
 
 /**
- * Checks a name: 1 to NAME_BYTES_MAX bytes of valid UTF-8, not only
- * whitespace, no line breaks.
+ * Checks a name: 1 to NAME_BYTES_MAX bytes of valid UTF-8, not only spaces,
+ * no control character (C0 U+0000-U+001F, line breaks and tab included, DEL
+ * U+007F, C1 U+0080-U+009F): a name is stored and logged as it is, and a
+ * control character in it would reach a terminal or a spreadsheet.
  * @returns why the name is invalid, or undefined when it is valid
  */
 export function nameBytesViolation(
@@ -71,17 +73,26 @@ export function nameBytesViolation(
   while (index < end) {
     const byte = bytes[index]!;
     if (byte < 0x80) {
-      if (byte === 0x0a || byte === 0x0d) return "contains a line break";
-      if (byte !== 0x20 && (byte < 0x09 || byte > 0x0d)) visible = true;
+      if (byte < 0x20 || byte === 0x7f) return _controlViolation(byte);
+      if (byte !== 0x20) visible = true;
       index += 1;
       continue;
     }
     const length = utf8SequenceLength(bytes, index, end);
     if (length === 0) return "is not valid UTF-8";
+    // C1 controls are the two-byte sequences C2 80 to C2 9F.
+    if (byte === 0xc2 && bytes[index + 1]! < 0xa0) return _controlViolation(bytes[index + 1]!);
     visible = true;
     index += length;
   }
-  return visible ? undefined : "is empty";
+  return visible ? undefined : "is empty or only spaces";
+}
+
+/** Why a name with the control character `codePoint` is refused. */
+function _controlViolation(codePoint: number): string {
+  if (codePoint === 0x0a || codePoint === 0x0d) return "contains a line break";
+  const hex = codePoint.toString(16).toUpperCase().padStart(4, "0");
+  return `contains the control character U+${hex}`;
 }
 
 /**

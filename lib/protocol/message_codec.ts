@@ -226,12 +226,20 @@ function _decodeBet(
     return { firstName, lastName, document, birthdate, number };
   } catch (error) {
     if (!(error instanceof ProtocolError)) throw error;
-    const badText = error.code === ErrorCode.invalidUtf8;
-    throw new ProtocolError(
-      badText ? ErrorCode.invalidBet : ErrorCode.countMismatch,
-      `bet ${betIndex}: ${error.message}`,
-      { first, betIndex, field },
-    );
+    // Bad text is the bet's fault; a body cut short is the count's, which
+    // names no bet (its reason says where the body ran out).
+    if (error.code === ErrorCode.invalidUtf8) {
+      throw new ProtocolError(ErrorCode.invalidBet, `bet ${betIndex}: ${error.message}`, {
+        first,
+        betIndex,
+        field,
+      });
+    }
+    throw new ProtocolError(ErrorCode.countMismatch, `bet ${betIndex}: ${error.message}`, {
+      first,
+      betIndex: 0,
+      field: "",
+    });
   }
 }
 

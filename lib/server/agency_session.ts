@@ -171,8 +171,10 @@ export class AgencySession implements AgencyHolder {
 
   /**
    * A newer connection took the agency over: refuse every later batch, then,
-   * once this session's batches at the store are settled, say `superseded`
-   * and close (after ERROR_REPLY_WAIT_MS at most if the peer reads nothing).
+   * once this session's batches at the store are settled and their answers
+   * queued (the acks of one group commit go out one by one, after it
+   * settles), say `superseded` and close (after ERROR_REPLY_WAIT_MS at most
+   * if the peer reads nothing).
    */
   fence(): void {
     if (this.#fenced) return;
@@ -181,7 +183,7 @@ export class AgencySession implements AgencyHolder {
       agency: this.#agency,
       reason: "a newer connection took this agency over",
     });
-    this.storeSettled().then(() =>
+    this.storeSettled().then(() => this.#answered).then(() =>
       this.refuseAndClose(
         ErrorCode.superseded,
         `a newer connection of agency ${this.#agency} took over`,

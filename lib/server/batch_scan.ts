@@ -70,8 +70,10 @@ function _copy(out: Uint8Array, at: number, body: Uint8Array, start: number, end
 
 /**
  * True for a name made of printable ASCII other than `,` and `"`, spaces and
- * valid UTF-8 sequences, with at least one visible character: the common
- * case, which the store row holds as it is (no quotes).
+ * valid UTF-8 sequences other than C1 controls, with at least one visible
+ * character: the common case, which the store row holds as it is (no
+ * quotes). Anything else (control characters included) goes to
+ * nameBytesViolation, which says what is wrong.
  */
 function _isPlainName(body: Uint8Array, start: number, end: number): boolean {
   let visible = false;
@@ -80,7 +82,8 @@ function _isPlainName(body: Uint8Array, start: number, end: number): boolean {
     const byte = body[index]!;
     if (byte >= 0x80) {
       const length = utf8SequenceLength(body, index, end);
-      if (length === 0) return false;
+      // Invalid UTF-8, or a C1 control (C2 80 to C2 9F).
+      if (length === 0 || (byte === 0xc2 && body[index + 1]! < 0xa0)) return false;
       index += length;
       visible = true;
     } else if (byte === 0x20) {
@@ -191,8 +194,8 @@ function _writeNumber(out: Uint8Array, at: number, value: number): number {
  * @param agency the agency bound to the connection
  * @param today today as YYYYMMDD (birthdates may not be later)
  * @throws {ProtocolError} invalidBet naming the first bad bet and field, or
- *   countMismatch when the content disagrees with the declared count; both
- *   carry the batch's first position
+ *   countMismatch (bet index 0, no field) when the content disagrees with
+ *   the declared count; both carry the batch's first position
  */
 export function scanBatch(body: Uint8Array, agency: number, today: number): ScannedBatch {
   const { first, count } = readBatchHeader(body);
@@ -200,12 +203,20 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
   const out = _scratch(2 * body.length + count * (agencyPrefix.length + _ROW_OVERHEAD_BYTES));
   /** Start offsets of the winners' documents' length bytes. */
   const winnerStarts: number[] = [];
-  const fail = (code: ErrorCode, betIndex: number, field: string, reason: string): never => {
-    throw new ProtocolError(code, `bet ${betIndex}: ${field} ${reason}`, {
+  const fail = (betIndex: number, field: string, reason: string): never => {
+    throw new ProtocolError(ErrorCode.invalidBet, `bet ${betIndex}: ${field} ${reason}`, {
       first,
       betIndex,
       field,
     });
+  };
+  // About the count, not one bet: the reason says where the body ran out.
+  const cutShort = (betIndex: number, field: string): never => {
+    throw new ProtocolError(
+      ErrorCode.countMismatch,
+      `batch declares ${count} bets but the body ends inside bet ${betIndex}'s ${field}`,
+      { first, betIndex: 0, field: "" },
+    );
   };
   let at = 0;
   let position = BATCH_HEADER_BYTES;
@@ -227,7 +238,7 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
       const start = position + 1;
       const end = start + (body[position] ?? 0);
       if (position >= body.length || end > body.length) {
-        fail(ErrorCode.countMismatch, bet, _FIELDS[field]!, "ends past the batch body");
+        cutShort(bet, _FIELDS[field]!);
       }
       let violation: string | undefined;
       if (field < 2) {
@@ -240,7 +251,7 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
         violation = birthdateBytesViolation(body, start, end, today);
         if (violation === undefined) at = _copy(out, at, body, start, end);
       }
-      if (violation !== undefined) fail(ErrorCode.invalidBet, bet, _FIELDS[field]!, violation);
+      if (violation !== undefined) fail(bet, _FIELDS[field]!, violation);
       if (field === 2) {
         documentStart = start;
       }
@@ -248,13 +259,12 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
       position = end;
     }
     if (position + 2 > body.length) {
-      fail(ErrorCode.countMismatch, bet, "number", "ends past the batch body");
+      cutShort(bet, "number");
     }
     const number = (body[position]! << 8) | body[position + 1]!;
     position += 2;
     if (number > BET_NUMBER_MAX) {
       fail(
-        ErrorCode.invalidBet,
         bet,
         "number",
         `${number} is not an integer in 0..${BET_NUMBER_MAX}`,

@@ -64,6 +64,9 @@ interface _Connection {
   reader: BufferedReader;
   ip: string;
   session: AgencySession | undefined;
+  /** Its first byte was not the frame marker: a text peer (netcat), which is
+   * closed without an error frame, since binary bytes are garbage to it. */
+  echo: boolean;
   /** At shutdown: closes the connection once no frame came for a while. */
   quiet: IdleTimer | undefined;
   done: Promise<void>;
@@ -236,6 +239,7 @@ export class LotteryServer {
       reader: new BufferedReader(conn, this.#readBudget),
       ip,
       session: undefined,
+      echo: false,
       quiet: undefined,
       done: Promise.resolve(),
     };
@@ -264,7 +268,12 @@ export class LotteryServer {
         `no data for ${this.#options.idleTimeoutMs} ms`,
       );
       reader.close();
-      _refuseAndClose(conn, ErrorCode.idleTimeout, `no data for ${this.#options.idleTimeoutMs} ms`);
+      if (entry.echo) _closeQuietly(conn);
+      else {_refuseAndClose(
+          conn,
+          ErrorCode.idleTimeout,
+          `no data for ${this.#options.idleTimeoutMs} ms`,
+        );}
     });
     let outcome = "peer_closed";
     try {
@@ -292,6 +301,7 @@ export class LotteryServer {
         });
         await entry.session.run();
       } else if (first !== null) {
+        entry.echo = true;
         await runEchoSession(reader, conn, ip, this.#logger, () => idle.touch());
       }
     } catch (error) {
@@ -362,10 +372,12 @@ export class LotteryServer {
     await Promise.all(connections.map((entry) => entry.done));
   }
 
-  /** Tells a connection without a session that the server stops, and closes it. */
+  /** Tells a connection without a session that the server stops, and closes
+   * it; an echo peer is only closed. */
   #refuseShutdown(entry: _Connection): void {
     entry.reader.close();
-    _refuseAndClose(entry.conn, ErrorCode.shuttingDown, "server shutting down");
+    if (entry.echo) _closeQuietly(entry.conn);
+    else _refuseAndClose(entry.conn, ErrorCode.shuttingDown, "server shutting down");
   }
 
   /**

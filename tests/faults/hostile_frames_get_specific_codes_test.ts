@@ -78,6 +78,11 @@ const _BROKEN_RULES: [string, Uint8Array, string][] = [
     rawBet({ last: new Uint8Array([0x80]) }),
     "last_name",
   ],
+  ["first name with ESC (C0)", rawBet({ first: _text("Ana\u001b[2J") }), "first_name"],
+  ["first name with NUL (C0)", rawBet({ first: new Uint8Array([0x41, 0x00, 0x42]) }), "first_name"],
+  ["first name of one tab", rawBet({ first: _text("\t") }), "first_name"],
+  ["last name with DEL", rawBet({ last: _text("Paz\u007f") }), "last_name"],
+  ["last name with NEL (C1)", rawBet({ last: new Uint8Array([0x50, 0xc2, 0x85]) }), "last_name"],
   ["last name UTF-8 surrogate", rawBet({ last: new Uint8Array([0xed, 0xa0, 0x80]) }), "last_name"],
   ["document with a letter", rawBet({ document: _text("3012a456") }), "document"],
   ["document empty", rawBet({ document: _text("") }), "document"],
@@ -208,7 +213,26 @@ Deno.test("random bytes and mutated batches: the reader and both batch decoders 
   const today = todayIsoDate();
   const todayNumber = dateNumber(new Date());
   const tally = { inputs: 0, frames: 0, refused: 0, batches: 0, accepted: 0, rejected: 0 };
-  const interesting = [0x00, 0x0a, 0x0d, 0x20, 0x22, 0x2c, 0x2d, 0x39, 0x7f, 0x80, 0xc3, 0xff];
+  const interesting = [
+    0x00,
+    0x09,
+    0x0a,
+    0x0d,
+    0x1b,
+    0x1f,
+    0x20,
+    0x22,
+    0x2c,
+    0x2d,
+    0x39,
+    0x7f,
+    0x80,
+    0x9f,
+    0xa0,
+    0xc2,
+    0xc3,
+    0xff,
+  ];
   for (let trial = 0; trial < plan.count; trial += 1) {
     // Random bytes, half of them behind a plausible header.
     const noise = rng.bytes(rng.int(0, 200));
@@ -229,6 +253,11 @@ Deno.test("random bytes and mutated batches: the reader and both batch decoders 
     for (let mutations = rng.int(1, 3); mutations > 0; mutations -= 1) {
       const at = rng.int(6, body.length - 1);
       body[at] = rng.chance(0.5) ? rng.pick(interesting) : rng.int(0, 255);
+      // Now and then a whole two-byte character at the C1 bounds (C2 80-C2 A0).
+      if (rng.chance(0.2) && at + 1 < body.length) {
+        body[at] = 0xc2;
+        body[at + 1] = rng.pick([0x80, 0x85, 0x9f, 0xa0]);
+      }
     }
     const mutated = rng.chance(0.1) ? body.subarray(0, rng.int(0, body.length)) : body;
     let reference: Message | undefined;
@@ -365,6 +394,12 @@ Deno.test("the real server answers each bad input with its own code and log line
         "malformedFrame",
       ],
       [
+        "hello with FF FF FF after the agency, on a server without secrets",
+        frame(MessageType.hello, new Uint8Array([0, 0, 0, 3, 0xff, 0xff, 0xff])),
+        "malformedFrame",
+      ],
+      ["an unknown type as the first frame", frameHeader(99, 0), "helloRequired"],
+      [
         "a frame without the marker after hello",
         joinBytes([hello3, new Uint8Array(7)]),
         "malformedFrame",
@@ -380,7 +415,7 @@ Deno.test("the real server answers each bad input with its own code and log line
         "batch declaring more bets than it holds",
         batchBody(1, 3, [rawBet({})]),
         "countMismatch",
-        "first_name", // bet 2 runs past the body at its first field
+        "", // about the count, not one bet: no field, bet index 0
       ],
       [
         "batch with bytes after its last bet",
@@ -422,6 +457,7 @@ Deno.test("the real server answers each bad input with its own code and log line
         );
         assert.equal(errorCodeName(nack.code), expected, name);
         assert.equal(nack.field, field, name);
+        assert.equal(nack.betIndex, field === "" ? 0 : 1, `${name}: bet index`);
       }
       // Random garbage after a hello: never a crash, always an answer or a close.
       const rng = new Rng(trialPlan("live_garbage", 1).seed);
