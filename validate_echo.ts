@@ -1,7 +1,7 @@
 /**
  * Checks the server's echo from inside the compose network, with netcat in a
  * throw-away busybox container: nothing installed on the host, no port
- * published. Prints exactly one verdict line (and a reason line on fail).
+ * published. Prints exactly one verdict line on stdout (a fail's reason goes to stderr).
  *
  * deno task validate [-- --port 12345] [--host server]
  *   [--network tp0_testing_net] [--message TEXT] [--timeout 5s] [--image busybox:1.35]
@@ -36,7 +36,7 @@ the compose network and compares the answer byte for byte.
                      plus removing the throw-away container (usually < 1 s)
   --image IMAGE      image with nc and timeout (default ${VALIDATE_DEFAULTS.image})
 Prints "action: test_echo_server | result: success" and exits 0, or
-"action: test_echo_server | result: fail" plus a reason line and exits 1.
+"action: test_echo_server | result: fail" (its reason on stderr) and exits 1.
 Bad flags print one line and exit 2.`;
 
 /** Every setting of one check; see {@link parseValidateArgs} for defaults. */
@@ -222,7 +222,8 @@ async function _validate(options: ValidateOptions): Promise<number> {
     return 0;
   }
   console.log(VERDICT_FAIL);
-  console.log(`reason: ${result.reason}`);
+  // The verdict alone on stdout: the course's checks compare it whole.
+  console.error(`reason: ${result.reason}`);
   return 1;
 }
 
