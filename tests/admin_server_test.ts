@@ -11,11 +11,10 @@ import { AdminState, type CentralReader, readerOf } from "../lib/admin/central_s
 import { EXPOSITION_CONTENT_TYPE } from "../lib/admin/prometheus_text.ts";
 import { MessageType } from "../lib/protocol/protocol.ts";
 import { encodeMessage, type WireBet } from "../lib/protocol/message_codec.ts";
-import { Logger } from "../lib/runtime/log.ts";
-import { openCentral } from "../lib/server/central.ts";
 import { ServerMetrics } from "../lib/server/server_metrics.ts";
 import { makeBets } from "./helpers/bets.ts";
 import { RawPeer } from "./helpers/raw_agency.ts";
+import { startTestServer } from "./helpers/test_server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 const _READER: CentralReader = {
@@ -157,25 +156,22 @@ Deno.test("/metrics counts what a real central did: stored, duplicate and refuse
     // Resolved when both sessions logged their winners answer (counted before).
     const answered = Promise.withResolvers<void>();
     let answers = 0;
-    const logger = new Logger("INFO", (line) => {
-      if (line.includes(" action: ganadores_enviados | result: success") && ++answers === 2) {
-        answered.resolve();
-      }
-    });
-    const central = await openCentral({
+    const central = await startTestServer({
       storageDir: dir,
       drawId: "test-draw",
       agencies: 2,
       metrics,
-      hostname: "127.0.0.1",
-      port: 0,
+      onLine: (line) => {
+        if (line.includes(" action: ganadores_enviados | result: success") && ++answers === 2) {
+          answered.resolve();
+        }
+      },
       listenBacklog: 16,
-      frameBytesMax: 64 * 1024,
       connectionsMax: 16,
       idleTimeoutMs: 5_000,
       shutdownGraceMs: 1_000,
-    }, logger);
-    const port = central.server.listen();
+    });
+    const { port } = central;
     const state = new AdminState(metrics, Date.now());
     state.attach(readerOf(central));
     state.lotteryListening(port);

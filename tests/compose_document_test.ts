@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import YAML from "yaml";
+import { load } from "js-yaml";
 import type { Bet } from "../lib/bet/bet.ts";
 import {
   ADMIN_NETWORK_ALIAS,
@@ -12,6 +12,7 @@ import {
 import { DENO_VERSION } from "../lib/containers/images.ts";
 import { CONNECTIONS_MAX_DEFAULT, OPEN_FILES_RESERVED } from "../lib/limits.ts";
 import { renderCompose } from "../lib/containers/compose_file.ts";
+import { parseYaml11 } from "./helpers/yaml11.ts";
 
 type Service = {
   ulimits?: { nofile: { soft: number; hard: number } };
@@ -33,7 +34,7 @@ function options(clients: number, extra: Partial<ComposeOptions> = {}): ComposeO
 
 /** Parses rendered YAML the way docker-compose v1 (PyYAML, YAML 1.1) does. */
 function parsed(text: string) {
-  return YAML.parse(text, { version: "1.1" }) as {
+  return parseYaml11(text) as {
     version: string;
     services: Record<string, Service>;
     networks: Record<string, { name: string; internal?: boolean }>;
@@ -184,6 +185,48 @@ Deno.test("renderCompose() in bet mode gives each client its example bet as stri
   assert.equal(second["NUMERO"], "12");
 });
 
+Deno.test("renderCompose() quotes every string a YAML 1.1 or 1.2 reader would take for another type, and folds no line", async (t) => {
+  const long = `${"Ana ".repeat(60)}Belén`;
+  const names = [
+    "on",
+    "No",
+    "~",
+    "0755",
+    "0o755",
+    "0x1F",
+    "1:20",
+    ".",
+    "2.9.6",
+    ".inf",
+    "<<",
+    long,
+  ];
+  const bets = names.map((firstName, index) => bet(index + 1, { firstName, lastName: "1e3" }));
+  const input = options(names.length, { mode: "bet", exampleBets: bets });
+  const text = renderCompose(input);
+  const source = composeDocument(input) as { services: Record<string, object> };
+  const readers: [string, (text: string) => unknown][] = [
+    ["YAML 1.1 (docker-compose v1, docker stack deploy)", parseYaml11],
+    ["YAML 1.2 core schema (docker compose v2)", (text) => load(text)],
+  ];
+  for (const [name, read] of readers) {
+    await t.step(name, () => {
+      const { services } = read(text) as ReturnType<typeof parsed>;
+      for (const [index, firstName] of names.entries()) {
+        const environment = services[`client${index + 1}`]!.environment;
+        assert.equal(environment["NOMBRE"], firstName);
+        assert.equal(environment["APELLIDO"], "1e3");
+      }
+      // Keys in the generator's order.
+      assert.deepEqual(Object.keys(services), Object.keys(source.services));
+      assert.deepEqual(Object.keys(services["server"]!), Object.keys(source.services["server"]!));
+    });
+  }
+  assert.ok(text.includes(`NOMBRE: ${long}\n`), "a long value stays on one line");
+  // The YAML 1.1 spec's float form matches these too: a strict 1.1 reader takes them for numbers.
+  for (const value of [".", "2.9.6"]) assert.ok(text.includes(`NOMBRE: "${value}"\n`), value);
+});
+
 Deno.test("renderCompose() uses the project and prefix for network, volume and container names", () => {
   const document = parsed(
     renderCompose(options(1, { project: "e2e_x", containerPrefix: "e2e_x-" })),
@@ -232,7 +275,7 @@ Deno.test("composeDocument() rejects an unknown mode, a bad project, a bad draw 
 });
 
 Deno.test("composeDocument() runs every container read-only, without new privileges or capabilities", () => {
-  const document = YAML.parse(
+  const document = load(
     renderCompose(options(2)),
   ) as {
     services: Record<string, Record<string, unknown>>;

@@ -1,13 +1,29 @@
 import assert from "node:assert/strict";
-import YAML from "yaml";
 import { COMPOSE_CLIENTS_MAX } from "../lib/containers/compose_document.ts";
 import { runCommand } from "../lib/runtime/run_command.ts";
 import { type ComposeArgs, parseComposeArgs } from "../lib/containers/compose_args.ts";
 import { readFirstBet } from "../lib/containers/compose_file.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { parseYaml11 } from "./helpers/yaml11.ts";
 
 const SCRIPT = new URL("../gen_compose.ts", import.meta.url).pathname;
 const REPO = new URL("../", import.meta.url).pathname;
+
+/** The parts of a generated compose or stack file these tests read. */
+interface GeneratedFile {
+  services: Record<"server" | "client2", {
+    build: { context: string };
+    environment: Record<string, string>;
+    volumes: [{ source: string }, { source: string }];
+  }>;
+  configs: Record<"server_ini" | "client_yaml", { name: string; file: string }>;
+  "x-tp0": { stack: string };
+}
+
+/** Reads a generated file as docker-compose v1 and docker stack deploy do (YAML 1.1). */
+async function readGenerated(path: string): Promise<GeneratedFile> {
+  return parseYaml11(await Deno.readTextFile(path)) as GeneratedFile;
+}
 
 const SWARM_DEFAULTS = {
   stack: "tp0",
@@ -164,7 +180,7 @@ Deno.test("gen_compose.ts writes paths relative to the output file and bet-mode 
     const result = await runScript(dir, ["2", "--mode", "bet", "--output", "out/c.yaml"]);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /wrote out\/c\.yaml: server \+ 2 clients \(mode bet/);
-    const document = YAML.parse(await Deno.readTextFile(`${dir}/out/c.yaml`), { version: "1.1" });
+    const document = await readGenerated(`${dir}/out/c.yaml`);
     const client = document.services.client2;
     assert.equal(client.volumes[1].source, "../data/agency-2.csv");
     assert.equal(client.build.context, "..");
@@ -182,8 +198,8 @@ Deno.test("gen_compose.ts stamps a new draw id into every file it writes, or the
     for (const args of [["1"], ["1"], ["1", "--draw", "kept-draw"]]) {
       const result = await runScript(dir, [...args, "--output", "c.yaml"]);
       assert.equal(result.code, 0, result.stderr);
-      const document = YAML.parse(await Deno.readTextFile(`${dir}/c.yaml`), { version: "1.1" });
-      const drawId = document.services.server.environment.DRAW_ID as string;
+      const document = await readGenerated(`${dir}/c.yaml`);
+      const drawId = document.services.server.environment["DRAW_ID"]!;
       assert.match(result.stdout, new RegExp(`draw ${drawId},`));
       drawIds.push(drawId);
     }
@@ -225,7 +241,7 @@ Deno.test("gen_compose.ts --target swarm writes absolute paths, versioned config
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /wrote docker-stack\.yaml: stack lot, server \+ 2 agencies/);
     const text = await Deno.readTextFile(`${dir}/docker-stack.yaml`);
-    const document = YAML.parse(text, { version: "1.1" });
+    const document = parseYaml11(text) as GeneratedFile;
     const real = await Deno.realPath(dir);
     assert.equal(document.services.client2.volumes[0].source, `${real}/data/agency-2.csv`);
     assert.equal(document.configs.server_ini.file, `${real}/config/server.ini`);
@@ -237,9 +253,7 @@ Deno.test("gen_compose.ts --target swarm writes absolute paths, versioned config
     assert.equal(await Deno.readTextFile(`${dir}/docker-stack.yaml`), text);
     await Deno.writeTextFile(`${dir}/config/server.ini`, "[DEFAULT]\nLOGGING_LEVEL = DEBUG\n");
     await runScript(dir, swarmArgs);
-    const changed = YAML.parse(await Deno.readTextFile(`${dir}/docker-stack.yaml`), {
-      version: "1.1",
-    });
+    const changed = await readGenerated(`${dir}/docker-stack.yaml`);
     assert.notEqual(changed.configs.server_ini.name, document.configs.server_ini.name);
     assert.equal(changed.configs.client_yaml.name, document.configs.client_yaml.name);
   });

@@ -8,17 +8,15 @@ import assert from "node:assert/strict";
 import { loadBets } from "../lib/store/bet_store.ts";
 import { writeAll } from "../lib/runtime/write_all.ts";
 import { ECHO_LINE_BYTES_MAX } from "../lib/limits.ts";
-import { Logger } from "../lib/runtime/log.ts";
-import { openCentral } from "../lib/server/central.ts";
-import { drawBetsPath } from "../lib/store/draw_paths.ts";
 import { digestOf } from "./helpers/store_rows.ts";
-import { LotteryServer, type LotteryServerOptions } from "../lib/server/lottery_server.ts";
+import type { LotteryServer } from "../lib/server/lottery_server.ts";
 import { ErrorCode, MessageType } from "../lib/protocol/protocol.ts";
 import { encodeMessage, type Message, type WireBet } from "../lib/protocol/message_codec.ts";
 import { concatBytes } from "../lib/runtime/bytes.ts";
 import { makeBets } from "./helpers/bets.ts";
 import { isLine, LineWatch, waitForLine } from "./helpers/log_lines.ts";
 import { frameHeader, RawPeer } from "./helpers/raw_agency.ts";
+import { startTestServer, type TestServerOptions } from "./helpers/test_server.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 interface Harness {
@@ -35,55 +33,36 @@ const _DRAW_ID = "test-draw";
 
 /** Runs `body` against a fresh server on a free port; shuts it down after. */
 async function withServer(
-  options: Partial<LotteryServerOptions> & { agencies?: number; storeQueueBytesMax?: number },
+  options: Omit<TestServerOptions, "storageDir">,
   body: (harness: Harness) => Promise<void>,
 ): Promise<void> {
   await withTempDir(async (dir) => {
-    const storage = drawBetsPath(dir, _DRAW_ID);
-    const lines: string[] = [];
     const watch = new LineWatch();
-    const logger = new Logger("DEBUG", (line) => {
-      lines.push(line);
-      watch.onLine(line);
+    await using server = await startTestServer({
+      storageDir: dir,
+      drawId: _DRAW_ID,
+      logLevel: "DEBUG",
+      onLine: watch.onLine,
+      listenBacklog: 16,
+      connectionsMax: 16,
+      idleTimeoutMs: 5_000,
+      shutdownGraceMs: 1_000,
+      ...options,
     });
-    const central = await openCentral(
-      {
-        storageDir: dir,
-        drawId: _DRAW_ID,
-        agencies: options.agencies ?? 2,
-        ...(options.storeQueueBytesMax === undefined
-          ? {}
-          : { storeQueueBytesMax: options.storeQueueBytesMax }),
-        hostname: "127.0.0.1",
-        port: 0,
-        listenBacklog: 16,
-        frameBytesMax: 64 * 1024,
-        connectionsMax: 16,
-        idleTimeoutMs: 5_000,
-        shutdownGraceMs: 1_000,
-        ...options,
+    const { port, lines } = server;
+    await body({
+      port,
+      lines,
+      server: server.server,
+      storage: server.betsPath,
+      winnersAsked: (agency) => {
+        const asked = (line: string) =>
+          isLine(line, "consulta_ganadores", "in_progress") &&
+          new RegExp(`\\| agency: ${agency}( \\||$)`).test(line);
+        if (lines.some(asked)) return Promise.resolve();
+        return watch.waitFor(asked, `agency ${agency}'s winners query`).then(() => {});
       },
-      logger,
-    );
-    const { server } = central;
-    const port = server.listen();
-    try {
-      await body({
-        port,
-        lines,
-        server,
-        storage,
-        winnersAsked: (agency) => {
-          const asked = (line: string) =>
-            isLine(line, "consulta_ganadores", "in_progress") &&
-            new RegExp(`\\| agency: ${agency}( \\||$)`).test(line);
-          if (lines.some(asked)) return Promise.resolve();
-          return watch.waitFor(asked, `agency ${agency}'s winners query`).then(() => {});
-        },
-      });
-    } finally {
-      await central.close();
-    }
+    });
   });
 }
 

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import YAML from "yaml";
 import { renderStack } from "../lib/containers/compose_file.ts";
 import {
   agencyLabel,
@@ -11,6 +10,7 @@ import {
 } from "../lib/containers/stack_document.ts";
 import { COMPOSE_CLIENTS_MAX } from "../lib/containers/compose_document.ts";
 import { HEALTHCHECK_COMMAND } from "../lib/containers/images.ts";
+import { parseYaml11 } from "./helpers/yaml11.ts";
 
 type Grant = { source: string; target: string; uid: string; gid: string; mode: number };
 type Service = {
@@ -69,7 +69,7 @@ function options(clients: number, extra: Partial<StackOptions> = {}): StackOptio
 
 /** Renders and parses back, as docker stack deploy's YAML 1.1 reader sees it. */
 function rendered(extra: Partial<StackOptions> = {}, clients = 2): Stack {
-  return YAML.parse(renderStack(options(clients, extra)), { version: "1.1" }) as Stack;
+  return parseYaml11(renderStack(options(clients, extra))) as Stack;
 }
 
 const _CREDENTIALS = { dir: "/c", secrets: true, tls: true, clientCerts: true };

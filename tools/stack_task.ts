@@ -9,7 +9,7 @@
  */
 
 import { parseArgs } from "node:util";
-import YAML from "yaml";
+import { load, YAML11_SCHEMA } from "js-yaml";
 import { parseDuration } from "../lib/config/duration.ts";
 import {
   buildImage,
@@ -130,7 +130,7 @@ export async function readStackMeta(file: string): Promise<StackMeta> {
     );
   }
   try {
-    return stackMeta(YAML.parse(text, { version: "1.1" }));
+    return stackMeta(load(text, { schema: YAML11_SCHEMA }));
   } catch (error) {
     throw new Error(`${file}: ${firstLine((error as Error).message)}`);
   }

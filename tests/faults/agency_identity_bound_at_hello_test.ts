@@ -19,7 +19,7 @@ import { protocolError } from "../helpers/protocol_errors.ts";
 import { RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
-import { startInProcessServer } from "./helpers/in_process_server.ts";
+import { startTestServer } from "../helpers/test_server.ts";
 
 function wire(agency: number, count: number, firstDocument: number) {
   return makeBets(agency, count, { firstDocument }).map(({ agency: _, ...bet }) => bet);
@@ -40,7 +40,7 @@ async function repliesUntilClosed(peer: RawPeer): Promise<Message[]> {
 Deno.test("a connection acts only for the agency of its hello: its bets, its finished, never another's", async () => {
   await withTempDir(async (dir) => {
     const storage = localBetsPath(dir);
-    const server = await startInProcessServer({ storageDir: dir, agencies: 2 });
+    const server = await startTestServer({ storageDir: dir, agencies: 2 });
     try {
       const [one] = await RawPeer.hello(server.port, 1);
       // A batch has no agency field: what it holds is stored as agency 1's.
@@ -62,7 +62,7 @@ Deno.test("a connection acts only for the agency of its hello: its bets, its fin
       assert.equal(server.store.finishedAgencies().get(1), 3);
       two.close();
     } finally {
-      await server.stop();
+      await server.close();
     }
     await assertStoreHoldsExactly(
       storage,
@@ -142,10 +142,10 @@ Deno.test("secretMatches() accepts only the exact expected secret", async () => 
 Deno.test("with agency secrets a hello with a wrong or missing secret is refused with authenticationFailed and logged", async () => {
   await withTempDir(async (dir) => {
     const secrets = new Map([[1, "uno-7f3a9c"], [2, "dos-b41e07"]]);
-    const server = await startInProcessServer({
+    const server = await startTestServer({
       storageDir: dir,
       agencies: 3,
-      limits: { agencySecrets: secrets },
+      agencySecrets: secrets,
     });
     try {
       const refused: [string, Message][] = [
@@ -176,7 +176,7 @@ Deno.test("with agency secrets a hello with a wrong or missing secret is refused
       assert.equal(ack.storedBets, 0);
       for (const line of server.lines) assert.ok(!/uno-|dos-/.test(line), `no secret in: ${line}`);
     } finally {
-      await server.stop();
+      await server.close();
     }
   });
 });

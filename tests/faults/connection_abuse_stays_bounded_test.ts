@@ -18,7 +18,7 @@ import { makeBets } from "../helpers/bets.ts";
 import { frameHeader, RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
-import { startInProcessServer } from "./helpers/in_process_server.ts";
+import { startTestServer } from "../helpers/test_server.ts";
 import { assertUploadsExact, countLines, startUploads, waitUntil } from "./helpers/uploads.ts";
 
 const _CONNECTIONS_MAX = 64;
@@ -233,7 +233,7 @@ Deno.test("idle and slowloris connections are cut, a connection flood is refused
 Deno.test("peers that ask for winners and leave before the draw do not keep their connections until it", async () => {
   const agencies = 20;
   await withTempDir(async (dir) => {
-    const server = await startInProcessServer({ storageDir: dir, agencies });
+    const server = await startTestServer({ storageDir: dir, agencies });
     try {
       // One connection per agency: a second hello of an agency would supersede the first.
       const leaving = await Promise.all(
@@ -272,7 +272,7 @@ Deno.test("peers that ask for winners and leave before the draw do not keep thei
       assert.deepEqual(await staying.receive(), { type: MessageType.winners, documents: [] });
       staying.close();
     } finally {
-      await server.stop();
+      await server.close();
     }
   });
 });

@@ -18,7 +18,7 @@ import { RawPeer } from "../helpers/raw_agency.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, storedBets, writeAgencyData } from "./helpers/agency_data.ts";
 import { startChaosProxy } from "./helpers/chaos_proxy.ts";
-import { startInProcessServer } from "./helpers/in_process_server.ts";
+import { startTestServer } from "../helpers/test_server.ts";
 import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";
 import { assertUploadsExact, startUploads } from "./helpers/uploads.ts";
 
@@ -29,7 +29,7 @@ function wire(bets: readonly Bet[]) {
 Deno.test("a connection dropped at any byte of a batch frame stores nothing of that batch, and the server keeps serving", async () => {
   await withTempDir(async (dir) => {
     const storage = localBetsPath(dir);
-    const server = await startInProcessServer({ storageDir: dir, agencies: 2 });
+    const server = await startTestServer({ storageDir: dir, agencies: 2 });
     const acked: Bet[] = [];
     const unacked: Bet[][] = [];
     const otherBets = makeBets(2, 4);
@@ -75,7 +75,7 @@ Deno.test("a connection dropped at any byte of a batch frame stores nothing of t
       assert.deepEqual(await other.receive(), { type: MessageType.batchAck, first: 0, count: 4 });
       other.close();
     } finally {
-      await server.stop();
+      await server.close();
     }
     // Every acked batch once, a reset one whole or not at all, nothing of a cut one.
     const stored = new Set((await storedBets(storage)).map((bet) => bet.document));
@@ -109,7 +109,7 @@ async function proxyTrial(seed: number): Promise<void> {
   await withTempDir(async (dir) => {
     const data = await writeAgencyData(dir, specs, seed);
     const storage = localBetsPath(dir);
-    const server = await startInProcessServer({ storageDir: dir, agencies });
+    const server = await startTestServer({ storageDir: dir, agencies });
     const proxy = startChaosProxy(server.port, rng, rng.int(3, 12), rng.int(20, 4000));
     try {
       const uploads = startUploads(data.files, {
@@ -121,7 +121,7 @@ async function proxyTrial(seed: number): Promise<void> {
       totals.cuts += proxy.cuts;
     } finally {
       await proxy.close();
-      await server.stop();
+      await server.close();
     }
     totals.betsCompared += await assertStoreHoldsExactly(storage, data.bets);
     totals.trials += 1;

@@ -21,7 +21,7 @@ import { makeBets } from "../helpers/bets.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
 import { FlakyDisk } from "./helpers/flaky_disk.ts";
-import { startInProcessServer } from "./helpers/in_process_server.ts";
+import { startTestServer } from "../helpers/test_server.ts";
 import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";
 import {
   assertUploadsExact,
@@ -69,7 +69,7 @@ async function diskTrial(seed: number): Promise<void> {
     const data = await writeAgencyData(dir, specs, seed);
     const storage = localBetsPath(dir);
     const disk = new FlakyDisk();
-    const server = await startInProcessServer({ storageDir: dir, agencies, openFile: disk.open });
+    const server = await startTestServer({ storageDir: dir, agencies, openFile: disk.open });
     const uploads: RunningUpload[] = [];
     try {
       uploads.push(...startUploads(data.files, { port: server.port, batchMaxAmount, batchWindow }));
@@ -118,7 +118,7 @@ async function diskTrial(seed: number): Promise<void> {
       totals.refused += refused.length;
     } finally {
       for (const upload of uploads) upload.abort();
-      await server.stop();
+      await server.close();
     }
     totals.betsCompared += await assertStoreHoldsExactly(storage, data.bets);
     const { store, report } = await BetStore.open(storage);
