@@ -19,13 +19,8 @@ import { dateNumber } from "../bet/bet_bytes.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
 import { concatBytes } from "../runtime/bytes.ts";
-import {
-  closeQuietly,
-  connectOptionsOf,
-  connectWithRetry,
-  type ServerEndpoint,
-  sleep,
-} from "./connect_retry.ts";
+import { closeQuietly } from "../runtime/close_quietly.ts";
+import { connectOptionsOf, connectWithRetry, type ServerEndpoint, sleep } from "./connect_retry.ts";
 import {
   CLIENT_FRAME_BYTES_MAX,
   FILE_CHUNK_BYTES,

@@ -6,6 +6,7 @@
  */
 
 import { RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from "../limits.ts";
+import { closeQuietly } from "../runtime/close_quietly.ts";
 import type { Logger } from "../runtime/log.ts";
 
 /** TLS towards the server: PEM texts (lib/config/client_config.ts loads them). */
@@ -157,15 +158,6 @@ export async function connectWithRetry(
       await sleep(delayMs, signal);
       delayMs = Math.min(delayMs * 2, RECONNECT_DELAY_MS_MAX);
     }
-  }
-}
-
-/** Closes a connection that may be closed already. */
-export function closeQuietly(conn: Deno.Conn | undefined): void {
-  try {
-    conn?.close();
-  } catch {
-    // already closed
   }
 }
 
