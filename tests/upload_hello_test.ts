@@ -93,6 +93,7 @@ Deno.test("resumeHello() drops the batches stored meanwhile and resends the rest
   const cases: [number, number[], number][] = [
     [0, [0, 10, 20], 0],
     [10, [10, 20], 1],
+    [20, [20], 2],
     [30, [], 3],
   ];
   for (const [stored, resent, storedBatches] of cases) {
