@@ -12,6 +12,7 @@ import { BufferedReader } from "../lib/protocol/buffered_reader.ts";
 import { decodeMessage, encodeMessage, type Message } from "../lib/protocol/message_codec.ts";
 import { ErrorCode, MessageType } from "../lib/protocol/protocol.ts";
 import { Logger } from "../lib/runtime/log.ts";
+import { closeQuietly } from "../lib/runtime/close_quietly.ts";
 import { writeAll } from "../lib/runtime/write_all.ts";
 import { makeBets } from "./helpers/bets.ts";
 import { countLines } from "./helpers/log_lines.ts";
@@ -36,8 +37,9 @@ class _ServerSide {
     for (const message of messages) await writeAll(this.#conn, encodeMessage(message));
   }
 
+  /** Closes the connection, unless the client's end closed it already. */
   close(): void {
-    this.#conn.close();
+    closeQuietly(this.#conn);
   }
 }
 
@@ -51,11 +53,7 @@ async function _serve(
     try {
       await script(side);
     } finally {
-      try {
-        side.close();
-      } catch {
-        // the client closed it
-      }
+      side.close();
     }
   }
 }
