@@ -35,6 +35,7 @@ import { BatchBuilder } from "../lib/client/batch_builder.ts";
 import { BufferedReader } from "../lib/protocol/buffered_reader.ts";
 import { writeAll } from "../lib/runtime/write_all.ts";
 import { concatBytes } from "../lib/runtime/bytes.ts";
+import { closeQuietly } from "../lib/runtime/close_quietly.ts";
 import {
   AGENCIES_MAX,
   BATCH_BETS_DEFAULT,
@@ -223,11 +224,7 @@ class _Agency {
   }
 
   close(): void {
-    try {
-      this.#conn.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(this.#conn);
   }
 
   /** Says hello; the store must know nothing of this agency yet. */

@@ -85,3 +85,18 @@ Deno.test("BatchWindow.resumeAt() refuses what cannot be true of this upload", a
     });
   }
 });
+
+Deno.test("BatchWindow.storedBatches counts batches acknowledged or dropped by a resume, not a refused resume", () => {
+  const window = windowOfThree();
+  assert.equal(window.storedBatches, 0);
+  assert.equal(window.acknowledge(105, 10), undefined);
+  assert.equal(window.storedBatches, 0, "an ack of no batch in flight");
+  window.acknowledge(100, 10);
+  assert.equal(window.storedBatches, 1);
+  assert.throws(() => window.resumeAt(120, 7), WindowError);
+  assert.equal(window.storedBatches, 1, "a resume refused counts nothing");
+  const resumed = windowOfThree();
+  resumed.acknowledge(100, 10);
+  assert.equal(resumed.resumeAt(130, 1130).length, 2);
+  assert.equal(resumed.storedBatches, 3);
+});

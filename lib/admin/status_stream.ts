@@ -6,6 +6,7 @@
  */
 
 import type { RowsView } from "./central_status.ts";
+import { closeQuietly } from "../runtime/close_quietly.ts";
 
 /** Tells a browser how long to wait before reconnecting a lost stream. */
 export const SSE_RETRY_MS = 3_000;
@@ -102,13 +103,8 @@ export class StatusStream {
   /** Ends every stream and refuses new ones. Safe to call twice. */
   close(): void {
     this.#closed = true;
-    for (const viewer of this.#viewers) {
-      try {
-        viewer.controller.close();
-      } catch {
-        // already closed by the viewer
-      }
-    }
+    // A viewer may have closed its stream already.
+    for (const viewer of this.#viewers) closeQuietly(viewer.controller);
     this.#viewers.clear();
   }
 }

@@ -22,6 +22,7 @@ export class BatchWindow {
   readonly #batches = new Map<number, EncodedBatch>();
   #sentBets: number;
   #sentDigest: number;
+  #storedBatches = 0;
 
   /**
    * @param resumedBets bets the server had stored when the upload started
@@ -35,6 +36,12 @@ export class BatchWindow {
   /** Unacknowledged batches. */
   get size(): number {
     return this.#batches.size;
+  }
+
+  /** Batches taken out of the window as stored: acknowledged, or below a
+   * resume's stored count. */
+  get storedBatches(): number {
+    return this.#storedBatches;
   }
 
   /** End position of the last batch sent. */
@@ -88,6 +95,7 @@ export class BatchWindow {
       throw new WindowError(`ack of ${count} bets at ${first} for a batch of ${batch.count}`);
     }
     this.#batches.delete(first);
+    this.#storedBatches += 1;
     return batch;
   }
 
@@ -127,6 +135,7 @@ export class BatchWindow {
         `the server's ${storedBets} stored bets are not the ones this upload sent (digest differs)`,
       );
     }
+    this.#storedBatches += dropped.length;
     return dropped;
   }
 }

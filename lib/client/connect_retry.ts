@@ -5,8 +5,9 @@
  * certificate and showing the agency's own when it has one.
  */
 
-import { RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from "../limits.ts";
+import { closeQuietly } from "../runtime/close_quietly.ts";
 import type { Logger } from "../runtime/log.ts";
+import { RetryBackoff } from "./retry_backoff.ts";
 
 /** TLS towards the server: PEM texts (lib/config/client_config.ts loads them). */
 export interface ClientTls {
@@ -115,27 +116,28 @@ async function _handshake(conn: Deno.TlsConn): Promise<Deno.TlsConn> {
 }
 
 /**
- * Connects, retrying with exponential backoff within the time budget. The
- * first failed attempt logs `in_progress` at INFO, later ones at DEBUG; only
- * giving up logs `fail`. A TLS handshake that fails on certificates is not
- * retried.
- * @returns the connection, or undefined when aborted
+ * Connects, retrying as {@link RetryBackoff} says within the time budget
+ * (counted from this call). The first failed attempt logs `in_progress` at
+ * INFO, later ones at DEBUG; only giving up logs `fail`. A TLS handshake
+ * that fails on certificates is not retried.
+ * @returns the connection
+ * @throws the signal's reason when it aborts (between attempts)
  * @throws {Error} when the budget runs out or the TLS handshake is refused,
  *   naming the address and the error
  */
-export async function connectWithRetry(
-  options: ConnectOptions,
-): Promise<Deno.Conn | undefined> {
+export async function connectWithRetry(options: ConnectOptions): Promise<Deno.Conn> {
   const { hostname, port, budgetMs, signal, logger, fields } = options;
-  const deadline = Date.now() + budgetMs;
-  let delayMs = RECONNECT_DELAY_MS_MIN;
-  for (let attempt = 1;; attempt += 1) {
-    if (signal.aborted) return undefined;
+  const backoff = new RetryBackoff({ budgetMs, immediateRetries: 0 });
+  backoff.startClock(Date.now());
+  while (true) {
+    signal.throwIfAborted();
     try {
       return await _connectOnce(hostname, port, options.tls);
     } catch (error) {
       const message = (error as Error).message;
-      if (error instanceof _TlsRefused || Date.now() + delayMs > deadline) {
+      const delayMs = backoff.failed();
+      const attempt = backoff.failures;
+      if (error instanceof _TlsRefused || backoff.isPastBudget(Date.now() + delayMs)) {
         logger.error("connect", "fail", {
           ...fields,
           address: `${hostname}:${port}`,
@@ -155,24 +157,14 @@ export async function connectWithRetry(
         retry_in_ms: delayMs,
       });
       await sleep(delayMs, signal);
-      delayMs = Math.min(delayMs * 2, RECONNECT_DELAY_MS_MAX);
     }
-  }
-}
-
-/** Closes a connection that may be closed already. */
-export function closeQuietly(conn: Deno.Conn | undefined): void {
-  try {
-    conn?.close();
-  } catch {
-    // already closed
   }
 }
 
 /**
  * Connects (retrying as {@link connectWithRetry}) and runs `use` on the
  * connection. The signal closes the connection under `use`; it is closed
- * when `use` ends either way.
+ * when `use` ends either way. The one place these modes catch the abort.
  * @returns what `use` returned, or undefined when the signal stopped it,
  *   before the connection or during `use` (whose error is then the abort's)
  * @throws what `use` or connecting throws while the signal is not aborted
@@ -181,11 +173,11 @@ export async function usingConnection<T>(
   options: ConnectOptions,
   use: (conn: Deno.Conn) => Promise<T>,
 ): Promise<T | undefined> {
-  const conn = await connectWithRetry(options);
-  if (conn === undefined) return undefined;
+  let conn: Deno.Conn | undefined;
   const onAbort = () => closeQuietly(conn);
   options.signal.addEventListener("abort", onAbort, { once: true });
   try {
+    conn = await connectWithRetry(options);
     return await use(conn);
   } catch (error) {
     if (!options.signal.aborted) throw error;

@@ -16,8 +16,8 @@ import {
   LOOP_AMOUNT_MAX,
   RECONNECT_BUDGET_MS_DEFAULT,
   SECRET_BYTES_MAX,
-  TLS_PEM_BYTES_MAX,
 } from "../limits.ts";
+import { PEM_CERTIFICATE, PEM_PRIVATE_KEY, readPemFile } from "./pem_file.ts";
 import type { LogLevel } from "../runtime/log.ts";
 
 /** Where the client looks for its config unless CLI_CONFIG says otherwise. */
@@ -286,42 +286,18 @@ export interface ClientTlsMaterial {
   key?: string;
 }
 
-/** PEM block headers of what server.tls.* names. */
-const _PEM_CERTIFICATE = { what: "certificate", marker: /-----BEGIN CERTIFICATE-----/ };
-const _PEM_KEY = { what: "private key", marker: /-----BEGIN [A-Z ]*PRIVATE KEY-----/ };
-
-async function _readPem(
-  path: string,
-  key: string,
-  pem: { what: string; marker: RegExp },
-): Promise<string> {
-  let text: string;
-  try {
-    const info = await Deno.stat(path);
-    if (!info.isFile || info.size > TLS_PEM_BYTES_MAX) {
-      throw new Error(`not a file of at most ${TLS_PEM_BYTES_MAX} bytes`);
-    }
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound ? "not found" : (error as Error).message;
-    throw new ConfigError(`${key} ${path} cannot be read: ${reason}`);
-  }
-  if (!pem.marker.test(text)) throw new ConfigError(`${key} ${path} holds no PEM ${pem.what}`);
-  return text;
-}
-
 /**
  * Reads the TLS files named by server.tls.*.
  * @throws {ConfigError} naming the key and file that is missing or not PEM
  *   (never quoting a key)
  */
 export async function loadClientTls(files: ClientTlsFiles): Promise<ClientTlsMaterial> {
-  const caCerts = [await _readPem(files.caFile, "server.tls.ca", _PEM_CERTIFICATE)];
+  const caCerts = [await readPemFile(files.caFile, "server.tls.ca", PEM_CERTIFICATE)];
   if (files.certFile === "") return { caCerts };
   return {
     caCerts,
-    cert: await _readPem(files.certFile, "server.tls.cert", _PEM_CERTIFICATE),
-    key: await _readPem(files.keyFile, "server.tls.key", _PEM_KEY),
+    cert: await readPemFile(files.certFile, "server.tls.cert", PEM_CERTIFICATE),
+    key: await readPemFile(files.keyFile, "server.tls.key", PEM_PRIVATE_KEY),
   };
 }
 

@@ -7,6 +7,7 @@
  */
 
 import { writeAll } from "../runtime/write_all.ts";
+import { closeQuietly } from "../runtime/close_quietly.ts";
 
 /** A running proxy. */
 export interface ThrottleProxy {
@@ -54,16 +55,8 @@ async function _pipe(
     await to.closeWrite().catch(() => {});
   } catch {
     // A reset on either side ends both directions.
-    _close(from);
-    _close(to);
-  }
-}
-
-function _close(conn: Deno.TcpConn): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
+    closeQuietly(from);
+    closeQuietly(to);
   }
 }
 
@@ -85,7 +78,7 @@ export function startThrottleProxy(options: ThrottleOptions): ThrottleProxy {
     try {
       server = await Deno.connect({ hostname: "127.0.0.1", port: options.targetPort });
     } catch {
-      _close(agency);
+      closeQuietly(agency);
       return;
     }
     open.add(agency).add(server);
@@ -95,7 +88,7 @@ export function startThrottleProxy(options: ThrottleOptions): ThrottleProxy {
     ]);
     for (const conn of [agency, server]) {
       open.delete(conn);
-      _close(conn);
+      closeQuietly(conn);
     }
   };
   const accepting = (async () => {
@@ -109,13 +102,9 @@ export function startThrottleProxy(options: ThrottleOptions): ThrottleProxy {
     port: listener.addr.port,
     close: () =>
       closing ??= (async () => {
-        try {
-          listener.close();
-        } catch {
-          // already closed
-        }
+        closeQuietly(listener);
         await accepting;
-        for (const conn of open) _close(conn);
+        for (const conn of open) closeQuietly(conn);
         await Promise.all(served);
       })(),
   };

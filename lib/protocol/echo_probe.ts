@@ -6,6 +6,7 @@
 
 import { BufferedReader } from "./buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
+import { closeQuietly } from "../runtime/close_quietly.ts";
 import { ECHO_LINE_BYTES_MAX } from "../limits.ts";
 
 /** Where and what to probe. */
@@ -86,10 +87,6 @@ export async function probeEcho(
     return { ok: false, reason: `${options.hostname}:${options.port}: ${reason}` };
   } finally {
     clearTimeout(timer);
-    try {
-      conn?.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(conn);
   }
 }

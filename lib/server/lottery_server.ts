@@ -12,6 +12,7 @@ import { AgencyClaims } from "./agency_claims.ts";
 import { AgencySession } from "./agency_session.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { writeAll } from "../runtime/write_all.ts";
+import { closeQuietly as _closeQuietly } from "../runtime/close_quietly.ts";
 import { runEchoSession } from "./echo_session.ts";
 import { IdleTimer } from "./idle_timer.ts";
 import { ERROR_REPLY_WAIT_MS, READ_BUFFERS_BYTES_MAX, SHUTDOWN_QUIET_MS } from "../limits.ts";
@@ -435,14 +436,6 @@ function _spareDescriptor(): Deno.TcpListener | undefined {
 /** accept() failed because the process has no descriptor left (EMFILE or ENFILE). */
 function _isOutOfFiles(error: unknown): boolean {
   return /os error 2[34]\b|Too many open files/.test((error as Error)?.message ?? "");
-}
-
-function _closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // already closed
-  }
 }
 
 function _describe(error: unknown): string {

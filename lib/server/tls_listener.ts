@@ -11,12 +11,8 @@
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import tls from "node:tls";
 import { ConfigError } from "../config/config_source.ts";
-import {
-  AGENCIES_MAX,
-  ERROR_REPLY_WAIT_MS,
-  TLS_PEM_BYTES_MAX,
-  TLS_READ_BUFFER_BYTES_MAX,
-} from "../limits.ts";
+import { readPemFile } from "../config/pem_file.ts";
+import { AGENCIES_MAX, ERROR_REPLY_WAIT_MS, TLS_READ_BUFFER_BYTES_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { PeerIdentity, ServerConn } from "./lottery_server.ts";
 
@@ -60,26 +56,6 @@ export interface TlsListener {
   close(): void;
 }
 
-async function _readPem(path: string, key: string): Promise<string> {
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound ? "not found" : (error as Error).message;
-    throw new ConfigError(`${key} ${path} cannot be read: ${reason}`);
-  }
-  if (!info.isFile || info.size > TLS_PEM_BYTES_MAX) {
-    throw new ConfigError(
-      `${key} ${path} is not a PEM file of at most ${TLS_PEM_BYTES_MAX} bytes`,
-    );
-  }
-  try {
-    return await Deno.readTextFile(path);
-  } catch (error) {
-    throw new ConfigError(`${key} ${path} cannot be read: ${(error as Error).message}`);
-  }
-}
-
 /** node:tls's first line about a PEM problem, e.g. "key values mismatch". */
 function _tlsReason(error: unknown): string {
   return ((error as Error).message ?? String(error)).split("\n")[0]!;
@@ -92,8 +68,8 @@ function _tlsReason(error: unknown): string {
  *   (never quoting a key's content)
  */
 export async function loadTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {
-  const cert = await _readPem(files.certFile, "TLS_CERT_FILE");
-  const key = await _readPem(files.keyFile, "TLS_KEY_FILE");
+  const cert = await readPemFile(files.certFile, "TLS_CERT_FILE");
+  const key = await readPemFile(files.keyFile, "TLS_KEY_FILE");
   if (!/-----BEGIN CERTIFICATE-----/.test(cert)) {
     throw new ConfigError(`TLS_CERT_FILE ${files.certFile} holds no PEM certificate`);
   }
@@ -115,7 +91,7 @@ export async function loadTlsMaterial(files: TlsFiles): Promise<TlsMaterial> {
     );
   }
   if (files.clientCaFile === "") return { cert, key };
-  const clientCa = await _readPem(files.clientCaFile, "TLS_CLIENT_CA");
+  const clientCa = await readPemFile(files.clientCaFile, "TLS_CLIENT_CA");
   if (!/-----BEGIN CERTIFICATE-----/.test(clientCa)) {
     throw new ConfigError(`TLS_CLIENT_CA ${files.clientCaFile} holds no PEM certificate`);
   }

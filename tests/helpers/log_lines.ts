@@ -29,6 +29,13 @@ export function isLine(line: string, action: string, result = "success"): boolea
   return line.includes(` action: ${action} | result: ${result}`);
 }
 
+/** How many of `lines` have the given action and result. */
+export function countLines(lines: readonly string[], action: string, result = "success"): number {
+  let count = 0;
+  for (const line of lines) if (isLine(line, action, result)) count += 1;
+  return count;
+}
+
 /**
  * Watches a process's output line by line, as local_cluster's `onLine` hook
  * hands it over, and settles each wait the moment its line arrives: no

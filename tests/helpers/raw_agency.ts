@@ -2,6 +2,7 @@
 
 import { BufferedReader } from "../../lib/protocol/buffered_reader.ts";
 import { writeAll } from "../../lib/runtime/write_all.ts";
+import { closeQuietly } from "../../lib/runtime/close_quietly.ts";
 import { decodeMessage, encodeMessage, type Message } from "../../lib/protocol/message_codec.ts";
 import {
   FRAME_HEADER_BYTES,
@@ -82,10 +83,6 @@ export class RawPeer {
   }
 
   close(): void {
-    try {
-      this.conn.close();
-    } catch {
-      // already closed
-    }
+    closeQuietly(this.conn);
   }
 }

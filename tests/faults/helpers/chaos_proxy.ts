@@ -6,6 +6,7 @@
  */
 
 import { writeAll } from "../../../lib/runtime/write_all.ts";
+import { closeQuietly } from "../../../lib/runtime/close_quietly.ts";
 import type { Rng } from "./trials.ts";
 
 /** A running proxy. */
@@ -14,14 +15,6 @@ export interface ChaosProxy {
   /** Connections cut so far. */
   readonly cuts: number;
   close(): Promise<void>;
-}
-
-function _closeQuietly(conn: { close(): void }): void {
-  try {
-    conn.close();
-  } catch {
-    // already closed
-  }
 }
 
 /**
@@ -45,7 +38,7 @@ export function startChaosProxy(
     try {
       server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
     } catch {
-      _closeQuietly(client);
+      closeQuietly(client);
       return;
     }
     open.add(client).add(server);
@@ -61,7 +54,7 @@ export function startChaosProxy(
       if (cut) cuts += 1;
       for (const conn of [client, server]) {
         open.delete(conn);
-        _closeQuietly(conn);
+        closeQuietly(conn);
       }
     };
     const pump = async (from: Deno.Conn, to: Deno.Conn, budget: number) => {
@@ -100,9 +93,9 @@ export function startChaosProxy(
       return cuts;
     },
     close: async () => {
-      _closeQuietly(listener);
+      closeQuietly(listener);
       await accepting;
-      for (const conn of open) _closeQuietly(conn);
+      for (const conn of open) closeQuietly(conn);
       await Promise.all(pipes);
     },
   };

@@ -55,12 +55,7 @@ export function startUpload(spec: UploadSpec): RunningUpload {
 }
 
 /** Counts the lines of a log with `action: <action> | result: <result>`. */
-export function countLines(lines: readonly string[], action: string, result = "success"): number {
-  const marker = ` action: ${action} | result: ${result}`;
-  let count = 0;
-  for (const line of lines) if (line.includes(marker)) count += 1;
-  return count;
-}
+export { countLines } from "../../helpers/log_lines.ts";
 
 /**
  * Waits until `condition` holds, checking every few milliseconds.
