@@ -11,16 +11,16 @@
 import { AgencyClaims } from "./agency_claims.ts";
 import { AgencySession } from "./agency_session.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
-import { writeAll } from "../runtime/write_all.ts";
+import { closeQuietly } from "../runtime/close_quietly.ts";
+import { refuseAndClose } from "./refuse_and_close.ts";
 import { runEchoSession } from "./echo_session.ts";
 import { IdleTimer } from "./idle_timer.ts";
-import { ERROR_REPLY_WAIT_MS, READ_BUFFERS_BYTES_MAX, SHUTDOWN_QUIET_MS } from "../limits.ts";
+import { READ_BUFFERS_BYTES_MAX, SHUTDOWN_QUIET_MS } from "../limits.ts";
 import { ReadBudget } from "../protocol/read_budget.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Lottery } from "./lottery.ts";
 import type { ServerMetrics } from "./server_metrics.ts";
-import { encodeMessage } from "../protocol/message_codec.ts";
-import { ErrorCode, FRAME_MARKER, MessageType } from "../protocol/protocol.ts";
+import { ErrorCode, FRAME_MARKER } from "../protocol/protocol.ts";
 
 /** Limits and address of a server. */
 export interface LotteryServerOptions {
@@ -185,7 +185,7 @@ export class LotteryServer {
       this.#spare = _spareDescriptor();
       return;
     }
-    _closeQuietly(this.#spare);
+    closeQuietly(this.#spare);
     this.#spare = undefined;
     let conn: Deno.TcpConn;
     try {
@@ -195,7 +195,7 @@ export class LotteryServer {
       return;
     }
     this.#options.metrics?.connectionRefused(0, ErrorCode.tooManyConnections, text);
-    await _refuseAndClose(conn, ErrorCode.tooManyConnections, text);
+    await refuseAndClose(conn, ErrorCode.tooManyConnections, text);
     this.#spare = _spareDescriptor();
   }
 
@@ -229,7 +229,7 @@ export class LotteryServer {
         this.#logger.warning("accept", "fail", { ip, error: text });
       }
       this.#options.metrics?.connectionRefused(0, code, text);
-      _refuseAndClose(conn, code, text);
+      refuseAndClose(conn, code, text);
       return;
     }
     const entry: _Connection = {
@@ -268,8 +268,8 @@ export class LotteryServer {
         `no data for ${this.#options.idleTimeoutMs} ms`,
       );
       reader.close();
-      if (entry.echo) _closeQuietly(conn);
-      else {_refuseAndClose(
+      if (entry.echo) closeQuietly(conn);
+      else {refuseAndClose(
           conn,
           ErrorCode.idleTimeout,
           `no data for ${this.#options.idleTimeoutMs} ms`,
@@ -288,7 +288,7 @@ export class LotteryServer {
           claims: this.#claims,
           close: () => {
             reader.close();
-            _closeQuietly(conn);
+            closeQuietly(conn);
           },
           metrics: this.#options.metrics,
           helloGate,
@@ -309,7 +309,7 @@ export class LotteryServer {
     } finally {
       idle.stop();
       entry.quiet?.stop();
-      _closeQuietly(conn);
+      closeQuietly(conn);
       // The session ended and the connection is closed: no read into the
       // reader's buffer is pending and no view into it is in use.
       reader.dispose();
@@ -335,9 +335,9 @@ export class LotteryServer {
   async #close(): Promise<void> {
     this.#shutdown.abort();
     this.#lottery.stopWaiting();
-    if (this.#spare !== undefined) _closeQuietly(this.#spare);
+    if (this.#spare !== undefined) closeQuietly(this.#spare);
     if (this.#listener !== undefined) {
-      _closeQuietly(this.#listener);
+      closeQuietly(this.#listener);
       await this.#accepting;
       this.#logger.info("close_listener", "success", {
         port: this.#listener.addr.port,
@@ -367,7 +367,7 @@ export class LotteryServer {
     clearTimeout(timer);
     for (const entry of connections) {
       entry.reader.close();
-      _closeQuietly(entry.conn);
+      closeQuietly(entry.conn);
     }
     await Promise.all(connections.map((entry) => entry.done));
   }
@@ -376,8 +376,8 @@ export class LotteryServer {
    * it; an echo peer is only closed. */
   #refuseShutdown(entry: _Connection): void {
     entry.reader.close();
-    if (entry.echo) _closeQuietly(entry.conn);
-    else _refuseAndClose(entry.conn, ErrorCode.shuttingDown, "server shutting down");
+    if (entry.echo) closeQuietly(entry.conn);
+    else refuseAndClose(entry.conn, ErrorCode.shuttingDown, "server shutting down");
   }
 
   /**
@@ -390,24 +390,9 @@ export class LotteryServer {
     session.refuse(ErrorCode.shuttingDown, "server shutting down");
     entry.quiet = new IdleTimer(SHUTDOWN_QUIET_MS, () => {
       entry.reader.close();
-      _closeQuietly(entry.conn);
+      closeQuietly(entry.conn);
     });
   }
-}
-
-/**
- * Sends an error frame, then closes the connection: once the frame is
- * written, or after ERROR_REPLY_WAIT_MS at most (a peer that reads nothing
- * would otherwise hold the write, and the close behind it, for ever).
- */
-function _refuseAndClose(conn: ServerConn, code: ErrorCode, text: string): Promise<void> {
-  const closeAnyway = setTimeout(() => _closeQuietly(conn), ERROR_REPLY_WAIT_MS);
-  return writeAll(conn, encodeMessage({ type: MessageType.error, code, text }))
-    .catch(() => {})
-    .finally(() => {
-      clearTimeout(closeAnyway);
-      _closeQuietly(conn);
-    });
 }
 
 /** The check a hello must pass on a connection with this identity. */
@@ -435,14 +420,6 @@ function _spareDescriptor(): Deno.TcpListener | undefined {
 /** accept() failed because the process has no descriptor left (EMFILE or ENFILE). */
 function _isOutOfFiles(error: unknown): boolean {
   return /os error 2[34]\b|Too many open files/.test((error as Error)?.message ?? "");
-}
-
-function _closeQuietly(resource: { close(): void }): void {
-  try {
-    resource.close();
-  } catch {
-    // already closed
-  }
 }
 
 function _describe(error: unknown): string {
