@@ -9,7 +9,9 @@
  */
 
 import { AgencyClaims } from "./agency_claims.ts";
-import { AgencySession } from "./agency_session.ts";
+import { AgencySession, type SessionOptions } from "./agency_session.ts";
+import type { PeerIdentity } from "./peer_identity.ts";
+import type { BetLedger } from "../store/bet_ledger.ts";
 import { BufferedReader } from "../protocol/buffered_reader.ts";
 import { closeQuietly } from "../runtime/close_quietly.ts";
 import { refuseAndClose } from "./refuse_and_close.ts";
@@ -50,14 +52,7 @@ export interface ServerConn {
   close(): void;
 }
 
-/** Who the transport says the peer is. */
-export interface PeerIdentity {
-  /** The agency its verified client certificate names: a hello for any
-   * other agency is refused. */
-  certifiedAgency?: number;
-  /** Every hello on this connection is refused with this reason. */
-  helloRefusal?: string;
-}
+export type { PeerIdentity } from "./peer_identity.ts";
 
 interface _Connection {
   conn: ServerConn;
@@ -79,7 +74,8 @@ export class LotteryServer {
   readonly #logger: Logger;
   readonly #shutdown = new AbortController();
   readonly #connections = new Set<_Connection>();
-  readonly #claims = new AgencyClaims();
+  /** What every session shares. */
+  readonly #sessions: SessionOptions;
   /** Bytes all connections' readers may hold beyond their first buffers. */
   readonly #readBudget = new ReadBudget(READ_BUFFERS_BYTES_MAX, (spent, usage) => {
     this.#logger.info("read_budget", spent ? "in_progress" : "success", {
@@ -100,10 +96,29 @@ export class LotteryServer {
   #accepting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(options: LotteryServerOptions, lottery: Lottery, logger: Logger) {
+  /**
+   * @param lottery the draw: batches, finishes and winners queries go through it
+   * @param ledger the draw's bets, which the sessions read
+   */
+  constructor(
+    options: LotteryServerOptions,
+    lottery: Lottery,
+    ledger: BetLedger,
+    logger: Logger,
+  ) {
     this.#options = options;
     this.#lottery = lottery;
     this.#logger = logger;
+    this.#sessions = {
+      ledger,
+      lottery,
+      logger,
+      frameBytesMax: options.frameBytesMax,
+      shutdown: this.#shutdown.signal,
+      agencySecrets: options.agencySecrets,
+      claims: new AgencyClaims(),
+      metrics: options.metrics,
+    };
   }
 
   /**
@@ -244,17 +259,14 @@ export class LotteryServer {
       done: Promise.resolve(),
     };
     this.#connections.add(entry);
-    entry.done = this.#serve(entry, _helloGate(identity)).finally(() => {
+    entry.done = this.#serve(entry, identity).finally(() => {
       this.#connections.delete(entry);
       this.#connectionEnded.resolve();
       this.#connectionEnded = Promise.withResolvers<void>();
     });
   }
 
-  async #serve(
-    entry: _Connection,
-    helloGate: ((agency: number) => string | undefined) | undefined,
-  ): Promise<void> {
+  async #serve(entry: _Connection, identity: PeerIdentity): Promise<void> {
     const { conn, ip, reader } = entry;
     const idle = new IdleTimer(this.#options.idleTimeoutMs, () => {
       this.#logger.warning("idle_timeout", "fail", {
@@ -279,26 +291,16 @@ export class LotteryServer {
     try {
       const first = await reader.peekByte();
       if (first === FRAME_MARKER) {
-        entry.session = new AgencySession(reader, conn, {
-          lottery: this.#lottery,
-          logger: this.#logger,
-          frameBytesMax: this.#options.frameBytesMax,
-          shutdown: this.#shutdown.signal,
-          agencySecrets: this.#options.agencySecrets,
-          claims: this.#claims,
-          close: () => {
-            reader.close();
-            closeQuietly(conn);
-          },
-          metrics: this.#options.metrics,
-          helloGate,
-          touchIdle: () => {
-            idle.touch();
-            entry.quiet?.touch();
-          },
-          pauseIdle: () => idle.pause(),
-          resumeIdle: () => idle.resume(),
-        });
+        const touch = () => {
+          idle.touch();
+          entry.quiet?.touch();
+        };
+        entry.session = new AgencySession({
+          reader,
+          conn,
+          identity,
+          idle: { touch, pause: () => idle.pause(), resume: () => idle.resume() },
+        }, this.#sessions);
         await entry.session.run();
       } else if (first !== null) {
         entry.echo = true;
@@ -393,17 +395,6 @@ export class LotteryServer {
       closeQuietly(entry.conn);
     });
   }
-}
-
-/** The check a hello must pass on a connection with this identity. */
-function _helloGate(identity: PeerIdentity): ((agency: number) => string | undefined) | undefined {
-  const { certifiedAgency, helloRefusal } = identity;
-  if (helloRefusal !== undefined) return () => helloRefusal;
-  if (certifiedAgency === undefined) return undefined;
-  return (agency) =>
-    agency === certifiedAgency
-      ? undefined
-      : `the client certificate names agency ${certifiedAgency}, not ${agency}`;
 }
 
 /** One descriptor to give up when the open-file limit is reached: a listener
