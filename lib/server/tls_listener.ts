@@ -13,7 +13,7 @@ import tls from "node:tls";
 import { ConfigError } from "../config/config_source.ts";
 import { AGENCIES_MAX, TLS_PEM_BYTES_MAX, TLS_READ_BUFFER_BYTES_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
-import type { ServerConn } from "./lottery_server.ts";
+import type { ServerConn } from "./served_connection.ts";
 import type { PeerIdentity } from "./peer_identity.ts";
 import { closeAfter } from "./refuse_and_close.ts";
 
