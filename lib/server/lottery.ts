@@ -28,7 +28,7 @@ export type DrawListener = (restored: boolean) => void;
 /** Sends an agency its winners answer; rejects when it could not. */
 export type WinnersSender = (answer: WinnersAnswer) => Promise<void>;
 
-/** Draw coordination on top of a store. */
+/** Draw coordination on top of any BetLedger. */
 export class Lottery {
   readonly #store: BetLedger;
   readonly #drawId: string;
