@@ -18,7 +18,7 @@ function _endOfTurn(): Promise<void> {
 export class OrderedReplies {
   readonly #sink: ByteSink;
   /** Frames waiting for the next write. */
-  #outbox: Uint8Array[] = [];
+  readonly #outbox: Uint8Array[] = [];
   /** The last write started (or waiting for the end of the turn). */
   #sending: Promise<void> = Promise.resolve();
   /** The write the next frame joins, until it starts. */
