@@ -9,7 +9,7 @@
 import { loadAgencySecrets } from "./lib/server/agency_secrets.ts";
 import { ConfigError } from "./lib/config/config_source.ts";
 import { formatLogLine, Logger, stderrSink } from "./lib/runtime/log.ts";
-import { type Central, openCentral } from "./lib/server/central.ts";
+import { type Central, type CentralOptions, openCentral } from "./lib/server/central.ts";
 import { loadServerConfig, type ServerConfig } from "./lib/config/server_config.ts";
 import { onShutdownSignal, type ShutdownSignal } from "./lib/runtime/signals.ts";
 import { ServerMetrics } from "./lib/server/server_metrics.ts";
@@ -133,28 +133,119 @@ async function _listenTls(
   );
 }
 
-/** Runs the server until SIGTERM or SIGINT; returns the exit code. */
-export async function main(env: Readonly<Record<string, string | undefined>>): Promise<number> {
-  let config: ServerConfig;
-  let agencySecrets: Map<number, string> | undefined;
-  let tlsMaterial: TlsMaterial | undefined;
+/** What the configuration names, read and checked before anything opens. */
+interface _Setup {
+  config: ServerConfig;
+  agencySecrets: Map<number, string> | undefined;
+  tlsMaterial: TlsMaterial | undefined;
+}
+
+/**
+ * Loads the configuration, the agencies' secrets and the TLS files.
+ * @returns the setup, or undefined after logging why it is unusable
+ * @throws what is not a configuration error
+ */
+async function _loadSetup(
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<_Setup | undefined> {
   try {
-    config = await loadServerConfig(env);
-    if (config.secretsFile !== "") agencySecrets = await loadAgencySecrets(config.secretsFile);
-    if (config.tls !== undefined) {
-      tlsMaterial = await (await _tlsModule()).loadTlsMaterial(config.tls);
-    }
+    const config = await loadServerConfig(env);
+    const agencySecrets = config.secretsFile === ""
+      ? undefined
+      : await loadAgencySecrets(config.secretsFile);
+    const tlsMaterial = config.tls === undefined
+      ? undefined
+      : await (await _tlsModule()).loadTlsMaterial(config.tls);
+    return { config, agencySecrets, tlsMaterial };
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     stderrSink(formatLogLine(new Date(), "CRITICAL", "config", "fail", { error: error.message }));
-    return 2;
+    return undefined;
   }
+}
+
+/** The central's options from the configuration. */
+function _centralOptions(
+  { config, agencySecrets }: _Setup,
+  connectionsMax: number,
+  logger: Logger,
+  metrics: ServerMetrics | undefined,
+): CentralOptions {
+  return {
+    storageDir: config.storageDir,
+    drawId: config.drawId,
+    agencies: config.agencies,
+    onReadProgress: _restoreProgress(logger),
+    hostname: config.listenIp,
+    port: config.port,
+    listenBacklog: config.listenBacklog,
+    frameBytesMax: config.frameBytesMax,
+    connectionsMax,
+    idleTimeoutMs: config.idleTimeout.ms,
+    shutdownGraceMs: config.shutdownGrace.ms,
+    ...(agencySecrets === undefined ? {} : { agencySecrets }),
+    ...(metrics === undefined ? {} : { metrics }),
+    ...(agencySecrets !== undefined && config.tls !== undefined
+      ? { plainHelloRefusal: "agencies with secrets say hello on the TLS port only" }
+      : {}),
+  };
+}
+
+/**
+ * Opens the central's port, and the TLS port when configured (registered on
+ * `resources`, which closes it first), and logs them.
+ * @returns the central's port
+ * @throws what binding either port throws
+ */
+async function _listen(
+  { config, tlsMaterial }: _Setup,
+  connectionsMax: number,
+  central: Central,
+  logger: Logger,
+  resources: AsyncDisposableStack,
+): Promise<number> {
+  const port = central.server.listen();
+  const tlsListener = config.tls !== undefined && tlsMaterial !== undefined
+    ? await _listenTls(config, connectionsMax, tlsMaterial, central, logger).catch((error) => {
+      throw new Error(`TLS port ${config.tls?.port}: ${(error as Error).message}`);
+    })
+    : undefined;
+  if (tlsListener !== undefined) {
+    resources.defer(() => {
+      tlsListener.close();
+      logger.info("close_listener", "success", { port: tlsListener.port, tls: "yes" });
+    });
+  }
+  logger.info("listen", "success", {
+    ip: config.listenIp,
+    port,
+    listen_backlog: config.listenBacklog,
+    ...(tlsListener === undefined ? {} : {
+      tls_port: tlsListener.port,
+      client_certificates: tlsListener.clientCertificates ? "required" : "none",
+    }),
+  });
+  return port;
+}
+
+/**
+ * Runs the server until SIGTERM or SIGINT; returns the exit code. Every
+ * resource it opens is registered on one stack as it opens, so each way
+ * out (a failed start or the shutdown) closes what is open, newest first.
+ */
+export async function main(env: Readonly<Record<string, string | undefined>>): Promise<number> {
+  const setup = await _loadSetup(env);
+  if (setup === undefined) return 2;
+  const { config } = setup;
   const logger = new Logger(config.loggingLevel);
   _logConfig(logger, config);
   const connectionsMax = _connectionsMax(logger, config.connectionsMax);
+  await using resources = new AsyncDisposableStack();
   // Listen for signals first, so one that arrives during startup is not lost.
   const { promise: signalReceived, resolve: onSignal } = Promise.withResolvers<ShutdownSignal>();
-  const removeSignalListeners = onShutdownSignal(onSignal);
+  resources.defer(onShutdownSignal(onSignal));
+  /** Set once a signal asked for the shutdown: closes are then logged. */
+  let stopping = false;
 
   let admin: ReturnType<typeof _openAdmin>;
   try {
@@ -165,32 +256,20 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
       port: config.adminPort ?? "off",
       error: (error as Error).message,
     });
-    removeSignalListeners();
     return 1;
   }
-  const metrics = admin?.state.metrics;
+  if (admin !== undefined) {
+    const { server } = admin;
+    resources.defer(async () => {
+      await server.close();
+      if (stopping) logger.info("close_admin", "success", { port: server.addr.port });
+    });
+  }
 
   let central: Central;
   try {
     central = await openCentral(
-      {
-        storageDir: config.storageDir,
-        drawId: config.drawId,
-        agencies: config.agencies,
-        onReadProgress: _restoreProgress(logger),
-        hostname: config.listenIp,
-        port: config.port,
-        listenBacklog: config.listenBacklog,
-        frameBytesMax: config.frameBytesMax,
-        connectionsMax,
-        idleTimeoutMs: config.idleTimeout.ms,
-        shutdownGraceMs: config.shutdownGrace.ms,
-        ...(agencySecrets === undefined ? {} : { agencySecrets }),
-        ...(metrics === undefined ? {} : { metrics }),
-        ...(agencySecrets !== undefined && config.tls !== undefined
-          ? { plainHelloRefusal: "agencies with secrets say hello on the TLS port only" }
-          : {}),
-      },
+      _centralOptions(setup, connectionsMax, logger, admin?.state.metrics),
       logger,
     );
   } catch (error) {
@@ -199,32 +278,12 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
       storage_dir: config.storageDir,
       error: (error as Error).message,
     });
-    await admin?.server.close();
-    removeSignalListeners();
     return 1;
   }
+  resources.defer(() => central.close());
   admin?.state.attach(readerOf(central));
-  const { store, server } = central;
-  let tlsListener: TlsListener | undefined;
   try {
-    const port = server.listen();
-    if (config.tls !== undefined && tlsMaterial !== undefined) {
-      const tlsPort = config.tls.port;
-      tlsListener = await _listenTls(config, connectionsMax, tlsMaterial, central, logger).catch(
-        (error) => {
-          throw new Error(`TLS port ${tlsPort}: ${(error as Error).message}`);
-        },
-      );
-    }
-    logger.info("listen", "success", {
-      ip: config.listenIp,
-      port,
-      listen_backlog: config.listenBacklog,
-      ...(tlsListener === undefined ? {} : {
-        tls_port: tlsListener.port,
-        client_certificates: tlsListener.clientCertificates ? "required" : "none",
-      }),
-    });
+    const port = await _listen(setup, connectionsMax, central, logger, resources);
     admin?.state.lotteryListening(port);
   } catch (error) {
     logger.error("listen", "fail", {
@@ -232,24 +291,14 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
       port: config.port,
       error: (error as Error).message,
     });
-    await central.close();
-    await admin?.server.close();
-    removeSignalListeners();
     return 1;
   }
   const signal = await signalReceived;
+  stopping = true;
   logger.info("signal", "success", { signal });
   admin?.state.shuttingDown();
-  if (tlsListener !== undefined) {
-    tlsListener.close();
-    logger.info("close_listener", "success", { port: tlsListener.port, tls: "yes" });
-  }
-  await central.close();
-  if (admin !== undefined) {
-    await admin.server.close();
-    logger.info("close_admin", "success", { port: admin.server.addr.port });
-  }
-  const stats = store.syncStats();
+  await resources.disposeAsync();
+  const stats = central.store.syncStats();
   logger.info("store_stats", "success", { syncs: stats.syncs, batches: stats.batches });
   logger.info("close_store", "success", { storage: central.betsPath });
   logger.info("shutdown", "success");

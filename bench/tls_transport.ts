@@ -14,7 +14,7 @@ import tls from "node:tls";
 import { parseArgs } from "node:util";
 import { CREDENTIAL_FILES } from "../lib/containers/credentials.ts";
 import { makeDevCredentials } from "../lib/dev/dev_credentials.ts";
-import type { ServerConn } from "../lib/server/lottery_server.ts";
+import type { ServerConn } from "../lib/server/served_connection.ts";
 import { TlsSocketConn } from "../lib/server/tls_listener.ts";
 import { wholeNumberFlag } from "../lib/runtime/task_args.ts";
 

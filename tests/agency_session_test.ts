@@ -12,6 +12,7 @@ import { AgencyClaims } from "../lib/server/agency_claims.ts";
 import { AgencySession } from "../lib/server/agency_session.ts";
 import type { Lottery } from "../lib/server/lottery.ts";
 import type { AppendResult } from "../lib/store/bet_store.ts";
+import type { BetLedger } from "../lib/store/bet_ledger.ts";
 import { makeBets } from "./helpers/bets.ts";
 import { ChunkedSource, joinBytes } from "./helpers/byte_io.ts";
 
@@ -51,26 +52,30 @@ function _session(
   const lottery = {
     agencies: 1,
     drawId: "test-draw",
+    storeBatch,
+  } as unknown as Lottery;
+  const ledger = {
     storedBets: () => 0,
     acceptedBets: () => 5,
     storedDigest: () => 0,
     checkpoints: () => [],
-    storeRoom: () => undefined,
-    storeBatch,
-  } as unknown as Lottery;
-  return new AgencySession(new BufferedReader(new ChunkedSource(input, 1 << 16)), sink, {
+    room: () => undefined,
+  } as unknown as BetLedger;
+  const conn = { write: (bytes: Uint8Array) => sink.write(bytes), close: () => {} };
+  return new AgencySession({
+    reader: new BufferedReader(new ChunkedSource(input, 1 << 16)),
+    conn,
+    identity: {},
+    idle: { touch: () => {}, pause: () => {}, resume: () => {} },
+  }, {
+    ledger,
     lottery,
     logger: new Logger("CRITICAL", () => {}),
     frameBytesMax: 1 << 16,
     shutdown: new AbortController().signal,
     agencySecrets: undefined,
     claims: new AgencyClaims(),
-    close: () => {},
     metrics: undefined,
-    helloGate: undefined,
-    touchIdle: () => {},
-    pauseIdle: () => {},
-    resumeIdle: () => {},
   });
 }
 

@@ -278,7 +278,7 @@ Deno.test("Lottery.storeBatch() refuses batches of a finished agency with alread
 });
 
 Deno.test("Lottery.storeBatch() acknowledges a duplicate even after finish and after the draw", async () => {
-  await withLottery(2, async ({ lottery, draws }) => {
+  await withLottery(2, async ({ lottery, store, draws }) => {
     const first = makeBets(1, 2);
     const second = makeBets(1, 2, { firstDocument: 5 });
     await storeBets(lottery, 1, 0, first);
@@ -289,12 +289,12 @@ Deno.test("Lottery.storeBatch() acknowledges a duplicate even after finish and a
     assert.equal(draws(), 1);
     assert.deepEqual(await storeBets(lottery, 1, 0, first), { duplicate: true });
     assert.deepEqual(await storeBets(lottery, 1, 0, []), { duplicate: true });
-    assert.equal(lottery.storedBets(1), 4);
+    assert.equal(store.storedBets(1), 4);
   });
 });
 
 Deno.test("Lottery.storeBatch() refuses a gap, an overlap and other bets at a stored position with positionMismatch", async (t) => {
-  await withLottery(2, async ({ lottery }) => {
+  await withLottery(2, async ({ lottery, store }) => {
     const bets = makeBets(1, 6);
     await storeBets(lottery, 1, 0, bets.slice(0, 3));
     const cases: [string, number, Bet[]][] = [
@@ -312,8 +312,8 @@ Deno.test("Lottery.storeBatch() refuses a gap, an overlap and other bets at a st
         );
       });
     }
-    assert.equal(lottery.storedBets(1), 3);
-    assert.equal(lottery.acceptedBets(1), 3);
+    assert.equal(store.storedBets(1), 3);
+    assert.equal(store.acceptedBets(1), 3);
   });
 });
 

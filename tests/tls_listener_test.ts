@@ -9,7 +9,8 @@ import { AGENCIES_MAX } from "../lib/limits.ts";
 import { CREDENTIAL_FILES } from "../lib/containers/credentials.ts";
 import { makeDevCredentials } from "../lib/dev/dev_credentials.ts";
 import { Logger } from "../lib/runtime/log.ts";
-import type { PeerIdentity, ServerConn } from "../lib/server/lottery_server.ts";
+import type { PeerIdentity } from "../lib/server/peer_identity.ts";
+import type { ServerConn } from "../lib/server/served_connection.ts";
 import {
   agencyFromCommonName,
   listenTls,

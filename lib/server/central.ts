@@ -74,7 +74,7 @@ export async function openCentral(options: CentralOptions, logger: Logger): Prom
     logger.info("sorteo", "success", { draw_id: options.drawId, restored });
     options.metrics?.drawMade();
   });
-  const server = new LotteryServer(options, lottery, logger);
+  const server = new LotteryServer(options, lottery, store, logger);
   let closed: Promise<void> | undefined;
   return {
     betsPath,

@@ -3,8 +3,18 @@
  * with a timestamp (no timer churn per read); one timer checks it lazily.
  */
 
+/** What a session tells the idle deadline of its connection. */
+export interface IdleClock {
+  /** A complete message arrived: the idle time starts again. */
+  touch(): void;
+  /** Stops counting while the peer rightly waits (for the draw). */
+  pause(): void;
+  /** Counts again from now. */
+  resume(): void;
+}
+
 /** A per-connection idle deadline. */
-export class IdleTimer {
+export class IdleTimer implements IdleClock {
   readonly #idleMs: number;
   readonly #onIdle: () => void;
   #lastActivityMs = Date.now();

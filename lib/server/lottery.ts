@@ -16,8 +16,7 @@
  * which the teardown of the first ones would otherwise slow down.
  */
 
-import type { AppendResult, BetStore } from "../store/bet_store.ts";
-import type { Checkpoint } from "../protocol/message_codec.ts";
+import { type AppendResult, type BetLedger, MisplacedBatchError } from "../store/bet_ledger.ts";
 import type { StoreRows } from "../store/store_rows.ts";
 import type { WinnersAnswer } from "../store/winners_index.ts";
 import { ErrorCode, ProtocolError } from "../protocol/protocol.ts";
@@ -29,9 +28,9 @@ export type DrawListener = (restored: boolean) => void;
 /** Sends an agency its winners answer; rejects when it could not. */
 export type WinnersSender = (answer: WinnersAnswer) => Promise<void>;
 
-/** Draw coordination on top of a store. */
+/** Draw coordination on top of any BetLedger. */
 export class Lottery {
-  readonly #store: BetStore;
+  readonly #store: BetLedger;
   readonly #drawId: string;
   readonly #agencies: number;
   readonly #onDraw: DrawListener;
@@ -50,7 +49,7 @@ export class Lottery {
    * @param onDraw called once: from here when the restored store is drawn
    *   already, else when the draw happens
    */
-  constructor(store: BetStore, drawId: string, agencies: number, onDraw: DrawListener) {
+  constructor(store: BetLedger, drawId: string, agencies: number, onDraw: DrawListener) {
     this.#store = store;
     this.#drawId = drawId;
     this.#agencies = agencies;
@@ -69,68 +68,32 @@ export class Lottery {
     return this.#agencies;
   }
 
-  /** The store's backpressure: see {@link BetStore.room}. */
-  storeRoom(): Promise<void> | undefined {
-    return this.#store.room();
-  }
-
-  /** Bets stored for an agency: where its upload resumes. */
-  storedBets(agency: number): number {
-    return this.#store.storedBets(agency);
-  }
-
-  /** Bets stored or queued for an agency: where its next batch must start. */
-  acceptedBets(agency: number): number {
-    return this.#store.acceptedBets(agency);
-  }
-
-  /** Digest of an agency's stored bets. */
-  storedDigest(agency: number): number {
-    return this.#store.storedDigest(agency);
-  }
-
-  /** Digests of an agency's stored prefixes, at most `max`. */
-  checkpoints(agency: number, max: number): Checkpoint[] {
-    return this.#store.checkpoints(agency, max);
-  }
-
   /**
-   * Stores a batch of an agency's bets exactly once, by position.
+   * Stores a batch of an agency's bets exactly once, by position (see
+   * {@link BetLedger.append}), while the draw takes it.
    * @param first position of the batch's first bet in the agency's upload
    * @throws {ProtocolError} positionMismatch when the batch neither starts
    *   where the agency's bets end nor repeats a stored batch; drawClosed when
    *   the draw already happened; alreadyFinished when the agency finished
    */
   storeBatch(agency: number, first: number, rows: StoreRows): Promise<AppendResult> {
-    // Not async: this runs once per batch, and the store's promise is enough.
-    try {
-      return this.#storeBatch(agency, first, rows);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    return this.#store.append(agency, first, rows, this.#admit).catch(_positionMismatch);
   }
 
-  #storeBatch(agency: number, first: number, rows: StoreRows): Promise<AppendResult> {
-    const placement = this.#store.place(agency, first, rows);
-    if (placement.kind === "duplicate") return Promise.resolve({ duplicate: true });
-    if (placement.kind === "misplaced") {
-      throw new ProtocolError(
-        ErrorCode.positionMismatch,
-        `batch of ${rows.count} bets at position ${first} does not start where agency ${agency}'s bets end: ${placement.expected} expected`,
-        { first, betIndex: 0, field: "" },
-      );
-    }
+  /** Whether a batch placed next may be stored: not after the draw, nor
+   * after its agency finished. */
+  readonly #admit = (agency: number): ProtocolError | undefined => {
     if (this.#drawn) {
-      throw new ProtocolError(ErrorCode.drawClosed, "the draw already happened: no more bets");
+      return new ProtocolError(ErrorCode.drawClosed, "the draw already happened: no more bets");
     }
     if (this.#store.finishedAgencies().has(agency)) {
-      throw new ProtocolError(
+      return new ProtocolError(
         ErrorCode.alreadyFinished,
         `agency ${agency} already finished: no more bets`,
       );
     }
-    return this.#store.append(agency, first, rows);
-  }
+    return undefined;
+  };
 
   /**
    * Records that an agency finished; makes the draw when it is the last one.
@@ -224,6 +187,16 @@ export class Lottery {
       signal.removeEventListener("abort", onAbort);
     }
   }
+}
+
+/** A misplaced batch as the agency is told about it; other errors as they are. */
+function _positionMismatch(error: unknown): never {
+  if (!(error instanceof MisplacedBatchError)) throw error;
+  throw new ProtocolError(
+    ErrorCode.positionMismatch,
+    `batch of ${error.count} bets at position ${error.first} does not start where agency ${error.agency}'s bets end: ${error.expected} expected`,
+    { first: error.first, betIndex: 0, field: "" },
+  );
 }
 
 function _shuttingDown(): ProtocolError {

@@ -12,9 +12,11 @@ import { createPrivateKey, X509Certificate } from "node:crypto";
 import tls from "node:tls";
 import { ConfigError } from "../config/config_source.ts";
 import { readPemFile } from "../config/pem_file.ts";
-import { AGENCIES_MAX, ERROR_REPLY_WAIT_MS, TLS_READ_BUFFER_BYTES_MAX } from "../limits.ts";
+import { AGENCIES_MAX, TLS_READ_BUFFER_BYTES_MAX } from "../limits.ts";
 import type { Logger } from "../runtime/log.ts";
-import type { PeerIdentity, ServerConn } from "./lottery_server.ts";
+import type { ServerConn } from "./served_connection.ts";
+import type { PeerIdentity } from "./peer_identity.ts";
+import { closeAfter } from "./refuse_and_close.ts";
 
 /** The PEM texts of the TLS port. */
 export interface TlsMaterial {
@@ -259,9 +261,11 @@ export class TlsSocketConn implements ServerConn {
     this.#notify();
     const socket = this.#socket;
     if (socket.destroyed) return;
-    const destroyAnyway = setTimeout(() => socket.destroy(), ERROR_REPLY_WAIT_MS);
-    socket.once("close", () => clearTimeout(destroyAnyway));
-    socket.end(() => socket.destroy());
+    const ended = new Promise<void>((resolve) => {
+      socket.once("close", resolve);
+      socket.end(resolve);
+    });
+    closeAfter(ended, () => socket.destroy());
   }
 }
 

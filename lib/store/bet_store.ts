@@ -18,6 +18,12 @@ import { type Bet, WINNER_NUMBER } from "../bet/bet.ts";
 import type { Checkpoint } from "../protocol/message_codec.ts";
 import { EMPTY_DIGEST } from "../protocol/bet_digest.ts";
 import type { Placement } from "./agency_ledger.ts";
+import {
+  type Admission,
+  type AppendResult,
+  type BetLedger,
+  MisplacedBatchError,
+} from "./bet_ledger.ts";
 import { planGroup } from "./group_plan.ts";
 import { dateNumber } from "../bet/bet_bytes.ts";
 import {
@@ -40,11 +46,7 @@ import type { StoreRows } from "./store_rows.ts";
 import type { StoreObserver } from "./store_observer.ts";
 import { type WinnersAnswer, WinnersIndex } from "./winners_index.ts";
 
-/** What a store append reports. */
-export interface AppendResult {
-  /** True when the same batch was already stored: nothing was written. */
-  duplicate: boolean;
-}
+export type { AppendResult } from "./bet_ledger.ts";
 
 /** What opening a store found on disk. */
 export interface RestoreReport {
@@ -153,7 +155,7 @@ async function _fileSize(path: string): Promise<number> {
 }
 
 /** The durable, exactly-once bet store. */
-export class BetStore {
+export class BetStore implements BetLedger {
   readonly #betsFile: StoreFile;
   readonly #journalFile: StoreFile;
   readonly #state: JournalState;
@@ -316,25 +318,30 @@ export class BetStore {
   }
 
   /**
-   * Stores a batch durably, once. Resolves after the batch is synced to disk,
-   * or at once as a duplicate when the same batch is already stored. The rows
-   * are copied before this returns: `rows.bytes` may be reused at once.
-   * @throws {RangeError} when the batch is misplaced (a gap or an overlap)
-   * @throws {Error} when the store is closed or the write fails (nothing of
-   *   the batch is then stored)
+   * Stores a batch durably, once (see {@link BetLedger.append}). Resolves
+   * after the batch is synced to disk. The rows are copied before this
+   * returns.
+   * @throws {MisplacedBatchError} (rejects) when the batch is misplaced
+   * @throws {Error} (rejects) when the store is closed or the write fails
+   *   (nothing of the batch is then stored), or `admit`'s error
    */
-  append(agency: number, first: number, rows: StoreRows): Promise<AppendResult> {
+  append(
+    agency: number,
+    first: number,
+    rows: StoreRows,
+    admit?: Admission,
+  ): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new Error("store is closed"));
     const ledger = ledgerOf(this.#state, agency);
     const placement = ledger.place(first, rows.count, rows.digest);
     if (placement.kind === "duplicate") return Promise.resolve({ duplicate: true });
     if (placement.kind === "misplaced") {
       return Promise.reject(
-        new RangeError(
-          `batch of agency ${agency} at ${first} is misplaced: ${placement.expected} expected`,
-        ),
+        new MisplacedBatchError(agency, first, rows.count, placement.expected),
       );
     }
+    const refusal = admit?.(agency);
+    if (refusal !== undefined) return Promise.reject(refusal);
     ledger.accept(first, rows.count);
     const bytes = rows.bytes.length;
     this.#queuedBytes += bytes;
