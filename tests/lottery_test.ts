@@ -107,6 +107,23 @@ Deno.test("Lottery.finish() calls onRecorded before the draw", async () => {
   });
 });
 
+Deno.test("Lottery.finish() of agencies recorded in one group commit draws after every onRecorded", async () => {
+  await withLottery(2, async ({ lottery, draws }) => {
+    const events: string[] = [];
+    // A batch of another agency keeps the store writing, so both finishes
+    // queue behind it and are made durable by one group commit.
+    const busy = storeBets(lottery, 3, 0, makeBets(3, 50));
+    await Promise.all([1, 2].map((agency) =>
+      lottery.finish(agency, 0, () => {
+        events.push(`recorded ${agency} with ${draws()} draws`);
+      })
+    ));
+    await busy;
+    assert.deepEqual(events, ["recorded 1 with 0 draws", "recorded 2 with 0 draws"]);
+    assert.equal(draws(), 1);
+  });
+});
+
 Deno.test("Lottery.finish() rejects a total that differs from the bets stored with countMismatch", async (t) => {
   await withLottery(2, async ({ lottery, store, draws }) => {
     await storeBets(lottery, 1, 0, makeBets(1, 5));

@@ -36,6 +36,10 @@ export class Lottery {
   readonly #onDraw: DrawListener;
   #drawn = false;
   #stopped = false;
+  /** Agencies whose finish is durable and was reported (onRecorded): one
+   * group commit makes several durable at once, and the draw must come
+   * after each of them is reported, not after the first. */
+  readonly #recorded: Set<number>;
   /** Winners queries waiting for the draw. */
   readonly #waiting = new Set<PromiseWithResolvers<void>>();
   /** Answers the draw released that are not sent yet (nor failed). */
@@ -54,7 +58,8 @@ export class Lottery {
     this.#drawId = drawId;
     this.#agencies = agencies;
     this.#onDraw = onDraw;
-    this.#drawn = store.finishedAgencies().size >= agencies;
+    this.#recorded = new Set(store.finishedAgencies().keys());
+    this.#drawn = this.#recorded.size >= agencies;
     if (this.#drawn) onDraw(true);
   }
 
@@ -118,7 +123,8 @@ export class Lottery {
     }
     await this.#store.markFinished(agency, total);
     onRecorded();
-    if (!this.#drawn && this.#store.finishedAgencies().size >= this.#agencies) {
+    this.#recorded.add(agency);
+    if (!this.#drawn && this.#recorded.size >= this.#agencies) {
       this.#drawn = true;
       this.#onDraw(false);
       this.#fanOutPending = this.#waiting.size;
