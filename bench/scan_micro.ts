@@ -251,7 +251,7 @@ async function main(): Promise<void> {
       `${batches.bodies.length} batches of 100 bets; median of ${rounds} rounds`,
   );
   console.log("");
-  console.log("| option | ns/bet | min–max |");
+  console.log(`| option (CPU: ${model}) | ns/bet | min–max |`);
   console.log("| --- | --- | --- |");
   for (const row of measure(scanOptions(baseline), batches, rounds)) {
     console.log(
