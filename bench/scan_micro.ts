@@ -4,8 +4,14 @@
  * course-like rows (accented names included). The options take turns in
  * one process, round after round, and the median of the rounds is
  * reported, so every option meets the same moments of a shared machine.
+ * Each round is timed in process CPU time (user + system), not wall time:
+ * on a shared machine wall time also counts the moments other programs
+ * hold the cores.
  *
- * deno task scan-micro [-- --rounds N]
+ * deno task scan-micro [-- --rounds N] [--batches N] [--baseline DIR]
+ *
+ * `--baseline DIR` also times the scanBatch of another checkout (e.g. a
+ * `git worktree` of an older commit) in turns with this one.
  */
 
 import { cpuUsage } from "node:process";
@@ -134,7 +140,7 @@ export function scanOptions(baseline?: typeof scanBatch): ScanOption[] {
       run: ({ rows }) => _sum(rows, (bytes) => _utf8Fatal.decode(bytes).length),
     },
     {
-      name: "rows: fatal UTF-8 TextDecoder + the fast path's regex",
+      name: "rows: fatal UTF-8 TextDecoder + every rule as one regex",
       run: ({ rows }) => _sum(rows, (bytes) => _plainRows.test(_utf8Fatal.decode(bytes)) ? 1 : 0),
     },
     {

@@ -13,6 +13,7 @@
 import { BET_NUMBER_MAX, WINNER_NUMBER } from "../bet/bet.ts";
 import { AGENCIES_MAX, NAME_BYTES_MAX } from "../limits.ts";
 import { BATCH_HEADER_BYTES } from "../protocol/protocol.ts";
+import { joinDigests, murmur3Tail, murmur3Word } from "../protocol/bet_digest.ts";
 import {
   documentBytesViolation,
   nameBytesViolation,
@@ -73,9 +74,6 @@ function _isPlainName(body: Uint8Array, start: number, end: number): boolean {
   }
   return kinds === _NAME_VISIBLE;
 }
-
-const _C1 = 0xcc9e2d51;
-const _C2 = 0x1b873593;
 
 /** Digits of the largest agency number (AGENCIES_MAX). */
 export const AGENCY_DIGITS_MAX = String(AGENCIES_MAX).length;
@@ -154,28 +152,25 @@ export function copyPlainBatch(
       documentBytesViolation(body, documentAt + 1, birthdateAt) !== undefined
     ) {
       return -1;
-    } else {
-      const date = parseDateBytes(body, birthdateAt + 1, numberAt);
-      if (date === -1 || date > today) return -1;
     }
+    const date = parseDateBytes(body, birthdateAt + 1, numberAt);
+    if (date === -1 || date > today) return -1;
     for (let index = 0; index < digitCount; index += 1) out[at++] = _agencyDigits[index]!;
     // The bet's wire bytes land with its first length byte where the
     // agency's comma goes; the other length bytes become commas below and
     // the number's two bytes are overwritten by its digits.
     const base = at - position;
-    let hash = first + bet;
+    // The seed is the bet's position in the upload (addBet in bet_digest.ts).
+    let hash = (first + bet) | 0;
     let index = position;
     for (const wordsEnd = end - 3; index < wordsEnd; index += 4) {
       const word = source.getUint32(index, true);
       target.setUint32(base + index, word, true);
-      const k = Math.imul(word, _C1);
-      hash ^= Math.imul((k << 15) | (k >>> 17), _C2);
-      hash = (hash << 13) | (hash >>> 19);
-      hash = (Math.imul(hash, 5) + 0xe6546b64) | 0;
+      hash = murmur3Word(hash, word);
     }
     // The last date byte may be in the tail the words left.
     for (let tail = index; tail < numberAt; tail += 1) out[base + tail] = body[tail]!;
-    digest = (digest + _finishHash(body, index, end, end - position, hash)) >>> 0;
+    digest = joinDigests(digest, murmur3Tail(hash, source, index, end, end - position));
     at = base + numberAt;
     out[base + position] = _COMMA;
     out[base + lastNameAt] = _COMMA;
@@ -190,31 +185,6 @@ export function copyPlainBatch(
   if (position !== length) return -1;
   plainBatch.digest = digest;
   return at;
-}
-
-/** MurmurHash3's tail (the last 0 to 3 bytes, `[index, end)`) and finalization. */
-function _finishHash(
-  body: Uint8Array,
-  index: number,
-  end: number,
-  length: number,
-  hash: number,
-): number {
-  const tail = end - index;
-  if (tail > 0) {
-    let k = body[index]!;
-    if (tail > 1) k |= body[index + 1]! << 8;
-    if (tail > 2) k |= body[index + 2]! << 16;
-    k = Math.imul(k, _C1);
-    hash ^= Math.imul((k << 15) | (k >>> 17), _C2);
-  }
-  hash ^= length;
-  hash ^= hash >>> 16;
-  hash = Math.imul(hash, 0x85ebca6b);
-  hash ^= hash >>> 13;
-  hash = Math.imul(hash, 0xc2b2ae35);
-  hash ^= hash >>> 16;
-  return hash >>> 0;
 }
 
 /**
