@@ -113,6 +113,8 @@ function _writeName(
  * @throws {ProtocolError} invalidBet naming the first bad bet and field, or
  *   countMismatch (bet index 0, no field) when the content disagrees with
  *   the declared count; both carry the batch's first position
+ * @throws {RangeError} when `agency` is not an integer in 0..AGENCIES_MAX
+ *   (a caller's bug: the session binds a valid agency at hello)
  */
 export function scanBatch(body: Uint8Array, agency: number, today: number): ScannedBatch {
   const { first, count } = readBatchHeader(body);
