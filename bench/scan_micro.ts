@@ -11,7 +11,8 @@
  * deno task scan-micro [-- --rounds N] [--batches N] [--baseline DIR]
  *
  * `--baseline DIR` also times the scanBatch of another checkout (e.g. a
- * `git worktree` of an older commit) in turns with this one.
+ * `git worktree` of an older commit) in turns with this one. The task runs
+ * with --allow-all: Deno grants reads under /proc (the CPU model) only so.
  */
 
 import { cpuUsage } from "node:process";
