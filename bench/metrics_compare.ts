@@ -108,7 +108,7 @@ export function renderMetricsComparison(
     `port, no counters); on is \`ADMIN_PORT=0\` with a /metrics scrape every ${info.scrapeMs} ms ` +
     "and one status page stream open for the whole run. Every run was checked against the store.",
     "",
-    "| run | off: end to end s | off: bets/s | off: server CPU s | off: server RSS MB | on: end to end s | on: bets/s | on: server CPU s | on: server RSS MB | on: scrapes |",
+    `| run (CPU: ${info.cpuModel}) | off: end to end s | off: bets/s | off: server CPU s | off: server RSS MB | on: end to end s | on: bets/s | on: server CPU s | on: server RSS MB | on: scrapes |`,
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
   ];
   for (let index = 0; index < Math.max(off.length, on.length); index += 1) {

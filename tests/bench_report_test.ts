@@ -54,6 +54,15 @@ function _result(id: "a" | "b" | "c" | "d" | "e", figures: RunFigures | undefine
   };
 }
 
+/** The result with the floor's server RSS set. */
+function _withFloorRss(result: ScenarioResult, bytes: number): ScenarioResult {
+  const floor = result.baseline!;
+  return {
+    ...result,
+    baseline: { ...floor, figures: { ...floor.figures, serverRssBytes: bytes } },
+  };
+}
+
 Deno.test("median() takes the middle value, or the mean of the two middle ones", async (t) => {
   await t.step("none", () => assert.equal(median([]), undefined));
   await t.step("one", () => assert.equal(median([7]), 7));
@@ -89,7 +98,10 @@ Deno.test("evaluateTargets() judges issue 14's targets against the floor of the 
     _result("a", { endToEndFromSpawnMs: 62.5, finishToWinnersMs: 50.5 }),
     _result("b", { betsPerS: 2_399_999, serverRssBytes: 100e6, finishToWinnersMs: 3 }),
     _result("c", undefined),
-    _result("e", { betsPerS: 1_000_000, serverRssBytes: 300.1e6, finishToWinnersMs: 100 }),
+    _withFloorRss(
+      _result("e", { betsPerS: 2_000_000, serverRssBytes: 220e6, finishToWinnersMs: 15.625 }),
+      200e6,
+    ),
   ]);
   const byTarget = new Map(verdicts.map((verdict) => [verdict.target, verdict]));
   const verdict = (target: string) => byTarget.get(target)?.verdict;
@@ -107,13 +119,51 @@ Deno.test("evaluateTargets() judges issue 14's targets against the floor of the 
     assert.equal(verdict("(b) bets/s ≥ 0.6× the floor's"), "not met");
     assert.equal(byTarget.get("(b) bets/s ≥ 0.6× the floor's")?.ratio, "0.60×");
   });
-  await t.step("absolute bounds: at the bound met, just over not", () => {
+  await t.step("absolute bounds: at the bound met", () => {
     assert.equal(verdict("(b) server RSS ≤ 100 MB"), "met");
-    assert.equal(verdict("(e) ≥ 1,000,000 bets/s end to end"), "met");
-    assert.equal(verdict("(e) winners ≤ 100 ms after the last finished"), "met");
-    assert.equal(verdict("(e) server RSS ≤ 300 MB"), "not met");
-    assert.equal(byTarget.get("(e) ≥ 1,000,000 bets/s end to end")?.floor, "4,000,000 bets/s");
-    assert.equal(byTarget.get("(e) server RSS ≤ 300 MB")?.floor, "–", "the floor has no RSS here");
+  });
+  await t.step("(e)'s bounds are ratios to the floor: at the bound met, just over not", () => {
+    const rss = "(e) server RSS ≤ 1.1× the floor's";
+    const rate = "(e) bets/s ≥ 0.5× the floor's";
+    const winners =
+      "(e) winners after the last finished ≤ 1.25× the floor's answers after its last sender";
+    assert.deepEqual(byTarget.get(rss), {
+      target: rss,
+      measured: "220.0 MB",
+      floor: "200.0 MB",
+      ratio: "1.10×",
+      verdict: "met",
+    });
+    assert.equal(verdict(rate), "met");
+    assert.equal(byTarget.get(rate)?.floor, "4,000,000 bets/s");
+    assert.equal(verdict(winners), "met");
+    assert.equal(byTarget.get(winners)?.floor, "12.5 ms");
+    const over = new Map(
+      evaluateTargets([
+        _withFloorRss(
+          _result("e", { betsPerS: 1_999_999, serverRssBytes: 220.1e6, finishToWinnersMs: 15.7 }),
+          200e6,
+        ),
+      ]).map((one) => [one.target, one.verdict]),
+    );
+    assert.deepEqual([over.get(rss), over.get(rate), over.get(winners)], [
+      "not met",
+      "not met",
+      "not met",
+    ]);
+    assert.ok(
+      [...over.keys()].every((target) => !/\(e\).*\d MB|\(e\).*\d ms|1,000,000/.test(target)),
+      "no absolute bound left for (e)",
+    );
+  });
+  await t.step("a ratio target without the floor's figure is not met", () => {
+    const noFloorRss = evaluateTargets([
+      _result("e", { betsPerS: 2_000_000, serverRssBytes: 1e6, finishToWinnersMs: 1 }),
+    ]);
+    assert.equal(
+      noFloorRss.find((one) => one.target === "(e) server RSS ≤ 1.1× the floor's")?.verdict,
+      "not met",
+    );
   });
   await t.step("failed runs fail every target of their scenario, checks included", () => {
     assert.equal(verdict("(c) every agency gets its exact winners, none fails"), "not met");
@@ -155,8 +205,12 @@ Deno.test("renderResultsSection() shows figures, the floor ratio, failures and t
   );
   assert.match(
     section,
-    /\| target \| measured \| floor \(same run\) \| ratio to floor \| verdict \|/,
+    /\| target \(CPU: Test CPU\) \| measured \| floor \(same run\) \| ratio to floor \| verdict \|/,
   );
+  const lines = section.split("\n");
+  const headers = lines.filter((_, index) => lines[index + 1]?.startsWith("| ---") === true);
+  assert.equal(headers.length, 2, "the scenario table and the targets table");
+  for (const header of headers) assert.match(header, /^\| \w[^|]* \(CPU: Test CPU\) \|/);
 });
 
 Deno.test("renderResultsSection() puts (b) over TLS beside plain, and targets read plain TCP only", () => {
@@ -168,6 +222,7 @@ Deno.test("renderResultsSection() puts (b) over TLS beside plain, and targets re
   };
   const certs: ScenarioResult = { ..._result("b", undefined), transport: "tls+client-certs" };
   const section = renderResultsSection(_INFO, [plain, tls, certs]);
+  assert.match(section, /^\| transport \(CPU: Test CPU\) \| end to end s \|/m);
   assert.match(section, /\| plain TCP \| 4\.000 \| 1,250,000 \| 1\.00× \| 2\.00 \|/);
   assert.match(section, /\| TLS \(node:tls server\) \| 5\.000 \| 1,000,000 \| 1\.25× \| 2\.50 \|/);
   assert.match(section, /\| TLS \+ client certificates \| – \| – \| – \|.*FAILED 1\/3/);

@@ -6,6 +6,8 @@ import {
   formatDigest,
   joinDigests,
   murmur3,
+  murmur3Tail,
+  murmur3Word,
   viewOf,
 } from "../lib/protocol/bet_digest.ts";
 
@@ -55,4 +57,15 @@ Deno.test("formatDigest() writes 8 lowercase hex digits", () => {
   assert.equal(formatDigest(0), "00000000");
   assert.equal(formatDigest(0xabc), "00000abc");
   assert.equal(formatDigest(0xffff_ffff), "ffffffff");
+});
+
+Deno.test("murmur3Word() over the words and murmur3Tail() over the rest give murmur3()", () => {
+  const bytes = _encoder.encode("The quick brown fox jumps over the lazy dog");
+  const view = viewOf(bytes);
+  for (let end = 0; end <= bytes.length; end += 1) {
+    let hash = 0x9747b28c | 0;
+    let at = 0;
+    for (; at + 4 <= end; at += 4) hash = murmur3Word(hash, view.getUint32(at, true));
+    assert.equal(murmur3Tail(hash, view, at, end, end), murmur3(view, 0, end, 0x9747b28c));
+  }
 });

@@ -58,6 +58,7 @@ Deno.test("renderMetricsComparison() lists every run side by side, the medians a
     /\| 1 \| 5\.000 \| 1,000,000 \| 1\.00 \| 80\.0 \| 5\.051 \| 990,000 \| 1\.00 \| 80\.0 \| 5 \|/,
   );
   assert.match(text, /\| median \| [^|]+ \| 1,100,000 \|/);
+  assert.match(text, /^\| run \(CPU: Test CPU\) \| off: end to end s \|/m, "the CPU in the header");
   assert.match(
     text,
     /throughput 0\.991, server CPU 1\.000, server peak RSS 1\.000\. .*within 3% of off/,

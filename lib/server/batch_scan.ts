@@ -1,8 +1,10 @@
 /**
  * The server's hot path: validates a batch body straight from its bytes and
- * encodes it as store rows in the same pass, with no string per field, and
- * takes the batch's digest (bet_digest.ts) on the way.
- * Equivalent to decodeMessage + validateBet + formatStoreRow (tests compare).
+ * encodes it as store rows, with no string per field, and takes the batch's
+ * digest (bet_digest.ts) on the way. A batch of plain bets takes the fast
+ * path (plain_batch.ts); any other is scanned field by field here, which
+ * names the first bad bet and field. Both are equivalent to decodeMessage +
+ * validateBet + formatStoreRow (tests compare).
  */
 
 import { WINNER_NUMBER } from "../bet/bet.ts";
@@ -10,7 +12,6 @@ import {
   birthdateBytesViolation,
   documentBytesViolation,
   nameBytesViolation,
-  utf8SequenceLength,
 } from "../bet/bet_bytes.ts";
 import { BET_NUMBER_MAX } from "../bet/bet.ts";
 import {
@@ -22,6 +23,13 @@ import {
 import type { StoreRows } from "../store/store_rows.ts";
 import type { WinnerDocuments } from "../protocol/message_codec.ts";
 import { addBet, EMPTY_DIGEST, viewOf } from "../protocol/bet_digest.ts";
+import {
+  AGENCY_DIGITS_MAX,
+  copyPlainBatch,
+  PLAIN_ROW_OVERHEAD_BYTES,
+  plainBatch,
+  writeNumber,
+} from "./plain_batch.ts";
 
 /** A validated batch, encoded for the store. */
 export interface ScannedBatch {
@@ -68,89 +76,6 @@ function _copy(out: Uint8Array, at: number, body: Uint8Array, start: number, end
   return at;
 }
 
-/**
- * True for a name made of printable ASCII other than `,` and `"`, spaces and
- * valid UTF-8 sequences other than C1 controls, with at least one visible
- * character: the common case, which the store row holds as it is (no
- * quotes). Anything else (control characters included) goes to
- * nameBytesViolation, which says what is wrong.
- */
-function _isPlainName(body: Uint8Array, start: number, end: number): boolean {
-  let visible = false;
-  let index = start;
-  while (index < end) {
-    const byte = body[index]!;
-    if (byte >= 0x80) {
-      const length = utf8SequenceLength(body, index, end);
-      // Invalid UTF-8, or a C1 control (C2 80 to C2 9F).
-      if (length === 0 || (byte === 0xc2 && body[index + 1]! < 0xa0)) return false;
-      index += length;
-      visible = true;
-    } else if (byte === 0x20) {
-      index += 1;
-    } else if (byte < 0x21 || byte > 0x7e || byte === _COMMA || byte === _QUOTE) {
-      return false;
-    } else {
-      index += 1;
-      visible = true;
-    }
-  }
-  return visible;
-}
-
-/** Where the last {@link _copyPlainBet} left off: one thread scans, so
- * module state saves an object per bet. */
-const _plainBet = { end: 0, documentStart: 0, number: 0 };
-
-/**
- * The common bet in one pass: every field within the body, both names plain,
- * the document, birthdate and number valid. Its wire bytes from the first
- * name to the birthdate are copied as they are, each length byte after the
- * first becoming a comma, then the number and a newline are written.
- * @returns the new end of `out` (and {@link _plainBet} set), or -1 when the
- *   bet needs the field-by-field path, which reports what is wrong
- */
-function _copyPlainBet(
-  out: Uint8Array,
-  at: number,
-  body: Uint8Array,
-  position: number,
-  today: number,
-): number {
-  const length = body.length;
-  if (position >= length) return -1;
-  const lastNameAt = position + 1 + body[position]!;
-  if (lastNameAt >= length) return -1;
-  const documentAt = lastNameAt + 1 + body[lastNameAt]!;
-  if (documentAt >= length) return -1;
-  const birthdateAt = documentAt + 1 + body[documentAt]!;
-  if (birthdateAt >= length) return -1;
-  const numberAt = birthdateAt + 1 + body[birthdateAt]!;
-  if (numberAt + 2 > length) return -1;
-  const number = (body[numberAt]! << 8) | body[numberAt + 1]!;
-  if (
-    number > BET_NUMBER_MAX ||
-    !_isPlainName(body, position + 1, lastNameAt) ||
-    !_isPlainName(body, lastNameAt + 1, documentAt) ||
-    documentBytesViolation(body, documentAt + 1, birthdateAt) !== undefined ||
-    birthdateBytesViolation(body, birthdateAt + 1, numberAt, today) !== undefined
-  ) {
-    return -1;
-  }
-  const base = at - (position + 1);
-  for (let index = position + 1; index < numberAt; index += 1) out[at++] = body[index]!;
-  out[base + lastNameAt] = _COMMA;
-  out[base + documentAt] = _COMMA;
-  out[base + birthdateAt] = _COMMA;
-  out[at++] = _COMMA;
-  at = _writeNumber(out, at, number);
-  out[at++] = _NEWLINE;
-  _plainBet.end = numberAt + 2;
-  _plainBet.documentStart = documentAt + 1;
-  _plainBet.number = number;
-  return at;
-}
-
 /** Copies a name into `out` at `at`, quoted and with doubled quotes when needed. */
 function _writeName(
   out: Uint8Array,
@@ -178,14 +103,6 @@ function _writeName(
   return at;
 }
 
-function _writeNumber(out: Uint8Array, at: number, value: number): number {
-  if (value >= 1000) out[at++] = 0x30 + Math.floor(value / 1000);
-  if (value >= 100) out[at++] = 0x30 + Math.floor(value / 100) % 10;
-  if (value >= 10) out[at++] = 0x30 + Math.floor(value / 10) % 10;
-  out[at++] = 0x30 + value % 10;
-  return at;
-}
-
 /**
  * Validates a batch body and encodes its bets as store rows. The rows are a
  * view of a scratch buffer that the next call overwrites: hand them to the
@@ -196,8 +113,39 @@ function _writeNumber(out: Uint8Array, at: number, value: number): number {
  * @throws {ProtocolError} invalidBet naming the first bad bet and field, or
  *   countMismatch (bet index 0, no field) when the content disagrees with
  *   the declared count; both carry the batch's first position
+ * @throws {RangeError} when `agency` is not an integer in 0..AGENCIES_MAX
+ *   (a caller's bug: the session binds a valid agency at hello)
  */
 export function scanBatch(body: Uint8Array, agency: number, today: number): ScannedBatch {
+  const { first, count } = readBatchHeader(body);
+  const out = _scratch(body.length + count * (AGENCY_DIGITS_MAX + PLAIN_ROW_OVERHEAD_BYTES));
+  const end = copyPlainBatch(body, first, count, agency, out, today);
+  if (end === -1) return scanBatchFieldByField(body, agency, today);
+  return {
+    first,
+    rows: {
+      bytes: out.subarray(0, end),
+      count,
+      digest: plainBatch.digest,
+      winners: _winnerDocuments(body, plainBatch.winnerStarts),
+    },
+  };
+}
+
+/**
+ * {@link scanBatch} without its fast path: each field of each bet checked
+ * with the rules of bet_bytes.ts, names quoted when they need it. It takes
+ * every batch the fast path declines, and names the first bad bet and field.
+ * @param body the batch frame's body (first u32, count u16, bets)
+ * @param agency the agency bound to the connection
+ * @param today today as YYYYMMDD (birthdates may not be later)
+ * @throws {ProtocolError} as {@link scanBatch}
+ */
+export function scanBatchFieldByField(
+  body: Uint8Array,
+  agency: number,
+  today: number,
+): ScannedBatch {
   const { first, count } = readBatchHeader(body);
   const agencyPrefix = _encoder.encode(`${agency},`);
   const out = _scratch(2 * body.length + count * (agencyPrefix.length + _ROW_OVERHEAD_BYTES));
@@ -225,14 +173,6 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
   for (let bet = 1; bet <= count; bet += 1) {
     const betStart = position;
     for (let index = 0; index < agencyPrefix.length; index += 1) out[at++] = agencyPrefix[index]!;
-    const plainEnd = _copyPlainBet(out, at, body, position, today);
-    if (plainEnd !== -1) {
-      at = plainEnd;
-      position = _plainBet.end;
-      digest = addBet(digest, view, betStart, position, first + bet - 1);
-      if (_plainBet.number === WINNER_NUMBER) winnerStarts.push(_plainBet.documentStart - 1);
-      continue;
-    }
     let documentStart = 0;
     for (let field = 0; field < 4; field += 1) {
       const start = position + 1;
@@ -270,7 +210,7 @@ export function scanBatch(body: Uint8Array, agency: number, today: number): Scan
         `${number} is not an integer in 0..${BET_NUMBER_MAX}`,
       );
     }
-    at = _writeNumber(out, at, number);
+    at = writeNumber(out, at, number);
     out[at++] = _NEWLINE;
     digest = addBet(digest, view, betStart, position, first + bet - 1);
     if (number === WINNER_NUMBER) winnerStarts.push(documentStart - 1);
