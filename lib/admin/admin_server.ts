@@ -58,7 +58,7 @@ function _text(status: number, body: string, headers: Record<string, string> = {
 }
 
 /** The token a request carries: a bearer token, else the `token` query parameter. */
-export function requestToken(request: Request, url: URL): string | undefined {
+function requestToken(request: Request, url: URL): string | undefined {
   const header = request.headers.get("authorization");
   const bearer = header === null ? undefined : /^Bearer\s+(\S+)\s*$/i.exec(header)?.[1];
   return bearer ?? url.searchParams.get("token") ?? undefined;

@@ -14,7 +14,7 @@ import {
 import { AGENCY_LINE_BYTES_MAX } from "../limits.ts";
 
 /** Columns of an agency row. */
-export const AGENCY_ROW_FIELDS = 5;
+const AGENCY_ROW_FIELDS = 5;
 
 /** Columns of a store row: the agency, then an agency row's columns. */
 const _STORE_ROW_FIELDS = AGENCY_ROW_FIELDS + 1;

@@ -21,7 +21,7 @@ import { PEM_CERTIFICATE, PEM_PRIVATE_KEY, readPemFile } from "./pem_file.ts";
 import type { LogLevel } from "../runtime/log.ts";
 
 /** Where the client looks for its config unless CLI_CONFIG says otherwise. */
-export const CLIENT_CONFIG_PATH_DEFAULT = "config/client.yaml";
+const CLIENT_CONFIG_PATH_DEFAULT = "config/client.yaml";
 
 /** What the client does. */
 export const CLIENT_MODES = ["lottery", "bet", "echo"] as const;
@@ -264,7 +264,7 @@ function _secret(secret: string, origin: string): string {
  * one line, 1 to SECRET_BYTES_MAX bytes.
  * @throws {ConfigError} naming the file, never quoting its content
  */
-export async function readSecretFile(path: string): Promise<string> {
+async function readSecretFile(path: string): Promise<string> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);

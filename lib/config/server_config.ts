@@ -26,7 +26,7 @@ import type { LogLevel } from "../runtime/log.ts";
 import { DRAW_ID_DEFAULT, drawIdViolation } from "./draw_id.ts";
 
 /** Where the server looks for its config unless SERVER_CONFIG says otherwise. */
-export const SERVER_CONFIG_PATH_DEFAULT = "config/server.ini";
+const SERVER_CONFIG_PATH_DEFAULT = "config/server.ini";
 
 /** Every key of server.ini; each is also an environment variable. */
 export const SERVER_CONFIG_KEYS = [
@@ -52,7 +52,7 @@ export const SERVER_CONFIG_KEYS = [
 ] as const;
 
 /** ADMIN_PORT's value that turns the admin port (and the metrics) off. */
-export const ADMIN_PORT_OFF = "off";
+const ADMIN_PORT_OFF = "off";
 
 /** The TLS port (lib/server/tls_listener.ts), when TLS_PORT is set. */
 export interface ServerTlsConfig {
@@ -101,7 +101,7 @@ export interface ServerConfig {
 }
 
 /** The wildcard address a host name in SERVER_IP binds. */
-export const LISTEN_ANY_IPV4 = "0.0.0.0";
+const LISTEN_ANY_IPV4 = "0.0.0.0";
 
 /**
  * The address the lottery port binds for a SERVER_IP value: an IP address,

@@ -13,11 +13,11 @@ import type { CredentialChoice } from "./credentials.ts";
 import { AGENCY_MODES, type AgencyMode, isAgencyMode } from "./stack_document.ts";
 
 /** Where a generated file goes. */
-export const TARGETS = ["compose", "swarm"] as const;
+const TARGETS = ["compose", "swarm"] as const;
 export type Target = typeof TARGETS[number];
 
 /** Default output file of each target. */
-export const OUTPUT_DEFAULTS: Readonly<Record<Target, string>> = {
+const OUTPUT_DEFAULTS: Readonly<Record<Target, string>> = {
   compose: "docker-compose-dev.yaml",
   swarm: "docker-stack.yaml",
 };

@@ -32,7 +32,7 @@ import {
 export const COMPOSE_CLIENTS_MAX = 100;
 
 /** Compose file format both compose generations accept. */
-export const COMPOSE_FILE_VERSION = "3.8";
+const COMPOSE_FILE_VERSION = "3.8";
 
 /** Where things live inside the containers; the Dockerfiles grant Deno
  * access to exactly these paths. */
@@ -48,7 +48,7 @@ export const CONTAINER_PATHS = {
 export const NETWORK_KEY = "testing_net";
 
 /** The server's admin network (not internal, so its port can be published); `<project>_admin_net`. */
-export const ADMIN_NETWORK_KEY = "admin_net";
+const ADMIN_NETWORK_KEY = "admin_net";
 
 /** The server's name on the admin network only: ADMIN_IP binds the admin port to that address. */
 export const ADMIN_NETWORK_ALIAS = "server-admin";
@@ -57,7 +57,7 @@ export const ADMIN_NETWORK_ALIAS = "server-admin";
 export const ADMIN_PORT_DEFAULT = 9180;
 
 /** Named volume key for the server's bets and journal. */
-export const STORAGE_VOLUME_KEY = "storage";
+const STORAGE_VOLUME_KEY = "storage";
 
 /** Everything the document depends on; see {@link COMPOSE_DEFAULTS}. */
 export interface ComposeOptions {
@@ -123,7 +123,7 @@ function _join(dir: string, name: string): string {
  * to the storage volume or a private /tmp), no privilege escalation, no Linux
  * capabilities (Deno needs none to serve a port above 1024 as uid 1993).
  */
-export const CONTAINER_HARDENING = {
+const CONTAINER_HARDENING = {
   read_only: true,
   tmpfs: ["/tmp"],
   security_opt: ["no-new-privileges:true"],

@@ -144,7 +144,7 @@ function _fromOutput(outputDir: string, path: string): string {
  * Checks every file the compose file will mount and gathers the options.
  * @throws {Error} naming the first missing or unusable file
  */
-export async function composeOptionsFor(
+async function composeOptionsFor(
   args: ComposeArgs,
 ): Promise<ComposeOptions> {
   await _requireFile(`${args.configDir}/server.ini`, "the server mounts it");

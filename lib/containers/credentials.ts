@@ -67,7 +67,7 @@ export interface ServiceCredentials {
 }
 
 /** Where the public TLS files land inside the containers. */
-export const TLS_CONFIG_DIR = "/config/tls";
+const TLS_CONFIG_DIR = "/config/tls";
 
 /** Directory of secrets inside every container (compose and swarm). */
 export const SECRETS_DIR = "/run/secrets";

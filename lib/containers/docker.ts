@@ -16,10 +16,10 @@ import {
 export const DOCKER_QUERY_TIMEOUT_MS = 20_000;
 
 /** Deadline for one image build; a cold build fetches npm packages. */
-export const DOCKER_BUILD_TIMEOUT_MS = 10 * 60_000;
+const DOCKER_BUILD_TIMEOUT_MS = 10 * 60_000;
 
 /** What to do without an engine; every "no engine" message ends with it. */
-export const NO_ENGINE_ADVICE = "run the system without containers instead: deno task demo";
+const NO_ENGINE_ADVICE = "run the system without containers instead: deno task demo";
 
 /** Whether a Docker engine answers, and if not, why. */
 export type EngineStatus =

@@ -9,7 +9,7 @@ export const DENO_VERSION = "2.9.6";
 
 /** BusyBox tag used for the netcat echo check. 1.35 is what Debian bookworm's
  * busybox-static ships, so an offline stand-in carries the version it names. */
-export const BUSYBOX_VERSION = "1.35";
+const BUSYBOX_VERSION = "1.35";
 
 /** Base image of both application images. */
 export const DENO_IMAGE = `denoland/deno:${DENO_VERSION}`;

@@ -254,7 +254,7 @@ function _client(options: StackOptions, agency: number): _Service {
 }
 
 /** The labels the placement constraints of a stack ask for. */
-export function stackLabels(clients: number): string[] {
+function stackLabels(clients: number): string[] {
   return [STORAGE_LABEL, ...Array.from({ length: clients }, (_, index) => agencyLabel(index + 1))];
 }
 

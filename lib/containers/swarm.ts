@@ -288,7 +288,7 @@ export async function serviceLogs(service: string): Promise<string[]> {
 }
 
 /** What of a stack is still there, by kind (services, containers, networks, configs, secrets). */
-export async function stackLeftovers(stack: string): Promise<string[]> {
+async function stackLeftovers(stack: string): Promise<string[]> {
   const filter = `label=com.docker.stack.namespace=${stack}`;
   const left: string[] = [];
   const kinds: [string, string[]][] = [

@@ -1,13 +1,5 @@
 /** The `main()` of every script: flags, usage, one-line errors, exit code. */
 
-/** A run that failed in a way the program already explained: exit 1 with `message`. */
-export class ProgramError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ProgramError";
-  }
-}
-
 /**
  * Runs a program's main: parses `Deno.args`, prints the usage on `--help`,
  * or one line and exit code 2 after a bad flag; otherwise sets

@@ -13,7 +13,7 @@ import type { StoreFileKind, StoreObserver } from "../store/store_observer.ts";
 
 /** Bucket bounds of the fdatasync histogram, in seconds: from a page-cache
  * hit (well under 1 ms) to a disk that stalls for seconds. */
-export const FSYNC_SECONDS_BOUNDS = [
+const FSYNC_SECONDS_BOUNDS = [
   0.0001,
   0.00025,
   0.0005,

@@ -5,7 +5,7 @@
  */
 
 /** The folder of a draw's files. */
-export function drawDir(storageDir: string, drawId: string): string {
+function drawDir(storageDir: string, drawId: string): string {
   return `${storageDir}/draws/${drawId}`;
 }
 

@@ -88,7 +88,7 @@ export interface JournalState {
 }
 
 /** An empty state: a new draw. */
-export function emptyJournalState(): JournalState {
+function emptyJournalState(): JournalState {
   return { ledgers: new Map(), finished: new Map(), batches: 0, betsFileBytes: 0, journalBytes: 0 };
 }
 
