@@ -7,7 +7,7 @@
 
 import { hasWon } from "../lib/bet/bet.ts";
 import { agencyCertFile, agencyKeyFile, CREDENTIAL_FILES } from "../lib/containers/credentials.ts";
-import { loadBets } from "../lib/store/bet_store.ts";
+import { loadBets } from "../lib/store/bets_file_reader.ts";
 import { drawBetsPath } from "../lib/store/draw_paths.ts";
 import { DRAW_ID_DEFAULT } from "../lib/config/draw_id.ts";
 import { fieldOf } from "../lib/dev/local_cluster.ts";

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import type { Bet } from "../lib/bet/bet.ts";
 import { formatStoreRow } from "../lib/bet/bet_csv.ts";
+import { BetStore } from "../lib/store/bet_store.ts";
+import { loadBets } from "../lib/store/bets_file_reader.ts";
 import {
-  BetStore,
   journalPathFor,
-  loadBets,
   openAppendFile,
-  type RestoreReport,
   type StoreFile,
   type StoreFileOpener,
-} from "../lib/store/bet_store.ts";
+} from "../lib/store/store_file.ts";
+import type { RestoreReport } from "../lib/store/store_restore.ts";
 import { digestOf, storeRowsOf } from "./helpers/store_rows.ts";
 import { makeBet, makeBets } from "./helpers/bets.ts";
 import { isPending } from "./helpers/promise_state.ts";

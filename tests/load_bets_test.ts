@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Bet } from "../lib/bet/bet.ts";
 import { formatStoreRow } from "../lib/bet/bet_csv.ts";
-import { loadBets } from "../lib/store/bet_store.ts";
+import { loadBets } from "../lib/store/bets_file_reader.ts";
 import { makeBet, TRICKY_BETS } from "./helpers/bets.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 

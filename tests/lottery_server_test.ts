@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { loadBets } from "../lib/store/bet_store.ts";
+import { loadBets } from "../lib/store/bets_file_reader.ts";
 import { writeAll } from "../lib/runtime/write_all.ts";
 import { ECHO_LINE_BYTES_MAX } from "../lib/limits.ts";
 import { digestOf } from "./helpers/store_rows.ts";

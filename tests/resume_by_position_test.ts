@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { formatAgencyRow } from "../lib/bet/bet_csv.ts";
-import { loadBets } from "../lib/store/bet_store.ts";
+import { loadBets } from "../lib/store/bets_file_reader.ts";
 import {
   fieldOf,
   linesOf,

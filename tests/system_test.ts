@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { localBetsPath } from "./helpers/storage.ts";
 import { hasWon } from "../lib/bet/bet.ts";
-import { loadBets } from "../lib/store/bet_store.ts";
+import { loadBets } from "../lib/store/bets_file_reader.ts";
 import {
   type ClientRun,
   fieldOf,

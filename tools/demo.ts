@@ -12,7 +12,7 @@ import { DRAW_ID_DEFAULT } from "../lib/config/draw_id.ts";
 import { drawBetsPath } from "../lib/store/draw_paths.ts";
 import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
 import { hasWon } from "../lib/bet/bet.ts";
-import { loadBets } from "../lib/store/bet_store.ts";
+import { loadBets } from "../lib/store/bets_file_reader.ts";
 import { fieldOf, linesOf, runLocalClient, startLocalServer } from "../lib/dev/local_cluster.ts";
 import { type DataOptions, writeAgencyFile } from "../lib/dev/agency_file.ts";
 import { startThrottleProxy, type ThrottleProxy } from "../lib/dev/throttle_proxy.ts";

@@ -4,13 +4,10 @@
  * harnesses, so they run what production runs.
  */
 
-import {
-  BetStore,
-  openAppendFile,
-  type ReadProgress,
-  type RestoreReport,
-  type StoreFileOpener,
-} from "../store/bet_store.ts";
+import { BetStore } from "../store/bet_store.ts";
+import type { ReadProgress } from "../store/bets_file_reader.ts";
+import { openAppendFile, type StoreFileOpener } from "../store/store_file.ts";
+import type { RestoreReport } from "../store/store_restore.ts";
 import { STORE_QUEUE_BYTES_MAX } from "../limits.ts";
 import { drawBetsPath } from "../store/draw_paths.ts";
 import type { Logger } from "../runtime/log.ts";

@@ -2,19 +2,18 @@
  * The durable bet store: an append-only CSV of bets (the exercise's columns)
  * plus a commit journal (see store_journal.ts).
  *
- * One writer owns both files. Batches from every connection queue up and are
- * written together (group commit): bets appended, bets file fdatasync'ed,
- * journal records appended, journal fdatasync'ed, then every batch of the
- * group is acknowledged. A batch is on disk whole or not at all: on restore
- * the bets file is cut back to the last committed batch.
+ * One writer owns both files. Batches from every connection queue up
+ * (store_queue.ts) and are written together (group commit, group_commit.ts):
+ * bets appended, bets file fdatasync'ed, journal records appended, journal
+ * fdatasync'ed, then every batch of the group is acknowledged. A batch is on
+ * disk whole or not at all: on restore (store_restore.ts) the bets file is
+ * cut back to the last committed batch.
  *
  * Batches are placed by position (agency_ledger.ts): one is queued only if it
  * starts where its agency's accepted bets end, so the writer never sees a
  * duplicate, and a failed write rolls every agency back to what is on disk.
  */
 
-import { type AgencyRow, AgencyRowScanner, betOfRow } from "../bet/agency_row_scanner.ts";
-import { type Bet, WINNER_NUMBER } from "../bet/bet.ts";
 import type { Checkpoint } from "../protocol/message_codec.ts";
 import { EMPTY_DIGEST } from "../protocol/bet_digest.ts";
 import type { Placement } from "./agency_ledger.ts";
@@ -24,173 +23,41 @@ import {
   type BetLedger,
   MisplacedBatchError,
 } from "./bet_ledger.ts";
+import type { ReadProgress } from "./bets_file_reader.ts";
+import { commitGroup, type CommitTarget } from "./group_commit.ts";
 import { planGroup } from "./group_plan.ts";
-import { dateNumber } from "../bet/bet_bytes.ts";
-import {
-  GROUP_COMMIT_BATCHES_MAX,
-  GROUP_COMMIT_BYTES_MAX,
-  STORE_QUEUE_BYTES_MAX,
-  STORE_WRITE_STAGING_BYTES,
-} from "../limits.ts";
-import {
-  applyJournalRecord,
-  formatJournalRecord,
-  type JournalRecord,
-  type JournalState,
-  ledgerOf,
-  replayJournal,
-} from "./store_journal.ts";
-import { writeAll, writeChunks } from "../runtime/write_all.ts";
-import { RowRing } from "./row_ring.ts";
-import type { StoreRows } from "./store_rows.ts";
+import { STORE_QUEUE_BYTES_MAX, STORE_WRITE_STAGING_BYTES } from "../limits.ts";
+import { openAppendFile, type StoreFileOpener } from "./store_file.ts";
+import { type JournalState, ledgerOf } from "./store_journal.ts";
 import type { StoreObserver } from "./store_observer.ts";
-import { type WinnersAnswer, WinnersIndex } from "./winners_index.ts";
+import { type StoreOperation, StoreQueue } from "./store_queue.ts";
+import { type RestoredStore, type RestoreReport, restoreStore } from "./store_restore.ts";
+import type { StoreRows } from "./store_rows.ts";
+import type { WinnersAnswer, WinnersIndex } from "./winners_index.ts";
 
 export type { AppendResult } from "./bet_ledger.ts";
 
-/** What opening a store found on disk. */
-export interface RestoreReport {
-  bets: number;
-  batches: number;
-  agenciesFinished: number;
-  /** Bytes cut from the end of the bets file (a crash's partial batch). */
-  discardedBetsBytes: number;
-  /** Bytes cut from the end of the journal (a crash's partial record). */
-  discardedJournalBytes: number;
-}
-
-/** The files a store writes; tests substitute failing ones. */
-export interface StoreFile {
-  write(bytes: Uint8Array): Promise<number>;
-  syncData(): Promise<void>;
-  truncate(length: number): Promise<void>;
-  close(): void;
-}
-
-/** Opens a store file for appending; tests pass their own. */
-export type StoreFileOpener = (path: string) => Promise<StoreFile>;
-
-/** Opens a file for appending with owner-only permissions. */
-export const openAppendFile: StoreFileOpener = (path) =>
-  Deno.open(path, { append: true, create: true, read: true, mode: 0o600 });
-
-type _Operation =
-  | {
-    kind: "batch";
-    agency: number;
-    first: number;
-    rows: StoreRows;
-    resolve: (result: AppendResult) => void;
-    reject: (error: Error) => void;
-  }
-  | {
-    kind: "finished";
-    agency: number;
-    total: number;
-    resolve: (result: AppendResult) => void;
-    reject: (error: Error) => void;
-  };
-
-const _encoder = new TextEncoder();
-
-/** Path of the journal that belongs to a bets file. */
-export function journalPathFor(betsPath: string): string {
-  return `${betsPath}.journal`;
-}
-
-/** Bytes read from a bets file at a time when it is read back. */
-const _READ_CHUNK_BYTES = 256 * 1024;
-
-/** Reports how far reading a bets file back has come. */
-export type ReadProgress = (bytesRead: number, bytesTotal: number) => void;
-
-/**
- * Reads a bets file back on bytes, checking every row with the same rules as
- * the hot paths (AgencyRowScanner in store mode). Yields once per chunk read,
- * after `onRow` saw that chunk's rows, so callers consume as it goes.
- * @throws {SyntaxError} naming the file and line of the first invalid row
- */
-async function* _scanStoreFile(
-  path: string,
-  onRow: (row: AgencyRow) => void,
-  onProgress: ReadProgress,
-): AsyncGenerator<void> {
-  using file = await Deno.open(path, { read: true });
-  const bytesTotal = (await file.stat()).size;
-  const scanner = new AgencyRowScanner(dateNumber(new Date()), onRow, (skipped) => {
-    throw new SyntaxError(`${path} line ${skipped.lineNumber}: ${skipped.reason}`);
-  }, true);
-  const chunk = new Uint8Array(_READ_CHUNK_BYTES);
-  let bytesRead = 0;
-  while (true) {
-    const count = await file.read(chunk);
-    if (count === null) break;
-    bytesRead += count;
-    scanner.push(chunk.subarray(0, count));
-    onProgress(bytesRead, bytesTotal);
-    yield;
-  }
-  scanner.end();
-  yield;
-}
-
-/**
- * Streams the bets of a bets file, validating each row as it is read back.
- * @param path a bets file written by the store
- * @throws {SyntaxError} naming the line when a row is not a valid bet
- */
-export async function* loadBets(path: string): AsyncGenerator<Bet> {
-  const bets: Bet[] = [];
-  const onRow = (row: AgencyRow) => bets.push(betOfRow(row));
-  for await (const _ of _scanStoreFile(path, onRow, () => {})) yield* bets.splice(0);
-}
-
-async function _fileSize(path: string): Promise<number> {
-  try {
-    return (await Deno.stat(path)).size;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return 0;
-    throw error;
-  }
-}
-
 /** The durable, exactly-once bet store. */
 export class BetStore implements BetLedger {
-  readonly #betsFile: StoreFile;
-  readonly #journalFile: StoreFile;
+  readonly #files: CommitTarget;
   readonly #state: JournalState;
   readonly #winners: WinnersIndex;
-  #queue: _Operation[] = [];
+  readonly #queue: StoreQueue;
   #draining: Promise<void> | undefined;
   #closed = false;
-  #batchesPerSync = { syncs: 0, batches: 0 };
-  /** Gathers a group's rows into few writes (groups are written one at a time). */
-  readonly #staging = new Uint8Array(STORE_WRITE_STAGING_BYTES);
-  /** Holds the rows of queued batches: appended rows are copied in. */
-  readonly #rows: RowRing;
-  readonly #queueBytesMax: number;
-  /** Bytes of the rows appended and not yet stored or refused. */
-  #queuedBytes = 0;
-  /** Resolved when the queued rows fall under #queueBytesMax. */
-  #room: PromiseWithResolvers<void> | undefined;
-  /** Told how long each fdatasync took (metrics); undefined: nobody asks. */
-  readonly #observer: StoreObserver | undefined;
+  readonly #batchesPerSync = { syncs: 0, batches: 0 };
 
   private constructor(
-    betsFile: StoreFile,
-    journalFile: StoreFile,
-    state: JournalState,
-    winners: WinnersIndex,
+    restored: RestoredStore,
     queueBytesMax: number,
     observer: StoreObserver | undefined,
   ) {
-    this.#observer = observer;
-    this.#queueBytesMax = queueBytesMax;
-    this.#rows = new RowRing(queueBytesMax);
-    this.#betsFile = betsFile;
-    this.#journalFile = journalFile;
-    this.#state = state;
-    this.#winners = winners;
+    const { betsFile, journalFile } = restored;
+    const staging = new Uint8Array(STORE_WRITE_STAGING_BYTES);
+    this.#files = { betsFile, journalFile, staging, observer };
+    this.#state = restored.state;
+    this.#winners = restored.winners;
+    this.#queue = new StoreQueue(queueBytesMax);
   }
 
   /**
@@ -210,66 +77,8 @@ export class BetStore implements BetLedger {
     queueBytesMax = STORE_QUEUE_BYTES_MAX,
     observer?: StoreObserver,
   ): Promise<{ store: BetStore; report: RestoreReport }> {
-    const journalPath = journalPathFor(betsPath);
-    const slash = betsPath.lastIndexOf("/");
-    if (slash > 0) {
-      await Deno.mkdir(betsPath.slice(0, slash), { recursive: true });
-    }
-
-    const journalText = await Deno.readTextFile(journalPath).catch((error) => {
-      if (error instanceof Deno.errors.NotFound) return "";
-      throw error;
-    });
-    const state = replayJournal(journalText);
-    const discardedJournalBytes = journalText.length - state.journalBytes;
-    const betsBytes = await _fileSize(betsPath);
-    if (betsBytes < state.betsFileBytes) {
-      throw new Error(
-        `${betsPath} has ${betsBytes} bytes but its journal commits ${state.betsFileBytes}: the bets file was cut or replaced`,
-      );
-    }
-    // Closes the files if anything below throws; moved out on success.
-    using cleanup = new DisposableStack();
-    const betsFile = await openFile(betsPath);
-    cleanup.defer(() => betsFile.close());
-    const journalFile = await openFile(journalPath);
-    cleanup.defer(() => journalFile.close());
-    await betsFile.truncate(state.betsFileBytes);
-    await journalFile.truncate(state.journalBytes);
-
-    const winners = new WinnersIndex();
-    const counted = new Map<number, number>();
-    let bets = 0;
-    if (state.betsFileBytes > 0) {
-      const onRow = (row: AgencyRow) => {
-        bets += 1;
-        counted.set(row.agency, (counted.get(row.agency) ?? 0) + 1);
-        if (row.number === WINNER_NUMBER) {
-          winners.addDocument(row.agency, row.bytes, row.starts[2]!, row.ends[2]!);
-        }
-      };
-      for await (const _ of _scanStoreFile(betsPath, onRow, onProgress)) { /* consume */ }
-    }
-    for (const [agency, ledger] of state.ledgers) {
-      if ((counted.get(agency) ?? 0) !== ledger.storedBets) {
-        throw new Error(
-          `${betsPath} holds ${
-            counted.get(agency) ?? 0
-          } bets of agency ${agency} but its journal commits ${ledger.storedBets}`,
-        );
-      }
-    }
-    cleanup.move();
-    return {
-      store: new BetStore(betsFile, journalFile, state, winners, queueBytesMax, observer),
-      report: {
-        bets,
-        batches: state.batches,
-        agenciesFinished: state.finished.size,
-        discardedBetsBytes: betsBytes - state.betsFileBytes,
-        discardedJournalBytes,
-      },
-    };
+    const restored = await restoreStore(betsPath, openFile, onProgress);
+    return { store: new BetStore(restored, queueBytesMax, observer), report: restored.report };
   }
 
   /** Bets stored for an agency: the position its upload resumes at. */
@@ -309,7 +118,7 @@ export class BetStore implements BetLedger {
 
   /** Bytes of rows appended and not yet stored or refused (the queue for the disk). */
   get queuedBytes(): number {
-    return this.#queuedBytes;
+    return this.#queue.queuedBytes;
   }
 
   /** Batches committed per fdatasync so far (group commit efficiency). */
@@ -343,9 +152,7 @@ export class BetStore implements BetLedger {
     const refusal = admit?.(agency);
     if (refusal !== undefined) return Promise.reject(refusal);
     ledger.accept(first, rows.count);
-    const bytes = rows.bytes.length;
-    this.#queuedBytes += bytes;
-    const held = this.#rows.copyIn(rows.bytes);
+    const held = this.#queue.hold(rows.bytes);
     return this.#enqueue((resolve, reject) => ({
       kind: "batch",
       agency,
@@ -353,10 +160,7 @@ export class BetStore implements BetLedger {
       rows: { ...rows, bytes: held },
       resolve,
       reject,
-    })).finally(() => {
-      this.#rows.release(held);
-      this.#release(bytes);
-    });
+    })).finally(() => this.#queue.release(held));
   }
 
   /**
@@ -364,17 +168,7 @@ export class BetStore implements BetLedger {
    * are under the queue limit, else a promise resolved once they are.
    */
   room(): Promise<void> | undefined {
-    if (this.#queuedBytes < this.#queueBytesMax) return undefined;
-    this.#room ??= Promise.withResolvers();
-    return this.#room.promise;
-  }
-
-  #release(bytes: number): void {
-    this.#queuedBytes -= bytes;
-    if (this.#room !== undefined && this.#queuedBytes < this.#queueBytesMax) {
-      this.#room.resolve();
-      this.#room = undefined;
-    }
+    return this.#queue.room();
   }
 
   /**
@@ -395,7 +189,7 @@ export class BetStore implements BetLedger {
     make: (
       resolve: (result: AppendResult) => void,
       reject: (error: Error) => void,
-    ) => _Operation,
+    ) => StoreOperation,
   ): Promise<AppendResult> {
     if (this.#closed) return Promise.reject(new Error("store is closed"));
     return new Promise((resolve, reject) => {
@@ -405,34 +199,20 @@ export class BetStore implements BetLedger {
   }
 
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) await this.#commit(this.#takeGroup());
+    while (this.#queue.length > 0) await this.#commit(this.#queue.takeGroup());
     this.#draining = undefined;
   }
 
-  #takeGroup(): _Operation[] {
-    let bytes = 0;
-    let count = 0;
-    while (
-      count < this.#queue.length && count < GROUP_COMMIT_BATCHES_MAX &&
-      bytes < GROUP_COMMIT_BYTES_MAX
-    ) {
-      const operation = this.#queue[count]!;
-      if (operation.kind === "batch") bytes += operation.rows.bytes.length;
-      count += 1;
-    }
-    return this.#queue.splice(0, count);
-  }
-
-  async #commit(group: _Operation[]): Promise<void> {
+  async #commit(group: StoreOperation[]): Promise<void> {
     const plan = planGroup(group, this.#state.betsFileBytes, this.#state.finished);
     try {
-      await this.#write(plan.chunks, plan.records);
+      await commitGroup(this.#files, this.#state, plan);
     } catch (error) {
       const failure = new Error(`store write failed: ${(error as Error).message}`);
       // Fail what is queued behind the group too, and roll every agency back
       // to its bets on disk: a later batch is then placed behind a gap, so it
       // can never be stored while an earlier one is not.
-      for (const operation of [...group, ...this.#queue.splice(0)]) operation.reject(failure);
+      for (const operation of [...group, ...this.#queue.takeAll()]) operation.reject(failure);
       for (const ledger of this.#state.ledgers.values()) ledger.rollback();
       return;
     }
@@ -445,38 +225,12 @@ export class BetStore implements BetLedger {
     });
   }
 
-  /** Writes a group; on failure cuts both files back to their committed size. */
-  async #write(chunks: Uint8Array[], records: JournalRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const betsBefore = this.#state.betsFileBytes;
-    const journalBefore = this.#state.journalBytes;
-    const journal = _encoder.encode(records.map(formatJournalRecord).join(""));
-    try {
-      if (chunks.length > 0) {
-        await writeChunks(this.#betsFile, chunks, this.#staging);
-        const betsSyncStarted = performance.now();
-        await this.#betsFile.syncData();
-        this.#observer?.synced("bets", (performance.now() - betsSyncStarted) / 1000);
-      }
-      await writeAll(this.#journalFile, journal);
-      const journalSyncStarted = performance.now();
-      await this.#journalFile.syncData();
-      this.#observer?.synced("journal", (performance.now() - journalSyncStarted) / 1000);
-    } catch (error) {
-      await this.#betsFile.truncate(betsBefore).catch(() => {});
-      await this.#journalFile.truncate(journalBefore).catch(() => {});
-      throw error;
-    }
-    for (const record of records) applyJournalRecord(this.#state, record);
-    this.#state.journalBytes += journal.length;
-  }
-
   /** Waits for queued writes, then closes both files. Safe to call twice. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#draining;
-    this.#betsFile.close();
-    this.#journalFile.close();
+    this.#files.betsFile.close();
+    this.#files.journalFile.close();
   }
 }

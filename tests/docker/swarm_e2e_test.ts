@@ -19,7 +19,7 @@ import {
 import { serviceLogs, stackTasks, waitForAgencies } from "../../lib/containers/swarm.ts";
 import { fieldOf, linesOf } from "../../lib/dev/local_cluster.ts";
 import { runCommand } from "../../lib/runtime/run_command.ts";
-import { loadBets } from "../../lib/store/bet_store.ts";
+import { loadBets } from "../../lib/store/bets_file_reader.ts";
 import { containerTest } from "./_harness.ts";
 import { renderStack } from "../../lib/containers/compose_file.ts";
 import type { StackOptions } from "../../lib/containers/stack_document.ts";

@@ -19,7 +19,7 @@ import {
   type LocalServer,
   startLocalServer,
 } from "../../lib/dev/local_cluster.ts";
-import { journalPathFor } from "../../lib/store/bet_store.ts";
+import { journalPathFor } from "../../lib/store/store_file.ts";
 import { withTempDir } from "../helpers/temp_dir.ts";
 import { assertStoreHoldsExactly, writeAgencyData } from "./helpers/agency_data.ts";
 import { Rng, runTrials, trialPlan } from "./helpers/trials.ts";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { type Bet, hasWon } from "../../../lib/bet/bet.ts";
 import { generateAgencyBets } from "../../../lib/dev/bet_generator.ts";
-import { loadBets } from "../../../lib/store/bet_store.ts";
+import { loadBets } from "../../../lib/store/bets_file_reader.ts";
 import { writeAgencyFile } from "../../../lib/dev/agency_file.ts";
 
 /** Size of one agency's file. */

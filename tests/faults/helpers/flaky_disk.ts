@@ -9,7 +9,7 @@ import {
   openAppendFile,
   type StoreFile,
   type StoreFileOpener,
-} from "../../../lib/store/bet_store.ts";
+} from "../../../lib/store/store_file.ts";
 
 /** The injected faults and how often each struck. */
 export class FlakyDisk {
