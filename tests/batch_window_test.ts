@@ -1,23 +1,11 @@
 import assert from "node:assert/strict";
-import type { EncodedBatch } from "../lib/client/batch_builder.ts";
 import { BatchWindow, WindowError } from "../lib/client/batch_window.ts";
-
-/** A batch of `count` bets at `first`, where the digest of the first p bets is 1000 + p. */
-function batch(first: number, count: number): EncodedBatch {
-  return {
-    first,
-    count,
-    digest: count,
-    digestAfter: 1000 + first + count,
-    frame: new Uint8Array(0),
-    bets: undefined,
-  };
-}
+import { fakeBatch } from "./helpers/encoded_batches.ts";
 
 /** A window resumed at 100 with batches at 100, 110, 120 (10 bets each) in flight. */
 function windowOfThree(): BatchWindow {
   const window = new BatchWindow(100, 1100);
-  for (const first of [100, 110, 120]) window.add(batch(first, 10));
+  for (const first of [100, 110, 120]) window.add(fakeBatch(first, 10));
   return window;
 }
 
@@ -46,8 +34,8 @@ Deno.test("BatchWindow.acknowledge() ignores an ack of no batch in flight and re
 
 Deno.test("BatchWindow.add() takes only the batch that starts where the last one ended", () => {
   const window = windowOfThree();
-  assert.throws(() => window.add(batch(131, 10)), RangeError);
-  assert.throws(() => window.add(batch(120, 10)), RangeError);
+  assert.throws(() => window.add(fakeBatch(131, 10)), RangeError);
+  assert.throws(() => window.add(fakeBatch(120, 10)), RangeError);
 });
 
 Deno.test("BatchWindow.resumeAt() drops what the server stored and keeps the rest to resend", async (t) => {

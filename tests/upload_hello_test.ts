@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import type { EncodedBatch } from "../lib/client/batch_builder.ts";
 import { BatchWindow } from "../lib/client/batch_window.ts";
 import { StoredPrefixCheck } from "../lib/client/stored_prefix_check.ts";
 import { UploadRefusal } from "../lib/client/upload_errors.ts";
@@ -9,6 +8,7 @@ import type { Message } from "../lib/protocol/message_codec.ts";
 import { ErrorCode, MessageType } from "../lib/protocol/protocol.ts";
 import { Logger } from "../lib/runtime/log.ts";
 import { ScriptedConn } from "./helpers/scripted_conn.ts";
+import { fakeBatch } from "./helpers/encoded_batches.ts";
 
 /** A helloAck of draw `drawId` with `storedBets` whose digest is 1000 + storedBets. */
 function helloAck(storedBets: number, drawId = "d1"): Message {
@@ -21,22 +21,10 @@ function helloAck(storedBets: number, drawId = "d1"): Message {
   };
 }
 
-/** A batch of `count` bets at `first` (the digest of the first p bets is 1000 + p). */
-function batch(first: number, count: number): EncodedBatch {
-  return {
-    first,
-    count,
-    digest: count,
-    digestAfter: 1000 + first + count,
-    frame: new Uint8Array([0xb0, first]),
-    bets: undefined,
-  };
-}
-
 /** An upload of draw d1 that started at 0 and has batches at 0, 10 and 20 in flight. */
 function startWithThreeInFlight(): UploadStart {
   const window = new BatchWindow(0, 1000);
-  for (const first of [0, 10, 20]) window.add(batch(first, 10));
+  for (const first of [0, 10, 20]) window.add(fakeBatch(first, 10));
   return { drawId: "d1", check: new StoredPrefixCheck(0, 1000, []), window };
 }
 
