@@ -274,3 +274,48 @@ Deno.test("UploadConnection stops on the signal while waiting for a reply, with 
   assert.equal(connection.close(), true, "the connection is still there to report");
   await serving;
 });
+
+Deno.test("UploadConnection takes the acks the server sent before a write found the connection broken", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const lines: string[] = [];
+  const { connection } = _connection(listener, lines);
+  const batchesSent = Promise.withResolvers<void>();
+  const firstClosed = Promise.withResolvers<void>();
+  const serving = _serve(listener, [
+    async (side) => {
+      await side.receive();
+      await side.send(_helloAck(0));
+      await batchesSent.promise;
+      await side.send({ type: MessageType.batchAck, first: 0, count: 2 });
+      // Closed with the batches unread in the socket: the kernel resets the connection.
+      side.close();
+      firstClosed.resolve();
+    },
+    async (side) => {
+      await side.receive();
+      await side.send(_helloAck(2));
+      await side.receive();
+      await side.receive();
+      await side.send(
+        { type: MessageType.batchAck, first: 2, count: 2 },
+        { type: MessageType.batchAck, first: 4, count: 2 },
+      );
+      await side.receive();
+    },
+  ]);
+  const start = await connection.open();
+  await connection.send([_batch(0), _batch(2)]);
+  batchesSent.resolve();
+  await firstClosed.promise;
+  await connection.send([_batch(4)]);
+  const acknowledged: (number | undefined)[] = [];
+  while (start.window.size > 0) acknowledged.push((await connection.awaitBatchReply())?.first);
+  assert.deepEqual(acknowledged, [0, 2, 4], "batch 0's ack, sent before the reset, is read");
+  assert.equal(countLines(lines, "connection_lost", "in_progress"), 1);
+  assert.match(
+    lines.find((line) => line.includes("connection_lost"))!,
+    /unacknowledged_batches: 2 \|/,
+  );
+  connection.close();
+  await serving;
+});

@@ -67,7 +67,10 @@ export class UploadConnection {
 
   /**
    * Sends batches, keeping them in the window until acknowledged. After a
-   * loss the reconnect resends the window, these batches included.
+   * loss the reconnect resends the window, these batches included. A write
+   * that finds the connection lost leaves the reconnect to the next read:
+   * the replies the server sent before it broke are still readable, and an
+   * ack read is a batch not resent.
    */
   async send(batches: readonly EncodedBatch[]): Promise<void> {
     const window = this.#opened().window;
@@ -76,6 +79,7 @@ export class UploadConnection {
     try {
       await this.#linkNow().write(concatBytes(batches.map((batch) => batch.frame)));
     } catch (error) {
+      if (isConnectionLoss(error) && !this.#options.signal.aborted) return;
       await this.#reconnect(error);
     }
   }
