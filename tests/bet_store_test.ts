@@ -13,6 +13,7 @@ import type { RestoreReport } from "../lib/store/store_restore.ts";
 import { digestOf, storeRowsOf } from "./helpers/store_rows.ts";
 import { makeBet, makeBets } from "./helpers/bets.ts";
 import { isPending } from "./helpers/promise_state.ts";
+import { countingOpener } from "./helpers/storage.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { documentsOf } from "./helpers/winners.ts";
 
@@ -443,22 +444,9 @@ Deno.test("BetStore.open() closes the files it opened when it refuses them", asy
     const path = `${dir}/bets.csv`;
     await Deno.writeTextFile(path, formatStoreRow(makeBet()));
     await Deno.writeTextFile(journalPathFor(path), "B 1 0 2 38 0000abcd\n");
-    let open = 0;
-    const counting: StoreFileOpener = async (file) => {
-      const real = await openAppendFile(file);
-      open += 1;
-      return {
-        write: (bytes) => real.write(bytes),
-        syncData: () => real.syncData(),
-        truncate: (length) => real.truncate(length),
-        close: () => {
-          open -= 1;
-          real.close();
-        },
-      };
-    };
-    await assert.rejects(BetStore.open(path, counting), /journal commits 2/);
-    assert.equal(open, 0, "files left open");
+    const { opener, openFiles } = countingOpener();
+    await assert.rejects(BetStore.open(path, opener), /journal commits 2/);
+    assert.equal(openFiles(), 0, "files left open");
   });
 });
 

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import type { Bet } from "../lib/bet/bet.ts";
 import { formatStoreRow } from "../lib/bet/bet_csv.ts";
-import { openAppendFile, type StoreFileOpener } from "../lib/store/store_file.ts";
+import { openAppendFile } from "../lib/store/store_file.ts";
 import { formatJournalRecord, type JournalRecord } from "../lib/store/store_journal.ts";
 import { type RestoredStore, restoreStore } from "../lib/store/store_restore.ts";
 import { makeBets } from "./helpers/bets.ts";
 import { digestOf } from "./helpers/store_rows.ts";
+import { countingOpener } from "./helpers/storage.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { documentsOf } from "./helpers/winners.ts";
 
@@ -140,22 +141,9 @@ Deno.test("restoreStore() refuses files a crash cannot explain, and closes what 
       await withTempDir(async (dir) => {
         const path = `${dir}/bets.csv`;
         await prepare(path);
-        let open = 0;
-        const counting: StoreFileOpener = async (file) => {
-          const opened = await openAppendFile(file);
-          open += 1;
-          return {
-            write: (bytes) => opened.write(bytes),
-            syncData: () => opened.syncData(),
-            truncate: (length) => opened.truncate(length),
-            close: () => {
-              open -= 1;
-              opened.close();
-            },
-          };
-        };
-        await assert.rejects(restoreStore(path, counting, () => {}), message);
-        assert.equal(open, 0, "every file opened is closed");
+        const { opener, openFiles } = countingOpener();
+        await assert.rejects(restoreStore(path, opener, () => {}), message);
+        assert.equal(openFiles(), 0, "every file opened is closed");
       });
     });
   }
