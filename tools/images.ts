@@ -1,7 +1,9 @@
 /**
  * Makes the pinned base images available: keeps them when present, else
  * pulls them, else (no registry reachable) builds local stand-ins with the
- * same name and tag from the host's Deno and busybox-static binaries.
+ * same name and tag from the host's Deno and busybox-static binaries. Then
+ * builds the bundled database image of `--store postgres` from the host's
+ * Debian PostgreSQL 15, or says in one line what to install.
  *
  * deno task images [--pull-timeout 30s]
  */
@@ -10,7 +12,12 @@ import { parseArgs } from "node:util";
 import { runProgram } from "../lib/runtime/program.ts";
 import { dockerEngineStatus, imageId, noEngineMessage } from "../lib/containers/docker.ts";
 import { parseDuration } from "../lib/config/duration.ts";
-import { BUSYBOX_IMAGE, DENO_IMAGE, DENO_VERSION } from "../lib/containers/images.ts";
+import {
+  BUSYBOX_IMAGE,
+  DENO_IMAGE,
+  DENO_VERSION,
+  POSTGRES_IMAGE,
+} from "../lib/containers/images.ts";
 import { firstLine, runCommand } from "../lib/runtime/run_command.ts";
 import { withoutTaskSeparator } from "../lib/runtime/task_args.ts";
 import {
@@ -20,12 +27,21 @@ import {
   writeBusyboxRootfs,
   writeDenoRootfs,
 } from "../lib/containers/standin_image.ts";
+import {
+  POSTGRES_BIN_DIR,
+  POSTGRES_OWNED_PATHS,
+  POSTGRES_PROGRAMS,
+  writePostgresRootfs,
+} from "../lib/containers/postgres_image.ts";
 
 const _USAGE = `Usage: deno task images [--pull-timeout 30s]
 For ${DENO_IMAGE} and ${BUSYBOX_IMAGE}: nothing when present locally; else
 docker pull (bounded by --pull-timeout); if that fails, a local stand-in with
 the same name:tag built from this machine's Deno ${DENO_VERSION} binary (plus
-the libraries it links and the host CA bundle) and from busybox-static.`;
+the libraries it links and the host CA bundle) and from busybox-static.
+Then ${POSTGRES_IMAGE} (for deno task compose N --store postgres), when
+missing: built from this machine's PostgreSQL programs in ${POSTGRES_BIN_DIR}
+(Debian: apt-get install -y postgresql); without them it says so and goes on.`;
 
 /** Default bound on one `docker pull`; an unreachable registry fails fast. */
 export const PULL_TIMEOUT_MS_DEFAULT = 30_000;
@@ -140,6 +156,72 @@ export async function ensureImage(
   return "stand-in";
 }
 
+/** What to install when the host has no PostgreSQL 15 to build the database image from. */
+export const POSTGRES_INSTALL_HINT = "apt-get install -y postgresql";
+
+/**
+ * The host's PostgreSQL programs the database image needs, or undefined when
+ * one is missing.
+ */
+export async function hostPostgresBinDir(): Promise<string | undefined> {
+  for (const program of POSTGRES_PROGRAMS) {
+    if (await _firstExisting([`${POSTGRES_BIN_DIR}/${program}`]) === undefined) return undefined;
+  }
+  return POSTGRES_BIN_DIR;
+}
+
+/**
+ * Builds the bundled database image from the host's Debian PostgreSQL 15
+ * and busybox-static.
+ * @throws {Error} naming what to install when either is missing
+ */
+export async function buildPostgresImage(tag: string): Promise<string> {
+  const binDir = await hostPostgresBinDir();
+  if (binDir === undefined) {
+    throw new Error(
+      `Cannot build ${tag}: no PostgreSQL 15 in ${POSTGRES_BIN_DIR} (${POSTGRES_INSTALL_HINT})`,
+    );
+  }
+  const busybox = await _firstExisting(_BUSYBOX_CANDIDATES);
+  if (busybox === undefined) {
+    throw new Error(`Cannot build ${tag}: no busybox binary (apt-get install busybox-static)`);
+  }
+  const root = await Deno.makeTempDir({ prefix: "tp0-postgres-rootfs-" });
+  try {
+    const changes = await writePostgresRootfs(root, { binDir, busybox });
+    return await importRootfs(
+      root,
+      tag,
+      changes,
+      POSTGRES_OWNED_PATHS,
+      `tp0 database image ${tag}: ${binDir} + ${busybox}`,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+/**
+ * Makes the database image available: present, or built from the host's
+ * PostgreSQL; without one, one line saying what to install.
+ * @returns whether the image is there
+ */
+export async function ensurePostgresImage(report: (line: string) => void): Promise<boolean> {
+  if (await imageId(POSTGRES_IMAGE) !== undefined) {
+    report(`${POSTGRES_IMAGE}: present`);
+    return true;
+  }
+  if (await hostPostgresBinDir() === undefined) {
+    report(
+      `${POSTGRES_IMAGE}: not built, no PostgreSQL 15 on this machine (for --store postgres: ${POSTGRES_INSTALL_HINT})`,
+    );
+    return false;
+  }
+  const id = await buildPostgresImage(POSTGRES_IMAGE);
+  report(`${POSTGRES_IMAGE}: built from ${POSTGRES_BIN_DIR} (${id.slice(0, 19)})`);
+  return true;
+}
+
 /** Reads `--pull-timeout`; "help" for `--help`. */
 function _parseImagesArgs(args: string[]): number | "help" {
   const { values } = parseArgs({
@@ -165,6 +247,7 @@ async function _ensureImages(pullTimeoutMs: number): Promise<number> {
   }
   await ensureImage(DENO_IMAGE, buildDenoStandin, pullTimeoutMs, console.log);
   await ensureImage(BUSYBOX_IMAGE, buildBusyboxStandin, pullTimeoutMs, console.log);
+  await ensurePostgresImage(console.log);
   return 0;
 }
 

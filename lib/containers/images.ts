@@ -54,3 +54,27 @@ export const HEALTHCHECK_COMMAND: readonly string[] = [
   "--allow-env",
   "healthcheck.ts",
 ];
+
+/** PostgreSQL's major version in the bundled database image: Debian 12's. */
+export const POSTGRES_MAJOR = "15";
+
+/** The bundled database for `--store postgres`: built by `deno task images`
+ * from this machine's Debian `postgresql` package (no registry has it). */
+export const POSTGRES_IMAGE = `tp0-postgres:${POSTGRES_MAJOR}`;
+
+/** Where the database image keeps its cluster (environment PGDATA). */
+export const POSTGRES_DATA_DIR = "/var/lib/postgresql/data";
+
+/** PostgreSQL's port inside the store network. */
+export const POSTGRES_PORT = 5432;
+
+/** The database image's health check: the server accepts connections on
+ * its TCP port (no login needed to say so). */
+export const POSTGRES_HEALTHCHECK_COMMAND: readonly string[] = [
+  "pg_isready",
+  "--quiet",
+  "--host",
+  "127.0.0.1",
+  "--port",
+  String(POSTGRES_PORT),
+];

@@ -61,7 +61,11 @@ async function _copyInto(root: string, hostPath: string, mode: number) {
   await Deno.chmod(target, mode);
 }
 
-async function _writeAccounts(
+/**
+ * Writes /etc/passwd and /etc/group with one user and group per entry.
+ * @param users name and id (the group takes the same id)
+ */
+export async function writeAccounts(
   root: string,
   users: readonly [string, number][],
 ): Promise<void> {
@@ -74,9 +78,30 @@ async function _writeAccounts(
   await Deno.writeTextFile(join(root, "etc/group"), group);
 }
 
-async function _makeTmp(root: string): Promise<void> {
+/** Creates /tmp, mode 1777. */
+export async function makeTmp(root: string): Promise<void> {
   await Deno.mkdir(join(root, "tmp"), { recursive: true });
   await Deno.chmod(join(root, "tmp"), 0o1777);
+}
+
+/**
+ * Copies host files into `root` at the same paths, with every shared library
+ * they link (from `ldd`), each once.
+ * @param files host paths of executables and shared objects
+ * @throws {Error} when ldd fails on one of them or cannot resolve a library
+ */
+export async function copyWithLibraries(root: string, files: readonly string[]): Promise<void> {
+  const copied = new Set<string>();
+  for (const file of files) {
+    const ldd = await runCommand(["ldd", file], { timeoutMs: _TOOL_TIMEOUT_MS });
+    // ldd exits 1 on a static file ("not a dynamic executable"): nothing to add.
+    const libraries = ldd.code === 0 ? parseLddPaths(ldd.stdout) : [];
+    for (const path of [file, ...libraries]) {
+      if (copied.has(path)) continue;
+      copied.add(path);
+      await _copyInto(root, path, 0o755);
+    }
+  }
 }
 
 /** Inputs of {@link writeDenoRootfs}. */
@@ -114,10 +139,10 @@ export async function writeDenoRootfs(
   for (const library of parseLddPaths(ldd.stdout)) {
     await _copyInto(root, library, 0o755);
   }
-  await _writeAccounts(root, [["root", 0], ["deno", DENO_UID]]);
+  await writeAccounts(root, [["root", 0], ["deno", DENO_UID]]);
   await Deno.writeTextFile(join(root, "etc/nsswitch.conf"), "hosts: files dns\n");
   await Deno.mkdir(join(root, DENO_DIR), { recursive: true });
-  await _makeTmp(root);
+  await makeTmp(root);
   const changes = [
     `ENV PATH=${_PATH}`,
     `ENV DENO_DIR=${DENO_DIR}`,
@@ -172,8 +197,8 @@ export async function writeBusyboxRootfs(
   for (const applet of applets) {
     await Deno.symlink("busybox", join(root, "bin", applet));
   }
-  await _writeAccounts(root, [["root", 0], ["nobody", 65534]]);
-  await _makeTmp(root);
+  await writeAccounts(root, [["root", 0], ["nobody", 65534]]);
+  await makeTmp(root);
   return [`ENV PATH=${_PATH}`, `CMD ["sh"]`];
 }
 
