@@ -5,8 +5,9 @@
  *
  * deno task compose <N> [--target compose|swarm] [--output FILE] [--mode lottery|bet|echo]
  *                       [--config-dir config] [--data-dir data] [--credentials DIR]
- *                       [--client-certs] [--plain] [swarm: --stack NAME --agency-mode job|restart
- *                       --attachable --publish-tls --registry HOST[:PORT]]
+ *                       [--client-certs] [--plain] [--store file|postgres]
+ *                       [swarm: --stack NAME --agency-mode job|restart --attachable
+ *                       --publish-tls --registry HOST[:PORT] --replicas R]
  */
 
 import { runProgram } from "./lib/runtime/program.ts";
@@ -17,6 +18,8 @@ import {
   NETWORK_KEY,
 } from "./lib/containers/compose_document.ts";
 import { TLS_PORT_DEFAULT } from "./lib/containers/credentials.ts";
+import { POSTGRES_IMAGE } from "./lib/containers/images.ts";
+import { SERVER_REPLICAS_MAX } from "./lib/limits.ts";
 import { parseComposeArgs } from "./lib/containers/compose_args.ts";
 import {
   type ComposeFile,
@@ -28,8 +31,9 @@ const _USAGE = `Usage: deno task compose <N> [--target compose|swarm] [--output 
                          [--mode lottery|bet|echo] [--config-dir DIR] [--data-dir DIR]
                          [--draw ID] [--admin-port P]
                          [--credentials DIR [--client-certs | --plain]]
+                         [--store file|postgres]
        swarm only:       [--stack NAME] [--agency-mode job|restart] [--attachable]
-                         [--publish-tls] [--registry HOST[:PORT]]
+                         [--publish-tls] [--registry HOST[:PORT]] [--replicas R]
 
 Writes a compose file (default docker-compose-dev.yaml) with services
 server and client1..clientN (container names exactly those), all on the
@@ -70,8 +74,16 @@ internal network ${COMPOSE_DEFAULTS.project}_${NETWORK_KEY}. N is 0..${COMPOSE_C
                 outside the swarm (needs --credentials without --plain).
   --registry    image references HOST[:PORT]/tp0-server:latest and
                 …/tp0-client:latest, for nodes that pull from a registry.
+  --store       file (default): the server keeps the bets in its own files
+                on a named volume. postgres: a PostgreSQL service (${POSTGRES_IMAGE},
+                made by deno task images) with its own volume and health
+                check, on a network only the server joins; the server gets
+                STORE_URL and starts once the database is healthy.
+  --replicas    with --store postgres: R server tasks on the one database
+                (1..${SERVER_REPLICAS_MAX}, default 1); agencies reach any of them.
 
-The server gets AGENCIES=N (unless N is 0) and a named volume for its bets.
+The server gets AGENCIES=N (unless N is 0) and a named volume for its bets
+(with --store postgres the database has the volume).
 Bad input prints one line and exits 2, leaving the output file untouched.
 Then: deno task up, deno task logs, deno task down
 (swarm: deno task deploy, deno task undeploy).`;

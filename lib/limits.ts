@@ -257,3 +257,9 @@ export const TLS_READ_BUFFER_BYTES_MAX = 256 * 1024;
 /** Longest PEM file (certificate, key or CA bundle) read for TLS: a chain of
  * a few certificates is a few KiB; more is the wrong file. */
 export const TLS_PEM_BYTES_MAX = 1024 * 1024;
+
+/** Swarm stack: most server replicas `--replicas` takes with the PostgreSQL
+ * store. Each keeps a pool of database connections (PostgreSQL's default
+ * max_connections is 100) and a Deno process of about 40 MB; 16 is already
+ * more fronts than one bundled database serves. */
+export const SERVER_REPLICAS_MAX = 16;

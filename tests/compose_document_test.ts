@@ -9,7 +9,13 @@ import {
   type ComposeOptions,
   CONTAINER_PATHS,
 } from "../lib/containers/compose_document.ts";
-import { DENO_VERSION } from "../lib/containers/images.ts";
+import {
+  DENO_VERSION,
+  POSTGRES_DATA_DIR,
+  POSTGRES_HEALTHCHECK_COMMAND,
+  POSTGRES_IMAGE,
+} from "../lib/containers/images.ts";
+import { DATABASE_NAME } from "../lib/containers/database_service.ts";
 import { CONNECTIONS_MAX_DEFAULT, OPEN_FILES_RESERVED } from "../lib/limits.ts";
 import { renderCompose } from "../lib/containers/compose_file.ts";
 import { parseYaml11 } from "./helpers/yaml11.ts";
@@ -349,4 +355,74 @@ Deno.test("renderCompose() gives the server, and only it, an open-file limit abo
   const files = CONNECTIONS_MAX_DEFAULT + OPEN_FILES_RESERVED;
   assert.deepEqual(document.services.server!.ulimits, { nofile: { soft: files, hard: files } });
   assert.equal(document.services.client1!.ulimits, undefined);
+});
+
+const _PASSWORD = "0123456789abcdef0123456789abcdef";
+
+Deno.test("composeDocument() with the PostgreSQL store adds the database on a network of its own and hands the server STORE_URL", () => {
+  const document = parsed(
+    renderCompose(
+      options(2, { database: { password: _PASSWORD }, project: "p", containerPrefix: "x-" }),
+    ),
+  ) as ReturnType<typeof parsed> & {
+    services: Record<string, Service & Record<string, unknown>>;
+  };
+  assert.deepEqual(Object.keys(document.services), ["server", "postgres", "client1", "client2"]);
+  const server = document.services["server"]!;
+  assert.equal(server.environment["STORE_URL"], `postgres://tp0:${_PASSWORD}@postgres:5432/tp0`);
+  assert.equal(server.environment["STORAGE_DIR"], undefined, "no files of its own");
+  assert.ok(!server.volumes.some((volume) => volume["type"] === "volume"), "no bets volume");
+  assert.deepEqual(server.networks, {
+    testing_net: {},
+    admin_net: { aliases: [ADMIN_NETWORK_ALIAS] },
+    store_net: {},
+  });
+  assert.deepEqual(server["depends_on"], { postgres: { condition: "service_healthy" } });
+  const database = document.services["postgres"]!;
+  assert.equal(database.container_name, "x-postgres");
+  assert.equal(database.image, POSTGRES_IMAGE);
+  assert.deepEqual(database.environment, {
+    POSTGRES_USER: DATABASE_NAME,
+    POSTGRES_DB: DATABASE_NAME,
+    POSTGRES_PASSWORD: _PASSWORD,
+  });
+  assert.deepEqual(database.volumes, [
+    { type: "volume", source: "postgres_data", target: POSTGRES_DATA_DIR },
+  ]);
+  assert.deepEqual(database.networks, ["store_net"]);
+  assert.deepEqual(
+    (database["healthcheck"] as { test: string[] }).test,
+    ["CMD", ...POSTGRES_HEALTHCHECK_COMMAND],
+  );
+  assert.equal(database["stop_signal"], "SIGINT", "a fast shutdown");
+  assert.equal(database.ports, undefined, "nothing published");
+  assert.equal(database["read_only"], true);
+  assert.deepEqual(database["cap_drop"], ["ALL"]);
+  for (const client of ["client1", "client2"]) {
+    assert.deepEqual(
+      document.services[client]!.networks,
+      ["testing_net"],
+      "no agency on store_net",
+    );
+  }
+  assert.deepEqual(document.networks["store_net"], { name: "p_store_net", internal: true });
+  assert.deepEqual(document.volumes, { postgres_data: { name: "p_postgres_data" } });
+});
+
+Deno.test("composeDocument() takes a database password of 16 to 64 URL-safe characters only", async (t) => {
+  const cases: [string, boolean][] = [
+    ["a".repeat(16), true],
+    ["A-z0._~".repeat(9).slice(0, 64), true],
+    ["a".repeat(15), false],
+    ["a".repeat(65), false],
+    [`${"a".repeat(16)}@x`, false],
+    [`${"a".repeat(16)}'x`, false],
+  ];
+  for (const [password, ok] of cases) {
+    await t.step(`${password.length} characters${ok ? "" : ", refused"}`, () => {
+      const build = () => composeDocument(options(1, { database: { password } }));
+      if (ok) build();
+      else assert.throws(build, /expected 16 to 64 of A-Z a-z 0-9 \. _ ~ -/);
+    });
+  }
 });

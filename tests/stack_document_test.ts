@@ -9,7 +9,12 @@ import {
   STORAGE_LABEL,
 } from "../lib/containers/stack_document.ts";
 import { COMPOSE_CLIENTS_MAX } from "../lib/containers/compose_document.ts";
-import { HEALTHCHECK_COMMAND } from "../lib/containers/images.ts";
+import {
+  HEALTHCHECK_COMMAND,
+  POSTGRES_DATA_DIR,
+  POSTGRES_HEALTHCHECK_COMMAND,
+} from "../lib/containers/images.ts";
+import { SERVER_REPLICAS_MAX } from "../lib/limits.ts";
 import { parseYaml11 } from "./helpers/yaml11.ts";
 
 type Grant = { source: string; target: string; uid: string; gid: string; mode: number };
@@ -24,6 +29,8 @@ type Service = {
   healthcheck?: { test: string[] };
   deploy: {
     mode: string;
+    replicas?: number;
+    update_config?: Record<string, unknown>;
     endpoint_mode?: string;
     placement: { constraints: string[] };
     restart_policy: { condition: string; max_attempts?: number };
@@ -220,4 +227,85 @@ Deno.test("stackDocument() accepts 0 and COMPOSE_CLIENTS_MAX agencies and refuse
       /Cannot name server_ini: no version/,
     );
   });
+});
+
+const _DATABASE = {
+  password: "0123456789abcdef0123456789abcdef",
+  image: "tp0-postgres:15",
+  replicas: 3,
+};
+
+Deno.test("stackDocument() with the PostgreSQL store runs R unpinned server replicas and the database pinned to the storage label", () => {
+  const stack = rendered({ database: _DATABASE });
+  assert.deepEqual(Object.keys(stack.services), ["server", "postgres", "client1", "client2"]);
+  const server = stack.services["server"]!;
+  assert.equal(server.deploy.replicas, 3);
+  assert.equal(server.deploy.placement, undefined, "no pin: no volume of its own");
+  assert.equal(server.deploy.endpoint_mode, "dnsrr", "server resolves to every healthy task");
+  assert.equal(server.deploy.restart_policy.condition, "any");
+  assert.deepEqual(server.volumes, [{ type: "tmpfs", target: "/tmp" }]);
+  assert.equal(
+    server.environment["STORE_URL"],
+    `postgres://tp0:${_DATABASE.password}@postgres:5432/tp0`,
+  );
+  assert.equal(server.environment["STORAGE_DIR"], undefined);
+  assert.deepEqual(server.networks, ["testing_net", "store_net"]);
+  assert.deepEqual(server.healthcheck!.test, ["CMD", ...HEALTHCHECK_COMMAND]);
+  const database = stack.services["postgres"]!;
+  assert.equal(database.image, "tp0-postgres:15");
+  assert.deepEqual(database.deploy.placement.constraints, [`node.labels.${STORAGE_LABEL} == true`]);
+  assert.equal(database.deploy.replicas, 1);
+  assert.deepEqual(
+    database.deploy.update_config,
+    { order: "stop-first", parallelism: 1 },
+    "never two postgres processes on one data directory",
+  );
+  assert.deepEqual(database.networks, ["store_net"]);
+  assert.deepEqual(database.volumes, [
+    { type: "volume", source: "postgres_data", target: POSTGRES_DATA_DIR },
+    { type: "tmpfs", target: "/tmp" },
+  ]);
+  assert.deepEqual(database.healthcheck!.test, ["CMD", ...POSTGRES_HEALTHCHECK_COMMAND]);
+  assert.equal(database["stop_signal"], "SIGINT");
+  assert.equal(database.environment["POSTGRES_PASSWORD"], _DATABASE.password);
+  for (const client of ["client1", "client2"]) {
+    assert.deepEqual(stack.services[client]!.networks, ["testing_net"]);
+  }
+  assert.deepEqual(stack.networks["store_net"], {
+    driver: "overlay",
+    driver_opts: { encrypted: "" },
+    internal: true,
+    attachable: false,
+  });
+  assert.equal(
+    rendered({ database: _DATABASE, attachable: true }).networks["store_net"]![
+      "attachable"
+    ],
+    false,
+    "the database network never takes standalone containers",
+  );
+  assert.deepEqual(stack.volumes, { postgres_data: {} });
+  const meta = stackMeta(stack);
+  assert.equal(meta.databaseImage, "tp0-postgres:15");
+  assert.deepEqual(meta.volumes, ["postgres_data"]);
+  assert.deepEqual(meta.labels, ["tp0.storage", "tp0.agency.1", "tp0.agency.2"]);
+});
+
+Deno.test("stackDocument() takes 1 to SERVER_REPLICAS_MAX server replicas", async (t) => {
+  for (const replicas of [0, 1, SERVER_REPLICAS_MAX, SERVER_REPLICAS_MAX + 1]) {
+    await t.step(String(replicas), () => {
+      const build = () => stackDocument(options(1, { database: { ..._DATABASE, replicas } }));
+      if (replicas >= 1 && replicas <= SERVER_REPLICAS_MAX) build();
+      else {assert.throws(build, {
+          name: "RangeError",
+          message: /expected a whole number in 1\.\.16/,
+        });}
+    });
+  }
+});
+
+Deno.test("stackMeta() refuses a malformed database image or volume list", () => {
+  const meta = stackMeta(rendered({ database: _DATABASE }));
+  assert.throws(() => stackMeta({ "x-tp0": { ...meta, databaseImage: 5 } }), /no x-tp0 field/);
+  assert.throws(() => stackMeta({ "x-tp0": { ...meta, volumes: [1] } }), /no x-tp0 field/);
 });

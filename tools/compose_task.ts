@@ -21,6 +21,7 @@ import {
   APP_BUILD_ARGS,
   CLIENT_IMAGE,
   DENO_IMAGE,
+  POSTGRES_IMAGE,
   SERVER_IMAGE,
 } from "../lib/containers/images.ts";
 import { runAttached } from "../lib/runtime/run_command.ts";
@@ -28,7 +29,8 @@ import { runAttached } from "../lib/runtime/run_command.ts";
 const _USAGE =
   `Usage: deno task up|down|logs [--file FILE] [--project NAME] [--volumes] [SERVICE...]
   up     build tp0-server and tp0-client (cached: quick when nothing changed)
-         and start FILE in the background
+         and start FILE in the background (with --store postgres, after
+         checking that deno task images made ${POSTGRES_IMAGE})
   down   stop with a grace period (stop -t 10: SIGTERM first, SIGKILL after
          10 s), then remove containers and network; --volumes also deletes
          the bets volume
@@ -119,6 +121,17 @@ async function _buildAppImages(): Promise<void> {
   }
 }
 
+/** A file from `--store postgres` runs the database image, which no build makes. */
+async function _requireDatabaseImage(file: string): Promise<void> {
+  const text = await Deno.readTextFile(file);
+  const uses = new RegExp(`^\\s+image: "?${POSTGRES_IMAGE.replace(".", "\\.")}"?$`, "m");
+  if (uses.test(text) && await imageId(POSTGRES_IMAGE) === undefined) {
+    throw new Error(
+      `${POSTGRES_IMAGE} is missing: run deno task images (it builds it from Debian's postgresql)`,
+    );
+  }
+}
+
 async function _run(args: ComposeTaskArgs): Promise<number> {
   try {
     await Deno.stat(args.file);
@@ -138,7 +151,10 @@ async function _run(args: ComposeTaskArgs): Promise<number> {
     );
     return 1;
   }
-  if (args.action === "up") await _buildAppImages();
+  if (args.action === "up") {
+    await _requireDatabaseImage(args.file);
+    await _buildAppImages();
+  }
   for (const step of composeSteps(compose, args)) {
     const code = await runAttached(step);
     if (code !== 0) {

@@ -22,6 +22,7 @@ import {
   type AppImage,
   CLIENT_IMAGE,
   DENO_IMAGE,
+  POSTGRES_IMAGE,
   SERVER_IMAGE,
 } from "../lib/containers/images.ts";
 import {
@@ -45,6 +46,7 @@ import {
   swarmState,
   waitForAgencies,
 } from "../lib/containers/swarm.ts";
+import { DATABASE_VOLUME_KEY } from "../lib/containers/database_service.ts";
 import { fieldOf, linesOf } from "../lib/dev/local_cluster.ts";
 import { runProgram } from "../lib/runtime/program.ts";
 import { firstLine, runAttached, runCommand } from "../lib/runtime/run_command.ts";
@@ -60,7 +62,8 @@ const _USAGE = `Usage: deno task deploy [--file FILE] [--detach] [--timeout 5m]
             right after docker stack deploy
   undeploy  docker stack rm, then waits until services, containers, network,
             configs and secrets are gone; --volumes also removes the bets
-            volume <stack>_${STACK_STORAGE_VOLUME_KEY} (on this node)
+            volume <stack>_${STACK_STORAGE_VOLUME_KEY} (with the PostgreSQL store, the
+            database's <stack>_${DATABASE_VOLUME_KEY}) on this node
 FILE defaults to docker-stack.yaml (deno task compose N --target swarm).
 See docs/DEPLOY.md.`;
 
@@ -181,7 +184,9 @@ async function _images(meta: StackMeta): Promise<boolean> {
     { tag: clientTag ?? CLIENT_IMAGE.tag, dockerfile: CLIENT_IMAGE.dockerfile },
   ];
   const context = new URL("..", import.meta.url).pathname.replace(/\/$/, ""); // the repository root
-  const registry = images.some((image) => hasRegistry(image.tag));
+  const registry = images.some((image) => hasRegistry(image.tag)) ||
+    (meta.databaseImage !== undefined && hasRegistry(meta.databaseImage));
+  if (meta.databaseImage !== undefined) await _databaseImage(meta.databaseImage);
   for (const image of images) {
     await buildImage(image, context, APP_BUILD_ARGS);
     console.log(`built ${image.tag} (${(await imageId(image.tag))?.slice(0, 19)})`);
@@ -193,6 +198,24 @@ async function _images(meta: StackMeta): Promise<boolean> {
     console.log(`pushed ${image.tag}`);
   }
   return registry;
+}
+
+/** The database image is made by deno task images, never built here; a
+ * registry reference gets the local image tagged and pushed. */
+async function _databaseImage(tag: string): Promise<void> {
+  if (await imageId(POSTGRES_IMAGE) === undefined) {
+    throw new Error(
+      `${POSTGRES_IMAGE} is missing: run deno task images (it builds it from Debian's postgresql)`,
+    );
+  }
+  if (!hasRegistry(tag)) return;
+  for (const step of [["tag", POSTGRES_IMAGE, tag], ["push", tag]]) {
+    const result = await runCommand(["docker", ...step], { timeoutMs: 10 * 60_000 });
+    if (result.code !== 0) {
+      throw new Error(`docker ${step.join(" ")} failed: ${firstLine(result.stderr)}`);
+    }
+  }
+  console.log(`pushed ${tag}`);
 }
 
 function _describe(progress: StackProgress, agencies: number): string {
@@ -262,12 +285,14 @@ async function _undeploy(args: StackTaskArgs): Promise<number> {
   await removeStack(meta.stack, UNDEPLOY_TIMEOUT_MS);
   console.log(`removed stack ${meta.stack}: services, containers, network, configs and secrets`);
   if (!args.volumes) return 0;
-  const volume = `${meta.stack}_${STACK_STORAGE_VOLUME_KEY}`;
-  const removed = await runCommand(["docker", "volume", "rm", volume], { timeoutMs: 30_000 });
-  if (removed.code !== 0 && !/no such volume/i.test(removed.stderr)) {
-    throw new Error(`docker volume rm ${volume}: ${firstLine(removed.stderr)}`);
+  for (const key of meta.volumes ?? [STACK_STORAGE_VOLUME_KEY]) {
+    const volume = `${meta.stack}_${key}`;
+    const removed = await runCommand(["docker", "volume", "rm", volume], { timeoutMs: 30_000 });
+    if (removed.code !== 0 && !/no such volume/i.test(removed.stderr)) {
+      throw new Error(`docker volume rm ${volume}: ${firstLine(removed.stderr)}`);
+    }
+    console.log(`removed volume ${volume} on this node (other nodes keep theirs)`);
   }
-  console.log(`removed volume ${volume} on this node (other nodes keep theirs)`);
   return 0;
 }
 

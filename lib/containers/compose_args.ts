@@ -11,6 +11,7 @@ import { withoutTaskSeparator } from "../runtime/task_args.ts";
 import { drawIdViolation } from "../config/draw_id.ts";
 import type { CredentialChoice } from "./credentials.ts";
 import { AGENCY_MODES, type AgencyMode, isAgencyMode } from "./stack_document.ts";
+import { SERVER_REPLICAS_MAX } from "../limits.ts";
 
 /** Where a generated file goes. */
 const TARGETS = ["compose", "swarm"] as const;
@@ -21,6 +22,11 @@ const OUTPUT_DEFAULTS: Readonly<Record<Target, string>> = {
   compose: "docker-compose-dev.yaml",
   swarm: "docker-stack.yaml",
 };
+
+/** Where the server keeps the bets: its own files on a volume (the default), or a
+ * bundled PostgreSQL service. */
+const STORES = ["file", "postgres"] as const;
+export type StoreKind = typeof STORES[number];
 
 /** The command line, parsed. */
 export interface ComposeArgs {
@@ -36,6 +42,8 @@ export interface ComposeArgs {
   adminPort: number;
   /** From --credentials, --client-certs and --plain; undefined: none. */
   credentials: CredentialChoice | undefined;
+  /** --store: the server's files (default) or a PostgreSQL service. */
+  store: StoreKind;
   /** Swarm only. */
   swarm: SwarmArgs;
 }
@@ -48,6 +56,8 @@ export interface SwarmArgs {
   publishTls: boolean;
   /** Image registry prefix; empty: local images. */
   registry: string;
+  /** Server tasks; more than 1 only with the PostgreSQL store. */
+  replicas: number;
 }
 
 const _SWARM_DEFAULTS: SwarmArgs = {
@@ -56,6 +66,7 @@ const _SWARM_DEFAULTS: SwarmArgs = {
   attachable: false,
   publishTls: false,
   registry: "",
+  replicas: 1,
 };
 
 function _parseFlags(args: string[]) {
@@ -78,6 +89,8 @@ function _parseFlags(args: string[]) {
         attachable: { type: "boolean" },
         "publish-tls": { type: "boolean" },
         registry: { type: "string" },
+        store: { type: "string" },
+        replicas: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -143,6 +156,10 @@ export function parseComposeArgs(args: string[]): ComposeArgs | "help" {
   if (!(TARGETS as readonly string[]).includes(target)) {
     throw new TypeError(`--target "${target}" is not one of ${TARGETS.join(", ")}`);
   }
+  const store = values.store ?? "file";
+  if (!(STORES as readonly string[]).includes(store)) {
+    throw new TypeError(`--store "${store}" is not one of ${STORES.join(", ")}`);
+  }
   return {
     clients: Number(text),
     target: target as Target,
@@ -153,7 +170,8 @@ export function parseComposeArgs(args: string[]): ComposeArgs | "help" {
     drawId: draw,
     adminPort: _adminPort(values["admin-port"]),
     credentials: _credentialChoice(values),
-    swarm: _swarmArgs(target as Target, values),
+    store: store as StoreKind,
+    swarm: _swarmArgs(target as Target, store as StoreKind, values),
   };
 }
 
@@ -178,16 +196,32 @@ function _credentialChoice(values: {
   return { dir: values.credentials, secrets: true, tls: !plain, clientCerts };
 }
 
-function _swarmArgs(target: Target, values: {
+function _replicas(store: StoreKind, text: string | undefined): number {
+  if (text === undefined) return 1;
+  if (store !== "postgres") {
+    throw new TypeError(
+      "--replicas needs --store postgres: the file store is one disk for one server",
+    );
+  }
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > SERVER_REPLICAS_MAX) {
+    throw new RangeError(`--replicas "${text}" is not a whole number in 1..${SERVER_REPLICAS_MAX}`);
+  }
+  return Number(text);
+}
+
+function _swarmArgs(target: Target, store: StoreKind, values: {
   stack?: string;
   "agency-mode"?: string;
   attachable?: boolean;
   "publish-tls"?: boolean;
   registry?: string;
+  replicas?: string;
   plain?: boolean;
   credentials?: string;
 }): SwarmArgs {
-  const given = (["stack", "agency-mode", "attachable", "publish-tls", "registry"] as const)
+  const given = (
+    ["stack", "agency-mode", "attachable", "publish-tls", "registry", "replicas"] as const
+  )
     .filter((flag) => values[flag] !== undefined);
   if (target !== "swarm") {
     if (given.length > 0) throw new TypeError(`--${given[0]} needs --target swarm`);
@@ -209,5 +243,13 @@ function _swarmArgs(target: Target, values: {
   if (publishTls && (values.credentials === undefined || values.plain === true)) {
     throw new TypeError("--publish-tls needs TLS: --credentials DIR without --plain");
   }
-  return { stack, agencyMode, attachable: values.attachable === true, publishTls, registry };
+  const replicas = _replicas(store, values.replicas);
+  return {
+    stack,
+    agencyMode,
+    attachable: values.attachable === true,
+    publishTls,
+    registry,
+    replicas,
+  };
 }

@@ -15,7 +15,25 @@
 import { CONNECTIONS_MAX_DEFAULT, OPEN_FILES_RESERVED } from "../limits.ts";
 import type { Bet } from "../bet/bet.ts";
 import { CLIENT_CONFIG_KEYS, CLIENT_MODES, type ClientMode } from "../config/client_config.ts";
-import { APP_BUILD_ARGS, type AppImage, CLIENT_IMAGE, SERVER_IMAGE } from "./images.ts";
+import {
+  APP_BUILD_ARGS,
+  type AppImage,
+  CLIENT_IMAGE,
+  POSTGRES_IMAGE,
+  SERVER_IMAGE,
+} from "./images.ts";
+import {
+  DATABASE_HEALTHCHECK,
+  DATABASE_MOUNT,
+  DATABASE_SERVICE,
+  DATABASE_STOP,
+  DATABASE_VOLUME_KEY,
+  type DatabaseChoice,
+  databaseEnvironment,
+  STORE_NETWORK_KEY,
+  storeUrl,
+  validateDatabaseChoice,
+} from "./database_service.ts";
 import { BET_ENV } from "../config/bet_env.ts";
 import { drawIdViolation } from "../config/draw_id.ts";
 import {
@@ -85,6 +103,9 @@ export interface ComposeOptions {
   adminHostPort: number;
   /** Hello secrets and TLS from a `deno task certs` directory; undefined: none. */
   credentials: CredentialChoice | undefined;
+  /** The PostgreSQL store (a database service and STORE_URL); absent: the
+   * server's own files on the storage volume. */
+  database?: DatabaseChoice;
 }
 
 /** Options for the repository's own docker-compose-dev.yaml. */
@@ -197,12 +218,16 @@ export function validateComposeOptions(
   if (options.credentials?.clientCerts && !options.credentials.tls) {
     throw new TypeError("Cannot compose client certificates without TLS");
   }
+  if (options.database !== undefined) validateDatabaseChoice(options.database);
 }
 
 function _server(options: ComposeOptions): _Service {
+  const database = options.database;
   const environment: Record<string, string> = {
     SERVER_CONFIG: CONTAINER_PATHS.serverConfig,
-    STORAGE_DIR: CONTAINER_PATHS.storageDir,
+    ...(database === undefined
+      ? { STORAGE_DIR: CONTAINER_PATHS.storageDir }
+      : { STORE_URL: storeUrl(database) }),
     DRAW_ID: options.drawId,
     ADMIN_PORT: String(options.adminPort),
     ADMIN_IP: ADMIN_NETWORK_ALIAS,
@@ -219,14 +244,21 @@ function _server(options: ComposeOptions): _Service {
     environment: { ...environment, ...credentials?.environment },
     volumes: [
       _readOnlyFile(_join(options.configDir, "server.ini"), CONTAINER_PATHS.serverConfig),
-      { type: "volume", source: STORAGE_VOLUME_KEY, target: CONTAINER_PATHS.storageDir },
+      ...(database === undefined
+        ? [{ type: "volume", source: STORAGE_VOLUME_KEY, target: CONTAINER_PATHS.storageDir }]
+        : []),
       ..._publicFiles(credentials),
     ],
     ..._secretRefs(credentials),
     networks: {
       [NETWORK_KEY]: {},
       [ADMIN_NETWORK_KEY]: { aliases: [ADMIN_NETWORK_ALIAS] },
+      ...(database === undefined ? {} : { [STORE_NETWORK_KEY]: {} }),
     },
+    // The server starts once the database answers (it also retries by itself).
+    ...(database === undefined
+      ? {}
+      : { depends_on: { [DATABASE_SERVICE]: { condition: "service_healthy" } } }),
     // Host loopback only: the operator's browser and Prometheus on this machine.
     ports: [`127.0.0.1:${hostPort}:${options.adminPort}`],
     stop_grace_period: "10s",
@@ -245,6 +277,20 @@ export const SERVER_ULIMITS = {
     hard: CONNECTIONS_MAX_DEFAULT + OPEN_FILES_RESERVED,
   },
 } as const;
+
+/** The bundled PostgreSQL: on the store network only, its cluster in a named volume. */
+function _database(options: ComposeOptions, database: DatabaseChoice): _Service {
+  return {
+    container_name: `${options.containerPrefix}${DATABASE_SERVICE}`,
+    image: POSTGRES_IMAGE,
+    environment: databaseEnvironment(database),
+    volumes: [DATABASE_MOUNT],
+    networks: [STORE_NETWORK_KEY],
+    healthcheck: DATABASE_HEALTHCHECK,
+    ...DATABASE_STOP,
+    ...CONTAINER_HARDENING,
+  };
+}
 
 /** Compose has no configs outside swarm: public credential files are read-only binds. */
 function _publicFiles(credentials: ServiceCredentials | undefined) {
@@ -326,19 +372,26 @@ function _client(options: ComposeOptions, agency: number): _Service {
 export function composeDocument(options: ComposeOptions): Record<string, unknown> {
   validateComposeOptions(options);
   const services: Record<string, _Service> = { server: _server(options) };
+  if (options.database !== undefined) {
+    services[DATABASE_SERVICE] = _database(options, options.database);
+  }
   for (let agency = 1; agency <= options.clients; agency += 1) {
     services[`client${agency}`] = _client(options, agency);
   }
+  const named = (key: string) => ({ name: `${options.project}_${key}` });
   return {
     version: COMPOSE_FILE_VERSION,
     services,
     networks: {
-      [NETWORK_KEY]: { name: `${options.project}_${NETWORK_KEY}`, internal: true },
-      [ADMIN_NETWORK_KEY]: { name: `${options.project}_${ADMIN_NETWORK_KEY}` },
+      [NETWORK_KEY]: { ...named(NETWORK_KEY), internal: true },
+      [ADMIN_NETWORK_KEY]: named(ADMIN_NETWORK_KEY),
+      ...(options.database === undefined
+        ? {}
+        : { [STORE_NETWORK_KEY]: { ...named(STORE_NETWORK_KEY), internal: true } }),
     },
-    volumes: {
-      [STORAGE_VOLUME_KEY]: { name: `${options.project}_${STORAGE_VOLUME_KEY}` },
-    },
+    volumes: options.database === undefined
+      ? { [STORAGE_VOLUME_KEY]: named(STORAGE_VOLUME_KEY) }
+      : { [DATABASE_VOLUME_KEY]: named(DATABASE_VOLUME_KEY) },
     ..._topLevelSecrets(_secretFiles(options)),
   };
 }

@@ -29,13 +29,27 @@ import {
   type ServiceCredentials,
 } from "./credentials.ts";
 import { HEALTHCHECK_COMMAND } from "./images.ts";
+import {
+  DATABASE_HEALTHCHECK,
+  DATABASE_MOUNT,
+  DATABASE_SERVICE,
+  DATABASE_STOP,
+  DATABASE_VOLUME_KEY,
+  type DatabaseChoice,
+  databaseEnvironment,
+  STORE_NETWORK_KEY,
+  storeUrl,
+  validateDatabaseChoice,
+} from "./database_service.ts";
+import { SERVER_REPLICAS_MAX } from "../limits.ts";
 
 /** How agencies run: swarm jobs (`replicated-job`, API 1.41 and a docker
  * CLI of 23.0 or later), or services that restart only on failure. */
 export const AGENCY_MODES = ["job", "restart"] as const;
 export type AgencyMode = typeof AGENCY_MODES[number];
 
-/** Node label key that pins the server (and its storage volume) to a node. */
+/** Node label key that pins the server's storage volume (or, with the
+ * PostgreSQL store, the database's volume) to a node. */
 export const STORAGE_LABEL = "tp0.storage";
 
 /** Node label key that places agency k where its data file lives. */
@@ -74,6 +88,17 @@ export interface StackOptions extends
   /** A short version per config and secret key (content hash or file stamp):
    * swarm configs and secrets cannot change, so a new version is a new name. */
   versions: Readonly<Record<string, string>>;
+  /** The PostgreSQL store: its image and the server's replicas. Absent: the
+   * file store, one server pinned to its volume. */
+  database?: StackDatabase;
+}
+
+/** A stack's PostgreSQL store. */
+export interface StackDatabase extends DatabaseChoice {
+  /** The database image reference, with a registry prefix when the nodes pull it. */
+  image: string;
+  /** Server tasks, all on one database: 1..SERVER_REPLICAS_MAX. */
+  replicas: number;
 }
 
 /** What deploy needs to know about a stack file, kept in its `x-tp0` field. */
@@ -84,6 +109,10 @@ export interface StackMeta {
   images: string[];
   /** Node labels (`key=true`) the placement constraints ask for. */
   labels: string[];
+  /** The database image (PostgreSQL store only): made by deno task images, not built. */
+  databaseImage?: string;
+  /** Volume keys, when not the file store's one (`stack_storage`). */
+  volumes?: string[];
 }
 
 type _Service = Record<string, unknown>;
@@ -155,9 +184,12 @@ function _server(options: StackOptions): _Service {
   const credentials: ServiceCredentials = options.credentials === undefined
     ? { environment: {}, files: [] }
     : serverCredentials(options.credentials, options.tlsPort);
+  const database = options.database;
   const environment: Record<string, string> = {
     SERVER_CONFIG: CONTAINER_PATHS.serverConfig,
-    STORAGE_DIR: CONTAINER_PATHS.storageDir,
+    ...(database === undefined
+      ? { STORAGE_DIR: CONTAINER_PATHS.storageDir }
+      : { STORE_URL: storeUrl(database) }),
     DRAW_ID: options.drawId,
     ...(options.clients > 0 ? { AGENCIES: String(options.clients) } : {}),
     ...credentials.environment,
@@ -168,10 +200,12 @@ function _server(options: StackOptions): _Service {
     environment,
     ..._grants([serverIni!, ...credentials.files]),
     volumes: [
-      { type: "volume", source: STACK_STORAGE_VOLUME_KEY, target: CONTAINER_PATHS.storageDir },
+      ...(database === undefined
+        ? [{ type: "volume", source: STACK_STORAGE_VOLUME_KEY, target: CONTAINER_PATHS.storageDir }]
+        : []),
       _TMP,
     ],
-    networks: [NETWORK_KEY],
+    networks: database === undefined ? [NETWORK_KEY] : [NETWORK_KEY, STORE_NETWORK_KEY],
     ...(options.publishTls && options.credentials?.tls
       ? {
         ports: [{
@@ -194,17 +228,62 @@ function _server(options: StackOptions): _Service {
     // and `docker stack deploy` passes them from CLI 20.10 (docker/cli#2712).
     ulimits: SERVER_ULIMITS,
     ..._HARDENING,
+    deploy: database === undefined ? _fileServerDeploy() : _replicatedServerDeploy(database),
+  };
+}
+
+/** The file store's server: one task, on the node of its volume. */
+function _fileServerDeploy() {
+  return {
+    mode: "replicated",
+    replicas: 1,
+    // `server` resolves to the task itself, not to a virtual IP: a VIP needs
+    // IPVS in the kernel (this project's CI VM has none: "No route to host"),
+    // and one replica gains nothing from it.
+    endpoint_mode: "dnsrr",
+    placement: { constraints: [_constraint(STORAGE_LABEL)] },
+    // Always back: a lottery central that exits is a failure whatever its code.
+    restart_policy: { condition: "any", delay: "1s" },
+    // Never two servers on one store: the old task stops before the new one starts.
+    update_config: { order: "stop-first", parallelism: 1 },
+  };
+}
+
+/**
+ * The PostgreSQL store's servers: R tasks on any nodes, all on one database.
+ * `server` resolves to every healthy task (DNS round robin, `dnsrr`): an
+ * agency reconnecting after its replica died resolves again and reaches
+ * another. A virtual IP would need IPVS in every node's kernel.
+ */
+function _replicatedServerDeploy(database: StackDatabase) {
+  return {
+    mode: "replicated",
+    replicas: database.replicas,
+    endpoint_mode: "dnsrr",
+    restart_policy: { condition: "any", delay: "1s" },
+    // One task at a time; the others keep serving (the database fences).
+    update_config: { order: "stop-first", parallelism: 1 },
+  };
+}
+
+/** The bundled PostgreSQL: one task, pinned to the node of its volume. */
+function _database(database: StackDatabase): _Service {
+  return {
+    image: database.image,
+    environment: databaseEnvironment(database),
+    volumes: [DATABASE_MOUNT, _TMP],
+    networks: [STORE_NETWORK_KEY],
+    healthcheck: DATABASE_HEALTHCHECK,
+    ...DATABASE_STOP,
+    ..._HARDENING,
     deploy: {
       mode: "replicated",
       replicas: 1,
-      // `server` resolves to the task itself, not to a virtual IP: a VIP needs
-      // IPVS in the kernel (this project's CI VM has none: "No route to host"),
-      // and one replica gains nothing from it.
+      // The server finds it by name; a VIP would need IPVS (see the server).
       endpoint_mode: "dnsrr",
       placement: { constraints: [_constraint(STORAGE_LABEL)] },
-      // Always back: a lottery central that exits is a failure whatever its code.
       restart_policy: { condition: "any", delay: "1s" },
-      // Never two servers on one store: the old task stops before the new one starts.
+      // Never two postgres processes on one data directory.
       update_config: { order: "stop-first", parallelism: 1 },
     },
   };
@@ -265,6 +344,13 @@ function _validate(options: StackOptions): void {
       `Cannot name stack "${options.stack}": up to 31 lowercase letters, digits, _ and -`,
     );
   }
+  const replicas = options.database?.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > SERVER_REPLICAS_MAX) {
+    throw new RangeError(
+      `Cannot run ${replicas} server replicas: expected a whole number in 1..${SERVER_REPLICAS_MAX}`,
+    );
+  }
+  if (options.database !== undefined) validateDatabaseChoice(options.database);
   if (!options.dataDir.startsWith("/")) {
     throw new TypeError(
       `Cannot place agency data at "${options.dataDir}": a stack needs an absolute path (the same on every agency's node)`,
@@ -283,7 +369,9 @@ function _validate(options: StackOptions): void {
  */
 export function stackDocument(options: StackOptions): Record<string, unknown> {
   _validate(options);
+  const database = options.database;
   const services: Record<string, _Service> = { server: _server(options) };
+  if (database !== undefined) services[DATABASE_SERVICE] = _database(database);
   for (let agency = 1; agency <= options.clients; agency += 1) {
     services[`client${agency}`] = _client(options, agency);
   }
@@ -303,20 +391,25 @@ export function stackDocument(options: StackOptions): Record<string, unknown> {
     agencyMode: options.agencyMode,
     images: [options.serverImage, options.clientImage],
     labels: stackLabels(options.clients),
+    ...(database === undefined
+      ? {}
+      : { databaseImage: database.image, volumes: [DATABASE_VOLUME_KEY] }),
+  };
+  const overlay = {
+    driver: "overlay",
+    // IPsec between nodes: agencies and the central talk across hosts.
+    driver_opts: { encrypted: "" },
+    internal: true,
   };
   return {
     version: "3.8",
     services,
     networks: {
-      [NETWORK_KEY]: {
-        driver: "overlay",
-        // IPsec between nodes: agencies and the central talk across hosts.
-        driver_opts: { encrypted: "" },
-        internal: true,
-        attachable: options.attachable,
-      },
+      [NETWORK_KEY]: { ...overlay, attachable: options.attachable },
+      // The servers and the database only; never attachable.
+      ...(database === undefined ? {} : { [STORE_NETWORK_KEY]: { ...overlay, attachable: false } }),
     },
-    volumes: { [STACK_STORAGE_VOLUME_KEY]: {} },
+    volumes: { [database === undefined ? STACK_STORAGE_VOLUME_KEY : DATABASE_VOLUME_KEY]: {} },
     configs,
     ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
     "x-tp0": meta,
@@ -334,7 +427,10 @@ export function stackMeta(document: unknown): StackMeta {
   const ok = meta !== undefined && typeof meta.stack === "string" &&
     typeof meta.agencies === "number" && (AGENCY_MODES as readonly string[]).includes(
       String(meta.agencyMode),
-    ) && Array.isArray(meta.images) && Array.isArray(meta.labels);
+    ) && Array.isArray(meta.images) && Array.isArray(meta.labels) &&
+    (meta.databaseImage === undefined || typeof meta.databaseImage === "string") &&
+    (meta.volumes === undefined ||
+      (Array.isArray(meta.volumes) && meta.volumes.every((key) => typeof key === "string")));
   if (!ok) {
     throw new TypeError(
       "no x-tp0 field: not a stack file from deno task compose N --target swarm",
