@@ -18,6 +18,7 @@ import {
   dockerEngineStatus,
   type EngineStatus,
   findComposeCommand,
+  imageId,
   noEngineMessage,
 } from "../../lib/containers/docker.ts";
 import {
@@ -25,6 +26,7 @@ import {
   BUSYBOX_IMAGE,
   CLIENT_IMAGE,
   DENO_IMAGE,
+  POSTGRES_IMAGE,
   SERVER_IMAGE,
 } from "../../lib/containers/images.ts";
 import { type CommandResult, runCommand } from "../../lib/runtime/run_command.ts";
@@ -34,8 +36,12 @@ import {
   buildBusyboxStandin,
   buildDenoStandin,
   ensureImage,
+  ensurePostgresImage,
+  hostPostgresBinDir,
+  POSTGRES_INSTALL_HINT,
   PULL_TIMEOUT_MS_DEFAULT,
 } from "../../tools/images.ts";
+import { DATABASE_NAME, newDatabasePassword } from "../../lib/containers/database_service.ts";
 
 /** The repository root: build context and source of the shipped config. */
 export const REPO_DIR = new URL("../../", import.meta.url).pathname.replace(
@@ -104,6 +110,55 @@ export function containerTest(
   Deno.test({ name, ignore: true, fn });
 }
 
+/** Why the database image cannot be had here, or undefined when it can. */
+async function _noDatabaseImage(): Promise<string | undefined> {
+  if (!ENGINE.reachable) return undefined; // containerTest says why
+  if (await imageId(POSTGRES_IMAGE) !== undefined) return undefined;
+  if (await hostPostgresBinDir() !== undefined) return undefined;
+  return `no ${POSTGRES_IMAGE} and no PostgreSQL 15 to build it from (${POSTGRES_INSTALL_HINT})`;
+}
+
+const _NO_DATABASE_IMAGE = await _noDatabaseImage().catch((error: Error) => error.message);
+
+/**
+ * Registers a container test that also needs the database image of
+ * `--store postgres`. Without PostgreSQL on the host to build it from, it is
+ * ignored with one line saying what to install, except under CI=true (where
+ * .ci/run installs it) where that fails it.
+ */
+export function databaseContainerTest(
+  name: string,
+  fn: (t: Deno.TestContext) => Promise<void>,
+): void {
+  if (_NO_DATABASE_IMAGE === undefined || _isCi()) {
+    containerTest(name, async (t) => {
+      if (_NO_DATABASE_IMAGE !== undefined) throw new Error(_NO_DATABASE_IMAGE);
+      await ensureDatabaseImage();
+      await fn(t);
+    });
+    return;
+  }
+  console.log(`Skipping PostgreSQL container tests: ${_NO_DATABASE_IMAGE}`);
+  Deno.test({ name, ignore: true, fn });
+}
+
+let _databaseImage: Promise<void> | undefined;
+
+/** The database image present or built once per test process (the build is cheap). */
+export function ensureDatabaseImage(): Promise<void> {
+  _databaseImage ??= (async () => {
+    const lockPath = `${Deno.env.get("TMPDIR") ?? "/tmp"}/tp0-image-build.lock`;
+    using lock = await Deno.open(lockPath, { create: true, write: true });
+    await lock.lock(true);
+    try {
+      if (!await ensurePostgresImage(() => {})) throw new Error(`${POSTGRES_IMAGE} is missing`);
+    } finally {
+      await lock.unlock();
+    }
+  })();
+  return _databaseImage;
+}
+
 let _images: Promise<void> | undefined;
 
 async function _buildImagesLocked(): Promise<void> {
@@ -148,6 +203,11 @@ export interface ProjectSpec {
   serverConfig?: (section: Record<string, string>) => void;
   /** Credentials to make (deno task certs) and hand out with compose secrets. */
   credentials?: Omit<CredentialChoice, "dir">;
+  /** `--store postgres`: a database service, the server on it. */
+  store?: "postgres";
+  /** A directory of agency-<k>.csv to copy (e.g. the repository's data/)
+   * instead of generating them; `agencies` then gives only their number. */
+  dataFrom?: string;
 }
 
 /** A compose project with its own directory, names and network. */
@@ -261,6 +321,16 @@ export class TestProject {
     return address;
   }
 
+  /**
+   * Runs one SQL statement with psql inside the project's database container
+   * (the socket in /tmp, trusted inside the container only).
+   * @returns the result rows, fields split on tabs
+   * @throws {Error} with psql's message when it fails
+   */
+  async sql(statement: string): Promise<string[][]> {
+    return await databaseRows(this.container("postgres"), statement);
+  }
+
   /** A field of `docker inspect`, e.g. `{{.State.Running}}`. */
   async inspect(service: string, format: string): Promise<string> {
     const result = await runCommand(
@@ -291,6 +361,35 @@ export async function writeProjectConfig(
   >;
   spec.clientConfig?.(client);
   await Deno.writeTextFile(`${dir}/config/client.yaml`, stringifyYaml(client));
+}
+
+/**
+ * Runs one SQL statement with psql in a database container.
+ * @returns the result rows, fields split on tabs
+ * @throws {Error} with psql's message when it fails
+ */
+export async function databaseRows(container: string, statement: string): Promise<string[][]> {
+  const result = await runCommand([
+    "docker",
+    "exec",
+    container,
+    "psql",
+    ...["--username", DATABASE_NAME, "--dbname", DATABASE_NAME],
+    ...["--no-align", "--tuples-only", "--field-separator", "\t", "--set", "ON_ERROR_STOP=1"],
+    ...["--command", statement],
+  ], { timeoutMs: CONTAINER_STEP_TIMEOUT_MS });
+  if (result.code !== 0) {
+    throw new Error(`psql in ${container} exited ${result.code}: ${result.stderr.trim()}`);
+  }
+  return result.stdout.split("\n").filter((line) => line !== "").map((line) => line.split("\t"));
+}
+
+async function _copyData(dir: string, from: string, agencies: number): Promise<Bet[]> {
+  await Deno.mkdir(`${dir}/data`, { recursive: true });
+  for (let agency = 1; agency <= agencies; agency += 1) {
+    await Deno.copyFile(`${from}/agency-${agency}.csv`, `${dir}/data/agency-${agency}.csv`);
+  }
+  return []; // bet mode's example bets are not needed for copied lottery data
 }
 
 async function _writeData(
@@ -338,7 +437,9 @@ export async function withProject(
   const dir = await Deno.makeTempDir({ prefix: `tp0_e2e_${spec.label}_` });
   const name = `tp0e2e_${spec.label}_${crypto.randomUUID().slice(0, 6)}`;
   const deploy = async (agencies: readonly AgencySpec[], seed: number) => {
-    const exampleBets = await _writeData(dir, agencies, seed);
+    const exampleBets = spec.dataFrom === undefined
+      ? await _writeData(dir, agencies, seed)
+      : await _copyData(dir, spec.dataFrom, agencies.length);
     const drawId = newDrawId();
     const credentials = spec.credentials === undefined
       ? undefined
@@ -359,6 +460,7 @@ export async function withProject(
         // Projects run in parallel: each gets a free host port for its admin port.
         adminHostPort: 0,
         credentials,
+        ...(spec.store === "postgres" ? { database: { password: newDatabasePassword() } } : {}),
       }),
     );
     return drawId;

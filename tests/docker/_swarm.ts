@@ -33,7 +33,8 @@ import {
   ensureImage,
   PULL_TIMEOUT_MS_DEFAULT,
 } from "../../tools/images.ts";
-import { REPO_DIR, writeProjectConfig } from "./_harness.ts";
+import { ensureDatabaseImage, REPO_DIR, writeProjectConfig } from "./_harness.ts";
+import { DATABASE_VOLUME_KEY } from "../../lib/containers/database_service.ts";
 
 /** Bound on one docker call of these tests. */
 const _STEP_MS = 120_000;
@@ -117,6 +118,8 @@ export interface StackSpec {
   /** Credentials to make and hand out; undefined: none. */
   credentials?: Omit<CredentialChoice, "dir">;
   clientConfig?: (config: Record<string, Record<string, unknown>>) => void;
+  /** `--store postgres`, with this many server replicas. */
+  database?: { replicas: number };
 }
 
 /** A deployed (or deployable) stack. */
@@ -154,6 +157,7 @@ async function _writeData(dir: string, agencies: readonly StackAgency[]): Promis
 export async function withStack(spec: StackSpec, body: (stack: TestStack) => Promise<void>) {
   await ensureImage(DENO_IMAGE, buildDenoStandin, PULL_TIMEOUT_MS_DEFAULT, () => {});
   await ensureImage(BUSYBOX_IMAGE, buildBusyboxStandin, PULL_TIMEOUT_MS_DEFAULT, () => {});
+  if (spec.database !== undefined) await ensureDatabaseImage();
   const id = crypto.randomUUID().slice(0, 6);
   const name = `tp0e2e${spec.label}${id}`;
   // The data must be readable by the containers' deno user (uid 1993).
@@ -184,12 +188,14 @@ export async function withStack(spec: StackSpec, body: (stack: TestStack) => Pro
       credentials: credentials === undefined
         ? undefined
         : { dir: credentials, ...spec.credentials! },
+      store: spec.database === undefined ? "file" : "postgres",
       swarm: {
         stack: name,
         agencyMode: spec.agencyMode,
         attachable: false,
         publishTls: false,
         registry: "",
+        replicas: spec.database?.replicas ?? 1,
       },
     });
     const file = `${dir}/stack.yaml`;
@@ -203,9 +209,9 @@ export async function withStack(spec: StackSpec, body: (stack: TestStack) => Pro
         console.error(`cleanup of stack ${name} failed: ${(error as Error).message}`)
       );
     }
-    await runCommand(["docker", "volume", "rm", `${name}_${STACK_STORAGE_VOLUME_KEY}`], {
-      timeoutMs: _STEP_MS,
-    });
+    for (const key of [STACK_STORAGE_VOLUME_KEY, DATABASE_VOLUME_KEY]) {
+      await runCommand(["docker", "volume", "rm", `${name}_${key}`], { timeoutMs: _STEP_MS });
+    }
     await runCommand(["docker", "image", "rm", images.server, images.client], {
       timeoutMs: _STEP_MS,
     });
@@ -270,17 +276,22 @@ export async function inspectStack(stack: string): Promise<string> {
   return parts.join("\n");
 }
 
-/** The id of the server's running task container. */
-export async function serverContainer(stack: string): Promise<string> {
+/** The ids of a service's running task containers (this node's). */
+export async function runningContainers(stack: string, service: string): Promise<string[]> {
   const result = await _docker([
     "ps",
     "--quiet",
     "--filter",
-    `label=com.docker.swarm.service.name=${stack}_server`,
+    `label=com.docker.swarm.service.name=${stack}_${service}`,
     "--filter",
     "status=running",
   ]);
-  const id = result.stdout.trim().split("\n")[0] ?? "";
-  if (id === "") throw new Error(`no running container of ${stack}_server`);
+  return result.stdout.split("\n").filter((id) => id !== "");
+}
+
+/** The id of the server's running task container. */
+export async function serverContainer(stack: string): Promise<string> {
+  const id = (await runningContainers(stack, "server"))[0];
+  if (id === undefined) throw new Error(`no running container of ${stack}_server`);
   return id;
 }
