@@ -5,7 +5,7 @@
  *
  * deno task compose <N> [--target compose|swarm] [--output FILE] [--mode lottery|bet|echo]
  *                       [--config-dir config] [--data-dir data] [--credentials DIR]
- *                       [--client-certs] [--plain] [--store file|postgres]
+ *                       [--client-certs] [--plain] [--store file|postgres] [--store-url URL]
  *                       [swarm: --stack NAME --agency-mode job|restart --attachable
  *                       --publish-tls --registry HOST[:PORT] --replicas R]
  */
@@ -31,7 +31,7 @@ const _USAGE = `Usage: deno task compose <N> [--target compose|swarm] [--output 
                          [--mode lottery|bet|echo] [--config-dir DIR] [--data-dir DIR]
                          [--draw ID] [--admin-port P]
                          [--credentials DIR [--client-certs | --plain]]
-                         [--store file|postgres]
+                         [--store file|postgres] [--store-url URL]
        swarm only:       [--stack NAME] [--agency-mode job|restart] [--attachable]
                          [--publish-tls] [--registry HOST[:PORT]] [--replicas R]
 
@@ -79,6 +79,9 @@ internal network ${COMPOSE_DEFAULTS.project}_${NETWORK_KEY}. N is 0..${COMPOSE_C
                 made by deno task images) with its own volume and health
                 check, on a network only the server joins; the server gets
                 STORE_URL and starts once the database is healthy.
+  --store-url   with --store postgres: no bundled database; the server's
+                STORE_URL is URL (postgres://USER:PASSWORD@HOST:PORT/DB), a
+                managed or replicated PostgreSQL (docs/DEPLOY.md).
   --replicas    with --store postgres: R server tasks on the one database
                 (1..${SERVER_REPLICAS_MAX}, default 1); agencies reach any of them.
 

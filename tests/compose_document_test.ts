@@ -426,3 +426,19 @@ Deno.test("composeDocument() takes a database password of 16 to 64 URL-safe char
     });
   }
 });
+
+Deno.test("composeDocument() with --store-url gives the server that STORE_URL and runs no database", () => {
+  const url = "postgres://lottery:pa$s@db.example:5432/lottery";
+  const text = renderCompose(options(1, { database: { url } }));
+  const document = parsed(text) as ReturnType<typeof parsed> & { volumes?: unknown };
+  assert.deepEqual(Object.keys(document.services), ["server", "client1"]);
+  const server = document.services["server"]! as Service & Record<string, unknown>;
+  assert.equal(server.environment["STORE_URL"], "postgres://lottery:pa$$s@db.example:5432/lottery");
+  assert.equal(server["depends_on"], undefined);
+  assert.ok(!("store_net" in document.networks), "the server goes out through admin_net");
+  assert.equal(document.volumes, undefined, "no volume at all");
+  assert.throws(
+    () => composeDocument(options(1, { database: { url: "http://x" } })),
+    /Cannot compose STORE_URL: it does not start with postgres:\/\//,
+  );
+});

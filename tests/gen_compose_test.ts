@@ -374,3 +374,28 @@ Deno.test("readFirstBet() reads the row the client would send first, with the cl
     );
   });
 });
+
+Deno.test("parseComposeArgs() takes --store-url with --store postgres only, and never echoes the URL", async (t) => {
+  const url = "postgres://lottery:s3cret@db.example:5432/lottery";
+  const parsed = parseComposeArgs(["2", "--store", "postgres", "--store-url", url]) as ComposeArgs;
+  assert.equal(parsed.storeUrl, url);
+  assert.equal((parseComposeArgs(["2", "--store", "postgres"]) as ComposeArgs).storeUrl, undefined);
+  const cases: [string[], RegExp][] = [
+    [["--store-url", url], /^--store-url needs --store postgres$/],
+    [["--store", "postgres", "--store-url", "mysql://u:s3cret@h/d"], /^--store-url does not start/],
+    [
+      ["--store", "postgres", "--store-url", "postgres://u:s3cret@ h/d"],
+      /has no host, or has spaces/,
+    ],
+    [["--store", "postgres", "--store-url", "postgres://"], /has no host, or has spaces/],
+  ];
+  for (const [args, message] of cases) {
+    await t.step(args.join(" "), () => {
+      assert.throws(() => parseComposeArgs(["2", ...args]), (error: Error) => {
+        assert.match(error.message, message);
+        assert.ok(!error.message.includes("s3cret"), "the password stays out of the message");
+        return true;
+      });
+    });
+  }
+});

@@ -41,7 +41,7 @@ type Stack = {
   version: string;
   services: Record<string, Service>;
   networks: Record<string, Record<string, unknown>>;
-  volumes: Record<string, unknown>;
+  volumes?: Record<string, unknown>;
   configs: Record<string, { name: string; file: string }>;
   secrets?: Record<string, { name: string; file: string }>;
   "x-tp0": unknown;
@@ -308,4 +308,21 @@ Deno.test("stackMeta() refuses a malformed database image or volume list", () =>
   const meta = stackMeta(rendered({ database: _DATABASE }));
   assert.throws(() => stackMeta({ "x-tp0": { ...meta, databaseImage: 5 } }), /no x-tp0 field/);
   assert.throws(() => stackMeta({ "x-tp0": { ...meta, volumes: [1] } }), /no x-tp0 field/);
+});
+
+Deno.test("stackDocument() with --store-url runs R servers on that database: no database service, no volume, no storage label, a way out", () => {
+  const url = "postgres://lottery:pa$s@db.example:5432/lottery";
+  const stack = rendered({ database: { url, replicas: 2 } });
+  assert.deepEqual(Object.keys(stack.services), ["server", "client1", "client2"]);
+  const server = stack.services["server"]!;
+  assert.equal(server.environment["STORE_URL"], "postgres://lottery:pa$$s@db.example:5432/lottery");
+  assert.equal(server.deploy.replicas, 2);
+  assert.deepEqual(server.networks, ["testing_net", "store_net"]);
+  assert.equal(stack.networks["store_net"]!["internal"], false, "the servers reach outside");
+  assert.equal(stack.networks["testing_net"]!["internal"], true, "the agencies still do not");
+  assert.equal(stack.volumes, undefined);
+  const meta = stackMeta(stack);
+  assert.deepEqual(meta.labels, ["tp0.agency.1", "tp0.agency.2"]);
+  assert.deepEqual(meta.volumes, []);
+  assert.equal(meta.databaseImage, undefined);
 });

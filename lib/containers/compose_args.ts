@@ -12,6 +12,7 @@ import { drawIdViolation } from "../config/draw_id.ts";
 import type { CredentialChoice } from "./credentials.ts";
 import { AGENCY_MODES, type AgencyMode, isAgencyMode } from "./stack_document.ts";
 import { SERVER_REPLICAS_MAX } from "../limits.ts";
+import { storeUrlViolation } from "./database_service.ts";
 
 /** Where a generated file goes. */
 const TARGETS = ["compose", "swarm"] as const;
@@ -42,8 +43,11 @@ export interface ComposeArgs {
   adminPort: number;
   /** From --credentials, --client-certs and --plain; undefined: none. */
   credentials: CredentialChoice | undefined;
-  /** --store: the server's files (default) or a PostgreSQL service. */
+  /** --store: the server's files (default) or PostgreSQL. */
   store: StoreKind;
+  /** --store-url: a PostgreSQL elsewhere instead of the bundled service;
+   * absent: the bundled one (with --store postgres). */
+  storeUrl?: string;
   /** Swarm only. */
   swarm: SwarmArgs;
 }
@@ -90,6 +94,7 @@ function _parseFlags(args: string[]) {
         "publish-tls": { type: "boolean" },
         registry: { type: "string" },
         store: { type: "string" },
+        "store-url": { type: "string" },
         replicas: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
@@ -160,6 +165,13 @@ export function parseComposeArgs(args: string[]): ComposeArgs | "help" {
   if (!(STORES as readonly string[]).includes(store)) {
     throw new TypeError(`--store "${store}" is not one of ${STORES.join(", ")}`);
   }
+  const url = values["store-url"];
+  if (url !== undefined) {
+    if (store !== "postgres") throw new TypeError("--store-url needs --store postgres");
+    const problem = storeUrlViolation(url);
+    // The URL holds a password: never echo it.
+    if (problem !== undefined) throw new TypeError(`--store-url ${problem}`);
+  }
   return {
     clients: Number(text),
     target: target as Target,
@@ -171,6 +183,7 @@ export function parseComposeArgs(args: string[]): ComposeArgs | "help" {
     adminPort: _adminPort(values["admin-port"]),
     credentials: _credentialChoice(values),
     store: store as StoreKind,
+    ...(url === undefined ? {} : { storeUrl: url }),
     swarm: _swarmArgs(target as Target, store as StoreKind, values),
   };
 }

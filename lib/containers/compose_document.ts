@@ -23,6 +23,7 @@ import {
   SERVER_IMAGE,
 } from "./images.ts";
 import {
+  type BundledDatabase,
   DATABASE_HEALTHCHECK,
   DATABASE_MOUNT,
   DATABASE_SERVICE,
@@ -30,6 +31,7 @@ import {
   DATABASE_VOLUME_KEY,
   type DatabaseChoice,
   databaseEnvironment,
+  isExternalDatabase,
   STORE_NETWORK_KEY,
   storeUrl,
   validateDatabaseChoice,
@@ -103,8 +105,9 @@ export interface ComposeOptions {
   adminHostPort: number;
   /** Hello secrets and TLS from a `deno task certs` directory; undefined: none. */
   credentials: CredentialChoice | undefined;
-  /** The PostgreSQL store (a database service and STORE_URL); absent: the
-   * server's own files on the storage volume. */
+  /** The PostgreSQL store (STORE_URL, and the bundled database service
+   * unless the URL names another); absent: the server's own files on the
+   * storage volume. */
   database?: DatabaseChoice;
 }
 
@@ -223,11 +226,12 @@ export function validateComposeOptions(
 
 function _server(options: ComposeOptions): _Service {
   const database = options.database;
+  const bundled = database !== undefined && !isExternalDatabase(database);
   const environment: Record<string, string> = {
     SERVER_CONFIG: CONTAINER_PATHS.serverConfig,
     ...(database === undefined
       ? { STORAGE_DIR: CONTAINER_PATHS.storageDir }
-      : { STORE_URL: storeUrl(database) }),
+      : { STORE_URL: _literal(storeUrl(database)) }),
     DRAW_ID: options.drawId,
     ADMIN_PORT: String(options.adminPort),
     ADMIN_IP: ADMIN_NETWORK_ALIAS,
@@ -253,12 +257,11 @@ function _server(options: ComposeOptions): _Service {
     networks: {
       [NETWORK_KEY]: {},
       [ADMIN_NETWORK_KEY]: { aliases: [ADMIN_NETWORK_ALIAS] },
-      ...(database === undefined ? {} : { [STORE_NETWORK_KEY]: {} }),
+      // An external database is reached through admin_net, the server's way out.
+      ...(bundled ? { [STORE_NETWORK_KEY]: {} } : {}),
     },
     // The server starts once the database answers (it also retries by itself).
-    ...(database === undefined
-      ? {}
-      : { depends_on: { [DATABASE_SERVICE]: { condition: "service_healthy" } } }),
+    ...(bundled ? { depends_on: { [DATABASE_SERVICE]: { condition: "service_healthy" } } } : {}),
     // Host loopback only: the operator's browser and Prometheus on this machine.
     ports: [`127.0.0.1:${hostPort}:${options.adminPort}`],
     stop_grace_period: "10s",
@@ -279,7 +282,7 @@ export const SERVER_ULIMITS = {
 } as const;
 
 /** The bundled PostgreSQL: on the store network only, its cluster in a named volume. */
-function _database(options: ComposeOptions, database: DatabaseChoice): _Service {
+function _database(options: ComposeOptions, database: BundledDatabase): _Service {
   return {
     container_name: `${options.containerPrefix}${DATABASE_SERVICE}`,
     image: POSTGRES_IMAGE,
@@ -372,9 +375,9 @@ function _client(options: ComposeOptions, agency: number): _Service {
 export function composeDocument(options: ComposeOptions): Record<string, unknown> {
   validateComposeOptions(options);
   const services: Record<string, _Service> = { server: _server(options) };
-  if (options.database !== undefined) {
-    services[DATABASE_SERVICE] = _database(options, options.database);
-  }
+  const database = options.database;
+  const bundled = database !== undefined && !isExternalDatabase(database) ? database : undefined;
+  if (bundled !== undefined) services[DATABASE_SERVICE] = _database(options, bundled);
   for (let agency = 1; agency <= options.clients; agency += 1) {
     services[`client${agency}`] = _client(options, agency);
   }
@@ -385,13 +388,15 @@ export function composeDocument(options: ComposeOptions): Record<string, unknown
     networks: {
       [NETWORK_KEY]: { ...named(NETWORK_KEY), internal: true },
       [ADMIN_NETWORK_KEY]: named(ADMIN_NETWORK_KEY),
-      ...(options.database === undefined
+      ...(bundled === undefined
         ? {}
         : { [STORE_NETWORK_KEY]: { ...named(STORE_NETWORK_KEY), internal: true } }),
     },
-    volumes: options.database === undefined
-      ? { [STORAGE_VOLUME_KEY]: named(STORAGE_VOLUME_KEY) }
-      : { [DATABASE_VOLUME_KEY]: named(DATABASE_VOLUME_KEY) },
+    ...(database === undefined
+      ? { volumes: { [STORAGE_VOLUME_KEY]: named(STORAGE_VOLUME_KEY) } }
+      : bundled === undefined
+      ? {}
+      : { volumes: { [DATABASE_VOLUME_KEY]: named(DATABASE_VOLUME_KEY) } }),
     ..._topLevelSecrets(_secretFiles(options)),
   };
 }

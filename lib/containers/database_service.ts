@@ -18,11 +18,29 @@ export const STORE_NETWORK_KEY = "store_net";
 /** The database's named volume; `<project>_postgres_data`. */
 export const DATABASE_VOLUME_KEY = "postgres_data";
 
-/** The PostgreSQL store's choices; the file store has none. */
-export interface DatabaseChoice {
+/** The PostgreSQL store's choices (the file store has none): the bundled
+ * database service, or a database elsewhere that STORE_URL names. */
+export type DatabaseChoice = BundledDatabase | ExternalDatabase;
+
+/** A PostgreSQL service in the file, from the image `deno task images` builds. */
+export interface BundledDatabase {
   /** The `tp0` login's password: 16 to 64 of `A-Z a-z 0-9 . _ ~ -`, so
    * STORE_URL needs no escaping. The image sets it at every start. */
   password: string;
+}
+
+/** A managed or replicated PostgreSQL the operator runs: no service in the file. */
+export interface ExternalDatabase {
+  /** The server's STORE_URL, `postgres://user:password@host:port/database`. */
+  url: string;
+}
+
+/** Longest STORE_URL `--store-url` takes: a URL, not a file's contents. */
+const _STORE_URL_CHARS_MAX = 1024;
+
+/** Whether a choice names a database outside the file. */
+export function isExternalDatabase(choice: DatabaseChoice): choice is ExternalDatabase {
+  return "url" in choice;
 }
 
 /** Characters of a password that go into a URL and into SQL unquoted. */
@@ -38,10 +56,28 @@ export function newDatabasePassword(): string {
 }
 
 /**
+ * Why a STORE_URL cannot be used, or undefined when it can (the server
+ * itself checks the rest when it connects).
+ * @example storeUrlViolation("mysql://x") // "does not start with postgres:// or postgresql://"
+ */
+export function storeUrlViolation(url: string): string | undefined {
+  if (url.length > _STORE_URL_CHARS_MAX) return `is longer than ${_STORE_URL_CHARS_MAX} characters`;
+  if (!/^postgres(ql)?:\/\//.test(url)) return "does not start with postgres:// or postgresql://";
+  if (!/^postgres(ql)?:\/\/[^\s/?#]+(\/[^\s]*)?$/.test(url)) return "has no host, or has spaces";
+  return undefined;
+}
+
+/**
  * Checks a database choice.
- * @throws {TypeError} when the password is not 16 to 64 URL-safe characters
+ * @throws {TypeError} when the password is not 16 to 64 URL-safe characters,
+ *   or the URL is no PostgreSQL URL
  */
 export function validateDatabaseChoice(choice: DatabaseChoice): void {
+  if (isExternalDatabase(choice)) {
+    const problem = storeUrlViolation(choice.url);
+    if (problem !== undefined) throw new TypeError(`Cannot compose STORE_URL: it ${problem}`);
+    return;
+  }
   if (!_PASSWORD.test(choice.password)) {
     throw new TypeError(
       "Cannot compose the database password: expected 16 to 64 of A-Z a-z 0-9 . _ ~ -",
@@ -50,15 +86,16 @@ export function validateDatabaseChoice(choice: DatabaseChoice): void {
 }
 
 /**
- * The server's STORE_URL for the bundled database.
+ * The server's STORE_URL: the bundled database's, or the one given.
  * @example storeUrl({ password: "p" }) // "postgres://tp0:p@postgres:5432/tp0"
  */
 export function storeUrl(choice: DatabaseChoice): string {
+  if (isExternalDatabase(choice)) return choice.url;
   return `postgres://${DATABASE_NAME}:${choice.password}@${DATABASE_SERVICE}:${POSTGRES_PORT}/${DATABASE_NAME}`;
 }
 
 /** The database container's environment, as its entrypoint reads it. */
-export function databaseEnvironment(choice: DatabaseChoice): Record<string, string> {
+export function databaseEnvironment(choice: BundledDatabase): Record<string, string> {
   return {
     POSTGRES_USER: DATABASE_NAME,
     POSTGRES_DB: DATABASE_NAME,

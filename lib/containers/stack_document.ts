@@ -30,13 +30,15 @@ import {
 } from "./credentials.ts";
 import { HEALTHCHECK_COMMAND } from "./images.ts";
 import {
+  type BundledDatabase,
   DATABASE_HEALTHCHECK,
   DATABASE_MOUNT,
   DATABASE_SERVICE,
   DATABASE_STOP,
   DATABASE_VOLUME_KEY,
-  type DatabaseChoice,
   databaseEnvironment,
+  type ExternalDatabase,
+  isExternalDatabase,
   STORE_NETWORK_KEY,
   storeUrl,
   validateDatabaseChoice,
@@ -93,13 +95,14 @@ export interface StackOptions extends
   database?: StackDatabase;
 }
 
-/** A stack's PostgreSQL store. */
-export interface StackDatabase extends DatabaseChoice {
-  /** The database image reference, with a registry prefix when the nodes pull it. */
-  image: string;
-  /** Server tasks, all on one database: 1..SERVER_REPLICAS_MAX. */
-  replicas: number;
-}
+/** A stack's PostgreSQL store: the bundled service (with its image
+ * reference, a registry prefix when the nodes pull it) or a STORE_URL. */
+export type StackDatabase =
+  & (BundledDatabase & { image: string } | ExternalDatabase)
+  & {
+    /** Server tasks, all on one database: 1..SERVER_REPLICAS_MAX. */
+    replicas: number;
+  };
 
 /** What deploy needs to know about a stack file, kept in its `x-tp0` field. */
 export interface StackMeta {
@@ -189,7 +192,7 @@ function _server(options: StackOptions): _Service {
     SERVER_CONFIG: CONTAINER_PATHS.serverConfig,
     ...(database === undefined
       ? { STORAGE_DIR: CONTAINER_PATHS.storageDir }
-      : { STORE_URL: storeUrl(database) }),
+      : { STORE_URL: literal(storeUrl(database)) }),
     DRAW_ID: options.drawId,
     ...(options.clients > 0 ? { AGENCIES: String(options.clients) } : {}),
     ...credentials.environment,
@@ -267,7 +270,7 @@ function _replicatedServerDeploy(database: StackDatabase) {
 }
 
 /** The bundled PostgreSQL: one task, pinned to the node of its volume. */
-function _database(database: StackDatabase): _Service {
+function _database(database: BundledDatabase & { image: string }): _Service {
   return {
     image: database.image,
     environment: databaseEnvironment(database),
@@ -332,13 +335,16 @@ function _client(options: StackOptions, agency: number): _Service {
   };
 }
 
-/** The labels the placement constraints of a stack ask for. */
-function stackLabels(clients: number): string[] {
-  return [STORAGE_LABEL, ...Array.from({ length: clients }, (_, index) => agencyLabel(index + 1))];
+/** The labels the placement constraints of a stack ask for: the storage
+ * label unless the bets are in a database outside the stack. */
+function stackLabels(clients: number, storage: boolean): string[] {
+  const agencies = Array.from({ length: clients }, (_, index) => agencyLabel(index + 1));
+  return storage ? [STORAGE_LABEL, ...agencies] : agencies;
 }
 
 function _validate(options: StackOptions): void {
-  validateComposeOptions({ ...options, containerPrefix: "", contextDir: ".", project: "tp0" });
+  const { database: _checkedBelow, ...compose } = options;
+  validateComposeOptions({ ...compose, containerPrefix: "", contextDir: ".", project: "tp0" });
   if (!/^[a-z0-9][a-z0-9_-]{0,30}$/.test(options.stack)) {
     throw new TypeError(
       `Cannot name stack "${options.stack}": up to 31 lowercase letters, digits, _ and -`,
@@ -370,8 +376,10 @@ function _validate(options: StackOptions): void {
 export function stackDocument(options: StackOptions): Record<string, unknown> {
   _validate(options);
   const database = options.database;
+  const bundled = database !== undefined && !isExternalDatabase(database) ? database : undefined;
+  const external = database !== undefined && isExternalDatabase(database);
   const services: Record<string, _Service> = { server: _server(options) };
-  if (database !== undefined) services[DATABASE_SERVICE] = _database(database);
+  if (bundled !== undefined) services[DATABASE_SERVICE] = _database(bundled);
   for (let agency = 1; agency <= options.clients; agency += 1) {
     services[`client${agency}`] = _client(options, agency);
   }
@@ -390,10 +398,11 @@ export function stackDocument(options: StackOptions): Record<string, unknown> {
     agencies: options.clients,
     agencyMode: options.agencyMode,
     images: [options.serverImage, options.clientImage],
-    labels: stackLabels(options.clients),
+    labels: stackLabels(options.clients, !external),
+    ...(bundled === undefined ? {} : { databaseImage: bundled.image }),
     ...(database === undefined
       ? {}
-      : { databaseImage: database.image, volumes: [DATABASE_VOLUME_KEY] }),
+      : { volumes: bundled === undefined ? [] : [DATABASE_VOLUME_KEY] }),
   };
   const overlay = {
     driver: "overlay",
@@ -406,10 +415,15 @@ export function stackDocument(options: StackOptions): Record<string, unknown> {
     services,
     networks: {
       [NETWORK_KEY]: { ...overlay, attachable: options.attachable },
-      // The servers and the database only; never attachable.
-      ...(database === undefined ? {} : { [STORE_NETWORK_KEY]: { ...overlay, attachable: false } }),
+      // The servers and the database only; never attachable. To an external
+      // database it is the servers' way out, so not internal.
+      ...(database === undefined
+        ? {}
+        : { [STORE_NETWORK_KEY]: { ...overlay, internal: !external, attachable: false } }),
     },
-    volumes: { [database === undefined ? STACK_STORAGE_VOLUME_KEY : DATABASE_VOLUME_KEY]: {} },
+    ...(external ? {} : {
+      volumes: { [bundled === undefined ? STACK_STORAGE_VOLUME_KEY : DATABASE_VOLUME_KEY]: {} },
+    }),
     configs,
     ...(Object.keys(secrets).length > 0 ? { secrets } : {}),
     "x-tp0": meta,
