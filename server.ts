@@ -18,6 +18,7 @@ import { AdminServer } from "./lib/admin/admin_server.ts";
 import type { TlsListener, TlsMaterial } from "./lib/server/tls_listener.ts";
 import { connectionsWithin, readOpenFileLimit } from "./lib/runtime/open_file_limit.ts";
 import { OPEN_FILES_RESERVED } from "./lib/limits.ts";
+import { redactStoreUrl } from "./lib/store/store_url.ts";
 
 /** The TLS port's module, loaded only when TLS_PORT is set (it starts Deno's Node layer). */
 const _tlsModule = () => import("./lib/server/tls_listener.ts");
@@ -30,6 +31,7 @@ function _logConfig(logger: Logger, config: ServerConfig): void {
     ip: config.ip,
     agencies: config.agencies,
     storage_dir: config.storageDir,
+    store_url: config.storeUrl === undefined ? "none" : redactStoreUrl(config.storeUrl),
     draw_id: config.drawId,
     frame_bytes_max: config.frameBytesMax,
     connections_max: config.connectionsMax,
@@ -173,6 +175,7 @@ function _centralOptions(
 ): CentralOptions {
   return {
     storageDir: config.storageDir,
+    storeUrl: config.storeUrl,
     drawId: config.drawId,
     agencies: config.agencies,
     onReadProgress: _restoreProgress(logger),
@@ -275,7 +278,7 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   } catch (error) {
     logger.error("restore", "fail", {
       draw_id: config.drawId,
-      storage_dir: config.storageDir,
+      storage: config.storeUrl === undefined ? config.storageDir : redactStoreUrl(config.storeUrl),
       error: (error as Error).message,
     });
     return 1;
@@ -300,7 +303,7 @@ export async function main(env: Readonly<Record<string, string | undefined>>): P
   await resources.disposeAsync();
   const stats = central.store.syncStats();
   logger.info("store_stats", "success", { syncs: stats.syncs, batches: stats.batches });
-  logger.info("close_store", "success", { storage: central.betsPath });
+  logger.info("close_store", "success", { storage: central.storage });
   logger.info("shutdown", "success");
   return 0;
 }

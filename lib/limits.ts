@@ -102,6 +102,23 @@ export const STORE_WRITE_STAGING_BYTES = 1024 * 1024;
  * many agencies for little throughput. */
 export const STORE_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
 
+/** PostgreSQL store: connections each server process opens to the database:
+ * one runs the group-commit transactions, one listens for other replicas'
+ * claims and draws, the rest serve hellos' claims and reads meanwhile. */
+export const PG_CONNECTIONS_MAX = 4;
+
+/** PostgreSQL store: bound on establishing one database connection, in seconds. */
+export const PG_CONNECT_TIMEOUT_S = 10;
+
+/** PostgreSQL store: how long a starting server retries reaching the
+ * database (it may start with it, as in compose) before exiting. */
+export const PG_START_RETRY_MS = 60_000;
+
+/** PostgreSQL store: how often a replica asks whether another one made the
+ * draw, besides the notification it listens for (which a lost connection
+ * can miss). */
+export const PG_DRAW_POLL_MS = 1_000;
+
 /** A connection reader's first buffer: a hello (at most 9 + 4 + 1 + 255
  * bytes with a secret) fits, and so does the byte the server peeks at to
  * tell an agency from an echo check. A reader goes back to it before waiting

@@ -55,6 +55,7 @@ function _session(
     storeBatch,
   } as unknown as Lottery;
   const ledger = {
+    claim: () => Promise.resolve(),
     storedBets: () => 0,
     acceptedBets: () => 5,
     storedDigest: () => 0,

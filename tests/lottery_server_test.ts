@@ -54,7 +54,7 @@ async function withServer(
       port,
       lines,
       server: server.server,
-      storage: server.betsPath,
+      storage: server.storage,
       winnersAsked: (agency) => {
         const asked = (line: string) =>
           isLine(line, "consulta_ganadores", "in_progress") &&

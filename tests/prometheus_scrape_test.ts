@@ -10,6 +10,7 @@ import { linesOf, runLocalClient } from "../lib/dev/local_cluster.ts";
 import { readLines } from "../lib/bet/csv.ts";
 import { eventually, missingProgram, startWatchedRun } from "./helpers/admin_run.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
+import { freePort } from "./helpers/free_port.ts";
 
 const WINNERS = [2, 0, 4];
 const BETS = 700;
@@ -19,12 +20,6 @@ const PROMETHEUS_WAIT_MS = 60_000;
 const missing = (await missingProgram("prometheus")) ?? (await missingProgram("promtool"));
 if (missing !== undefined) {
   console.log(`Skipping the Prometheus tests: ${missing} (.ci/run installs prometheus)`);
-}
-
-/** A free port on 127.0.0.1 (Prometheus cannot listen on port 0 and say which). */
-function freePort(): number {
-  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  return listener.addr.port;
 }
 
 /** Starts Prometheus and resolves once it says it serves its API. */

@@ -29,6 +29,7 @@ const _DEFAULTS: ServerConfig = {
   loggingLevel: "INFO",
   agencies: 5,
   storageDir: "storage",
+  storeUrl: undefined,
   drawId: "local",
   frameBytesMax: FRAME_BYTES_MAX_DEFAULT,
   connectionsMax: 16_384,
@@ -119,6 +120,7 @@ Deno.test("parseServerConfig() lets every key's environment variable win over th
     ["LOGGING_LEVEL", "debug", { loggingLevel: "DEBUG" }],
     ["AGENCIES", "3", { agencies: 3 }],
     ["STORAGE_DIR", "/var/lib/loteria", { storageDir: "/var/lib/loteria" }],
+    ["STORE_URL", "postgres://u:p@db:5432/lottery", { storeUrl: "postgres://u:p@db:5432/lottery" }],
     ["DRAW_ID", "20261201-094200-1a2b", { drawId: "20261201-094200-1a2b" }],
     ["FRAME_BYTES_MAX", "1024", { frameBytesMax: 1024 }],
     ["CONNECTIONS_MAX", "1", { connectionsMax: 1 }],
@@ -177,6 +179,17 @@ Deno.test("parseServerConfig() turns TLS on with TLS_PORT, which needs a certifi
     ],
     ["TLS_CERT_FILE alone", { TLS_CERT_FILE: "c" }, /^TLS_CERT_FILE is set .* but TLS_PORT is not/],
     [
+      "STORE_URL not a URL",
+      { STORE_URL: "db:5432" },
+      /^STORE_URL has the scheme "db", not postgres/,
+    ],
+    [
+      "STORE_URL of another scheme",
+      { STORE_URL: "mysql://db/x" },
+      /^STORE_URL has the scheme "mysql"/,
+    ],
+    ["STORE_URL without a host", { STORE_URL: "postgres:///x" }, /^STORE_URL names no host/],
+    [
       "TLS_CLIENT_CA alone",
       { TLS_CLIENT_CA: "ca" },
       /^TLS_CLIENT_CA is set .* but TLS_PORT is not/,
@@ -187,6 +200,12 @@ Deno.test("parseServerConfig() turns TLS on with TLS_PORT, which needs a certifi
       assert.throws(() => parse(_MINIMAL, env), configError(pattern));
     });
   }
+  await t.step("a refused STORE_URL's password never reaches the message", () => {
+    assert.throws(
+      () => parse(_MINIMAL, { STORE_URL: "mysql://admin:s3cret@db/x" }),
+      (error: Error) => !error.message.includes("s3cret"),
+    );
+  });
 });
 
 Deno.test("parseServerConfig() accepts every numeric key at its bounds and keeps the value", async (t) => {

@@ -40,6 +40,12 @@ export class AgencyClaims {
     return settled;
   }
 
+  /** Another central sharing the store took the agency over: fences this
+   * process's holder, if any (it keeps its claim until it ends). */
+  fenceHolder(agency: number): void {
+    this.#claims.get(agency)?.holder.fence();
+  }
+
   /** Ends `holder`'s claim, unless a newer holder took the agency already. */
   release(agency: number, holder: AgencyHolder): void {
     if (this.#claims.get(agency)?.holder === holder) this.#claims.delete(agency);

@@ -23,12 +23,15 @@ import { BatchIntake, type IntakeOptions } from "./batch_intake.ts";
 import { OrderedReplies } from "./ordered_replies.ts";
 import { closeAfter } from "./refuse_and_close.ts";
 import { answerWinnersQuery } from "./winners_query.ts";
-import { logSessionError } from "./session_replies.ts";
+import { logSessionError, storeRefusal } from "./session_replies.ts";
 
 /** What every session of a server shares. */
 export interface SessionOptions extends IntakeOptions {
   /** The draw's bets: what hello reports, where a nack says to resume. */
-  ledger: Pick<BetLedger, "room" | "storedBets" | "acceptedBets" | "storedDigest" | "checkpoints">;
+  ledger: Pick<
+    BetLedger,
+    "claim" | "room" | "storedBets" | "acceptedBets" | "storedDigest" | "checkpoints"
+  >;
   /** The draw: batches and finishes go through its rules. */
   lottery: Pick<Lottery, "drawId" | "agencies" | "storeBatch" | "finish" | "answerWinners">;
   frameBytesMax: number;
@@ -166,9 +169,14 @@ export class AgencySession implements AgencyHolder {
       identity,
       agencySecrets,
     });
-    this.#intake = new BatchIntake(agency, this.#options, this.#replies);
-    // An older connection's batches settle first, so the count below is final.
+    this.#intake = new BatchIntake(agency, this.#options, this.#replies, () => this.fence());
+    // An older connection's batches settle first, so the count below is
+    // final: this process's, then, in a store other centrals share, theirs.
     await this.#options.claims.claim(agency, this);
+    if (this.#fenced) return undefined;
+    await ledger.claim(agency).catch((error) => {
+      throw storeRefusal(error);
+    });
     if (this.#fenced) return undefined;
     const storedBets = ledger.storedBets(agency);
     this.#options.logger.info("hello", "success", {

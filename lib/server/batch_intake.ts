@@ -41,11 +41,23 @@ export class BatchIntake {
   readonly #inFlight = new InFlight();
   /** Set when a newer connection took the agency over: nothing more is stored. */
   #fenced = false;
+  /** Told when the store refused a batch because another server took the agency over. */
+  readonly #onSuperseded: () => void;
 
-  constructor(agency: number, options: IntakeOptions, replies: OrderedReplies) {
+  /**
+   * @param onSuperseded called when the store refuses a batch with
+   *   `superseded` (a central sharing the store took the agency over)
+   */
+  constructor(
+    agency: number,
+    options: IntakeOptions,
+    replies: OrderedReplies,
+    onSuperseded: () => void = () => {},
+  ) {
     this.#agency = agency;
     this.#options = options;
     this.#replies = replies;
+    this.#onSuperseded = onSuperseded;
   }
 
   /** The agency whose batches these are. */
@@ -151,7 +163,9 @@ export class BatchIntake {
         return encodeMessage({ type: MessageType.batchAck, first, count });
       }, (error) => {
         this.#inFlight.settle();
-        return this.#nack(first, count, storeRefusal(error));
+        const refusal = storeRefusal(error);
+        if (refusal.code === ErrorCode.superseded) this.#onSuperseded();
+        return this.#nack(first, count, refusal);
       }),
     );
   }

@@ -22,8 +22,10 @@ import type { WinnersAnswer } from "../store/winners_index.ts";
 import { ErrorCode, ProtocolError } from "../protocol/protocol.ts";
 
 /** Called once per process for the draw: when it happens, or at start
- * (`restored`) when the restored store had every agency finished already. */
-export type DrawListener = (restored: boolean) => void;
+ * (`restored`) when the restored store had every agency finished already;
+ * `elsewhere` when another process on the same store recorded the last
+ * finish. */
+export type DrawListener = (restored: boolean, elsewhere: boolean) => void;
 
 /** Sends an agency its winners answer; rejects when it could not. */
 export type WinnersSender = (answer: WinnersAnswer) => Promise<void>;
@@ -36,10 +38,10 @@ export class Lottery {
   readonly #onDraw: DrawListener;
   #drawn = false;
   #stopped = false;
-  /** Agencies whose finish is durable and was reported (onRecorded): one
-   * group commit makes several durable at once, and the draw must come
+  /** Finishes of this process not yet durable and reported (onRecorded):
+   * one group commit makes several durable at once, and the draw must come
    * after each of them is reported, not after the first. */
-  readonly #recorded: Set<number>;
+  #unreported = 0;
   /** Winners queries waiting for the draw. */
   readonly #waiting = new Set<PromiseWithResolvers<void>>();
   /** Answers the draw released that are not sent yet (nor failed). */
@@ -58,9 +60,9 @@ export class Lottery {
     this.#drawId = drawId;
     this.#agencies = agencies;
     this.#onDraw = onDraw;
-    this.#recorded = new Set(store.finishedAgencies().keys());
-    this.#drawn = this.#recorded.size >= agencies;
-    if (this.#drawn) onDraw(true);
+    this.#drawn = store.finishedAgencies().size >= agencies;
+    if (this.#drawn) onDraw(true, false);
+    store.watch({ finishesChanged: () => this.#drawIfComplete(true) });
   }
 
   /** The draw this lottery's store belongs to. */
@@ -121,17 +123,26 @@ export class Lottery {
         `agency ${agency} finished with ${finishedTotal} bets, now declares ${total}`,
       );
     }
-    await this.#store.markFinished(agency, total);
-    onRecorded();
-    this.#recorded.add(agency);
-    if (!this.#drawn && this.#recorded.size >= this.#agencies) {
-      this.#drawn = true;
-      this.#onDraw(false);
-      this.#fanOutPending = this.#waiting.size;
-      if (this.#fanOutPending === 0) this.#fanOutDone.resolve();
-      for (const waiter of this.#waiting) waiter.resolve();
-      this.#waiting.clear();
+    this.#unreported += 1;
+    try {
+      await this.#store.markFinished(agency, total);
+      onRecorded();
+    } finally {
+      this.#unreported -= 1;
+      this.#drawIfComplete(false);
     }
+  }
+
+  /** Makes the draw once every agency's finish is durable and reported. */
+  #drawIfComplete(elsewhere: boolean): void {
+    if (this.#drawn || this.#unreported > 0) return;
+    if (this.#store.finishedAgencies().size < this.#agencies) return;
+    this.#drawn = true;
+    this.#onDraw(false, elsewhere);
+    this.#fanOutPending = this.#waiting.size;
+    if (this.#fanOutPending === 0) this.#fanOutDone.resolve();
+    for (const waiter of this.#waiting) waiter.resolve();
+    this.#waiting.clear();
   }
 
   /**

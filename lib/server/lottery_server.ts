@@ -69,6 +69,8 @@ export class LotteryServer {
     this.#options = options;
     this.#lottery = lottery;
     this.#logger = logger;
+    const claims = new AgencyClaims();
+    ledger.watch({ claimedElsewhere: (agency) => claims.fenceHolder(agency) });
     this.#context = {
       logger,
       idleTimeoutMs: options.idleTimeoutMs,
@@ -81,7 +83,7 @@ export class LotteryServer {
         frameBytesMax: options.frameBytesMax,
         shutdown: this.#shutdown.signal,
         agencySecrets: options.agencySecrets,
-        claims: new AgencyClaims(),
+        claims,
         metrics: options.metrics,
       },
     };

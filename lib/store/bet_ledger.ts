@@ -1,8 +1,10 @@
 /**
  * The contract between the server and whatever keeps a draw's bets: what an
  * agency session reads and writes, and what the draw (lib/server/lottery.ts)
- * needs. BetStore keeps them in two local files; a database store would
- * implement the same members with the same guarantees.
+ * needs. BetStore keeps them in two local files for one process;
+ * PostgresLedger keeps them in a database that several processes share, so
+ * what one process reads of an agency is brought up to date when it claims
+ * the agency, and other processes' draws and claims reach it as events.
  */
 
 import type { Checkpoint } from "../protocol/message_codec.ts";
@@ -39,8 +41,31 @@ export class MisplacedBatchError extends RangeError {
   }
 }
 
+/** What other processes on the same store did; the file store, which no
+ * other process shares, never calls it. */
+export interface LedgerWatcher {
+  /** Finishes recorded elsewhere changed {@link BetLedger.finishedAgencies}. */
+  finishesChanged?(): void;
+  /** Another process claimed the agency: this one must store nothing more for it. */
+  claimedElsewhere?(agency: number): void;
+}
+
 /** One draw's bets, by agency and position in each agency's upload. */
 export interface BetLedger {
+  /**
+   * Makes this process the agency's uploader at the store and brings what it
+   * reads of the agency up to date; called at each hello, once this
+   * process's older connections of the agency are fenced and settled. In a
+   * store several processes share, the agency's batches and finish pending
+   * in another process are then committed or refused, and that process
+   * refuses the later ones with `superseded` (see {@link LedgerWatcher}).
+   * @throws {Error} (rejects) when the store cannot be reached
+   */
+  claim(agency: number): Promise<void>;
+
+  /** Registers a watcher of other processes' draws and claims. */
+  watch(watcher: LedgerWatcher): void;
+
   /**
    * Backpressure: undefined while the ledger takes more batches at once,
    * else a promise resolved once it does. Appending without waiting for it
@@ -85,9 +110,21 @@ export interface BetLedger {
    */
   markFinished(agency: number, total: number): Promise<AppendResult>;
 
-  /** Agencies whose finish is durable, with the total each declared. */
+  /** Agencies whose finish is durable, with the total each declared. A
+   * shared store lists every agency once the draw's set is complete, and
+   * only then answers {@link winners} for all of them. */
   finishedAgencies(): ReadonlyMap<number, number>;
 
   /** The agency's winning bets' documents, in storage order (asked after the draw). */
   winners(agency: number): WinnersAnswer;
+}
+
+/** A ledger as the central holds it: opened, observed, closed. */
+export interface OpenedLedger extends BetLedger {
+  /** Bytes of rows appended and not yet stored or refused. */
+  readonly queuedBytes: number;
+  /** Batches committed per durable write so far (group commit efficiency). */
+  syncStats(): { syncs: number; batches: number };
+  /** Waits for queued writes, then closes. Safe to call twice. */
+  close(): Promise<void>;
 }

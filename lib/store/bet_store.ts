@@ -20,8 +20,9 @@ import type { Placement } from "./agency_ledger.ts";
 import {
   type Admission,
   type AppendResult,
-  type BetLedger,
+  type LedgerWatcher,
   MisplacedBatchError,
+  type OpenedLedger,
 } from "./bet_ledger.ts";
 import type { ReadProgress } from "./bets_file_reader.ts";
 import { commitGroup, type CommitTarget } from "./group_commit.ts";
@@ -38,7 +39,7 @@ import type { WinnersAnswer, WinnersIndex } from "./winners_index.ts";
 export type { AppendResult } from "./bet_ledger.ts";
 
 /** The durable, exactly-once bet store. */
-export class BetStore implements BetLedger {
+export class BetStore implements OpenedLedger {
   readonly #files: CommitTarget;
   readonly #state: JournalState;
   readonly #winners: WinnersIndex;
@@ -80,6 +81,15 @@ export class BetStore implements BetLedger {
     const restored = await restoreStore(betsPath, openFile, onProgress);
     return { store: new BetStore(restored, queueBytesMax, observer), report: restored.report };
   }
+
+  /** Nothing to do: only this process writes the files (its sessions claim
+   * agencies among themselves). */
+  claim(_agency: number): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** No other process shares the files: the watcher is never called. */
+  watch(_watcher: LedgerWatcher): void {}
 
   /** Bets stored for an agency: the position its upload resumes at. */
   storedBets(agency: number): number {

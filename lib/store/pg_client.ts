@@ -1,0 +1,36 @@
+/**
+ * The PostgreSQL client (npm `postgres`), loaded only when STORE_URL names a
+ * database: the file store, the course's default, never loads it.
+ */
+
+import type postgresType from "postgres";
+import { PG_CONNECT_TIMEOUT_S, PG_CONNECTIONS_MAX } from "../limits.ts";
+
+/** A pool of connections to one database. */
+export type Sql = postgresType.Sql;
+
+/** The connection a transaction runs on. */
+export type TransactionSql = postgresType.TransactionSql;
+
+/**
+ * Opens a pool on `url` (no connection is made until the first query).
+ * Notices (e.g. "relation already exists") are not logged.
+ */
+export async function connectPostgres(url: string): Promise<Sql> {
+  const { default: postgres } = await import("postgres");
+  return postgres(url, {
+    max: PG_CONNECTIONS_MAX,
+    connect_timeout: PG_CONNECT_TIMEOUT_S,
+    onnotice: () => {},
+    // Bigints (positions, digests, epochs) come back as numbers: every value
+    // the store keeps is below 2^53.
+    types: {
+      bigint: {
+        to: 20,
+        from: [20],
+        serialize: (value: number) => String(value),
+        parse: (text: string) => Number(text),
+      },
+    },
+  });
+}
