@@ -439,6 +439,6 @@ Deno.test("composeDocument() with --store-url gives the server that STORE_URL an
   assert.equal(document.volumes, undefined, "no volume at all");
   assert.throws(
     () => composeDocument(options(1, { database: { url: "http://x" } })),
-    /Cannot compose STORE_URL: it does not start with postgres:\/\//,
+    /Cannot compose STORE_URL: it has the scheme "http", not postgres/,
   );
 });

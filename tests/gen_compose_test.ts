@@ -382,12 +382,15 @@ Deno.test("parseComposeArgs() takes --store-url with --store postgres only, and 
   assert.equal((parseComposeArgs(["2", "--store", "postgres"]) as ComposeArgs).storeUrl, undefined);
   const cases: [string[], RegExp][] = [
     [["--store-url", url], /^--store-url needs --store postgres$/],
-    [["--store", "postgres", "--store-url", "mysql://u:s3cret@h/d"], /^--store-url does not start/],
     [
-      ["--store", "postgres", "--store-url", "postgres://u:s3cret@ h/d"],
-      /has no host, or has spaces/,
+      ["--store", "postgres", "--store-url", "mysql://u:s3cret@h/d"],
+      /^--store-url has the scheme "mysql", not postgres$/,
     ],
-    [["--store", "postgres", "--store-url", "postgres://"], /has no host, or has spaces/],
+    [
+      ["--store", "postgres", "--store-url", "s3cret"],
+      /^--store-url is not a URL$/,
+    ],
+    [["--store", "postgres", "--store-url", "postgres://"], /^--store-url names no host$/],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" "), () => {

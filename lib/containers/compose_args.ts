@@ -12,7 +12,7 @@ import { drawIdViolation } from "../config/draw_id.ts";
 import type { CredentialChoice } from "./credentials.ts";
 import { AGENCY_MODES, type AgencyMode, isAgencyMode } from "./stack_document.ts";
 import { SERVER_REPLICAS_MAX } from "../limits.ts";
-import { storeUrlViolation } from "./database_service.ts";
+import { storeUrlViolation } from "../config/store_url.ts";
 
 /** Where a generated file goes. */
 const TARGETS = ["compose", "swarm"] as const;

@@ -5,6 +5,7 @@
  */
 
 import { POSTGRES_DATA_DIR, POSTGRES_HEALTHCHECK_COMMAND, POSTGRES_PORT } from "./images.ts";
+import { storeUrlViolation } from "../config/store_url.ts";
 
 /** The database service's name: the server reaches it as `postgres`. */
 export const DATABASE_SERVICE = "postgres";
@@ -35,9 +36,6 @@ export interface ExternalDatabase {
   url: string;
 }
 
-/** Longest STORE_URL `--store-url` takes: a URL, not a file's contents. */
-const _STORE_URL_CHARS_MAX = 1024;
-
 /** Whether a choice names a database outside the file. */
 export function isExternalDatabase(choice: DatabaseChoice): choice is ExternalDatabase {
   return "url" in choice;
@@ -53,18 +51,6 @@ const _PASSWORD = /^[A-Za-z0-9._~-]{16,64}$/;
 export function newDatabasePassword(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
   return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * Why a STORE_URL cannot be used, or undefined when it can (the server
- * itself checks the rest when it connects).
- * @example storeUrlViolation("mysql://x") // "does not start with postgres:// or postgresql://"
- */
-export function storeUrlViolation(url: string): string | undefined {
-  if (url.length > _STORE_URL_CHARS_MAX) return `is longer than ${_STORE_URL_CHARS_MAX} characters`;
-  if (!/^postgres(ql)?:\/\//.test(url)) return "does not start with postgres:// or postgresql://";
-  if (!/^postgres(ql)?:\/\/[^\s/?#]+(\/[^\s]*)?$/.test(url)) return "has no host, or has spaces";
-  return undefined;
 }
 
 /**

@@ -206,6 +206,12 @@ databaseContainerTest(
           ).length
         ));
         assert.ok(resumed.some((count) => count > 0), "an agency lost its replica and resumed");
+        const draws = linesOf(await serviceLogs(`${stack.name}_server`), "sorteo");
+        assert.equal(
+          draws.filter((line) => fieldOf(line, "made_by") === undefined).length,
+          1,
+          "one replica made the draw; the others learnt it from the database",
+        );
         const [database] = await runningContainers(stack.name, "postgres");
         assert.ok(database !== undefined, "the database task runs");
         await assertDatabaseExact(database, stack.options.drawId, stack.bets, stack.dir);
