@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   deployCommand,
+  drawsMade,
   hasRegistry,
   jobModeProblem,
   knowsDetachFlag,
@@ -111,4 +112,17 @@ Deno.test("hasRegistry() tells a registry host from a local name", async (t) => 
   for (const [image, expected] of cases) {
     await t.step(image, () => assert.equal(hasRegistry(image), expected));
   }
+});
+
+Deno.test("drawsMade() counts the sorteo lines that made the draw, not the replicas that learnt it", () => {
+  const line = (extra: string) =>
+    `2026-12-06 02:48:01 INFO action: sorteo | result: success | draw_id: d | restored: false${extra}`;
+  assert.equal(drawsMade([]), 0);
+  assert.equal(drawsMade([line("")]), 1);
+  assert.equal(
+    drawsMade([line(""), line(" | made_by: another central"), line(" | made_by: another central")]),
+    1,
+  );
+  assert.equal(drawsMade(["action: sorteo | result: fail | error: x"]), 0);
+  assert.equal(drawsMade([line(""), line("")]), 2, "two draws stay two");
 });

@@ -34,6 +34,7 @@ import {
   addNodeLabels,
   deployCommand,
   dockerVersions,
+  drawsMade,
   hasRegistry,
   jobModeProblem,
   knowsDetachFlag,
@@ -236,10 +237,7 @@ async function _report(meta: StackMeta): Promise<boolean> {
     if (winners === undefined) ok = false;
     console.log(`agency ${agency}: ${winners ?? "no answer in its log"} winners`);
   }
-  // With several replicas on one database, each logs the draw; the ones that
-  // learnt it from another say `made_by`.
-  const draws = linesOf(await serviceLogs(`${meta.stack}_server`), "sorteo")
-    .filter((line) => fieldOf(line, "made_by") === undefined).length;
+  const draws = drawsMade(await serviceLogs(`${meta.stack}_server`));
   console.log(
     `server: ${draws} draw${draws === 1 ? "" : "s"} (action: sorteo)` +
       (draws === 0

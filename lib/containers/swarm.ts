@@ -139,6 +139,18 @@ export function jobModeProblem(versions: DockerVersions): string | undefined {
   return undefined;
 }
 
+/**
+ * How many `sorteo` lines of a server's log made the draw. With several
+ * replicas on one database each logs the draw, and those that learnt it
+ * from another replica say so with a `made_by` field.
+ * @example drawsMade(["… action: sorteo | result: success | draw_id: d"]) // 1
+ */
+export function drawsMade(lines: readonly string[]): number {
+  return lines.filter((line) =>
+    / action: sorteo \| result: success\b/.test(line) && !/\| made_by: /.test(line)
+  ).length;
+}
+
 /** Whether an image reference names a registry (`host[:port]/…` with a dot, a port or localhost). */
 export function hasRegistry(image: string): boolean {
   const [first, ...rest] = image.split("/");

@@ -13,7 +13,7 @@ import { type Bet, hasWon } from "../../lib/bet/bet.ts";
 import { formatAgencyRow } from "../../lib/bet/bet_csv.ts";
 import { AgencyRowScanner, betOfRow } from "../../lib/bet/agency_row_scanner.ts";
 import { dateNumber } from "../../lib/bet/bet_bytes.ts";
-import { serviceLogs, stackTasks, waitForAgencies } from "../../lib/containers/swarm.ts";
+import { drawsMade, serviceLogs, stackTasks, waitForAgencies } from "../../lib/containers/swarm.ts";
 import { fieldOf, linesOf } from "../../lib/dev/local_cluster.ts";
 import { runCommand } from "../../lib/runtime/run_command.ts";
 import { loadBets } from "../../lib/store/bets_file_reader.ts";
@@ -206,9 +206,8 @@ databaseContainerTest(
           ).length
         ));
         assert.ok(resumed.some((count) => count > 0), "an agency lost its replica and resumed");
-        const draws = linesOf(await serviceLogs(`${stack.name}_server`), "sorteo");
         assert.equal(
-          draws.filter((line) => fieldOf(line, "made_by") === undefined).length,
+          drawsMade(await serviceLogs(`${stack.name}_server`)),
           1,
           "one replica made the draw; the others learnt it from the database",
         );
