@@ -289,6 +289,27 @@ export async function runningContainers(stack: string, service: string): Promise
   return result.stdout.split("\n").filter((id) => id !== "");
 }
 
+/**
+ * The log lines of every task container of a service on this node, running
+ * or exited, read with `docker logs` one container at a time (`docker service
+ * logs` can fail while swarm replaces a killed task).
+ */
+export async function taskLogs(stack: string, service: string): Promise<string[]> {
+  const ids = (await _docker([
+    "ps",
+    "--all",
+    "--quiet",
+    "--filter",
+    `label=com.docker.swarm.service.name=${stack}_${service}`,
+  ])).stdout.split("\n").filter((id) => id !== "");
+  const lines: string[] = [];
+  for (const id of ids) {
+    const logs = await _docker(["logs", id]);
+    lines.push(...`${logs.stdout}${logs.stderr}`.split("\n").filter((line) => line !== ""));
+  }
+  return lines;
+}
+
 /** The id of the server's running task container. */
 export async function serverContainer(stack: string): Promise<string> {
   const id = (await runningContainers(stack, "server"))[0];

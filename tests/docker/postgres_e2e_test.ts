@@ -24,7 +24,7 @@ import {
   REPO_DIR,
   withProject,
 } from "./_harness.ts";
-import { deployStack, runningContainers, withStack, withSwarm } from "./_swarm.ts";
+import { deployStack, runningContainers, taskLogs, withStack, withSwarm } from "./_swarm.ts";
 
 /** Bound on the agencies' uploads after start. */
 const _UPLOAD_MS = 240_000;
@@ -174,9 +174,9 @@ databaseContainerTest(
           timeoutMs: 30_000,
         });
         assert.equal(killed.code, 0, killed.stderr);
-        const beforeKill = await serviceLogs(`${stack.name}_server`);
         assert.ok(
-          linesOf(beforeKill, "agencia_finalizada").length < stack.bets.length,
+          linesOf(await taskLogs(stack.name, "server"), "agencia_finalizada").length <
+            stack.bets.length,
           "killed before every agency finished",
         );
 
@@ -207,7 +207,7 @@ databaseContainerTest(
         ));
         assert.ok(resumed.some((count) => count > 0), "an agency lost its replica and resumed");
         assert.equal(
-          drawsMade(await serviceLogs(`${stack.name}_server`)),
+          drawsMade(await taskLogs(stack.name, "server")),
           1,
           "one replica made the draw; the others learnt it from the database",
         );
