@@ -8,7 +8,7 @@ import {
 } from "../lib/containers/postgres_image.ts";
 import { POSTGRES_DATA_DIR, POSTGRES_HEALTHCHECK_COMMAND } from "../lib/containers/images.ts";
 import { runCommand } from "../lib/runtime/run_command.ts";
-import { hostPostgresBinDir } from "../tools/images.ts";
+import { ensurePostgresImage, hostPostgresBinDir } from "../tools/images.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 
 const BUSYBOX = "/bin/busybox";
@@ -110,4 +110,16 @@ Deno.test({
       );
     });
   },
+});
+
+Deno.test("ensurePostgresImage() without PostgreSQL on the host builds nothing and says in one line what to install", async () => {
+  const lines: string[] = [];
+  const made = await ensurePostgresImage((line) => lines.push(line), {
+    tag: "tp0-test/postgres-never-built:none",
+    binDir: "/nonexistent/postgresql/15/bin",
+  });
+  assert.equal(made, false);
+  assert.deepEqual(lines, [
+    "tp0-test/postgres-never-built:none: not built, no PostgreSQL 15 in /nonexistent/postgresql/15/bin (for --store postgres: apt-get install -y postgresql)",
+  ]);
 });

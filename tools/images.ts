@@ -163,11 +163,13 @@ export const POSTGRES_INSTALL_HINT = "apt-get install -y postgresql";
  * The host's PostgreSQL programs the database image needs, or undefined when
  * one is missing.
  */
-export async function hostPostgresBinDir(): Promise<string | undefined> {
+export async function hostPostgresBinDir(
+  binDir: string = POSTGRES_BIN_DIR,
+): Promise<string | undefined> {
   for (const program of POSTGRES_PROGRAMS) {
-    if (await _firstExisting([`${POSTGRES_BIN_DIR}/${program}`]) === undefined) return undefined;
+    if (await _firstExisting([`${binDir}/${program}`]) === undefined) return undefined;
   }
-  return POSTGRES_BIN_DIR;
+  return binDir;
 }
 
 /**
@@ -206,19 +208,22 @@ export async function buildPostgresImage(tag: string): Promise<string> {
  * PostgreSQL; without one, one line saying what to install.
  * @returns whether the image is there
  */
-export async function ensurePostgresImage(report: (line: string) => void): Promise<boolean> {
-  if (await imageId(POSTGRES_IMAGE) !== undefined) {
-    report(`${POSTGRES_IMAGE}: present`);
+export async function ensurePostgresImage(
+  report: (line: string) => void,
+  { tag = POSTGRES_IMAGE, binDir = POSTGRES_BIN_DIR }: { tag?: string; binDir?: string } = {},
+): Promise<boolean> {
+  if (await imageId(tag) !== undefined) {
+    report(`${tag}: present`);
     return true;
   }
-  if (await hostPostgresBinDir() === undefined) {
+  if (await hostPostgresBinDir(binDir) === undefined) {
     report(
-      `${POSTGRES_IMAGE}: not built, no PostgreSQL 15 on this machine (for --store postgres: ${POSTGRES_INSTALL_HINT})`,
+      `${tag}: not built, no PostgreSQL 15 in ${binDir} (for --store postgres: ${POSTGRES_INSTALL_HINT})`,
     );
     return false;
   }
-  const id = await buildPostgresImage(POSTGRES_IMAGE);
-  report(`${POSTGRES_IMAGE}: built from ${POSTGRES_BIN_DIR} (${id.slice(0, 19)})`);
+  const id = await buildPostgresImage(tag);
+  report(`${tag}: built from ${binDir} (${id.slice(0, 19)})`);
   return true;
 }
 
