@@ -62,3 +62,42 @@ Deno.test("readStackMeta() names a missing file, or one gen_compose did not writ
     await assert.rejects(readStackMeta(`${dir}/compose.yaml`), /no x-tp0 field/);
   });
 });
+
+Deno.test("readStackMeta() reads a --store postgres file's database image and volumes, which deploy and undeploy use", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(`${dir}/config`);
+    await Deno.mkdir(`${dir}/data`);
+    await Deno.writeTextFile(`${dir}/config/server.ini`, "[DEFAULT]\n");
+    await Deno.writeTextFile(`${dir}/config/client.yaml`, "{}\n");
+    await Deno.writeTextFile(`${dir}/data/agency-1.csv`, "Ana,Pérez,30000001,1980-05-01,7574\n");
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        ...[
+          "run",
+          "--allow-read",
+          "--allow-write",
+          new URL("../gen_compose.ts", import.meta.url).pathname,
+        ],
+        ...[
+          "1",
+          "--target",
+          "swarm",
+          "--store",
+          "postgres",
+          "--replicas",
+          "2",
+          "--output",
+          "s.yaml",
+        ],
+      ],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
+    const meta = await readStackMeta(`${dir}/s.yaml`);
+    assert.equal(meta.databaseImage, "tp0-postgres:15");
+    assert.deepEqual(meta.volumes, ["postgres_data"]);
+    assert.deepEqual(meta.labels, ["tp0.storage", "tp0.agency.1"]);
+  });
+});
