@@ -128,6 +128,16 @@ databaseContainerTest(
       assert.equal(linesOf(server, "sorteo").length, 1, "one draw");
       assert.deepEqual(server.filter((line) => line.includes("result: fail")), []);
       assert.equal(await project.inspect("postgres", "{{.State.Health.Status}}"), "healthy");
+      const password = /POSTGRES_PASSWORD=([^"]+)/.exec(
+        await project.inspect("postgres", "{{json .Config.Env}}"),
+      )?.[1];
+      assert.ok(password !== undefined && password.length >= 16, "the database has a password");
+      assert.match(
+        linesOf(server, "restore", "success")[0] ?? "",
+        /storage: postgres:\/\/tp0:\*\*\*@postgres:5432\/tp0/,
+        "the server names the database it uses, without the password",
+      );
+      assert.ok(!server.some((line) => line.includes(password)), "no log line shows the password");
       await assertDatabaseExact(
         project.container("postgres"),
         project.drawId,
