@@ -32,6 +32,7 @@ function _logConfig(logger: Logger, config: ServerConfig): void {
     agencies: config.agencies,
     storage_dir: config.storageDir,
     store_url: config.storeUrl === undefined ? "none" : redactStoreUrl(config.storeUrl),
+    store_wait: config.storeWait.text,
     draw_id: config.drawId,
     frame_bytes_max: config.frameBytesMax,
     connections_max: config.connectionsMax,
@@ -176,6 +177,7 @@ function _centralOptions(
   return {
     storageDir: config.storageDir,
     storeUrl: config.storeUrl,
+    storeWaitMs: config.storeWait.ms,
     drawId: config.drawId,
     agencies: config.agencies,
     onReadProgress: _restoreProgress(logger),

@@ -114,6 +114,10 @@ export const PG_CONNECT_TIMEOUT_S = 10;
  * database (it may start with it, as in compose) before exiting. */
 export const PG_START_RETRY_MS = 60_000;
 
+/** PostgreSQL store: how long /readyz waits for the database's answer
+ * before it says the central is not ready. */
+export const PG_HEALTH_TIMEOUT_MS = 2_000;
+
 /** PostgreSQL store: how often a replica asks whether another one made the
  * draw, besides the notification it listens for (which a lost connection
  * can miss). */

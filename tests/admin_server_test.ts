@@ -25,6 +25,8 @@ const _READER: CentralReader = {
   queuedBytes: () => 0,
   syncStats: () => ({ syncs: 0, batches: 0 }),
   drawId: "test-draw",
+  storage: "storage/draws/test-draw/bets.csv",
+  storeHealth: () => Promise.resolve(),
 };
 
 /** Runs `body` against an admin port on a free port; closes it after. */
@@ -96,6 +98,25 @@ Deno.test("AdminServer /readyz follows the phase; /healthz is 200 throughout", a
     await check(200, /^ready\n$/);
     state.shuttingDown();
     await check(503, /shutting down/);
+  });
+});
+
+Deno.test("AdminServer /readyz is 503 naming why while the store does not answer", async () => {
+  await withAdmin({}, async (base, state) => {
+    let failure: Error | undefined = new Error("the database did not answer within 2000 ms");
+    state.attach({
+      ..._READER,
+      storeHealth: () => failure === undefined ? Promise.resolve() : Promise.reject(failure),
+    });
+    state.lotteryListening(12345);
+    const down = await get(`${base}/readyz`);
+    assert.equal(down.status, 503);
+    assert.equal(
+      down.text,
+      "not ready: the store does not answer: the database did not answer within 2000 ms\n",
+    );
+    failure = undefined;
+    assert.equal((await get(`${base}/readyz`)).status, 200);
   });
 });
 

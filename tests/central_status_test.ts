@@ -19,6 +19,8 @@ function fakeReader(bets: number[], finished: number[] = []): CentralReader {
     queuedBytes: () => 512,
     syncStats: () => ({ syncs: 3, batches: 9 }),
     drawId: "test-draw",
+    storage: "storage/draws/test-draw/bets.csv",
+    storeHealth: () => Promise.resolve(),
   };
 }
 
@@ -117,6 +119,7 @@ Deno.test("statusSnapshot() totals the store, the server and the counters, and s
   assert.equal(snapshot.lotteryPort, 4000);
   assert.deepEqual(snapshot.draw, {
     id: "test-draw",
+    storage: "storage/draws/test-draw/bets.csv",
     state: "drawn",
     at: "2026-01-02T03:04:05.000Z",
     agencies: 2,

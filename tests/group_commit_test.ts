@@ -57,7 +57,7 @@ function target(failing: string[] = []) {
     betsFile,
     journalFile,
     staging: new Uint8Array(4),
-    observer: { synced: (file) => synced.push(file) },
+    observer: { synced: (file) => synced.push(file), transaction: () => {} },
   };
   return { calls, synced, betsFile, journalFile, state, files };
 }

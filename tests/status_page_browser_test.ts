@@ -170,6 +170,8 @@ Deno.test({
       queuedBytes: () => 0,
       syncStats: () => ({ syncs: 1, batches: 1 }),
       drawId: "test-draw",
+      storage: "postgres://lottery:***@db:5432/lottery",
+      storeHealth: () => Promise.resolve(),
     };
     const state = new AdminState(new ServerMetrics(), Date.now());
     state.attach(reader);
@@ -186,6 +188,11 @@ Deno.test({
       assert.deepEqual((await agencyColumn()).slice(0, 3), ["3", "4", "5"], "unfinished first");
       assert.equal((await agencyColumn()).length, 50);
       assert.equal(await page.textContent('[data-testid="total-bets"]'), "5,005,000");
+      assert.equal(
+        await page.textContent('[data-testid="storage"]'),
+        "postgres://lottery:***@db:5432/lottery",
+        "the page names the store",
+      );
       await page.screenshot({ path: `${await testOutputDir()}/status_page_1000.png` });
 
       await page.click("#order-number");

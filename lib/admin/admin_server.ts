@@ -9,7 +9,7 @@
  * | `/api/status` | the same status as JSON, for scripts                          |
  * | `/metrics`    | Prometheus text exposition 0.0.4                              |
  * | `/healthz`    | 200 while the process runs                                    |
- * | `/readyz`     | 200 once the store is restored and the lottery port listens   |
+ * | `/readyz`     | 200 once the store is restored and the lottery port listens, while the store answers |
  *
  * With a token configured, every path needs it (`Authorization: Bearer` or
  * `?token=`); without it the answer is 401 and carries no data.
@@ -150,7 +150,7 @@ export class AdminServer {
       case "/healthz":
         return _text(200, "ok\n");
       case "/readyz":
-        return this.#ready();
+        return await this.#ready();
       default:
         return _text(404, "not found: try /, /api/status, /metrics, /healthz or /readyz\n");
     }
@@ -196,9 +196,14 @@ export class AdminServer {
     });
   }
 
-  #ready(): Response {
+  async #ready(): Promise<Response> {
     switch (this.#state.phase) {
       case "ready":
+        try {
+          await this.#state.reader?.storeHealth();
+        } catch (error) {
+          return _text(503, `not ready: the store does not answer: ${(error as Error).message}\n`);
+        }
         return _text(200, "ready\n");
       case "restoring":
         return _text(503, "not ready: restoring the store\n");

@@ -15,6 +15,10 @@ export interface CentralReader {
   readonly agencies: number;
   /** The draw (DRAW_ID) the store belongs to. */
   readonly drawId: string;
+  /** Where the bets are kept: the draw's bets file, or the database (no password). */
+  readonly storage: string;
+  /** Resolves while the store can take writes; rejects saying why not. */
+  storeHealth(): Promise<void>;
   betCount(agency: number): number;
   /** Finished agencies with the total each declared. */
   finishedAgencies(): ReadonlyMap<number, number>;
@@ -30,6 +34,8 @@ export function readerOf(central: Central): CentralReader {
   return {
     agencies: central.lottery.agencies,
     drawId: central.lottery.drawId,
+    storage: central.storage,
+    storeHealth: () => central.store.health(),
     betCount: (agency) => central.store.storedBets(agency),
     finishedAgencies: () => central.store.finishedAgencies(),
     connectionsOpen: () => central.server.connectionCount,
@@ -132,6 +138,8 @@ export interface StatusSnapshot {
   draw: {
     /** DRAW_ID; null before the store is restored. */
     id: string | null;
+    /** Where the bets are kept (see {@link CentralReader.storage}); null before the store is restored. */
+    storage: string | null;
     state: "open" | "drawn" | "unknown";
     /** When the draw happened in this process; null before, or when restored drawn. */
     at: string | null;
@@ -265,6 +273,7 @@ export function statusSnapshot(
     lotteryPort: state.lotteryPort ?? null,
     draw: {
       id: reader?.drawId ?? null,
+      storage: reader?.storage ?? null,
       state: reader === undefined ? "unknown" : drawn ? "drawn" : "open",
       at: metrics.drawAtMs === undefined ? null : new Date(metrics.drawAtMs).toISOString(),
       agencies,

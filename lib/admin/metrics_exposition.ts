@@ -36,6 +36,7 @@ export function renderMetrics(state: AdminState, process: ProcessFacts): string 
   const agencies = reader?.agencies ?? 0;
   const finished = reader?.finishedAgencies() ?? new Map<number, number>();
   const stats = reader?.syncStats() ?? { syncs: 0, batches: 0 };
+  const transactions = metrics.transactions();
   const perAgency: Sample[] = [];
   if (reader !== undefined && agencies <= ADMIN_AGENCY_SERIES_MAX) {
     for (let agency = 1; agency <= agencies; agency += 1) {
@@ -81,6 +82,19 @@ export function renderMetrics(state: AdminState, process: ProcessFacts): string 
         labels: { file },
         snapshot: metrics.fsyncSeconds(file),
       })),
+    )
+    .counter(
+      "tp0_store_transactions_total",
+      "Group-commit transactions of the PostgreSQL store, by result",
+      [
+        { labels: { result: "committed" }, value: transactions.committed },
+        { labels: { result: "failed" }, value: transactions.failed },
+      ],
+    )
+    .histogram(
+      "tp0_store_transaction_duration_seconds",
+      "Time of one group-commit transaction of the PostgreSQL store",
+      [{ snapshot: transactions.seconds }],
     )
     .gauge("tp0_store_queued_bytes", "Bytes of bet rows waiting for the disk", [
       { value: reader?.queuedBytes() ?? 0 },

@@ -56,6 +56,7 @@ const _BODY = String.raw`
   <span>server <span id="phase" class="badge" data-testid="phase">connecting</span></span>
   <span>draw <span id="draw-state" class="badge" data-testid="draw-state">unknown</span>
     <span id="draw-time" class="muted" data-testid="draw-time"></span></span>
+  <span>store <span id="storage" class="muted" data-testid="storage">unknown</span></span>
   <span>updates <span id="live" class="badge reconnecting" data-testid="live">connecting</span></span>
 </header>
 <main>
@@ -239,6 +240,7 @@ const _SCRIPT = String.raw`
   function render(s) {
     badge($("phase"), s.phase.replace("_", " "), s.phase);
     badge($("draw-state"), s.draw.state, s.draw.state);
+    $("storage").textContent = s.draw.storage === null ? "unknown" : s.draw.storage;
     $("draw-time").textContent = s.draw.state === "drawn"
       ? (s.draw.at === null ? "(before this start)" : "at " + time(s.draw.at)) : "";
     var t = s.totals;

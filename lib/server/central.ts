@@ -23,6 +23,8 @@ export interface CentralOptions extends LotteryServerOptions {
   storageDir: string;
   /** A `postgres://` URL: the bets are kept there instead of the storage folder. */
   storeUrl?: string | undefined;
+  /** How long to wait at start for the database to answer (default PG_START_RETRY_MS). */
+  storeWaitMs?: number;
   /** The draw this run belongs to. */
   drawId: string;
   /** Agencies that must finish before the draw. */
@@ -123,6 +125,8 @@ async function _openDatabase(
         attempt,
         reason: `the database does not answer yet: ${error.message}`,
       }),
+    options.storeWaitMs,
+    options.metrics,
   );
   logger.info("restore", "success", {
     draw_id: options.drawId,

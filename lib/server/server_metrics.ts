@@ -63,6 +63,12 @@ export class ServerMetrics implements StoreObserver {
     bets: new Histogram(FSYNC_SECONDS_BOUNDS),
     journal: new Histogram(FSYNC_SECONDS_BOUNDS),
   };
+  /** Group-commit transactions of the PostgreSQL store, committed and failed. */
+  readonly #transactions = {
+    seconds: new Histogram(FSYNC_SECONDS_BOUNDS),
+    committed: 0,
+    failed: 0,
+  };
 
   /** An agency frame of `bodyBytes` arrived (header counted too). */
   frameReceived(bodyBytes: number): void {
@@ -113,6 +119,13 @@ export class ServerMetrics implements StoreObserver {
   /** {@link StoreObserver}: one fdatasync took `seconds`. */
   synced(file: StoreFileKind, seconds: number): void {
     this.#fsync[file].observe(seconds);
+  }
+
+  /** {@link StoreObserver}: one transaction took `seconds`. */
+  transaction(seconds: number, committed: boolean): void {
+    this.#transactions.seconds.observe(seconds);
+    if (committed) this.#transactions.committed += 1;
+    else this.#transactions.failed += 1;
   }
 
   /** Bytes of agency frames received, headers included. */
@@ -168,6 +181,12 @@ export class ServerMetrics implements StoreObserver {
   /** The fdatasync durations of one store file so far. */
   fsyncSeconds(file: StoreFileKind): HistogramSnapshot {
     return this.#fsync[file].snapshot();
+  }
+
+  /** The PostgreSQL store's transactions so far: how many of each outcome, and how long. */
+  transactions(): { committed: number; failed: number; seconds: HistogramSnapshot } {
+    const { committed, failed, seconds } = this.#transactions;
+    return { committed, failed, seconds: seconds.snapshot() };
   }
 
   #count(counts: Map<string, number>, key: string): void {

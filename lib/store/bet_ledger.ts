@@ -123,6 +123,11 @@ export interface BetLedger {
 export interface OpenedLedger extends BetLedger {
   /** Bytes of rows appended and not yet stored or refused. */
   readonly queuedBytes: number;
+  /**
+   * Resolves when the store can take writes now; rejects saying why not
+   * (the admin port's /readyz asks it).
+   */
+  health(): Promise<void>;
   /** Batches committed per durable write so far (group commit efficiency). */
   syncStats(): { syncs: number; batches: number };
   /** Waits for queued writes, then closes. Safe to call twice. */

@@ -131,6 +131,11 @@ export class BetStore implements OpenedLedger {
     return this.#queue.queuedBytes;
   }
 
+  /** The files are open for the whole run: resolves unless the store is closed. */
+  health(): Promise<void> {
+    return this.#closed ? Promise.reject(new Error("store is closed")) : Promise.resolve();
+  }
+
   /** Batches committed per fdatasync so far (group commit efficiency). */
   syncStats(): { syncs: number; batches: number } {
     return { ...this.#batchesPerSync };

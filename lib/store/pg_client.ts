@@ -12,14 +12,25 @@ export type Sql = postgresType.Sql;
 /** The connection a transaction runs on. */
 export type TransactionSql = postgresType.TransactionSql;
 
+/** Options for a pool that listens (pg_notices.ts); the client reads them,
+ * its types do not name them. */
+export interface ListeningOptions {
+  max: number;
+  /** Each notification of a channel the connection listens on. */
+  onnotify: (channel: string, payload: string) => void;
+  /** The connection closed. */
+  onclose: () => void;
+}
+
 /**
  * Opens a pool on `url` (no connection is made until the first query).
  * Notices (e.g. "relation already exists") are not logged.
  */
-export async function connectPostgres(url: string): Promise<Sql> {
+export async function connectPostgres(url: string, listening?: ListeningOptions): Promise<Sql> {
   const { default: postgres } = await import("postgres");
   return postgres(url, {
-    max: PG_CONNECTIONS_MAX,
+    ...(listening as object),
+    max: listening?.max ?? PG_CONNECTIONS_MAX,
     connect_timeout: PG_CONNECT_TIMEOUT_S,
     onnotice: () => {},
     // Bigints (positions, digests, epochs) come back as numbers: every value

@@ -10,6 +10,7 @@ import { redactStoreUrl } from "./store_url.ts";
 import { countStored, readDrawState } from "./pg_reads.ts";
 import { ensurePgSchema } from "./pg_schema.ts";
 import { PostgresLedger } from "./postgres_ledger.ts";
+import type { StoreObserver } from "./store_observer.ts";
 
 /** What the opened store holds, for the restore line. */
 export interface PgOpenReport {
@@ -35,6 +36,7 @@ export async function openPostgresLedger(
   agencies: number,
   onWaiting: PgWaiting = () => {},
   retryMs = PG_START_RETRY_MS,
+  observer?: StoreObserver,
 ): Promise<{ store: PostgresLedger; report: PgOpenReport }> {
   const sql = await connectPostgres(url);
   try {
@@ -43,8 +45,8 @@ export async function openPostgresLedger(
     await _registerDraw(sql, drawId, agencies);
     const { finishes, winners } = await readDrawState(sql, drawId, agencies);
     const { bets, batches } = await countStored(sql, drawId);
-    const store = new PostgresLedger(sql, drawId, agencies, finishes, winners);
-    await store.listen();
+    const store = new PostgresLedger(sql, drawId, agencies, finishes, winners, observer);
+    await store.listen(url);
     return { store, report: { bets, batches, agenciesFinished: finishes.size } };
   } catch (error) {
     await sql.end({ timeout: 1 });

@@ -15,7 +15,7 @@
 import type { Checkpoint } from "../protocol/message_codec.ts";
 import { EMPTY_DIGEST } from "../protocol/bet_digest.ts";
 import { ErrorCode, ProtocolError } from "../protocol/protocol.ts";
-import { PG_DRAW_POLL_MS, STORE_QUEUE_BYTES_MAX } from "../limits.ts";
+import { PG_DRAW_POLL_MS, PG_HEALTH_TIMEOUT_MS, STORE_QUEUE_BYTES_MAX } from "../limits.ts";
 import { AgencyLedger } from "./agency_ledger.ts";
 import {
   type Admission,
@@ -27,8 +27,10 @@ import {
 import type { Sql } from "./pg_client.ts";
 import { parseClaimNotice, PG_CLAIMS_CHANNEL, PG_DRAWS_CHANNEL } from "./pg_channels.ts";
 import { commitPgGroup } from "./pg_group_commit.ts";
+import { PgNotices } from "./pg_notices.ts";
 import { claimAgency, readDrawState } from "./pg_reads.ts";
 import { type StoreOperation, StoreQueue } from "./store_queue.ts";
+import type { StoreObserver } from "./store_observer.ts";
 import type { StoreRows } from "./store_rows.ts";
 import { type WinnersAnswer, WinnersIndex } from "./winners_index.ts";
 
@@ -52,6 +54,7 @@ export class PostgresLedger implements OpenedLedger {
   readonly #drawId: string;
   readonly #agencies: number;
   readonly #queue: StoreQueue;
+  readonly #observer: StoreObserver | undefined;
   readonly #known: _Known = {
     ledgers: new Map(),
     epochs: new Map(),
@@ -67,11 +70,13 @@ export class PostgresLedger implements OpenedLedger {
   #closed = false;
   #drawPoll: ReturnType<typeof setInterval> | undefined;
   #drawRead: Promise<void> | undefined;
+  #notices: PgNotices | undefined;
 
   /**
    * Use {@link openPostgresLedger} (pg_open.ts), which prepares the database.
    * @param finishes the draw's finishes as read at open
    * @param winners every agency's winners, when the finishes are complete
+   * @param observer told how long each transaction took (metrics)
    */
   constructor(
     sql: Sql,
@@ -79,8 +84,10 @@ export class PostgresLedger implements OpenedLedger {
     agencies: number,
     finishes: Map<number, number>,
     winners: WinnersIndex | undefined,
+    observer: StoreObserver | undefined,
     queueBytesMax = STORE_QUEUE_BYTES_MAX,
   ) {
+    this.#observer = observer;
     this.#sql = sql;
     this.#drawId = drawId;
     this.#agencies = agencies;
@@ -89,14 +96,20 @@ export class PostgresLedger implements OpenedLedger {
     this.#winners = winners;
   }
 
-  /** Starts hearing other replicas' claims and draws. */
-  async listen(): Promise<void> {
-    await this.#sql.listen(PG_CLAIMS_CHANNEL, (payload) => this.#heardClaim(payload));
-    if (this.#winners !== undefined) return;
-    await this.#sql.listen(PG_DRAWS_CHANNEL, (payload) => {
-      if (payload === this.#drawId) this.#refreshDraw(true);
-    });
-    const poll = setInterval(() => this.#refreshDraw(true), PG_DRAW_POLL_MS);
+  /** Starts hearing other replicas' claims and draws (on a connection of its own to `url`). */
+  async listen(url: string): Promise<void> {
+    this.#notices = await PgNotices.open(
+      url,
+      [PG_CLAIMS_CHANNEL, PG_DRAWS_CHANNEL],
+      (channel, payload) => {
+        if (channel === PG_CLAIMS_CHANNEL) this.#heardClaim(payload);
+        else if (payload === this.#drawId) this.#refreshDraw(true);
+      },
+    );
+    const poll = setInterval(() => {
+      this.#notices?.ensure();
+      this.#refreshDraw(true);
+    }, PG_DRAW_POLL_MS);
     Deno.unrefTimer(Number(poll));
     this.#drawPoll = poll;
   }
@@ -153,6 +166,23 @@ export class PostgresLedger implements OpenedLedger {
 
   get queuedBytes(): number {
     return this.#queue.queuedBytes;
+  }
+
+  /** Asks the database for an answer within PG_HEALTH_TIMEOUT_MS. */
+  async health(): Promise<void> {
+    if (this.#closed) throw new Error("store is closed");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`the database did not answer within ${PG_HEALTH_TIMEOUT_MS} ms`)),
+        PG_HEALTH_TIMEOUT_MS,
+      );
+    });
+    try {
+      await Promise.race([this.#sql`SELECT 1`, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   syncStats(): { syncs: number; batches: number } {
@@ -217,9 +247,12 @@ export class PostgresLedger implements OpenedLedger {
   async #commit(group: StoreOperation[]): Promise<void> {
     const known = this.#known;
     let outcome;
+    const started = performance.now();
     try {
       outcome = await commitPgGroup(this.#sql, this.#drawId, this.#agencies, group, known.epochs);
+      this.#observer?.transaction((performance.now() - started) / 1000, true);
     } catch (error) {
+      this.#observer?.transaction((performance.now() - started) / 1000, false);
       const failure = new Error(`store write failed: ${(error as Error).message}`);
       // The commit may have happened: the group's agencies are read afresh
       // at their next claim; what queued behind is refused, as in the file store.
@@ -272,7 +305,6 @@ export class PostgresLedger implements OpenedLedger {
         if (winners === undefined) return;
         this.#winners = winners;
         this.#known.finished = finishes;
-        clearInterval(this.#drawPoll);
         if (!elsewhere) return;
         for (const watcher of this.#watchers) watcher.finishesChanged?.();
       })
@@ -298,6 +330,7 @@ export class PostgresLedger implements OpenedLedger {
     clearInterval(this.#drawPoll);
     await this.#draining;
     await this.#drawRead;
+    await this.#notices?.close();
     await this.#sql.end({ timeout: 5 });
   }
 }
