@@ -3,8 +3,8 @@
  * server processes (replicas) of one draw share.
  *
  * Each process keeps in memory what it reads synchronously: the agencies it
- * claimed (read afresh from the database at each claim), the finishes it
- * knows, and, once the draw's finishes are complete, every agency's winners.
+ * claimed (read afresh from the database at each claim), and what it knows
+ * of the draw (pg_draw.ts).
  * Batches and finishes queue up as in the file store and are written many
  * per transaction (pg_group_commit.ts); each is acknowledged only after its
  * transaction commits. Other processes' claims and draws arrive as
@@ -26,50 +26,30 @@ import {
 } from "./bet_ledger.ts";
 import type { Sql } from "./pg_client.ts";
 import { parseClaimNotice, PG_CLAIMS_CHANNEL, PG_DRAWS_CHANNEL } from "./pg_channels.ts";
-import { commitPgGroup } from "./pg_group_commit.ts";
+import { type KnownAgencies, PgWriter } from "./pg_writer.ts";
 import { PgNotices } from "./pg_notices.ts";
-import { claimAgency, readDrawState } from "./pg_reads.ts";
-import { type StoreOperation, StoreQueue } from "./store_queue.ts";
+import { claimAgency } from "./pg_reads.ts";
 import type { StoreObserver } from "./store_observer.ts";
 import type { StoreRows } from "./store_rows.ts";
-import { type WinnersAnswer, WinnersIndex } from "./winners_index.ts";
-
-/** What one process knows of the draw. */
-interface _Known {
-  /** Claimed agencies' batches (and, stale, agencies claimed before). */
-  ledgers: Map<number, AgencyLedger>;
-  /** This process's claim epoch per agency. */
-  epochs: Map<number, number>;
-  /** Finishes known durable. */
-  finished: Map<number, number>;
-  /** Agencies whose last transaction's outcome is unknown: refused until claimed again. */
-  unsure: Set<number>;
-  /** Agencies this process is claiming now (their own notices are not news). */
-  claiming: Set<number>;
-}
+import type { WinnersAnswer, WinnersIndex } from "./winners_index.ts";
+import { PgDraw } from "./pg_draw.ts";
 
 /** Bets of a draw in PostgreSQL, shared by every replica of the central. */
 export class PostgresLedger implements OpenedLedger {
   readonly #sql: Sql;
   readonly #drawId: string;
   readonly #agencies: number;
-  readonly #queue: StoreQueue;
-  readonly #observer: StoreObserver | undefined;
-  readonly #known: _Known = {
+  readonly #writer: PgWriter;
+  readonly #known: KnownAgencies = {
     ledgers: new Map(),
     epochs: new Map(),
-    finished: new Map(),
     unsure: new Set(),
     claiming: new Set(),
   };
   readonly #watchers: LedgerWatcher[] = [];
-  readonly #stats = { syncs: 0, batches: 0 };
-  /** Every agency's winners, read once the finishes are complete. */
-  #winners: WinnersIndex | undefined;
-  #draining: Promise<void> | undefined;
+  readonly #draw: PgDraw;
   #closed = false;
   #drawPoll: ReturnType<typeof setInterval> | undefined;
-  #drawRead: Promise<void> | undefined;
   #notices: PgNotices | undefined;
 
   /**
@@ -87,13 +67,21 @@ export class PostgresLedger implements OpenedLedger {
     observer: StoreObserver | undefined,
     queueBytesMax = STORE_QUEUE_BYTES_MAX,
   ) {
-    this.#observer = observer;
     this.#sql = sql;
     this.#drawId = drawId;
     this.#agencies = agencies;
-    this.#queue = new StoreQueue(queueBytesMax);
-    this.#known.finished = finishes;
-    this.#winners = winners;
+    this.#draw = new PgDraw(sql, drawId, agencies, finishes, winners, () => {
+      for (const watcher of this.#watchers) watcher.finishesChanged?.();
+    });
+    this.#writer = new PgWriter(
+      sql,
+      drawId,
+      agencies,
+      this.#known,
+      this.#draw,
+      observer,
+      queueBytesMax,
+    );
   }
 
   /** Starts hearing other replicas' claims and draws (on a connection of its own to `url`). */
@@ -103,12 +91,12 @@ export class PostgresLedger implements OpenedLedger {
       [PG_CLAIMS_CHANNEL, PG_DRAWS_CHANNEL],
       (channel, payload) => {
         if (channel === PG_CLAIMS_CHANNEL) this.#heardClaim(payload);
-        else if (payload === this.#drawId) this.#refreshDraw(true);
+        else if (payload === this.#drawId) this.#draw.refresh(true);
       },
     );
     const poll = setInterval(() => {
       this.#notices?.ensure();
-      this.#refreshDraw(true);
+      this.#draw.refresh(true);
     }, PG_DRAW_POLL_MS);
     Deno.unrefTimer(Number(poll));
     this.#drawPoll = poll;
@@ -128,16 +116,16 @@ export class PostgresLedger implements OpenedLedger {
       known.ledgers.set(agency, claimed.ledger);
       known.unsure.delete(agency);
       if (claimed.finishedTotal !== undefined) {
-        await this.#addFinishes(new Map([[agency, claimed.finishedTotal]]));
+        await this.#draw.add(new Map([[agency, claimed.finishedTotal]]));
       }
-      if (claimed.drawn && this.#winners === undefined) await this.#refreshDraw(true);
+      if (claimed.drawn) await this.#draw.refresh(true);
     } finally {
       known.claiming.delete(agency);
     }
   }
 
   room(): Promise<void> | undefined {
-    return this.#queue.room();
+    return this.#writer.room();
   }
 
   storedBets(agency: number): number {
@@ -157,15 +145,15 @@ export class PostgresLedger implements OpenedLedger {
   }
 
   finishedAgencies(): ReadonlyMap<number, number> {
-    return this.#known.finished;
+    return this.#draw.finished;
   }
 
   winners(agency: number): WinnersAnswer {
-    return (this.#winners ?? _NO_WINNERS_YET).answer(agency);
+    return this.#draw.winners(agency);
   }
 
   get queuedBytes(): number {
-    return this.#queue.queuedBytes;
+    return this.#writer.queuedBytes;
   }
 
   /** Asks the database for an answer within PG_HEALTH_TIMEOUT_MS. */
@@ -186,7 +174,7 @@ export class PostgresLedger implements OpenedLedger {
   }
 
   syncStats(): { syncs: number; batches: number } {
-    return { ...this.#stats };
+    return this.#writer.syncStats();
   }
 
   append(agency: number, first: number, rows: StoreRows, admit?: Admission): Promise<AppendResult> {
@@ -202,16 +190,14 @@ export class PostgresLedger implements OpenedLedger {
     const refusal = admit?.(agency);
     if (refusal !== undefined) return Promise.reject(refusal);
     ledger.accept(first, rows.count);
-    const held = this.#queue.hold(rows.bytes);
-    return this.#enqueue({ kind: "batch", agency, first, rows: { ...rows, bytes: held } })
-      .finally(() => this.#queue.release(held));
+    return this.#writer.write({ kind: "batch", agency, first, rows });
   }
 
   markFinished(agency: number, total: number): Promise<AppendResult> {
-    if (this.#known.finished.has(agency)) return Promise.resolve({ duplicate: true });
+    if (this.#draw.finished.has(agency)) return Promise.resolve({ duplicate: true });
     const unusable = this.#unusable(agency);
     if (unusable !== undefined) return Promise.reject(unusable);
-    return this.#enqueue({ kind: "finished", agency, total });
+    return this.#writer.write({ kind: "finished", agency, total });
   }
 
   /** Why nothing can be written for the agency now, if so. */
@@ -224,92 +210,6 @@ export class PostgresLedger implements OpenedLedger {
       );
     }
     return undefined;
-  }
-
-  #enqueue(
-    operation: { kind: "batch"; agency: number; first: number; rows: StoreRows } | {
-      kind: "finished";
-      agency: number;
-      total: number;
-    },
-  ): Promise<AppendResult> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ ...operation, resolve, reject });
-      this.#draining ??= this.#drain();
-    });
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) await this.#commit(this.#queue.takeGroup());
-    this.#draining = undefined;
-  }
-
-  async #commit(group: StoreOperation[]): Promise<void> {
-    const known = this.#known;
-    let outcome;
-    const started = performance.now();
-    try {
-      outcome = await commitPgGroup(this.#sql, this.#drawId, this.#agencies, group, known.epochs);
-      this.#observer?.transaction((performance.now() - started) / 1000, true);
-    } catch (error) {
-      this.#observer?.transaction((performance.now() - started) / 1000, false);
-      const failure = new Error(`store write failed: ${(error as Error).message}`);
-      // The commit may have happened: the group's agencies are read afresh
-      // at their next claim; what queued behind is refused, as in the file store.
-      for (const operation of group) known.unsure.add(operation.agency);
-      for (const operation of [...group, ...this.#queue.takeAll()]) operation.reject(failure);
-      for (const ledger of known.ledgers.values()) ledger.rollback();
-      return;
-    }
-    this.#stats.syncs += 1;
-    if (outcome.finishes !== undefined) await this.#addFinishes(outcome.finishes);
-    group.forEach((operation, index) => {
-      if (outcome.fenced.has(operation.agency)) {
-        known.ledgers.get(operation.agency)?.rollback();
-        operation.reject(_superseded(operation.agency));
-        return;
-      }
-      if (operation.kind === "batch") {
-        known.ledgers.get(operation.agency)!.commit(
-          operation.first,
-          operation.rows.count,
-          operation.rows.digest,
-        );
-        this.#stats.batches += 1;
-      }
-      operation.resolve({ duplicate: outcome.duplicate[index]! });
-    });
-  }
-
-  /**
-   * Adds durable finishes. The set only becomes complete together with
-   * every agency's winners, read from the database first.
-   */
-  async #addFinishes(finishes: ReadonlyMap<number, number>): Promise<void> {
-    const union = new Map([...this.#known.finished, ...finishes]);
-    if (union.size >= this.#agencies && this.#winners === undefined) {
-      await this.#refreshDraw(false);
-      return;
-    }
-    this.#known.finished = union;
-  }
-
-  /**
-   * Reads the draw's finishes; once complete, every winner.
-   * @param elsewhere the draw may have been made by another process: tell the watchers
-   */
-  #refreshDraw(elsewhere: boolean): Promise<void> {
-    if (this.#winners !== undefined || this.#closed) return Promise.resolve();
-    return this.#drawRead ??= readDrawState(this.#sql, this.#drawId, this.#agencies)
-      .then(({ finishes, winners }) => {
-        if (winners === undefined) return;
-        this.#winners = winners;
-        this.#known.finished = finishes;
-        if (!elsewhere) return;
-        for (const watcher of this.#watchers) watcher.finishesChanged?.();
-      })
-      .catch(() => {}) // The poll asks again.
-      .finally(() => this.#drawRead = undefined);
   }
 
   #heardClaim(payload: string): void {
@@ -328,19 +228,9 @@ export class PostgresLedger implements OpenedLedger {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#drawPoll);
-    await this.#draining;
-    await this.#drawRead;
+    await this.#writer.settled();
+    await this.#draw.settled();
     await this.#notices?.close();
     await this.#sql.end({ timeout: 5 });
   }
-}
-
-/** Answers before the draw's winners are read (nobody asks then). */
-const _NO_WINNERS_YET = new WinnersIndex();
-
-function _superseded(agency: number): ProtocolError {
-  return new ProtocolError(
-    ErrorCode.superseded,
-    `a newer connection of agency ${agency} took over on another server`,
-  );
 }
