@@ -4,7 +4,7 @@ import type { Bet } from "../lib/bet/bet.ts";
 import { BatchBuilder, type EncodedBatch } from "../lib/client/batch_builder.ts";
 import { dateNumber } from "../lib/bet/bet_bytes.ts";
 import { formatAgencyRow } from "../lib/bet/bet_csv.ts";
-import { CLIENT_FRAME_BYTES_MAX } from "../lib/limits.ts";
+import { CLIENT_FRAME_BYTES_MAX, CLIENT_FRAME_ROOM_BYTES } from "../lib/limits.ts";
 import { decodeMessage } from "../lib/protocol/message_codec.ts";
 import { FRAME_HEADER_BYTES, MessageType } from "../lib/protocol/protocol.ts";
 import { makeBet, makeBets } from "./helpers/bets.ts";
@@ -137,4 +137,35 @@ Deno.test("BatchBuilder refuses a frame cap too small for the largest bet", () =
     batchesOf(new BatchBuilder(1, CLIENT_FRAME_BYTES_MAX, false), [makeBet()]).length,
     1,
   );
+});
+
+Deno.test("BatchBuilder.recycle() gives an acknowledged frame's buffer to a later batch", async (t) => {
+  const bets = makeBets(1, 400);
+  const rows = rowsOf(bets);
+  await t.step("a frame of 1 KiB or more is reused, with the next batch's bytes", () => {
+    const builder = new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, false);
+    const first = rows.slice(0, 100).map((row) => builder.addRow(row)).at(-1)!;
+    assert.ok(first.frame.length >= CLIENT_FRAME_ROOM_BYTES);
+    builder.recycle(first);
+    const second = rows.slice(100, 200).map((row) => builder.addRow(row)).at(-1)!;
+    assert.equal(second.frame.buffer, first.frame.buffer);
+    assert.deepEqual(decode(second).bets, wire(bets.slice(100, 200)));
+  });
+  await t.step("a spare too small for the next frame is not used", () => {
+    const builder = new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, false);
+    const small = rows.slice(0, 30).map((row) => builder.addRow(row)).at(-1) ??
+      builder.flush()!;
+    builder.recycle(small);
+    const large = rows.slice(30, 130).map((row) => builder.addRow(row)).at(-1)!;
+    assert.notEqual(large.frame.buffer, small.frame.buffer);
+    assert.deepEqual(decode(large).bets, wire(bets.slice(30, 130)));
+  });
+  await t.step("a frame under 1 KiB is not kept", () => {
+    const builder = new BatchBuilder(2, CLIENT_FRAME_BYTES_MAX, false);
+    const tiny = builder.addRow(rows[0]!) ?? builder.addRow(rows[1]!)!;
+    assert.ok(tiny.frame.length < CLIENT_FRAME_ROOM_BYTES);
+    builder.recycle(tiny);
+    const next = builder.addRow(rows[2]!) ?? builder.addRow(rows[3]!)!;
+    assert.notEqual(next.frame.buffer, tiny.frame.buffer);
+  });
 });

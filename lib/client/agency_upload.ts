@@ -190,6 +190,7 @@ export class AgencyUpload {
       });
     }
     run.progress.report(run.window.confirmedBets, run.batcher.bytesRead);
+    run.batcher.recycle(batch);
   }
 
   /** Sends finished and the winners query; returns the winners. */

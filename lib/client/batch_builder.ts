@@ -10,6 +10,7 @@
 
 import type { AgencyRow } from "../bet/agency_row_scanner.ts";
 import { addBet, EMPTY_DIGEST } from "../protocol/bet_digest.ts";
+import { CLIENT_FRAME_ROOM_BYTES, CLIENT_SPARE_FRAMES_MAX } from "../limits.ts";
 import {
   BATCH_COUNT_OFFSET,
   BATCH_HEADER_BYTES,
@@ -54,6 +55,8 @@ export class BatchBuilder {
   #first = 0;
   #count = 0;
   #bets: { document: string; number: number }[] = [];
+  /** Buffers of acknowledged frames, for the next batches ({@link recycle}). */
+  readonly #spareFrames: ArrayBuffer[] = [];
 
   /**
    * @param maxBets bets per batch
@@ -136,6 +139,17 @@ export class BatchBuilder {
     return at;
   }
 
+  /**
+   * Takes back the frame of a batch the server acknowledged, for a later
+   * batch. Only once nothing reads the frame any more: an ack means every
+   * byte of it was written.
+   */
+  recycle(batch: EncodedBatch): void {
+    const buffer = batch.frame.buffer as ArrayBuffer;
+    if (buffer.byteLength < CLIENT_FRAME_ROOM_BYTES) return;
+    if (this.#spareFrames.length < CLIENT_SPARE_FRAMES_MAX) this.#spareFrames.push(buffer);
+  }
+
   /** Completes the last, partial batch; undefined when it is empty. */
   flush(): EncodedBatch | undefined {
     return this.#count === 0 ? undefined : this.#finish();
@@ -176,13 +190,26 @@ export class BatchBuilder {
     this.#length = FRAME_HEADER_BYTES + BATCH_HEADER_BYTES;
   }
 
+  /** The open frame's first `length` bytes in a buffer of their own: a spare one when it fits. */
+  #copyFrame(length: number): Uint8Array {
+    if (length < CLIENT_FRAME_ROOM_BYTES) return this.#frame.slice(0, length);
+    let buffer = this.#spareFrames.pop();
+    if (buffer === undefined || buffer.byteLength < length) {
+      const room = Math.ceil(length / CLIENT_FRAME_ROOM_BYTES) * CLIENT_FRAME_ROOM_BYTES;
+      buffer = new ArrayBuffer(room);
+    }
+    const frame = new Uint8Array(buffer, 0, length);
+    frame.set(this.#frame.subarray(0, length));
+    return frame;
+  }
+
   #finish(): EncodedBatch {
     this.#view.setUint32(FRAME_LENGTH_OFFSET, this.#length - FRAME_HEADER_BYTES);
     this.#view.setUint16(FRAME_HEADER_BYTES + BATCH_COUNT_OFFSET, this.#count);
     const batch: EncodedBatch = {
       first: this.#first,
       count: this.#count,
-      frame: this.#frame.slice(0, this.#length),
+      frame: this.#copyFrame(this.#length),
       bets: this.#keepBets ? this.#bets : undefined,
     };
     this.#count = 0;
