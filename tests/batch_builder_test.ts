@@ -169,3 +169,34 @@ Deno.test("BatchBuilder.recycle() gives an acknowledged frame's buffer to a late
     assert.notEqual(next.frame.buffer, tiny.frame.buffer);
   });
 });
+
+Deno.test("BatchBuilder encodes a row the same whether or not its fields were quoted in the file", () => {
+  const bets = [
+    makeBet({ firstName: "A", lastName: "B", document: "1", number: 0 }),
+    makeBet({ firstName: "Pérez, Juan", lastName: 'O"Hara', document: "12345678" }),
+    makeBet({ firstName: "María José", lastName: "x".repeat(255), number: 9999 }),
+    makeBet({ firstName: "Ñandú", lastName: "Gómez", birthdate: "2000-02-29" }),
+  ];
+  const quotedEverywhere = bets.map((bet) =>
+    [bet.firstName, bet.lastName, bet.document, bet.birthdate]
+      .map((field) => `"${field.replaceAll('"', '""')}"`).join(",") + `,${bet.number}\n`
+  ).join("");
+  const files = [bets.map(formatAgencyRow).join(""), quotedEverywhere];
+  for (const file of files) {
+    const rows: AgencyRow[] = [];
+    const scanner = new AgencyRowScanner(dateNumber(new Date()), (row) =>
+      rows.push({
+        ...row,
+        bytes: row.bytes.slice(),
+        starts: row.starts.slice(),
+        ends: row.ends.slice(),
+      }), () => {
+      throw new Error("no row may be skipped");
+    });
+    scanner.push(new TextEncoder().encode(file));
+    scanner.end();
+    const builder = new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, false);
+    for (const row of rows) builder.addRow(row);
+    assert.deepEqual(decode(builder.flush()!).bets, wire(bets));
+  }
+});
