@@ -87,7 +87,7 @@ export function processKind(folder: string): string {
 async function _readProfiles(dir: string): Promise<Map<string, CpuProfile[]>> {
   const kinds = new Map<string, CpuProfile[]>();
   for await (const run of Deno.readDir(dir)) {
-    if (!run.isDirectory) continue;
+    if (!run.isDirectory && !run.isSymlink) continue;
     for await (const process of Deno.readDir(`${dir}/${run.name}`)) {
       if (!process.isDirectory) continue;
       const folder = `${dir}/${run.name}/${process.name}`;
