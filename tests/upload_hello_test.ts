@@ -125,3 +125,47 @@ Deno.test("resumeHello() refuses a server that moved to another draw or lost ack
     "draw d1: the server reports 5 bets stored but had confirmed 10",
   );
 });
+
+Deno.test("resumeHello() takes the digest of the stored count from the file, and refuses other bets", async (t) => {
+  await t.step("the file's first 10 bets digest as the server's: resumed", async () => {
+    const asked: number[] = [];
+    const start = startWithThreeInFlight();
+    await resumeHello(
+      new UploadLink(new ScriptedConn([helloAck(10)]).asConn()),
+      { ...options([]), sentDigest: (bets) => (asked.push(bets), fakeSentDigest(bets)) },
+      start,
+    );
+    assert.deepEqual(asked, [10]);
+    assert.deepEqual(start.window.unacknowledged().map((b) => b.first), [10, 20]);
+  });
+  await t.step("another digest: refused, the window kept", async () => {
+    const start = startWithThreeInFlight();
+    await assert.rejects(
+      resumeHello(
+        new UploadLink(new ScriptedConn([helloAck(10)]).asConn()),
+        { ...options([]), sentDigest: () => Promise.resolve(7) },
+        start,
+      ),
+      UploadRefusal,
+      "draw d1: the server's 10 stored bets are not the ones this upload sent (digest differs)",
+    );
+    assert.equal(start.window.size, 3);
+    assert.equal(start.window.storedBatches, 0);
+  });
+  await t.step(
+    "a count that cannot be this upload's: refused before the file is read",
+    async () => {
+      const asked: number[] = [];
+      await assert.rejects(
+        resumeHello(
+          new UploadLink(new ScriptedConn([helloAck(15)]).asConn()),
+          { ...options([]), sentDigest: (bets) => (asked.push(bets), fakeSentDigest(bets)) },
+          startWithThreeInFlight(),
+        ),
+        UploadRefusal,
+        "draw d1: the server reports 15 bets stored, inside the batch at 10",
+      );
+      assert.deepEqual(asked, []);
+    },
+  );
+});
