@@ -76,6 +76,24 @@ export interface RunSetup {
   transport: Transport;
   /** A `deno task certs` directory; needed by the TLS transports. */
   credentialsDir: string | undefined;
+  /** When set, every process writes a V8 CPU profile into `<dir>/<process>/`. */
+  cpuProfDir?: string;
+}
+
+/**
+ * A `deno run` process's options, profiled into `<dir>/<name>/` when a
+ * profile folder is given (the flags go right after `run`).
+ * @example profiledArgs({ args: ["run", "server.ts"], env: {}, cwd: "." }, "server", "p")
+ *   // args: ["run", "--cpu-prof", "--cpu-prof-dir=p/server", "server.ts"]
+ */
+export function profiledArgs(
+  options: WatchOptions,
+  name: string,
+  dir: string | undefined,
+): WatchOptions {
+  if (dir === undefined || options.args[0] !== "run") return options;
+  const [run, ...rest] = options.args;
+  return { ...options, args: [run!, "--cpu-prof", `--cpu-prof-dir=${dir}/${name}`, ...rest] };
 }
 
 /** The server's environment for a transport. */
@@ -128,8 +146,10 @@ class _Supervisor {
   readonly processes: { name: string; process: WatchedProcess }[] = [];
   timedOut = false;
   readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #cpuProfDir: string | undefined;
 
-  constructor(deadlineMs: number) {
+  constructor(deadlineMs: number, cpuProfDir: string | undefined) {
+    this.#cpuProfDir = cpuProfDir;
     this.#timer = setTimeout(() => {
       this.timedOut = true;
       this.killAll();
@@ -138,7 +158,7 @@ class _Supervisor {
 
   /** Starts a process; `name` names its log if the run fails (e.g. `client-3`). */
   start(name: string, options: WatchOptions): WatchedProcess {
-    const process = new WatchedProcess(options);
+    const process = new WatchedProcess(profiledArgs(options, name, this.#cpuProfDir));
     this.processes.push({ name, process });
     return process;
   }
@@ -488,7 +508,7 @@ async function _supervised(
   body: (supervisor: _Supervisor) => Promise<RunOutcome>,
 ): Promise<RunOutcome> {
   await Deno.mkdir(setup.workDir, { recursive: true });
-  const supervisor = new _Supervisor(setup.deadlineMs);
+  const supervisor = new _Supervisor(setup.deadlineMs, setup.cpuProfDir);
   let outcome: RunOutcome;
   try {
     outcome = await body(supervisor);

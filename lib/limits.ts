@@ -32,6 +32,16 @@ export const BATCH_WINDOW_DEFAULT = 256;
 /** Upper bound for batch.window: bounds client memory (window × 8 KiB). */
 export const BATCH_WINDOW_MAX = 4096;
 
+/** Client: acknowledged batch frames kept for reuse by later batches, so an
+ * upload does not allocate (and leave to the garbage collector) a buffer per
+ * batch; a default window's worth, at most 2 MiB of 8 KiB frames. */
+export const CLIENT_SPARE_FRAMES_MAX = 256;
+
+/** Client: frames at least this long are rounded up to it and reused; the
+ * batches of one upload differ by a few bytes, so they fit each other's.
+ * Shorter frames are allocated as they are: they cost little either way. */
+export const CLIENT_FRAME_ROOM_BYTES = 1024;
+
 /** Batches a server connection may have queued for the store before it stops
  * reading from that socket (backpressure per connection). */
 export const CONNECTION_BATCHES_PENDING_MAX = 256;
