@@ -8,7 +8,7 @@
  * deno task client   (config: CLI_CONFIG or config/client.yaml, CLI_* overrides)
  */
 
-import { AgencyUpload, UploadError, type UploadSummary } from "./lib/client/agency_upload.ts";
+import type { UploadSummary } from "./lib/client/agency_upload.ts";
 import {
   type ClientConfig,
   type ClientTlsMaterial,
@@ -16,11 +16,12 @@ import {
   loadClientTls,
 } from "./lib/config/client_config.ts";
 import { ConfigError } from "./lib/config/config_source.ts";
-import { runEchoLoop } from "./lib/client/echo_client.ts";
 import { formatLogLine, Logger, stderrSink } from "./lib/runtime/log.ts";
 import { onShutdownSignal } from "./lib/runtime/signals.ts";
-import { betFromEnv } from "./lib/config/bet_env.ts";
-import { sendSingleBet } from "./lib/client/single_bet.ts";
+
+// Each mode's modules load only when that mode runs (dynamic imports below):
+// a process pays at start for every module it evaluates, and the echo loop
+// needs none of the upload's.
 
 type _Env = Readonly<Record<string, string | undefined>>;
 
@@ -68,6 +69,7 @@ async function _runLottery(
   logger: Logger,
   signal: AbortSignal,
 ): Promise<void> {
+  const { AgencyUpload, UploadError } = await import("./lib/client/agency_upload.ts");
   const upload = new AgencyUpload({
     agency: config.id,
     ..._endpoint(config, tls),
@@ -112,7 +114,9 @@ async function _run(
   switch (config.mode) {
     case "lottery":
       return await _runLottery(config, tls, logger, signal);
-    case "bet":
+    case "bet": {
+      const { betFromEnv } = await import("./lib/config/bet_env.ts");
+      const { sendSingleBet } = await import("./lib/client/single_bet.ts");
       return await sendSingleBet({
         agency: config.id,
         ..._endpoint(config, tls),
@@ -122,7 +126,9 @@ async function _run(
         signal,
         logger,
       });
-    case "echo":
+    }
+    case "echo": {
+      const { runEchoLoop } = await import("./lib/client/echo_client.ts");
       await runEchoLoop({
         clientId: config.id,
         ..._endpoint(config, tls),
@@ -132,6 +138,7 @@ async function _run(
         signal,
         logger,
       });
+    }
   }
 }
 
@@ -141,7 +148,7 @@ export async function main(env: _Env): Promise<number> {
   let tls: ClientTlsMaterial | undefined;
   try {
     config = await loadClientConfig(env);
-    if (config.mode === "bet") betFromEnv(env, config.id);
+    if (config.mode === "bet") (await import("./lib/config/bet_env.ts")).betFromEnv(env, config.id);
     if (config.tls !== undefined) tls = await loadClientTls(config.tls);
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

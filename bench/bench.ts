@@ -64,7 +64,10 @@ const _USAGE = `Usage: deno task bench [-- OPTIONS]
   --no-sweep           skip the frame-size sweep on (a)'s data
   --metrics-compare    only (b), N runs each with the admin port off and on (scraped every
                        second, one status page open), alternating; reports on/off ratios
-  --no-tls             skip (b) over TLS and over TLS with client certificates`;
+  --no-tls             skip (b) over TLS and over TLS with client certificates
+  --cpu-prof DIR       every process writes a V8 CPU profile to DIR/<run>/<process>/ (read them
+                       with bench/profile_summary.ts); profiling slows the processes, so such a
+                       run's figures are for finding where time goes, not for the table`;
 
 const _ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 /** Most runs per figure accepted. */
@@ -93,6 +96,8 @@ export interface BenchOptions {
   metricsCompare: boolean;
   /** Run (b) again over TLS and TLS with client certificates. */
   tls: boolean;
+  /** A folder for every process's CPU profile; undefined: no profiling. */
+  cpuProf: string | undefined;
 }
 
 /** The transports (b) runs over besides plain TCP, in report order. */
@@ -129,6 +134,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | "help" {
       "no-sweep": { type: "boolean" },
       "metrics-compare": { type: "boolean" },
       "no-tls": { type: "boolean" },
+      "cpu-prof": { type: "string" },
       help: { type: "boolean" },
     },
     strict: true,
@@ -159,6 +165,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | "help" {
     sweep: values["no-sweep"] !== true,
     metricsCompare: values["metrics-compare"] === true,
     tls: values["no-tls"] !== true,
+    cpuProf: values["cpu-prof"],
   };
 }
 
@@ -278,6 +285,7 @@ async function _takingTurns(
         ...setup,
         workDir: `${options.out}/runs/${name}`,
         failureDir: `${options.out}/failures/${stamp}-${name}`,
+        ...(options.cpuProf === undefined ? {} : { cpuProfDir: `${options.cpuProf}/${name}` }),
       });
       console.log(`bench: ${label} run ${index}/${options.runs}: ${_describe(outcome)}`);
       outcomes[kind]!.push(outcome);

@@ -4,6 +4,7 @@
  * bench/out/results.md and the data of the throughput chart.
  */
 
+import { shownEnvValue } from "./database_check.ts";
 import type { FigureName, RunFigures, RunOutcome, Transport } from "./scenario_run.ts";
 import type { Scenario, ScenarioId } from "./scenarios.ts";
 import type { ThroughputChart } from "./throughput_chart.ts";
@@ -381,7 +382,9 @@ function _sweepRow(result: ScenarioResult): string[] {
 
 function _overrides(env: Record<string, string>): string {
   const entries = Object.entries(env);
-  return entries.length === 0 ? "none" : entries.map(([key, value]) => `${key}=${value}`).join(" ");
+  return entries.length === 0
+    ? "none"
+    : entries.map(([key, value]) => `${key}=${shownEnvValue(key, value)}`).join(" ");
 }
 
 /** Renders one run of the benchmark as a Markdown section. */

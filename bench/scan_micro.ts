@@ -25,6 +25,7 @@ import { copyPlainBatch } from "../lib/server/plain_batch.ts";
 import { dateNumber } from "../lib/bet/bet_bytes.ts";
 import { DOCUMENT_DIGITS_MAX } from "../lib/limits.ts";
 import { addBet, EMPTY_DIGEST, viewOf } from "../lib/protocol/bet_digest.ts";
+import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
 
 /** An option under measurement: works through every batch once, returns a checksum. */
 export interface ScanOption {
@@ -236,21 +237,43 @@ export function measure(
   }));
 }
 
-async function main(): Promise<void> {
+/** What a run measures. */
+export interface ScanMicroArgs {
+  rounds: number;
+  batches: number;
+  /** Another checkout whose scanBatch takes turns with this one's. */
+  baseline?: string;
+}
+
+/**
+ * Parses the command line, `deno task scan-micro -- …` included.
+ * @throws {RangeError} when a count is not a whole number in its range
+ * @throws {TypeError} on an unknown flag
+ */
+export function parseScanMicroArgs(args: readonly string[]): ScanMicroArgs {
   const { values } = parseArgs({
-    args: Deno.args,
+    args: withoutTaskSeparator(args),
     options: {
-      rounds: { type: "string", default: "9" },
-      batches: { type: "string", default: "2000" },
+      rounds: { type: "string" },
+      batches: { type: "string" },
       baseline: { type: "string" },
     },
   });
+  return {
+    rounds: wholeNumberFlag(values.rounds, "--rounds", 9, 1, 10_000),
+    batches: wholeNumberFlag(values.batches, "--batches", 2000, 1, 1_000_000),
+    ...(values.baseline === undefined ? {} : { baseline: values.baseline }),
+  };
+}
+
+async function main(): Promise<void> {
+  const args = parseScanMicroArgs(Deno.args);
   // Another checkout's scan (e.g. a worktree of the base commit), timed in turns with this one.
-  const baseline = values.baseline === undefined ? undefined : (await import(
-    new URL(`file://${Deno.realPathSync(values.baseline)}/lib/server/batch_scan.ts`).href
+  const baseline = args.baseline === undefined ? undefined : (await import(
+    new URL(`file://${Deno.realPathSync(args.baseline)}/lib/server/batch_scan.ts`).href
   )).scanBatch as typeof scanBatch;
-  const rounds = Number(values.rounds);
-  const batches = makeBatches(Number(values.batches));
+  const rounds = args.rounds;
+  const batches = makeBatches(args.batches);
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1] ?? "unknown CPU";
   console.log(

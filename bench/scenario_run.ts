@@ -9,6 +9,7 @@ import { hasWon } from "../lib/bet/bet.ts";
 import { agencyCertFile, agencyKeyFile, CREDENTIAL_FILES } from "../lib/containers/credentials.ts";
 import { loadBets } from "../lib/store/bets_file_reader.ts";
 import { drawBetsPath } from "../lib/store/draw_paths.ts";
+import { benchDrawId, storedInDatabase } from "./database_check.ts";
 import { DRAW_ID_DEFAULT } from "../lib/config/draw_id.ts";
 import { fieldOf } from "../lib/dev/local_cluster.ts";
 import { permissionSetFlags, V8_FLAGS } from "../lib/runtime/runtime_flags.ts";
@@ -75,6 +76,24 @@ export interface RunSetup {
   transport: Transport;
   /** A `deno task certs` directory; needed by the TLS transports. */
   credentialsDir: string | undefined;
+  /** When set, every process writes a V8 CPU profile into `<dir>/<process>/`. */
+  cpuProfDir?: string;
+}
+
+/**
+ * A `deno run` process's options, profiled into `<dir>/<name>/` when a
+ * profile folder is given (the flags go right after `run`).
+ * @example profiledArgs({ args: ["run", "server.ts"], env: {}, cwd: "." }, "server", "p")
+ *   // args: ["run", "--cpu-prof", "--cpu-prof-dir=p/server", "server.ts"]
+ */
+export function profiledArgs(
+  options: WatchOptions,
+  name: string,
+  dir: string | undefined,
+): WatchOptions {
+  if (dir === undefined || options.args[0] !== "run") return options;
+  const [run, ...rest] = options.args;
+  return { ...options, args: [run!, "--cpu-prof", `--cpu-prof-dir=${dir}/${name}`, ...rest] };
 }
 
 /** The server's environment for a transport. */
@@ -127,8 +146,10 @@ class _Supervisor {
   readonly processes: { name: string; process: WatchedProcess }[] = [];
   timedOut = false;
   readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #cpuProfDir: string | undefined;
 
-  constructor(deadlineMs: number) {
+  constructor(deadlineMs: number, cpuProfDir: string | undefined) {
+    this.#cpuProfDir = cpuProfDir;
     this.#timer = setTimeout(() => {
       this.timedOut = true;
       this.killAll();
@@ -137,7 +158,7 @@ class _Supervisor {
 
   /** Starts a process; `name` names its log if the run fails (e.g. `client-3`). */
   start(name: string, options: WatchOptions): WatchedProcess {
-    const process = new WatchedProcess(options);
+    const process = new WatchedProcess(profiledArgs(options, name, this.#cpuProfDir));
     this.processes.push({ name, process });
     return process;
   }
@@ -368,8 +389,10 @@ function _serverProblems(report: ProcessReport): string[] {
   return problems;
 }
 
-/** Compares what the store holds with the data (loadBets validates every row). */
-async function _storageProblems(storage: string, scenario: Scenario, setup: RunSetup) {
+/** Bets and winners per agency in the draw's file (loadBets validates every row). */
+async function _storedInFile(
+  storage: string,
+): Promise<Map<number, { bets: number; winners: number }>> {
   const stored = new Map<number, { bets: number; winners: number }>();
   for await (const bet of loadBets(storage)) {
     const entry = stored.get(bet.agency) ?? { bets: 0, winners: 0 };
@@ -377,6 +400,18 @@ async function _storageProblems(storage: string, scenario: Scenario, setup: RunS
     if (hasWon(bet)) entry.winners += 1;
     stored.set(bet.agency, entry);
   }
+  return stored;
+}
+
+/** Compares what the store holds (the draw's file, or the database's draw) with the data. */
+async function _storageProblems(
+  where: { file: string } | { url: string; drawId: string },
+  scenario: Scenario,
+  setup: RunSetup,
+) {
+  const stored = "file" in where
+    ? await _storedInFile(where.file)
+    : await storedInDatabase(where.url, where.drawId);
   const problems: string[] = [];
   for (let agency = 1; agency <= scenario.agencies; agency += 1) {
     const entry = stored.get(agency) ?? { bets: 0, winners: 0 };
@@ -473,7 +508,7 @@ async function _supervised(
   body: (supervisor: _Supervisor) => Promise<RunOutcome>,
 ): Promise<RunOutcome> {
   await Deno.mkdir(setup.workDir, { recursive: true });
-  const supervisor = new _Supervisor(setup.deadlineMs);
+  const supervisor = new _Supervisor(setup.deadlineMs, setup.cpuProfDir);
   let outcome: RunOutcome;
   try {
     outcome = await body(supervisor);
@@ -498,7 +533,12 @@ async function _supervised(
  */
 export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOutcome> {
   return _supervised(setup, async (supervisor) => {
-    const storage = drawBetsPath(setup.workDir, DRAW_ID_DEFAULT);
+    // With STORE_URL each run is a draw of its own in that database.
+    const storeUrl = setup.env.STORE_URL;
+    const drawId = storeUrl === undefined ? DRAW_ID_DEFAULT : benchDrawId(scenario.id);
+    const storage = storeUrl === undefined
+      ? { file: drawBetsPath(setup.workDir, drawId) }
+      : { url: storeUrl, drawId };
     const server = supervisor.start("server", {
       args: [
         "run",
@@ -518,6 +558,7 @@ export function runProtocol(scenario: Scenario, setup: RunSetup): Promise<RunOut
         ...setup.env,
         ..._serverTlsEnv(setup),
         STORAGE_DIR: setup.workDir,
+        DRAW_ID: drawId,
         AGENCIES: String(scenario.agencies),
       },
       cwd: setup.root,

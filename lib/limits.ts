@@ -32,6 +32,16 @@ export const BATCH_WINDOW_DEFAULT = 256;
 /** Upper bound for batch.window: bounds client memory (window × 8 KiB). */
 export const BATCH_WINDOW_MAX = 4096;
 
+/** Client: acknowledged batch frames kept for reuse by later batches, so an
+ * upload does not allocate (and leave to the garbage collector) a buffer per
+ * batch; a default window's worth, at most 2 MiB of 8 KiB frames. */
+export const CLIENT_SPARE_FRAMES_MAX = 256;
+
+/** Client: frames at least this long are rounded up to it and reused; the
+ * batches of one upload differ by a few bytes, so they fit each other's.
+ * Shorter frames are allocated as they are: they cost little either way. */
+export const CLIENT_FRAME_ROOM_BYTES = 1024;
+
 /** Batches a server connection may have queued for the store before it stops
  * reading from that socket (backpressure per connection). */
 export const CONNECTION_BATCHES_PENDING_MAX = 256;
@@ -106,6 +116,11 @@ export const STORE_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
  * one runs the group-commit transactions, one listens for other replicas'
  * claims and draws, the rest serve hellos' claims and reads meanwhile. */
 export const PG_CONNECTIONS_MAX = 4;
+
+/** PostgreSQL store: rows one transaction takes at most. The client sends
+ * them hex-encoded in one parameter (twice their size, plus copies), so a
+ * group of the file store's size would cost the server tens of MB. */
+export const PG_GROUP_BYTES_MAX = 2 * 1024 * 1024;
 
 /** PostgreSQL store: bound on establishing one database connection, in seconds. */
 export const PG_CONNECT_TIMEOUT_S = 10;

@@ -137,3 +137,27 @@ Deno.test("deno task bench -- --dataset runs (a) on given CRLF agency files of d
     assert.equal(result?.scenario.dataset?.bets, 465);
   });
 });
+
+Deno.test("deno task bench -- --cpu-prof DIR leaves a CPU profile of every process of each run", async () => {
+  await withTempDir(async (dir) => {
+    const profiles = `${dir}/profiles`;
+    await _bench(`${dir}/out`, [
+      ...["--quick", "--scenario", "a", "--no-sweep", "--cpu-prof", profiles],
+    ]);
+    const found: string[] = [];
+    for await (const run of Deno.readDir(profiles)) {
+      for await (const process of Deno.readDir(`${profiles}/${run.name}`)) {
+        for await (const file of Deno.readDir(`${profiles}/${run.name}/${process.name}`)) {
+          if (file.name.endsWith(".cpuprofile")) found.push(`${run.name}/${process.name}`);
+        }
+      }
+    }
+    const expected = [
+      "a-floor-run1/floor-server",
+      ...[1, 2, 3, 4, 5].map((k) => `a-floor-run1/floor-sender-${k}-${k}`),
+      "a-run1/server",
+      ...[1, 2, 3, 4, 5].map((k) => `a-run1/client-${k}`),
+    ];
+    assert.deepEqual(found.sort(), expected.sort());
+  });
+});

@@ -51,7 +51,6 @@ Deno.test("FileBatcher with nothing stored batches 0, max and max + 1 rows as fu
       const last = batcher.end();
       assert.deepEqual(spans(last), ended);
       assert.equal(batcher.prefixVerified, true);
-      assert.equal([...first, ...last].at(-1)?.digestAfter ?? 0, digestOf(bets));
     });
   }
 });
@@ -65,7 +64,6 @@ Deno.test("FileBatcher skips the stored rows and batches the rest from their pos
   assert.deepEqual(spans(batches), [[3, 2], [5, 2]]);
   assert.equal(batcher.prefixVerified, true);
   assert.deepEqual(batcher.end(), []);
-  assert.equal(batches[1]!.digestAfter, digestOf(bets));
 });
 
 Deno.test("FileBatcher refuses a file whose first rows are not the bets stored", () => {

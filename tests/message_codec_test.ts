@@ -3,6 +3,7 @@ import { BufferedReader } from "../lib/protocol/buffered_reader.ts";
 import { ByteWriter } from "../lib/protocol/byte_cursor.ts";
 import { FRAME_BYTES_MAX_DEFAULT } from "../lib/limits.ts";
 import {
+  batchAckFrame,
   decodeMessage,
   encodeBet,
   encodeMessage,
@@ -372,5 +373,30 @@ Deno.test("encodeWinnerDocuments() refuses a document of 256 bytes", () => {
   assert.throws(() => encodeWinnerDocuments(["1".repeat(256)]), {
     name: "RangeError",
     message: "document is 256 bytes, more than 255",
+  });
+});
+
+Deno.test("batchAckFrame() writes a batchAck's frame as the general writer does, and refuses what does not fit", async (t) => {
+  const general = (first: number, count: number) => {
+    const writer = new ByteWriter();
+    startFrame(writer, MessageType.batchAck);
+    writer.u32(first).u16(count);
+    return finishFrame(writer);
+  };
+  for (const [first, count] of [[0, 0], [100, 100], [0xffff_ffff, 0xffff]] as const) {
+    await t.step(`first ${first}, count ${count}`, () => {
+      const frame = batchAckFrame(first, count);
+      assert.deepEqual([...frame], [...general(first, count)]);
+      assert.deepEqual(decodeMessage({ type: frame[2]!, body: frame.subarray(7) }), {
+        type: MessageType.batchAck,
+        first,
+        count,
+      });
+    });
+  }
+  await t.step("first 2^32 and count 65536 are refused", () => {
+    assert.throws(() => batchAckFrame(2 ** 32, 1), RangeError);
+    assert.throws(() => batchAckFrame(0, 0x1_0000), RangeError);
+    assert.throws(() => batchAckFrame(-1, 1), RangeError);
   });
 });

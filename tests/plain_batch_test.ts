@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { copyPlainBatch } from "../lib/server/plain_batch.ts";
+import { copyPlainBatch, writeNumber } from "../lib/server/plain_batch.ts";
+import { BET_NUMBER_MAX } from "../lib/bet/bet.ts";
 import {
   readBatchHeader,
   scanBatch,
@@ -309,4 +310,17 @@ Deno.test("scanBatch() agrees with scanBatchFieldByField() on randomly mutated b
   // Both sides of the comparison were exercised.
   assert.ok(taken > trials / 10, `the fast path took only ${taken} of ${trials}`);
   assert.ok(refused > trials / 10, `only ${refused} of ${trials} were refused`);
+});
+
+Deno.test("writeNumber() writes 0 to BET_NUMBER_MAX in decimal, each digit count at its edges", () => {
+  const out = new Uint8Array(8);
+  for (const value of [0, 9, 10, 99, 100, 999, 1000, 7574, BET_NUMBER_MAX]) {
+    const end = writeNumber(out, 1, value);
+    assert.equal(new TextDecoder().decode(out.subarray(1, end)), String(value));
+  }
+  for (let value = 0; value <= BET_NUMBER_MAX; value += 1) {
+    const end = writeNumber(out, 0, value);
+    assert.equal(Number(new TextDecoder().decode(out.subarray(0, end))), value);
+    assert.equal(end, String(value).length);
+  }
 });

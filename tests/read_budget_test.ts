@@ -70,3 +70,24 @@ Deno.test("ReadBudget calls onSpent when a first reservation waits and when none
   await assert.rejects(third, Deno.errors.Interrupted);
   assert.deepEqual(calls, [[true, 1], [false, 0], [true, 1], [false, 0]]);
 });
+
+Deno.test("ReadBudget.allocate() reuses a recycled first buffer of the same size, up to 1 MiB of them", async (t) => {
+  await t.step("by size", () => {
+    const budget = new ReadBudget(1024 * 1024);
+    const first = budget.allocate(1024);
+    const free = budget.allocate(16 * 1024);
+    budget.recycle(first);
+    budget.recycle(free);
+    assert.equal(budget.allocate(16 * 1024), free);
+    assert.equal(budget.allocate(1024), first);
+    assert.notEqual(budget.allocate(1024), first, "each spare is handed out once");
+  });
+  await t.step("1 MiB kept, the next one not", () => {
+    const budget = new ReadBudget(1024 * 1024);
+    const buffers = Array.from({ length: 1025 }, () => budget.allocate(1024));
+    for (const buffer of buffers) budget.recycle(buffer);
+    const reused = new Set(Array.from({ length: 1025 }, () => budget.allocate(1024)));
+    assert.equal(buffers.filter((buffer) => reused.has(buffer)).length, 1024);
+    assert.ok(!reused.has(buffers[1024]!), "the buffer past 1 MiB was not kept");
+  });
+});

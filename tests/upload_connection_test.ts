@@ -16,6 +16,7 @@ import { closeQuietly } from "../lib/runtime/close_quietly.ts";
 import { writeAll } from "../lib/runtime/write_all.ts";
 import { makeBets } from "./helpers/bets.ts";
 import { countLines } from "./helpers/log_lines.ts";
+import { fakeSentDigest } from "./helpers/encoded_batches.ts";
 
 /** One accepted connection, as the scripted server sees it. */
 class _ServerSide {
@@ -75,8 +76,6 @@ function _batch(first: number): EncodedBatch {
   return {
     first,
     count: 2,
-    digest: 2,
-    digestAfter: 1000 + first + 2,
     frame: encodeMessage({ type: MessageType.batch, first, bets }),
     bets: undefined,
   };
@@ -112,6 +111,7 @@ function _connection(listener: Deno.Listener, lines: string[], budgetMs = 5_000)
     reconnectBudgetMs: budgetMs,
     signal: stop.signal,
     logger: new Logger("DEBUG", (line) => lines.push(line)),
+    sentDigest: fakeSentDigest,
   });
   return { connection, stop };
 }

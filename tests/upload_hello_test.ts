@@ -8,7 +8,7 @@ import type { Message } from "../lib/protocol/message_codec.ts";
 import { ErrorCode, MessageType } from "../lib/protocol/protocol.ts";
 import { Logger } from "../lib/runtime/log.ts";
 import { ScriptedConn } from "./helpers/scripted_conn.ts";
-import { fakeBatch } from "./helpers/encoded_batches.ts";
+import { fakeBatch, fakeSentDigest } from "./helpers/encoded_batches.ts";
 
 /** A helloAck of draw `drawId` with `storedBets` whose digest is 1000 + storedBets. */
 function helloAck(storedBets: number, drawId = "d1"): Message {
@@ -23,13 +23,18 @@ function helloAck(storedBets: number, drawId = "d1"): Message {
 
 /** An upload of draw d1 that started at 0 and has batches at 0, 10 and 20 in flight. */
 function startWithThreeInFlight(): UploadStart {
-  const window = new BatchWindow(0, 1000);
+  const window = new BatchWindow(0);
   for (const first of [0, 10, 20]) window.add(fakeBatch(first, 10));
   return { drawId: "d1", check: new StoredPrefixCheck(0, 1000, []), window };
 }
 
 function options(lines: string[]) {
-  return { agency: 3, secret: "s3", logger: new Logger("DEBUG", (line) => lines.push(line)) };
+  return {
+    agency: 3,
+    secret: "s3",
+    logger: new Logger("DEBUG", (line) => lines.push(line)),
+    sentDigest: fakeSentDigest,
+  };
 }
 
 Deno.test("firstHello() says hello with the secret and starts the upload where the server's bets end", async () => {
@@ -42,7 +47,6 @@ Deno.test("firstHello() says hello with the secret and starts the upload where t
   assert.equal(start.drawId, "d1");
   assert.equal(start.check.storedBets, 25);
   assert.equal(start.window.confirmedBets, 25);
-  assert.equal(start.window.confirmedDigest, 1025);
   assert.ok(lines.some((line) => line.includes("action: hello | result: success")));
   assert.ok(
     lines.some((line) =>
@@ -119,5 +123,49 @@ Deno.test("resumeHello() refuses a server that moved to another draw or lost ack
     resumeHello(new UploadLink(new ScriptedConn([helloAck(5)]).asConn()), options([]), start),
     UploadRefusal,
     "draw d1: the server reports 5 bets stored but had confirmed 10",
+  );
+});
+
+Deno.test("resumeHello() takes the digest of the stored count from the file, and refuses other bets", async (t) => {
+  await t.step("the file's first 10 bets digest as the server's: resumed", async () => {
+    const asked: number[] = [];
+    const start = startWithThreeInFlight();
+    await resumeHello(
+      new UploadLink(new ScriptedConn([helloAck(10)]).asConn()),
+      { ...options([]), sentDigest: (bets) => (asked.push(bets), fakeSentDigest(bets)) },
+      start,
+    );
+    assert.deepEqual(asked, [10]);
+    assert.deepEqual(start.window.unacknowledged().map((b) => b.first), [10, 20]);
+  });
+  await t.step("another digest: refused, the window kept", async () => {
+    const start = startWithThreeInFlight();
+    await assert.rejects(
+      resumeHello(
+        new UploadLink(new ScriptedConn([helloAck(10)]).asConn()),
+        { ...options([]), sentDigest: () => Promise.resolve(7) },
+        start,
+      ),
+      UploadRefusal,
+      "draw d1: the server's 10 stored bets are not the ones this upload sent (digest differs)",
+    );
+    assert.equal(start.window.size, 3);
+    assert.equal(start.window.storedBatches, 0);
+  });
+  await t.step(
+    "a count that cannot be this upload's: refused before the file is read",
+    async () => {
+      const asked: number[] = [];
+      await assert.rejects(
+        resumeHello(
+          new UploadLink(new ScriptedConn([helloAck(15)]).asConn()),
+          { ...options([]), sentDigest: (bets) => (asked.push(bets), fakeSentDigest(bets)) },
+          startWithThreeInFlight(),
+        ),
+        UploadRefusal,
+        "draw d1: the server reports 15 bets stored, inside the batch at 10",
+      );
+      assert.deepEqual(asked, []);
+    },
   );
 });

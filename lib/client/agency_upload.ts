@@ -24,6 +24,8 @@ import { MessageType } from "../protocol/protocol.ts";
 import { UploadConnection } from "./upload_connection.ts";
 import { describeMessage, UploadRefusal } from "./upload_errors.ts";
 import { UploadProgress } from "./upload_progress.ts";
+import { filePrefixDigest } from "./file_prefix_digest.ts";
+import { dateNumber } from "../bet/bet_bytes.ts";
 
 /** What an upload needs. */
 export interface UploadOptions extends ServerEndpoint {
@@ -78,13 +80,18 @@ interface _Run {
 export class AgencyUpload {
   readonly #options: UploadOptions;
   readonly #connection: UploadConnection;
+  /** The day rows are judged by (birthdates not later), the same for every read of the file. */
+  readonly #today = dateNumber(new Date());
   #startedMs = 0;
   /** Set once the first hello said where the upload starts (for the summary). */
   #batcher: FileBatcher | undefined;
 
   constructor(options: UploadOptions) {
     this.#options = options;
-    this.#connection = new UploadConnection(options);
+    this.#connection = new UploadConnection({
+      ...options,
+      sentDigest: (bets) => filePrefixDigest(options.dataFile, bets, this.#today),
+    });
   }
 
   /**
@@ -103,7 +110,10 @@ export class AgencyUpload {
     const file = await Deno.open(dataFile, { read: true });
     try {
       const start = await this.#connection.open();
-      const batcher = new FileBatcher({ ...this.#options, drawId: start.drawId }, start.check);
+      const batcher = new FileBatcher(
+        { ...this.#options, drawId: start.drawId, today: this.#today },
+        start.check,
+      );
       this.#batcher = batcher;
       await this.#sendAll(file, { batcher, window: start.window, progress });
       const winners = await this.#finishAndQuery(start.window);
@@ -180,6 +190,7 @@ export class AgencyUpload {
       });
     }
     run.progress.report(run.window.confirmedBets, run.batcher.bytesRead);
+    run.batcher.recycle(batch);
   }
 
   /** Sends finished and the winners query; returns the winners. */

@@ -2,13 +2,15 @@
  * Packs bets into batch frames: exactly `maxBets` per batch, except the last
  * one and except when the next bet would push the frame past its byte cap.
  * Writes straight into one frame buffer (the client's hot path). Every bet
- * has a position in the agency's upload (0-based) and joins the upload's
- * running digest (bet_digest.ts), also the bets skipped because the server
- * stored them already.
+ * has a position in the agency's upload (0-based). Only the bets skipped
+ * because the server stored them already join a digest (bet_digest.ts): they
+ * are checked against the server's; the bets sent are hashed only if a
+ * resume needs it (file_prefix_digest.ts).
  */
 
 import type { AgencyRow } from "../bet/agency_row_scanner.ts";
-import { addBet, EMPTY_DIGEST, joinDigests } from "../protocol/bet_digest.ts";
+import { addBet, EMPTY_DIGEST } from "../protocol/bet_digest.ts";
+import { CLIENT_FRAME_ROOM_BYTES, CLIENT_SPARE_FRAMES_MAX } from "../limits.ts";
 import {
   BATCH_COUNT_OFFSET,
   BATCH_HEADER_BYTES,
@@ -25,10 +27,6 @@ export interface EncodedBatch {
   first: number;
   /** Bets in the batch. */
   count: number;
-  /** Digest of its bets. */
-  digest: number;
-  /** Digest of every bet of the upload up to and including this batch. */
-  digestAfter: number;
   /** The whole frame. */
   frame: Uint8Array;
   /** Document and number of each bet, kept only for DEBUG logs. */
@@ -51,13 +49,14 @@ export class BatchBuilder {
   #length = 0;
   /** Position of the next bet added or skipped. */
   #position = 0;
-  /** Digest of every bet before {@link #position}. */
+  /** Digest of the bets skipped. */
   #digest = EMPTY_DIGEST;
-  /** Position and digest of the open batch's bets. */
+  /** Position of the open batch's first bet. */
   #first = 0;
-  #batchDigest = EMPTY_DIGEST;
   #count = 0;
   #bets: { document: string; number: number }[] = [];
+  /** Buffers of acknowledged frames, for the next batches ({@link recycle}). */
+  readonly #spareFrames: ArrayBuffer[] = [];
 
   /**
    * @param maxBets bets per batch
@@ -88,14 +87,14 @@ export class BatchBuilder {
     return this.#position;
   }
 
-  /** Digest of every bet before {@link position}. */
+  /** Digest of the bets skipped ({@link skipRow}), the first ones of the upload. */
   get digest(): number {
     return this.#digest;
   }
 
   /**
    * Counts a row the server stored already: it joins the digest, not a batch.
-   * @returns the digest of every bet up to and including this one
+   * @returns the digest of every bet skipped, this one included
    * @throws {RangeError} while a batch is open (skipped rows come first)
    */
   skipRow(row: AgencyRow): number {
@@ -116,9 +115,7 @@ export class BatchBuilder {
     let size = 2;
     for (let field = 0; field < 4; field += 1) size += 1 + ends[field]! - starts[field]!;
     const full = this.#makeRoom(size);
-    const start = this.#length;
-    this.#length = this.#writeRow(row, start);
-    this.#batchDigest = addBet(this.#batchDigest, this.#view, start, this.#length, this.#position);
+    this.#length = this.#writeRow(row, this.#length);
     this.#position += 1;
     return this.#added(
       full,
@@ -140,6 +137,17 @@ export class BatchBuilder {
     frame[at++] = row.number >> 8;
     frame[at++] = row.number & 0xff;
     return at;
+  }
+
+  /**
+   * Takes back the frame of a batch the server acknowledged, for a later
+   * batch. Only once nothing reads the frame any more: an ack means every
+   * byte of it was written.
+   */
+  recycle(batch: EncodedBatch): void {
+    const buffer = batch.frame.buffer as ArrayBuffer;
+    if (buffer.byteLength < CLIENT_FRAME_ROOM_BYTES) return;
+    if (this.#spareFrames.length < CLIENT_SPARE_FRAMES_MAX) this.#spareFrames.push(buffer);
   }
 
   /** Completes the last, partial batch; undefined when it is empty. */
@@ -174,7 +182,6 @@ export class BatchBuilder {
 
   #start(): void {
     this.#first = this.#position;
-    this.#batchDigest = EMPTY_DIGEST;
     const frame = this.#frame;
     frame[0] = FRAME_MARKER;
     frame[1] = PROTOCOL_VERSION;
@@ -183,16 +190,26 @@ export class BatchBuilder {
     this.#length = FRAME_HEADER_BYTES + BATCH_HEADER_BYTES;
   }
 
+  /** The open frame's first `length` bytes in a buffer of their own: a spare one when it fits. */
+  #copyFrame(length: number): Uint8Array {
+    if (length < CLIENT_FRAME_ROOM_BYTES) return this.#frame.slice(0, length);
+    let buffer = this.#spareFrames.pop();
+    if (buffer === undefined || buffer.byteLength < length) {
+      const room = Math.ceil(length / CLIENT_FRAME_ROOM_BYTES) * CLIENT_FRAME_ROOM_BYTES;
+      buffer = new ArrayBuffer(room);
+    }
+    const frame = new Uint8Array(buffer, 0, length);
+    frame.set(this.#frame.subarray(0, length));
+    return frame;
+  }
+
   #finish(): EncodedBatch {
     this.#view.setUint32(FRAME_LENGTH_OFFSET, this.#length - FRAME_HEADER_BYTES);
     this.#view.setUint16(FRAME_HEADER_BYTES + BATCH_COUNT_OFFSET, this.#count);
-    this.#digest = joinDigests(this.#digest, this.#batchDigest);
     const batch: EncodedBatch = {
       first: this.#first,
       count: this.#count,
-      digest: this.#batchDigest,
-      digestAfter: this.#digest,
-      frame: this.#frame.slice(0, this.#length),
+      frame: this.#copyFrame(this.#length),
       bets: this.#keepBets ? this.#bets : undefined,
     };
     this.#count = 0;

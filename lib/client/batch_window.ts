@@ -5,7 +5,6 @@
  * from {@link BatchWindow.confirmedBets} to {@link BatchWindow.sentBets}.
  */
 
-import { digestAfter } from "../protocol/bet_digest.ts";
 import type { EncodedBatch } from "./batch_builder.ts";
 
 /** A server answer that cannot be true of this upload. */
@@ -21,16 +20,11 @@ export class BatchWindow {
   /** Unacknowledged batches by first position, in position order. */
   readonly #batches = new Map<number, EncodedBatch>();
   #sentBets: number;
-  #sentDigest: number;
   #storedBatches = 0;
 
-  /**
-   * @param resumedBets bets the server had stored when the upload started
-   * @param resumedDigest their digest
-   */
-  constructor(resumedBets: number, resumedDigest: number) {
+  /** @param resumedBets bets the server had stored when the upload started */
+  constructor(resumedBets: number) {
     this.#sentBets = resumedBets;
-    this.#sentDigest = resumedDigest;
   }
 
   /** Unacknowledged batches. */
@@ -54,12 +48,6 @@ export class BatchWindow {
     return this.#lowest()?.first ?? this.#sentBets;
   }
 
-  /** Digest of the {@link confirmedBets} first bets. */
-  get confirmedDigest(): number {
-    const lowest = this.#lowest();
-    return lowest === undefined ? this.#sentDigest : digestAfter(lowest.digestAfter, lowest.digest);
-  }
-
   #lowest(): EncodedBatch | undefined {
     for (const batch of this.#batches.values()) return batch;
     return undefined;
@@ -75,7 +63,6 @@ export class BatchWindow {
     }
     this.#batches.set(batch.first, batch);
     this.#sentBets += batch.count;
-    this.#sentDigest = batch.digestAfter;
   }
 
   /** The unacknowledged batches, in position order. */
@@ -102,12 +89,33 @@ export class BatchWindow {
   /**
    * Applies what a new connection's helloAck says is stored: drops every
    * batch below it, so only the rest is resent.
+   * @param storedDigest the digest the server reports for its stored bets
+   * @param sentDigest the digest of this upload's first `storedBets` bets
+   *   (file_prefix_digest.ts), taken once `storedBets` passed {@link resumeCount}
    * @returns the batches dropped (stored, though their ack was lost)
    * @throws {WindowError} when the stored count is below what was confirmed
    *   (the server lost acknowledged bets), beyond what was sent, off a batch
    *   boundary, or its digest is not this upload's
    */
-  resumeAt(storedBets: number, storedDigest: number): EncodedBatch[] {
+  resumeAt(storedBets: number, storedDigest: number, sentDigest: number): EncodedBatch[] {
+    const dropped = this.resumeCount(storedBets);
+    if (storedDigest !== sentDigest) {
+      throw new WindowError(
+        `the server's ${storedBets} stored bets are not the ones this upload sent (digest differs)`,
+      );
+    }
+    for (const batch of dropped) this.#batches.delete(batch.first);
+    this.#storedBatches += dropped.length;
+    return dropped;
+  }
+
+  /**
+   * Checks the count a helloAck says is stored, changing nothing: a resume
+   * reads the file's first rows for their digest only after this passed.
+   * @returns the batches a resume at `storedBets` drops
+   * @throws {WindowError} as {@link resumeAt} does for the count
+   */
+  resumeCount(storedBets: number): EncodedBatch[] {
     const confirmed = this.confirmedBets;
     if (storedBets < confirmed) {
       throw new WindowError(
@@ -129,13 +137,6 @@ export class BatchWindow {
       }
       dropped.push(batch);
     }
-    for (const batch of dropped) this.#batches.delete(batch.first);
-    if (storedDigest !== this.confirmedDigest) {
-      throw new WindowError(
-        `the server's ${storedBets} stored bets are not the ones this upload sent (digest differs)`,
-      );
-    }
-    this.#storedBatches += dropped.length;
     return dropped;
   }
 }

@@ -84,6 +84,11 @@ export class FileBatcher {
     return this.#prefixVerified;
   }
 
+  /** Takes back an acknowledged batch's frame for a later batch (BatchBuilder.recycle). */
+  recycle(batch: EncodedBatch): void {
+    this.#builder.recycle(batch);
+  }
+
   /**
    * Scans the next chunk of the file.
    * @returns the batches it completed, in upload order

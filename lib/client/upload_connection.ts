@@ -17,11 +17,11 @@ import { type BatchNack, judgeBatchReply } from "./batch_reply.ts";
 import { connectOptionsOf, connectWithRetry, type ServerEndpoint, sleep } from "./connect_retry.ts";
 import { RetryBackoff } from "./retry_backoff.ts";
 import { isConnectionLoss, TransientRefusal, UploadRefusal } from "./upload_errors.ts";
-import { firstHello, type HelloOptions, resumeHello, type UploadStart } from "./upload_hello.ts";
+import { firstHello, resumeHello, type ResumeOptions, type UploadStart } from "./upload_hello.ts";
 import { UploadLink } from "./upload_link.ts";
 
-/** Where the server is and who the agency is. */
-export interface UploadConnectionOptions extends ServerEndpoint, HelloOptions {}
+/** Where the server is, who the agency is and how a resume checks what it sent. */
+export interface UploadConnectionOptions extends ServerEndpoint, ResumeOptions {}
 
 /** One upload's connection, reconnected after each loss. */
 export class UploadConnection {

@@ -9,7 +9,7 @@ import { concatBytes } from "../runtime/bytes.ts";
 import type { Logger } from "../runtime/log.ts";
 import { helloFrame, type Message } from "../protocol/message_codec.ts";
 import { MessageType } from "../protocol/protocol.ts";
-import { BatchWindow } from "./batch_window.ts";
+import { BatchWindow, WindowError } from "./batch_window.ts";
 import { StoredPrefixCheck } from "./stored_prefix_check.ts";
 import { describeMessage, UploadRefusal } from "./upload_errors.ts";
 import type { UploadLink } from "./upload_link.ts";
@@ -20,6 +20,12 @@ export interface HelloOptions {
   /** Sent in hello when the server checks agency secrets. */
   secret?: string;
   logger: Logger;
+}
+
+/** What a resume needs besides: the digest of the upload's first bets. */
+export interface ResumeOptions extends HelloOptions {
+  /** Digest of the upload's first `bets` bets (file_prefix_digest.ts). */
+  sentDigest(bets: number): Promise<number>;
 }
 
 /** What the first helloAck said: the draw, and the agency's stored bets as
@@ -50,13 +56,14 @@ export async function firstHello(link: UploadLink, options: HelloOptions): Promi
   return {
     drawId: ack.drawId,
     check: new StoredPrefixCheck(ack.storedBets, ack.storedDigest, ack.checkpoints),
-    window: new BatchWindow(ack.storedBets, ack.storedDigest),
+    window: new BatchWindow(ack.storedBets),
   };
 }
 
 /**
  * Says hello again on a new connection and resends the window's batches
- * the server has not stored.
+ * the server has not stored. The bets the server stores must be this
+ * upload's: their digest is taken from the file, once their count is sound.
  * @param start what the first hello said (its window is updated)
  * @throws {UploadRefusal} when the server refuses the agency, moved to
  *   another draw, or reports stored bets that cannot be this upload's
@@ -64,7 +71,7 @@ export async function firstHello(link: UploadLink, options: HelloOptions): Promi
  */
 export async function resumeHello(
   link: UploadLink,
-  options: HelloOptions,
+  options: ResumeOptions,
   start: UploadStart,
 ): Promise<void> {
   const ack = await _hello(link, options);
@@ -74,8 +81,11 @@ export async function resumeHello(
     );
   }
   try {
-    start.window.resumeAt(ack.storedBets, ack.storedDigest);
+    start.window.resumeCount(ack.storedBets);
+    const sentDigest = await options.sentDigest(ack.storedBets);
+    start.window.resumeAt(ack.storedBets, ack.storedDigest, sentDigest);
   } catch (error) {
+    if (!(error instanceof WindowError)) throw error;
     throw new UploadRefusal(`draw ${ack.drawId}: ${(error as Error).message}`);
   }
   if (start.window.size > 0) {

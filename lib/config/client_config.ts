@@ -17,7 +17,6 @@ import {
   RECONNECT_BUDGET_MS_DEFAULT,
   SECRET_BYTES_MAX,
 } from "../limits.ts";
-import { PEM_CERTIFICATE, PEM_PRIVATE_KEY, readPemFile } from "./pem_file.ts";
 import type { LogLevel } from "../runtime/log.ts";
 
 /** Where the client looks for its config unless CLI_CONFIG says otherwise. */
@@ -292,6 +291,8 @@ export interface ClientTlsMaterial {
  *   (never quoting a key)
  */
 export async function loadClientTls(files: ClientTlsFiles): Promise<ClientTlsMaterial> {
+  // Loaded only by a client that uses TLS: a plain one pays nothing for it at start.
+  const { PEM_CERTIFICATE, PEM_PRIVATE_KEY, readPemFile } = await import("./pem_file.ts");
   const caCerts = [await readPemFile(files.caFile, "server.tls.ca", PEM_CERTIFICATE)];
   if (files.certFile === "") return { caCerts };
   return {

@@ -118,21 +118,21 @@ export class ByteWriter {
   }
 
   u8(value: number): this {
-    _assertFits(value, 0xff, "u8");
+    assertFits(value, 0xff, "u8");
     const at = this.#reserve(1);
     this.#view.setUint8(at, value);
     return this;
   }
 
   u16(value: number): this {
-    _assertFits(value, 0xffff, "u16");
+    assertFits(value, 0xffff, "u16");
     const at = this.#reserve(2);
     this.#view.setUint16(at, value);
     return this;
   }
 
   u32(value: number): this {
-    _assertFits(value, 0xffff_ffff, "u32");
+    assertFits(value, 0xffff_ffff, "u32");
     const at = this.#reserve(4);
     this.#view.setUint32(at, value);
     return this;
@@ -167,7 +167,7 @@ export class ByteWriter {
    * @throws {RangeError} when `at` + 4 is past the bytes written
    */
   patchU32(at: number, value: number): this {
-    _assertFits(value, 0xffff_ffff, "u32");
+    assertFits(value, 0xffff_ffff, "u32");
     if (at < 0 || at + 4 > this.#length) {
       throw new RangeError(`Cannot patch a u32 at ${at}: ${this.#length} bytes written`);
     }
@@ -181,8 +181,12 @@ export class ByteWriter {
   }
 }
 
-/** DataView setters wrap silently (65536 as u16 is 0): refuse instead. */
-function _assertFits(value: number, max: number, type: string): void {
+/**
+ * Refuses a value its wire type cannot hold: DataView setters wrap silently
+ * (65536 as u16 is 0).
+ * @throws {RangeError} when `value` is not a whole number in 0..max
+ */
+export function assertFits(value: number, max: number, type: string): void {
   if (!Number.isInteger(value) || value < 0 || value > max) {
     throw new RangeError(`Cannot write ${value} as ${type}: not a whole number in 0..${max}`);
   }

@@ -36,7 +36,11 @@ export class ReadBudget {
   /** Grown buffers given back, oldest first; together at most #bytesMax. */
   readonly #spares: Uint8Array<ArrayBuffer>[] = [];
   #spareBytes = 0;
-  readonly #smallSpares: Uint8Array<ArrayBuffer>[] = [];
+  /** First and free-size buffers given back, by size: with thousands of
+   * readers a list searched on every allocate and summed on every recycle
+   * cost the server more than the buffers it saved. */
+  readonly #smallSpares = new Map<number, Uint8Array<ArrayBuffer>[]>();
+  #smallSpareBytes = 0;
 
   /**
    * @param bytesMax bytes that may be reserved at once; a single reservation
@@ -121,8 +125,10 @@ export class ReadBudget {
    */
   allocate(bytes: number): Uint8Array<ArrayBuffer> {
     if (bytes <= _SPARE_ROUND_BYTES) {
-      const small = this.#smallSpares.findIndex((spare) => spare.length === bytes);
-      return small === -1 ? new Uint8Array(bytes) : this.#smallSpares.splice(small, 1)[0]!;
+      const spare = this.#smallSpares.get(bytes)?.pop();
+      if (spare === undefined) return new Uint8Array(bytes);
+      this.#smallSpareBytes -= bytes;
+      return spare;
     }
     const index = this.#spares.findIndex((spare) => spare.length === bytes);
     if (index === -1) return new Uint8Array(bytes);
@@ -140,8 +146,11 @@ export class ReadBudget {
    */
   recycle(buffer: Uint8Array<ArrayBuffer>): void {
     if (buffer.length <= _SPARE_ROUND_BYTES) {
-      const smallBytes = this.#smallSpares.reduce((sum, spare) => sum + spare.length, 0);
-      if (smallBytes + buffer.length <= _SMALL_SPARES_BYTES_MAX) this.#smallSpares.push(buffer);
+      if (this.#smallSpareBytes + buffer.length > _SMALL_SPARES_BYTES_MAX) return;
+      const bucket = this.#smallSpares.get(buffer.length);
+      if (bucket === undefined) this.#smallSpares.set(buffer.length, [buffer]);
+      else bucket.push(buffer);
+      this.#smallSpareBytes += buffer.length;
       return;
     }
     if (buffer.length > this.#bytesMax) return;

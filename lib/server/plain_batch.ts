@@ -187,14 +187,32 @@ export function copyPlainBatch(
   return at;
 }
 
+/** The two ASCII digits of 0 to 99, two bytes each: a bet number is written
+ * two digits at a time (a third faster than a division per digit). */
+const _DIGIT_PAIRS = (() => {
+  const pairs = new Uint8Array(200);
+  for (let value = 0; value < 100; value += 1) {
+    pairs[value * 2] = 0x30 + Math.floor(value / 10);
+    pairs[value * 2 + 1] = 0x30 + value % 10;
+  }
+  return pairs;
+})();
+
 /**
  * Writes a bet number (0 to BET_NUMBER_MAX) in decimal into `out` at `at`.
  * @returns the offset after its last digit
  */
 export function writeNumber(out: Uint8Array, at: number, value: number): number {
-  if (value >= 1000) out[at++] = 0x30 + Math.floor(value / 1000);
-  if (value >= 100) out[at++] = 0x30 + Math.floor(value / 100) % 10;
-  if (value >= 10) out[at++] = 0x30 + Math.floor(value / 10) % 10;
-  out[at++] = 0x30 + value % 10;
+  if (value >= 100) {
+    const high = (value / 100) | 0;
+    const low = (value - high * 100) * 2;
+    if (high >= 10) out[at++] = _DIGIT_PAIRS[high * 2]!;
+    out[at++] = _DIGIT_PAIRS[high * 2 + 1]!;
+    out[at++] = _DIGIT_PAIRS[low]!;
+    out[at++] = _DIGIT_PAIRS[low + 1]!;
+    return at;
+  }
+  if (value >= 10) out[at++] = _DIGIT_PAIRS[value * 2]!;
+  out[at++] = _DIGIT_PAIRS[value * 2 + 1]!;
   return at;
 }

@@ -40,6 +40,9 @@ const _CREATE = [
     winners bytea NOT NULL,
     PRIMARY KEY (draw_id, agency, first_position)
   )`,
+  // Stored out of line without compression: compressing each batch's rows
+  // cost more than the rest of the transaction.
+  `ALTER TABLE lottery.batches ALTER COLUMN rows SET STORAGE EXTERNAL`,
   `CREATE TABLE lottery.finishes (
     draw_id text NOT NULL,
     agency integer NOT NULL,

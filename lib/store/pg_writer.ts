@@ -7,6 +7,7 @@
  */
 
 import { ErrorCode, ProtocolError } from "../protocol/protocol.ts";
+import { GROUP_COMMIT_BATCHES_MAX, PG_GROUP_BYTES_MAX } from "../limits.ts";
 import type { AgencyLedger } from "./agency_ledger.ts";
 import type { AppendResult } from "./bet_ledger.ts";
 import type { Sql } from "./pg_client.ts";
@@ -55,7 +56,7 @@ export class PgWriter {
     this.#known = known;
     this.#draw = draw;
     this.#observer = observer;
-    this.#queue = new StoreQueue(queueBytesMax);
+    this.#queue = new StoreQueue(queueBytesMax, GROUP_COMMIT_BATCHES_MAX, PG_GROUP_BYTES_MAX);
   }
 
   /** Bytes of rows queued and not yet committed or refused. */
