@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { type ConnectionContext, ServedConnection } from "../lib/server/served_connection.ts";
+import {
+  closingOnce,
+  type ConnectionContext,
+  ServedConnection,
+} from "../lib/server/served_connection.ts";
 import { AgencyClaims } from "../lib/server/agency_claims.ts";
 import type { Lottery } from "../lib/server/lottery.ts";
 import type { BetLedger } from "../lib/store/bet_ledger.ts";
@@ -75,4 +79,21 @@ Deno.test("ServedConnection.stopGently() closes an echo peer without an error fr
   assert.equal(await peer.read(rest), null, "closed with nothing more written");
   peer.close();
   await served.done;
+});
+
+Deno.test("closingOnce() closes the connection on the first close() only", () => {
+  let closes = 0;
+  const conn = closingOnce({
+    read: () => Promise.resolve(null),
+    write: (bytes) => Promise.resolve(bytes.length),
+    closeWrite: () => Promise.resolve(),
+    close: () => {
+      closes += 1;
+      if (closes > 1) throw new Deno.errors.BadResource("Bad resource ID");
+    },
+  });
+  conn.close();
+  conn.close();
+  conn.close();
+  assert.equal(closes, 1);
 });

@@ -56,6 +56,7 @@ export class ServedConnection {
 
   /** Starts serving `conn`. */
   constructor(conn: ServerConn, ip: string, identity: PeerIdentity, context: ConnectionContext) {
+    conn = closingOnce(conn);
     this.#conn = conn;
     // Idle time counts from the last complete message (frame or echo line),
     // not the last byte, so a peer trickling bytes (slowloris) is cut too.
@@ -156,6 +157,26 @@ export class ServedConnection {
     if (this.#echo) closeQuietly(this.#conn);
     else refuseAndClose(this.#conn, ErrorCode.idleTimeout, text);
   }
+}
+
+/**
+ * `conn` with a close() that closes it once and then does nothing. Several
+ * paths close a connection (a refusal, the idle timer, shutdown, the end of
+ * serving); a second close of a Deno resource throws BadResource, and
+ * building that error costs more than the close itself.
+ */
+export function closingOnce(conn: ServerConn): ServerConn {
+  let closed = false;
+  return {
+    read: (buffer) => conn.read(buffer),
+    write: (bytes) => conn.write(bytes),
+    closeWrite: () => conn.closeWrite(),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      conn.close();
+    },
+  };
 }
 
 /** Why a connection ended, for its close_connection line. */
