@@ -23,6 +23,7 @@ import { loadBets } from "../../lib/store/bets_file_reader.ts";
 import { containerTest } from "./_harness.ts";
 import { renderStack } from "../../lib/containers/compose_file.ts";
 import type { StackOptions } from "../../lib/containers/stack_document.ts";
+import { POSTGRES_IMAGE } from "../../lib/containers/images.ts";
 import {
   deployStack,
   inspectStack,
@@ -64,7 +65,7 @@ async function agencyWinners(stack: TestStack, agency: number): Promise<string |
 }
 
 containerTest(
-  "docker stack config accepts the stack file in every shape: bet mode, restart agencies, TLS with a published port, attachable, a registry",
+  "docker stack config accepts the stack file in every shape: bet mode, restart agencies, TLS with a published port, attachable, a registry, the PostgreSQL store",
   async () => {
     await withStack({
       label: "config",
@@ -88,6 +89,14 @@ containerTest(
           clientImage: "registry.example:5000/tp0-client:latest",
         })],
         ["no credentials", (options) => ({ ...options, credentials: undefined })],
+        ["the bundled PostgreSQL store with 3 server replicas", (options) => ({
+          ...options,
+          database: { password: "a".repeat(32), image: POSTGRES_IMAGE, replicas: 3 },
+        })],
+        ["servers on a PostgreSQL of the operator's", (options) => ({
+          ...options,
+          database: { url: "postgres://lottery:pa$s@db.example:5432/lottery", replicas: 2 },
+        })],
       ];
       for (const [name, change] of variants) {
         const file = `${stack.dir}/variant.yaml`;
