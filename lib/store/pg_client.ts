@@ -34,3 +34,43 @@ export async function connectPostgres(url: string): Promise<Sql> {
     },
   });
 }
+
+/** postgres.js's codes for a connection that closed, was destroyed or ended. */
+const _LOST_CONNECTION_CODES = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+]);
+
+/**
+ * Whether a query's error means its connection is gone: a closed socket,
+ * a socket error (ECONNRESET, EPIPE, …), or the server's FATAL or PANIC
+ * before it closes (a shutdown or a terminated backend).
+ */
+function _isConnectionLoss(error: unknown): boolean {
+  const { code, severity } = (error ?? {}) as { code?: unknown; severity?: unknown };
+  if (severity === "FATAL" || severity === "PANIC") return true;
+  return typeof code === "string" && (_LOST_CONNECTION_CODES.has(code) || /^E[A-Z]+$/.test(code));
+}
+
+/**
+ * Runs `body` in one transaction on `sql` (postgres.js `begin`): it commits
+ * when `body` resolves and rolls back when `body` throws.
+ *
+ * When the transaction's connection is lost, `body`'s rejection is held
+ * back for good and the returned promise rejects with `begin`'s own
+ * connection error instead: postgres.js 3.4 would send ROLLBACK on the
+ * closed socket from a timer, which throws where nothing can catch it (the
+ * process dies) or leaves the pool's connection unable to send again.
+ * @returns what `body` returns, once committed
+ * @throws the database's error (rolled back), `body`'s own error, or the
+ *   lost connection's error (the outcome of a COMMIT in flight is unknown)
+ */
+export function inTransaction<T>(sql: Sql, body: (tx: TransactionSql) => Promise<T>): Promise<T> {
+  return sql.begin((tx) =>
+    body(tx).catch((error: unknown) => {
+      if (_isConnectionLoss(error)) return new Promise<never>(() => {});
+      throw error;
+    })
+  ) as Promise<T>;
+}

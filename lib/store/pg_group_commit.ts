@@ -15,7 +15,7 @@
  * others.
  */
 
-import type { Sql, TransactionSql } from "./pg_client.ts";
+import { inTransaction, type Sql, type TransactionSql } from "./pg_client.ts";
 import type { PlannedOperation } from "./group_plan.ts";
 import { PG_DRAWS_CHANNEL } from "./pg_channels.ts";
 
@@ -52,7 +52,7 @@ export function commitPgGroup(
   group: readonly PlannedOperation[],
   epochs: ReadonlyMap<number, number>,
 ): Promise<PgGroupOutcome> {
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     const hasFinish = group.some((operation) => operation.kind === "finished");
     if (hasFinish) await tx`SELECT pg_advisory_xact_lock(hashtext(${_drawLockKey(drawId)}))`;
     const fenced = await _fencedAgencies(tx, drawId, group, epochs);
