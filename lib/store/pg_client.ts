@@ -12,14 +12,26 @@ export type Sql = postgresType.Sql;
 /** The connection a transaction runs on. */
 export type TransactionSql = postgresType.TransactionSql;
 
+/** A pool's size and event callbacks, when not the store's defaults. */
+export interface PoolOptions {
+  /** Connections at most (default PG_CONNECTIONS_MAX). */
+  max?: number;
+  /** Told each notification a connection of the pool receives. */
+  onnotify?: (channel: string, payload: string) => void;
+  /** Told each time a connection of the pool closes. */
+  onclose?: () => void;
+}
+
 /**
  * Opens a pool on `url` (no connection is made until the first query).
  * Notices (e.g. "relation already exists") are not logged.
  */
-export async function connectPostgres(url: string): Promise<Sql> {
+export async function connectPostgres(url: string, options: PoolOptions = {}): Promise<Sql> {
   const { default: postgres } = await import("postgres");
   return postgres(url, {
-    max: PG_CONNECTIONS_MAX,
+    max: options.max ?? PG_CONNECTIONS_MAX,
+    ...(options.onnotify === undefined ? {} : { onnotify: options.onnotify }),
+    ...(options.onclose === undefined ? {} : { onclose: options.onclose }),
     connect_timeout: PG_CONNECT_TIMEOUT_S,
     onnotice: () => {},
     // Bigints (positions, digests, epochs) come back as numbers: every value

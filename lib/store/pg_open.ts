@@ -44,7 +44,7 @@ export async function openPostgresLedger(
     const { finishes, winners } = await readDrawState(sql, drawId, agencies);
     const { bets, batches } = await countStored(sql, drawId);
     const store = new PostgresLedger(sql, drawId, agencies, finishes, winners);
-    await store.listen();
+    await store.listen(url);
     return { store, report: { bets, batches, agenciesFinished: finishes.size } };
   } catch (error) {
     await sql.end({ timeout: 1 });

@@ -27,6 +27,7 @@ import {
 import type { Sql } from "./pg_client.ts";
 import { parseClaimNotice, PG_CLAIMS_CHANNEL, PG_DRAWS_CHANNEL } from "./pg_channels.ts";
 import { commitPgGroup } from "./pg_group_commit.ts";
+import { type NoticeHandler, PgListener } from "./pg_listener.ts";
 import { claimAgency, readDrawState } from "./pg_reads.ts";
 import { type StoreOperation, StoreQueue } from "./store_queue.ts";
 import type { StoreRows } from "./store_rows.ts";
@@ -67,6 +68,7 @@ export class PostgresLedger implements OpenedLedger {
   #closed = false;
   #drawPoll: ReturnType<typeof setInterval> | undefined;
   #drawRead: Promise<void> | undefined;
+  #listener: PgListener | undefined;
 
   /**
    * Use {@link openPostgresLedger} (pg_open.ts), which prepares the database.
@@ -89,13 +91,18 @@ export class PostgresLedger implements OpenedLedger {
     this.#winners = winners;
   }
 
-  /** Starts hearing other replicas' claims and draws. */
-  async listen(): Promise<void> {
-    await this.#sql.listen(PG_CLAIMS_CHANNEL, (payload) => this.#heardClaim(payload));
+  /** Starts hearing other replicas' claims and draws, on a connection to `url` of its own. */
+  async listen(url: string): Promise<void> {
+    const handlers = new Map<string, NoticeHandler>([
+      [PG_CLAIMS_CHANNEL, (payload) => this.#heardClaim(payload)],
+    ]);
+    if (this.#winners === undefined) {
+      handlers.set(PG_DRAWS_CHANNEL, (payload) => {
+        if (payload === this.#drawId) this.#refreshDraw(true);
+      });
+    }
+    this.#listener = await PgListener.open(url, handlers);
     if (this.#winners !== undefined) return;
-    await this.#sql.listen(PG_DRAWS_CHANNEL, (payload) => {
-      if (payload === this.#drawId) this.#refreshDraw(true);
-    });
     const poll = setInterval(() => this.#refreshDraw(true), PG_DRAW_POLL_MS);
     Deno.unrefTimer(Number(poll));
     this.#drawPoll = poll;
@@ -298,6 +305,7 @@ export class PostgresLedger implements OpenedLedger {
     clearInterval(this.#drawPoll);
     await this.#draining;
     await this.#drawRead;
+    await this.#listener?.close();
     await this.#sql.end({ timeout: 5 });
   }
 }
