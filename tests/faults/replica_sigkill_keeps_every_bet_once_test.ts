@@ -194,7 +194,7 @@ async function replicaTrial(pg: TestPostgres, seed: number): Promise<void> {
 postgresTest(
   "replicas SIGKILLed at random points and restarted: the database holds every bet of every file once, one draw, right winners",
   async () => {
-    const plan = trialPlan("replica_sigkill", 4);
+    const plan = trialPlan("replica_sigkill", 10);
     const started = Date.now();
     await using pg = await startPostgres();
     await runTrials(plan, 1, (seed) => replicaTrial(pg, seed));

@@ -4,7 +4,8 @@
  * throttle), and at a random point of it (right after its hello, or after
  * some of its bets were acknowledged) a newer upload of the same file says
  * hello to replica 1. The older is fenced through the database: its upload
- * ends refused with `superseded` and nothing it sends afterwards is stored;
+ * ends refused with `superseded`, replica 0 closes its connection, and
+ * nothing it sends afterwards is stored;
  * the newer resumes from what the older stored and completes. The database
  * then holds the agency's file exactly once, every bet the older was told
  * was stored is there, and every agency gets its exact winners.
@@ -13,7 +14,7 @@
  */
 
 import assert from "node:assert/strict";
-import { linesOf } from "../../lib/dev/local_cluster.ts";
+import { fieldOf, linesOf } from "../../lib/dev/local_cluster.ts";
 import { startThrottleProxy } from "../../lib/dev/throttle_proxy.ts";
 import { isLine } from "../helpers/log_lines.ts";
 import { postgresTest, startPostgres, type TestPostgres } from "../helpers/postgres.ts";
@@ -45,6 +46,8 @@ const totals = {
   /** The older heard it as the error frame before the close. */
   supersededByError: 0,
   fencedOnReplica0: 0,
+  /** The fenced connection's close_connection reasons on replica 0. */
+  closeReasons: {} as Record<string, number>,
 };
 
 async function takeoverTrial(pg: TestPostgres, seed: number): Promise<void> {
@@ -119,6 +122,13 @@ async function takeoverTrial(pg: TestPostgres, seed: number): Promise<void> {
     assert.deepEqual(codes, [0, 0], "both replicas exit 0 on SIGTERM");
     const fenced = linesOf(replica0.lines, "hello", "in_progress").length;
     assert.equal(fenced, 1, "replica 0 fenced the older connection once");
+    const fenceAt = replica0.lines.findIndex((line) => isLine(line, "hello", "in_progress"));
+    const closes = replica0.lines.slice(fenceAt).filter((line) =>
+      isLine(line, "close_connection") && fieldOf(line, "agency") === String(_CONTESTED)
+    );
+    assert.equal(closes.length, 1, "replica 0 closed the fenced connection once, after the fence");
+    const reason = fieldOf(closes[0]!, "reason") ?? "none";
+    totals.closeReasons[reason] = (totals.closeReasons[reason] ?? 0) + 1;
     assert.equal(
       linesOf(replica1.lines, "hello", "in_progress").length,
       0,
@@ -154,7 +164,9 @@ postgresTest(
     await runTrials(plan, 1, (seed) => takeoverTrial(pg, seed));
     console.log(
       `two_uploaders: ${totals.trials} trials, ${totals.olderRefusedSuperseded} older uploads refused superseded ` +
-        `(${totals.supersededByNack} by a batch's nack, ${totals.supersededByError} by the error frame; ${totals.fencedOnReplica0} fenced on replica 0), ${totals.olderAcknowledgedBets} bets acknowledged ` +
+        `(${totals.supersededByNack} by a batch's nack, ${totals.supersededByError} by the error frame; ${totals.fencedOnReplica0} fenced on replica 0, closed ${
+          JSON.stringify(totals.closeReasons)
+        }), ${totals.olderAcknowledgedBets} bets acknowledged ` +
         `to the older and found stored, ${totals.bets} bets in ${totals.batches} batches compared, in ${
           Date.now() - started
         } ms`,
