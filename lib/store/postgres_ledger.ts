@@ -122,7 +122,7 @@ export class PostgresLedger implements OpenedLedger {
       known.ledgers.set(agency, claimed.ledger);
       known.unsure.delete(agency);
       if (claimed.finishedTotal !== undefined) {
-        await this.#addFinishes(new Map([[agency, claimed.finishedTotal]]));
+        await this.#addFinishes(new Map([[agency, claimed.finishedTotal]]), true);
       }
       if (claimed.drawn && this.#winners === undefined) await this.#refreshDraw(true);
     } finally {
@@ -236,7 +236,7 @@ export class PostgresLedger implements OpenedLedger {
       return;
     }
     this.#stats.syncs += 1;
-    if (outcome.finishes !== undefined) await this.#addFinishes(outcome.finishes);
+    if (outcome.finishes !== undefined) await this.#addFinishes(outcome.finishes, false);
     group.forEach((operation, index) => {
       if (outcome.fenced.has(operation.agency)) {
         known.ledgers.get(operation.agency)?.rollback();
@@ -258,11 +258,14 @@ export class PostgresLedger implements OpenedLedger {
   /**
    * Adds durable finishes. The set only becomes complete together with
    * every agency's winners, read from the database first.
+   * @param elsewhere the finishes were read, not written by this process:
+   *   when they complete the set, another process recorded the last one
+   *   and made the draw (the watchers are told)
    */
-  async #addFinishes(finishes: ReadonlyMap<number, number>): Promise<void> {
+  async #addFinishes(finishes: ReadonlyMap<number, number>, elsewhere: boolean): Promise<void> {
     const union = new Map([...this.#known.finished, ...finishes]);
     if (union.size >= this.#agencies && this.#winners === undefined) {
-      await this.#refreshDraw(false);
+      await this.#refreshDraw(elsewhere);
       return;
     }
     this.#known.finished = union;
