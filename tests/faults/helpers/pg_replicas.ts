@@ -248,13 +248,18 @@ export async function assertAcknowledgedStored(
 /**
  * Asserts that the draw was made once over every run: each run logged at
  * most one `sorteo`, and over all runs exactly one says it made the draw
- * (`restored: false` and no `made_by`); none only when a run that could
- * have made it was SIGKILLed after the draw's transaction began, between
- * its commit and its log line.
+ * (`restored: false` and no `made_by`); none only when a fault struck
+ * after the draw's transaction began (a run SIGKILLed, or the database
+ * stopped, between its commit and the maker hearing of it).
  * @param drawnAtMs when the database stamped the draw
+ * @param faultsAtMs when faults other than the runs' kills struck
  * @returns how many runs logged making it (1, or 0 as above)
  */
-export function assertDrawLoggedOnce(runs: readonly ReplicaRun[], drawnAtMs: number): number {
+export function assertDrawLoggedOnce(
+  runs: readonly ReplicaRun[],
+  drawnAtMs: number,
+  faultsAtMs: readonly number[] = [],
+): number {
   const makers: number[] = [];
   for (const [order, run] of runs.entries()) {
     const sorteos = linesOf(run.server.lines, "sorteo");
@@ -268,12 +273,10 @@ export function assertDrawLoggedOnce(runs: readonly ReplicaRun[], drawnAtMs: num
     if (made.length > 0) makers.push(order);
   }
   if (makers.length === 0) {
-    const killedAfter = runs.filter((run) =>
-      run.killedAtMs !== undefined && run.killedAtMs >= drawnAtMs
-    );
+    const faults = [...runs.map((run) => run.killedAtMs ?? -Infinity), ...faultsAtMs];
     assert.ok(
-      killedAfter.length > 0,
-      "no run logged making the draw, and none was killed after it was stamped",
+      faults.some((atMs) => atMs >= drawnAtMs),
+      "no run logged making the draw, and no fault struck after it was stamped",
     );
     return 0;
   }
