@@ -7,7 +7,13 @@
  */
 
 import assert from "node:assert/strict";
-import { connectPostgres, inTransaction, type Sql } from "../lib/store/pg_client.ts";
+import {
+  connectPostgres,
+  inTransaction,
+  PG_INT4_ARRAY,
+  PG_INT8_ARRAY,
+  type Sql,
+} from "../lib/store/pg_client.ts";
 import { postgresTest, startPostgres } from "./helpers/postgres.ts";
 
 /** Runs `body` with a pool on the server at `url`, ended afterwards. */
@@ -104,3 +110,30 @@ postgresTest(
     });
   },
 );
+
+postgresTest(
+  "a pool on a database that cancels every statement fails its queries, and nothing is left uncaught",
+  async () => {
+    await using pg = await startPostgres();
+    // statement_timeout=1 ms, set at connect, cancels the first statement of
+    // each connection, as a database dying under it would fail it.
+    await withPool(`${pg.url}?statement_timeout=1`, async (sql) => {
+      for (let query = 0; query < 3; query += 1) {
+        await assert.rejects(sql`SELECT pg_sleep(0.1)`, /statement timeout/);
+      }
+    });
+  },
+);
+
+postgresTest("inTransaction() stores int4 and int8 arrays as the store passes them", async () => {
+  await using pg = await startPostgres();
+  await withPool(pg.url, async (sql) => {
+    const rows = await inTransaction(
+      sql,
+      (tx) =>
+        tx`SELECT a, b FROM unnest(${tx.array([1, 2, 3], PG_INT4_ARRAY)}::int[],
+        ${tx.array([2 ** 40, 0, 5], PG_INT8_ARRAY)}::bigint[]) AS t(a, b)`,
+    );
+    assert.deepEqual(rows.map((row) => [row.a, row.b]), [[1, 2 ** 40], [2, 0], [3, 5]]);
+  });
+});

@@ -12,6 +12,22 @@ export type Sql = postgresType.Sql;
 /** The connection a transaction runs on. */
 export type TransactionSql = postgresType.TransactionSql;
 
+/** The type of an int4[] parameter (`tx.array(values, PG_INT4_ARRAY)`). */
+export const PG_INT4_ARRAY = 1007;
+
+/** The type of an int8[] parameter (`tx.array(values, PG_INT8_ARRAY)`). */
+export const PG_INT8_ARRAY = 1016;
+
+/** An array of whole numbers as PostgreSQL's text form, `{1,2,3}`, both ways. */
+function _integerArray(oid: number) {
+  return {
+    to: oid,
+    from: [oid],
+    serialize: (values: number[]) => `{${values.join(",")}}`,
+    parse: (text: string) => text === "{}" ? [] : text.slice(1, -1).split(",").map(Number),
+  };
+}
+
 /** A pool's size and event callbacks, when not the store's defaults. */
 export interface PoolOptions {
   /** Connections at most (default PG_CONNECTIONS_MAX). */
@@ -34,6 +50,11 @@ export async function connectPostgres(url: string, options: PoolOptions = {}): P
     ...(options.onclose === undefined ? {} : { onclose: options.onclose }),
     connect_timeout: PG_CONNECT_TIMEOUT_S,
     onnotice: () => {},
+    // No query for the database's array types at each connect: postgres.js
+    // 3.4 drops that query's promise, so when it fails (the database dies
+    // under it) the rejection is uncaught and ends the process. The store's
+    // array parameters name their array types (PG_INT4_ARRAY, PG_INT8_ARRAY).
+    fetch_types: false,
     // Bigints (positions, digests, epochs) come back as numbers: every value
     // the store keeps is below 2^53.
     types: {
@@ -43,6 +64,8 @@ export async function connectPostgres(url: string, options: PoolOptions = {}): P
         serialize: (value: number) => String(value),
         parse: (text: string) => Number(text),
       },
+      int4Array: _integerArray(PG_INT4_ARRAY),
+      int8Array: _integerArray(PG_INT8_ARRAY),
     },
   });
 }
