@@ -46,9 +46,6 @@ export class BatchBuilder {
   readonly #onByteSplit: (batch: EncodedBatch) => void;
   readonly #frame: Uint8Array;
   readonly #view: DataView;
-  /** The scanner's buffer the last row came from, and a view of it for word copies. */
-  #source: Uint8Array = new Uint8Array(0);
-  #sourceView: DataView = new DataView(new ArrayBuffer(0));
   #length = 0;
   /** Position of the next bet added or skipped. */
   #position = 0;
@@ -131,32 +128,6 @@ export class BatchBuilder {
   #writeRow(row: AgencyRow, at: number): number {
     const { bytes, starts, ends } = row;
     const frame = this.#frame;
-    const first = starts[0]!;
-    const last = ends[3]!;
-    if (ends[0]! + 1 === starts[1] && ends[1]! + 1 === starts[2] && ends[2]! + 1 === starts[3]) {
-      // Unquoted fields lie one comma apart, as on the wire one length byte
-      // apart: copy them four bytes at a time, then the commas become lengths.
-      if (bytes !== this.#source) {
-        this.#source = bytes;
-        this.#sourceView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      }
-      const source = this.#sourceView;
-      const view = this.#view;
-      const shift = at + 1 - first;
-      let index = first;
-      for (const wordsEnd = last - 3; index < wordsEnd; index += 4) {
-        view.setUint32(index + shift, source.getUint32(index));
-      }
-      for (; index < last; index += 1) frame[index + shift] = bytes[index]!;
-      frame[at] = ends[0]! - first;
-      for (let field = 1; field < 4; field += 1) {
-        frame[starts[field]! - 1 + shift] = ends[field]! - starts[field]!;
-      }
-      at = last + shift;
-      frame[at++] = row.number >> 8;
-      frame[at++] = row.number & 0xff;
-      return at;
-    }
     for (let field = 0; field < 4; field += 1) {
       const start = starts[field]!;
       const end = ends[field]!;
