@@ -1,7 +1,8 @@
 /**
  * Microbenchmark of the server's batch scan and of the building blocks a
  * faster scan could use, in ns per bet, on 100-bet batches of generated
- * course-like rows (accented names included). The options take turns in
+ * course-like rows (accented names included), and of the client's scan of
+ * the same bets as an agency file (FileBatcher: rows, rules, frames). The options take turns in
  * one process, round after round, and the median of the rounds is
  * reported, so every option meets the same moments of a shared machine.
  * Each round is timed in process CPU time (user + system), not wall time:
@@ -10,7 +11,7 @@
  *
  * deno task scan-micro [-- --rounds N] [--batches N] [--baseline DIR]
  *
- * `--baseline DIR` also times the scanBatch of another checkout (e.g. a
+ * `--baseline DIR` also times the scanBatch and FileBatcher of another checkout (e.g. a
  * `git worktree` of an older commit) in turns with this one. The task runs
  * with --allow-all: Deno grants reads under /proc (the CPU model) only so.
  */
@@ -26,6 +27,11 @@ import { dateNumber } from "../lib/bet/bet_bytes.ts";
 import { DOCUMENT_DIGITS_MAX } from "../lib/limits.ts";
 import { addBet, EMPTY_DIGEST, viewOf } from "../lib/protocol/bet_digest.ts";
 import { wholeNumberFlag, withoutTaskSeparator } from "../lib/runtime/task_args.ts";
+import { formatAgencyRow } from "../lib/bet/bet_csv.ts";
+import { FILE_CHUNK_BYTES } from "../lib/limits.ts";
+import { FileBatcher } from "../lib/client/file_batcher.ts";
+import { StoredPrefixCheck } from "../lib/client/stored_prefix_check.ts";
+import { Logger } from "../lib/runtime/log.ts";
 
 /** An option under measurement: works through every batch once, returns a checksum. */
 export interface ScanOption {
@@ -33,10 +39,12 @@ export interface ScanOption {
   run: (batches: Batches) => number;
 }
 
-/** The batch bodies, and the store rows the scan makes of each. */
+/** The batch bodies, the store rows the scan makes of each, and the same
+ * bets as an agency file. */
 export interface Batches {
   bodies: readonly Uint8Array[];
   rows: readonly Uint8Array[];
+  file: Uint8Array;
 }
 
 /** 100-bet batch bodies of generated bets, as agencies send them, and their rows. */
@@ -49,7 +57,8 @@ export function makeBatches(batchCount: number, seed = 1): Batches {
     batches.push(frame.slice(FRAME_HEADER_BYTES));
   }
   const rows = batches.map((body) => scanBatch(body, 1, _TODAY).rows.bytes.slice());
-  return { bodies: batches, rows };
+  const file = new TextEncoder().encode(bets.map(formatAgencyRow).join(""));
+  return { bodies: batches, rows, file };
 }
 
 const _TODAY = dateNumber(new Date());
@@ -108,8 +117,49 @@ function _sum(items: readonly Uint8Array[], each: (item: Uint8Array) => number):
   return sum;
 }
 
+/** The client's modules that FileBatcher needs: this checkout's or another's. */
+export interface ClientModules {
+  FileBatcher: typeof FileBatcher;
+  StoredPrefixCheck: typeof StoredPrefixCheck;
+  Logger: typeof Logger;
+}
+
+/** Another checkout's scanBatch and client modules, for `--baseline`. */
+export interface Baseline {
+  scanBatch: typeof scanBatch;
+  client: ClientModules;
+}
+
+/**
+ * Runs an agency file through FileBatcher as an upload does: chunks of
+ * FILE_CHUNK_BYTES read into one buffer, each batch taken back once built.
+ * @returns the bets batched
+ */
+function _batchFile(modules: ClientModules, file: Uint8Array): number {
+  const logger = new modules.Logger("INFO", () => {});
+  const batcher = new modules.FileBatcher(
+    { agency: 1, dataFile: "agency-1.csv", drawId: "micro", batchMaxAmount: 100, logger },
+    new modules.StoredPrefixCheck(0, 0, []),
+  );
+  const buffer = new Uint8Array(FILE_CHUNK_BYTES);
+  let bets = 0;
+  const take = (batches: { count: number }[]) => {
+    for (const batch of batches) {
+      bets += batch.count;
+      batcher.recycle(batch as Parameters<FileBatcher["recycle"]>[0]);
+    }
+  };
+  for (let at = 0; at < file.length; at += FILE_CHUNK_BYTES) {
+    const piece = file.subarray(at, at + FILE_CHUNK_BYTES);
+    buffer.set(piece);
+    take(batcher.push(buffer.subarray(0, piece.length)));
+  }
+  take(batcher.end());
+  return bets;
+}
+
 /** The options: the scan and its fallback, then the pieces of the alternatives. */
-export function scanOptions(baseline?: typeof scanBatch): ScanOption[] {
+export function scanOptions(baseline?: Baseline): ScanOption[] {
   const out = new Uint8Array(64 * 1024);
   const options: ScanOption[] = [
     {
@@ -176,11 +226,20 @@ export function scanOptions(baseline?: typeof scanBatch): ScanOption[] {
       name: "body: digest as a second pass (murmur3 per bet)",
       run: ({ bodies }) => _sum(bodies, _digestOnly),
     },
+    {
+      name: "client: FileBatcher over the agency file (rows, rules, frames)",
+      run: ({ file }) => _batchFile({ FileBatcher, StoredPrefixCheck, Logger }, file),
+    },
   ];
   if (baseline !== undefined) {
     options.splice(1, 0, {
       name: "scanBatch of --baseline",
-      run: ({ bodies }) => _sum(bodies, (body) => baseline(body, 1, _TODAY).rows.bytes.length),
+      run: ({ bodies }) =>
+        _sum(bodies, (body) => baseline.scanBatch(body, 1, _TODAY).rows.bytes.length),
+    });
+    options.push({
+      name: "client: FileBatcher of --baseline",
+      run: ({ file }) => _batchFile(baseline.client, file),
     });
   }
   return options;
@@ -266,12 +325,23 @@ export function parseScanMicroArgs(args: readonly string[]): ScanMicroArgs {
   };
 }
 
+async function _loadBaseline(dir: string): Promise<Baseline> {
+  const root = `file://${Deno.realPathSync(dir)}`;
+  const load = (path: string) => import(new URL(`${root}/${path}`).href);
+  return {
+    scanBatch: (await load("lib/server/batch_scan.ts")).scanBatch,
+    client: {
+      FileBatcher: (await load("lib/client/file_batcher.ts")).FileBatcher,
+      StoredPrefixCheck: (await load("lib/client/stored_prefix_check.ts")).StoredPrefixCheck,
+      Logger: (await load("lib/runtime/log.ts")).Logger,
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const args = parseScanMicroArgs(Deno.args);
-  // Another checkout's scan (e.g. a worktree of the base commit), timed in turns with this one.
-  const baseline = args.baseline === undefined ? undefined : (await import(
-    new URL(`file://${Deno.realPathSync(args.baseline)}/lib/server/batch_scan.ts`).href
-  )).scanBatch as typeof scanBatch;
+  // Another checkout's scans (e.g. a worktree of the base commit), timed in turns with this one's.
+  const baseline = args.baseline === undefined ? undefined : await _loadBaseline(args.baseline);
   const rounds = args.rounds;
   const batches = makeBatches(args.batches);
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");

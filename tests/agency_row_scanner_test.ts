@@ -138,3 +138,70 @@ Deno.test("AgencyRowScanner skips a row whose name holds a control character", a
     });
   }
 });
+
+/** Every reason the scanner gives for `text`'s lines, "ok" for a row. */
+function reasons(text: string, chunkBytes: number): string[] {
+  const got: string[] = [];
+  const scanner = new AgencyRowScanner(
+    dateNumber(new Date()),
+    () => got.push("ok"),
+    (skipped) => got.push(`${skipped.lineNumber}: ${skipped.reason}`),
+  );
+  const bytes = new TextEncoder().encode(text);
+  for (let start = 0; start < bytes.length; start += chunkBytes) {
+    scanner.push(bytes.subarray(start, start + chunkBytes));
+  }
+  scanner.end();
+  return got;
+}
+
+Deno.test("AgencyRowScanner gives a line with no quote the same reason whether or not its chunk holds a quote", async (t) => {
+  const lines = LINES.filter((line) => !line.includes('"')).concat([
+    "a",
+    "a,b",
+    "a,b,c,d,e,f,g",
+    ",,,,",
+    "Eva,Sosa,30111224,1991-01-01,1,",
+    "Eva,Sosa,30111224,1991-01-01,1,\r",
+    "Eva,Sosa,30111224,1991-01-01,\r",
+  ]);
+  for (const line of lines) {
+    await t.step(JSON.stringify(line), () => {
+      // A quoted row after the line puts a quote in the line's chunk.
+      const withQuote = reasons(`${line}\n"Ana",Paz,1,1990-01-01,5\n`, 4096);
+      assert.deepEqual(reasons(`${line}\nAna,Paz,1,1990-01-01,5\n`, 4096), withQuote);
+    });
+  }
+});
+
+Deno.test("AgencyRowScanner neither changes the chunks it is given nor keeps them after push", () => {
+  const text = '"O""Hara",Díaz,30111225,1980-12-31,0\nAna,Paz,1,1990-01-01,5\n'.repeat(3);
+  const bytes = new TextEncoder().encode(text);
+  const expected = scan(bytes, bytes.length);
+  for (const chunkBytes of [1, 5, 16, 40]) {
+    // One buffer for every chunk, as the client reads its file.
+    const buffer = new Uint8Array(chunkBytes);
+    const got: Outcome[] = [];
+    const scanner = new AgencyRowScanner(
+      dateNumber(new Date()),
+      (row) => {
+        const fields = [0, 1, 2, 3].map((field) =>
+          new TextDecoder().decode(row.bytes.subarray(row.starts[field]!, row.ends[field]!))
+        );
+        got.push({ line: -1, fields, number: row.number });
+      },
+      (skipped) => got.push({ line: skipped.lineNumber, skipped: true }),
+    );
+    for (let start = 0; start < bytes.length; start += chunkBytes) {
+      const piece = bytes.subarray(start, start + chunkBytes);
+      buffer.set(piece);
+      const chunk = buffer.subarray(0, piece.length);
+      const before = chunk.slice();
+      scanner.push(chunk);
+      assert.deepEqual(chunk, before);
+      buffer.fill(0x2c);
+    }
+    scanner.end();
+    assert.deepEqual(got, expected, `chunks of ${chunkBytes} bytes`);
+  }
+});

@@ -200,3 +200,26 @@ Deno.test("BatchBuilder encodes a row the same whether or not its fields were qu
     assert.deepEqual(decode(builder.flush()!).bets, wire(bets));
   }
 });
+
+Deno.test("BatchBuilder encodes a row the same at any byte offset of the scanner's buffer", () => {
+  const bets = [
+    makeBet({ firstName: "A", lastName: "B", document: "1", number: 0 }),
+    makeBet({ firstName: "María José", lastName: "x".repeat(255), number: 9999 }),
+    makeBet({ firstName: "Ñandú", lastName: "Gómez", document: "12345678901" }),
+  ];
+  const file = new TextEncoder().encode(bets.map(formatAgencyRow).join(""));
+  for (let offset = 0; offset < 5; offset += 1) {
+    // The rows start `offset` bytes into the chunk's buffer.
+    const buffer = new Uint8Array(offset + file.length);
+    buffer.set(file, offset);
+    const builder = new BatchBuilder(100, CLIENT_FRAME_BYTES_MAX, false);
+    const scanner = new AgencyRowScanner(dateNumber(new Date()), (row) => {
+      builder.addRow(row);
+    }, () => {
+      throw new Error("no row may be skipped");
+    });
+    scanner.push(buffer.subarray(offset));
+    scanner.end();
+    assert.deepEqual(decode(builder.flush()!).bets, wire(bets), `offset ${offset}`);
+  }
+});

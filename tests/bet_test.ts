@@ -8,7 +8,7 @@ import {
   validateBet,
   WINNER_NUMBER,
 } from "../lib/bet/bet.ts";
-import { parseDateBytes } from "../lib/bet/bet_bytes.ts";
+import { nameBytesViolation, parseDateBytes } from "../lib/bet/bet_bytes.ts";
 import { makeBet } from "./helpers/bets.ts";
 
 const _TODAY = "2024-06-15";
@@ -210,4 +210,48 @@ Deno.test("validateBet() accepts today's real date and rejects tomorrow's", () =
   const tomorrow = todayIsoDate(new Date(now.getFullYear(), now.getMonth(), now.getDate() + 1));
   assert.equal(violatedField({ birthdate: today }, today), undefined);
   assert.equal(violatedField({ birthdate: tomorrow }, today), "birthdate");
+});
+
+Deno.test("parseDateBytes() agrees with the calendar on days 28 to 32 of every month of 1896 to 2104", () => {
+  const encoder = new TextEncoder();
+  for (let year = 1896; year <= 2104; year += 1) {
+    for (let month = 1; month <= 12; month += 1) {
+      for (let day = 28; day <= 32; day += 1) {
+        const text = `${year}-${String(month).padStart(2, "0")}-${String(day).padStart(2, "0")}`;
+        const date = new Date(Date.UTC(year, month - 1, day));
+        const real = date.getUTCMonth() === month - 1;
+        const bytes = encoder.encode(text);
+        const expected = real ? year * 10_000 + month * 100 + day : -1;
+        assert.equal(parseDateBytes(bytes, 0, bytes.length), expected, text);
+      }
+    }
+  }
+});
+
+/** The name rule told another way: UTF-8 that decodes, no C0, DEL or C1, not only spaces. */
+function isValidNameOracle(bytes: Uint8Array): boolean {
+  if (bytes.length > 255) return false;
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return false;
+  }
+  const control = [...text].some((char) => {
+    const code = char.codePointAt(0)!;
+    return code < 0x20 || (code >= 0x7f && code < 0xa0);
+  });
+  return !control && text.replaceAll(" ", "") !== "";
+}
+
+Deno.test("nameBytesViolation() accepts exactly the valid names among every pair of bytes, alone and inside a name", () => {
+  for (let first = 0; first < 256; first += 1) {
+    for (let second = 0; second < 256; second += 1) {
+      for (const bytes of [[first, second], [0x41, first, second], [first, second, 0x20, 0x41]]) {
+        const name = new Uint8Array(bytes);
+        const valid = nameBytesViolation(name, 0, name.length) === undefined;
+        assert.equal(valid, isValidNameOracle(name), `bytes ${bytes.join(" ")}`);
+      }
+    }
+  }
 });

@@ -17,6 +17,8 @@ import { storeRowsOf } from "./helpers/store_rows.ts";
 import { postgresTest, startPostgres, type TestPostgres } from "./helpers/postgres.ts";
 import { withTempDir } from "./helpers/temp_dir.ts";
 import { connectPostgres } from "../lib/store/pg_client.ts";
+import { PostgresLedger } from "../lib/store/postgres_ledger.ts";
+import { Lottery } from "../lib/server/lottery.ts";
 
 let _draws = 0;
 /** A draw id no other case of this file uses. */
@@ -350,5 +352,39 @@ postgresTest(
       /^PostgreSQL at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/postgres did not answer within 300 ms/,
     );
     assert.ok(attempts.length >= 1, "each failed attempt is told");
+  },
+);
+
+postgresTest(
+  "a replica that learns the last finish from a claim tells its draw it was made by another replica",
+  async () => {
+    await using pg = await startPostgres();
+    const draw = freshDraw();
+    const a = (await openPostgresLedger(pg.url, draw, 2)).store;
+    // b neither listens nor polls: it learns the draw only from its own reads,
+    // as a replica does whose notification was lost.
+    const b = new PostgresLedger(
+      await connectPostgres(pg.url),
+      draw,
+      2,
+      new Map(),
+      undefined,
+      undefined,
+    );
+    const draws: string[] = [];
+    new Lottery(b, draw, 2, (restored, elsewhere) => draws.push(`${restored}, ${elsewhere}`));
+    try {
+      await b.claim(1);
+      await b.append(1, 0, storeRowsOf(makeBets(1, 3)));
+      await b.markFinished(1, 3);
+      await a.claim(2);
+      await a.append(2, 0, storeRowsOf(makeBets(2, 2)));
+      await a.markFinished(2, 2);
+      await b.claim(2);
+      assert.deepEqual(draws, ["false, true"], "draws seen by b: restored, made elsewhere");
+    } finally {
+      await a.close();
+      await b.close();
+    }
   },
 );

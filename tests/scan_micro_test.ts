@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
 import { makeBatches, measure, parseScanMicroArgs, scanOptions } from "../bench/scan_micro.ts";
+import { scanBatch } from "../lib/server/batch_scan.ts";
+import { FileBatcher } from "../lib/client/file_batcher.ts";
+import { StoredPrefixCheck } from "../lib/client/stored_prefix_check.ts";
+import { Logger } from "../lib/runtime/log.ts";
 
 Deno.test("parseScanMicroArgs() takes the flags as `deno task scan-micro -- …` passes them", async (t) => {
   await t.step("after the task's --", () => {
@@ -29,4 +33,15 @@ Deno.test("measure() runs every scan option over the batches and names each", ()
   const rows = measure(options, makeBatches(2), 1);
   assert.deepEqual(rows.map((row) => row.name), options.map((option) => option.name));
   for (const row of rows) assert.ok(Number.isFinite(row.nsPerBet), row.name);
+});
+
+Deno.test("scanOptions() batches every bet of the agency file as the client does, here and in a baseline", () => {
+  const baseline = { scanBatch, client: { FileBatcher, StoredPrefixCheck, Logger } };
+  const batches = makeBatches(3);
+  const clients = scanOptions(baseline).filter((option) => option.name.startsWith("client:"));
+  assert.deepEqual(clients.map((option) => option.name), [
+    "client: FileBatcher over the agency file (rows, rules, frames)",
+    "client: FileBatcher of --baseline",
+  ]);
+  for (const option of clients) assert.equal(option.run(batches), 300, option.name);
 });

@@ -60,6 +60,7 @@ const _COMMA = 0x2c;
 const _QUOTE = 0x22;
 const _NEWLINE = 0x0a;
 const _CR = 0x0d;
+const _EMPTY = new Uint8Array(0);
 
 /** Streams rows out of byte chunks. */
 export class AgencyRowScanner {
@@ -72,9 +73,12 @@ export class AgencyRowScanner {
   readonly #starts = new Int32Array(_STORE_ROW_FIELDS);
   readonly #ends = new Int32Array(_STORE_ROW_FIELDS);
   readonly #row: AgencyRow;
-  #carry: Uint8Array = new Uint8Array(0);
+  /** The unfinished last line of the chunks so far, in a buffer of its own. */
+  #carry: Uint8Array = _EMPTY;
   #lineNumber = 0;
   #discardingLongLine = false;
+  /** Commas of the line #splitLine found last. */
+  #commas = 0;
 
   /**
    * @param today today as YYYYMMDD (birthdates may not be later)
@@ -102,26 +106,88 @@ export class AgencyRowScanner {
     };
   }
 
-  /** Scans a chunk; a line cut at its end waits for the next chunk. */
+  /**
+   * Scans a chunk; a line cut at its end waits for the next chunk. The chunk
+   * is read, never written, and may be reused by the caller once this returns.
+   */
   push(chunk: Uint8Array): void {
-    let bytes = chunk;
-    if (this.#carry.length > 0) {
-      bytes = new Uint8Array(this.#carry.length + chunk.length);
-      bytes.set(this.#carry);
-      bytes.set(chunk, this.#carry.length);
-    } else {
-      // Quoted fields are unescaped in place: work on our own copy.
-      bytes = chunk.slice();
-    }
     let start = 0;
+    if (this.#carry.length > 0) {
+      // Only the line cut at the last chunk's end is joined up, not the chunk.
+      const newline = chunk.indexOf(_NEWLINE);
+      const joined = _concat(this.#carry, newline === -1 ? chunk : chunk.subarray(0, newline));
+      if (newline === -1) {
+        this.#keepCarry(joined);
+        return;
+      }
+      this.#carry = _EMPTY;
+      this.#line(joined, 0, joined.length);
+      start = newline + 1;
+    }
+    // Quoted fields are unescaped in place: only a chunk with a quote is
+    // copied, and only such a chunk needs the quote-aware field split.
+    if (chunk.indexOf(_QUOTE, start) === -1) {
+      this.#keepCarry(chunk.subarray(this.#scanUnquoted(chunk, start)));
+      return;
+    }
+    const bytes = chunk.slice();
     while (true) {
       const newline = bytes.indexOf(_NEWLINE, start);
       if (newline === -1) break;
       this.#line(bytes, start, newline);
       start = newline + 1;
     }
-    this.#carry = bytes.subarray(start);
-    if (this.#carry.length > AGENCY_LINE_BYTES_MAX) {
+    this.#keepCarry(bytes.subarray(start));
+  }
+
+  /**
+   * Scans the whole lines of bytes with no quote from `start`, each in one
+   * pass that finds its commas with its line break (a native indexOf per
+   * line or field costs more than that loop). A call per line, not one loop
+   * over the chunk, so the short agency files' few chunks get optimized too.
+   * @returns where the unfinished last line starts
+   */
+  #scanUnquoted(bytes: Uint8Array, start: number): number {
+    while (true) {
+      const newline = this.#splitLine(bytes, start);
+      if (newline === -1) return start;
+      this.#line(bytes, start, newline, this.#commas);
+      start = newline + 1;
+    }
+  }
+
+  /**
+   * Finds the line break after `start` and sets the bounds of the fields
+   * before it (but the last one's end), with the commas in #commas.
+   * @returns the line break's offset, or -1 when the line is unfinished
+   */
+  #splitLine(bytes: Uint8Array, start: number): number {
+    const starts = this.#starts;
+    const ends = this.#ends;
+    const columns = this.#columns;
+    const length = bytes.length;
+    let commas = 0;
+    starts[0] = start;
+    for (let index = start; index < length; index += 1) {
+      const byte = bytes[index]!;
+      // Letters, digits and '-' are above the comma; space, CR and LF below.
+      if (byte > _COMMA) continue;
+      if (byte === _COMMA) {
+        if (commas < columns) ends[commas] = index;
+        if (commas + 1 < columns) starts[commas + 1] = index + 1;
+        commas += 1;
+        continue;
+      }
+      if (byte !== _NEWLINE) continue;
+      this.#commas = commas;
+      return index;
+    }
+    return -1;
+  }
+
+  /** Keeps an unfinished line for the next chunk, in a copy of its own. */
+  #keepCarry(rest: Uint8Array): void {
+    if (rest.length > AGENCY_LINE_BYTES_MAX) {
       if (!this.#discardingLongLine) {
         this.#onSkip({
           lineNumber: this.#lineNumber + 1,
@@ -129,17 +195,20 @@ export class AgencyRowScanner {
         });
       }
       this.#discardingLongLine = true;
-      this.#carry = new Uint8Array(0);
+      this.#carry = _EMPTY;
+      return;
     }
+    this.#carry = rest.length === 0 ? _EMPTY : rest.slice();
   }
 
   /** Scans what is left (a last line without a line break). */
   end(): void {
-    if (this.#carry.length > 0) this.#line(this.#carry, 0, this.#carry.length);
-    this.#carry = new Uint8Array(0);
+    const carry = this.#carry;
+    this.#carry = _EMPTY;
+    if (carry.length > 0) this.#line(carry, 0, carry.length);
   }
 
-  #line(bytes: Uint8Array, start: number, end: number): void {
+  #line(bytes: Uint8Array, start: number, end: number, commas = -1): void {
     this.#lineNumber += 1;
     if (this.#discardingLongLine) {
       this.#discardingLongLine = false;
@@ -160,7 +229,7 @@ export class AgencyRowScanner {
       }
       return;
     }
-    const reason = this.#parse(bytes, start, end);
+    const reason = this.#parse(bytes, start, end, commas);
     if (reason !== undefined) {
       this.#onSkip({ lineNumber: this.#lineNumber, reason });
       return;
@@ -168,11 +237,21 @@ export class AgencyRowScanner {
     this.#onRow(this.#row);
   }
 
-  /** Splits and checks a line into #row; returns why it is invalid. */
-  #parse(bytes: Uint8Array, start: number, end: number): string | undefined {
+  /**
+   * Splits and checks a line into #row; returns why it is invalid.
+   * @param commas the line's commas when #scanUnquoted split it already
+   *   (its fields' bounds set but the last one's end), else -1
+   */
+  #parse(bytes: Uint8Array, start: number, end: number, commas: number): string | undefined {
     const starts = this.#starts;
     const ends = this.#ends;
     const columns = this.#columns;
+    if (commas >= 0) {
+      if (commas >= columns) return `expected ${columns} columns, found more`;
+      if (commas + 1 !== columns) return `expected ${columns} columns, found ${commas + 1}`;
+      ends[columns - 1] = end;
+      return this.#check(bytes);
+    }
     let index = start;
     let field = 0;
     while (true) {
@@ -274,6 +353,13 @@ function _unquoteInPlace(
     read += 1;
   }
   return "unterminated quoted field";
+}
+
+function _concat(head: Uint8Array, tail: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(head.length + tail.length);
+  joined.set(head);
+  joined.set(tail, head.length);
+  return joined;
 }
 
 function _isBlank(bytes: Uint8Array, start: number, end: number): boolean {

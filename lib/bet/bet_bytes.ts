@@ -67,6 +67,45 @@ export function nameBytesViolation(
   start: number,
   end: number,
 ): string | undefined {
+  return _isCommonValidName(bytes, start, end) ? undefined : _nameViolation(bytes, start, end);
+}
+
+/** What an ASCII byte says about the name it is in (OR-ed over the name). */
+const _NAME_VISIBLE = 1;
+const _NAME_REFUSED = 2;
+
+/** Per byte: _NAME_REFUSED for C0 and DEL, 0 for the space, else _NAME_VISIBLE. */
+const _NAME_BYTES = (() => {
+  const table = new Uint8Array(256).fill(_NAME_VISIBLE);
+  table.fill(_NAME_REFUSED, 0, 0x20);
+  table[0x20] = 0;
+  table[0x7f] = _NAME_REFUSED;
+  return table;
+})();
+
+/**
+ * True for a name of ASCII and two-byte characters led by C3 to DF (accented
+ * Latin letters: valid whenever a continuation byte follows, never overlong
+ * nor a C1 control) that _nameViolation would accept, at a table lookup per
+ * byte. False for any other name, valid or not: _nameViolation decides.
+ */
+function _isCommonValidName(bytes: Uint8Array, start: number, end: number): boolean {
+  if (end - start > NAME_BYTES_MAX) return false;
+  let kinds = 0;
+  for (let index = start; index < end; index += 1) {
+    const byte = bytes[index]!;
+    kinds |= _NAME_BYTES[byte]!;
+    if (byte < 0x80) continue;
+    if (byte < 0xc3 || byte > 0xdf || index + 1 >= end || (bytes[index + 1]! & 0xc0) !== 0x80) {
+      return false;
+    }
+    index += 1;
+  }
+  return kinds === _NAME_VISIBLE;
+}
+
+/** nameBytesViolation's rules, byte by byte, with the reason. */
+function _nameViolation(bytes: Uint8Array, start: number, end: number): string | undefined {
   if (end - start > NAME_BYTES_MAX) return `is longer than ${NAME_BYTES_MAX} bytes`;
   let visible = false;
   let index = start;
@@ -104,11 +143,17 @@ export function documentBytesViolation(
   start: number,
   end: number,
 ): string | undefined {
-  let valid = end > start && end - start <= DOCUMENT_DIGITS_MAX;
-  for (let index = start; valid && index < end; index += 1) valid = _digit(bytes, index) <= 9;
-  return valid
-    ? undefined
-    : `${_quote(bytes, start, end)} is not 1 to ${DOCUMENT_DIGITS_MAX} digits`;
+  if (end <= start || end - start > DOCUMENT_DIGITS_MAX) {
+    return _documentViolation(bytes, start, end);
+  }
+  for (let index = start; index < end; index += 1) {
+    if (_digit(bytes, index) > 9) return _documentViolation(bytes, start, end);
+  }
+  return undefined;
+}
+
+function _documentViolation(bytes: Uint8Array, start: number, end: number): string {
+  return `${_quote(bytes, start, end)} is not 1 to ${DOCUMENT_DIGITS_MAX} digits`;
 }
 
 /** The ASCII digit at `index` as 0 to 9, or a value above 9 when it is not one. */
@@ -136,9 +181,14 @@ export function parseDateBytes(bytes: Uint8Array, start: number, end: number): n
   const month = m1 * 10 + m2;
   const day = d1 * 10 + d2;
   if (year < 1 || month < 1 || month > 12 || day < 1) return -1;
+  // Every month has 28 days: the month's length matters only past them.
+  if (day > 28 && day > _daysInMonth(year, month)) return -1;
+  return year * 10_000 + month * 100 + day;
+}
+
+function _daysInMonth(year: number, month: number): number {
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  const days = month === 2 && leap ? 29 : _DAYS_IN_MONTH[month - 1]!;
-  return day > days ? -1 : year * 10_000 + month * 100 + day;
+  return month === 2 && leap ? 29 : _DAYS_IN_MONTH[month - 1]!;
 }
 
 /**

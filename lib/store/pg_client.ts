@@ -13,29 +13,51 @@ export type Sql = postgresType.Sql;
 /** The connection a transaction runs on. */
 export type TransactionSql = postgresType.TransactionSql;
 
-/** Options for a pool that listens (pg_notices.ts); the client reads them,
- * its types do not name them. */
-export interface ListeningOptions {
-  max: number;
-  /** Each notification of a channel the connection listens on. */
-  onnotify: (channel: string, payload: string) => void;
-  /** The connection closed. */
-  onclose: () => void;
+/** The type of an int4[] parameter (`tx.array(values, PG_INT4_ARRAY)`). */
+export const PG_INT4_ARRAY = 1007;
+
+/** The type of an int8[] parameter (`tx.array(values, PG_INT8_ARRAY)`). */
+export const PG_INT8_ARRAY = 1016;
+
+/** An array of whole numbers as PostgreSQL's text form, `{1,2,3}`, both ways. */
+function _integerArray(oid: number) {
+  return {
+    to: oid,
+    from: [oid],
+    serialize: (values: number[]) => `{${values.join(",")}}`,
+    parse: (text: string) => text === "{}" ? [] : text.slice(1, -1).split(",").map(Number),
+  };
+}
+
+/** A pool's size and event callbacks, when not the store's defaults. */
+export interface PoolOptions {
+  /** Connections at most (default PG_CONNECTIONS_MAX). */
+  max?: number;
+  /** Told each notification a connection of the pool receives. */
+  onnotify?: (channel: string, payload: string) => void;
+  /** Told each time a connection of the pool closes. */
+  onclose?: () => void;
 }
 
 /**
  * Opens a pool on `url` (no connection is made until the first query).
  * Notices (e.g. "relation already exists") are not logged.
  */
-export async function connectPostgres(url: string, listening?: ListeningOptions): Promise<Sql> {
+export async function connectPostgres(url: string, options: PoolOptions = {}): Promise<Sql> {
   const { default: postgres } = await import("postgres");
   return postgres(url, {
     // The client reads `socket`; its types do not name it.
     ...({ socket: _connectNoDelay } as object),
-    ...(listening as object),
-    max: listening?.max ?? PG_CONNECTIONS_MAX,
+    max: options.max ?? PG_CONNECTIONS_MAX,
+    ...(options.onnotify === undefined ? {} : { onnotify: options.onnotify }),
+    ...(options.onclose === undefined ? {} : { onclose: options.onclose }),
     connect_timeout: PG_CONNECT_TIMEOUT_S,
     onnotice: () => {},
+    // No query for the database's array types at each connect: postgres.js
+    // 3.4 drops that query's promise, so when it fails (the database dies
+    // under it) the rejection is uncaught and ends the process. The store's
+    // array parameters name their array types (PG_INT4_ARRAY, PG_INT8_ARRAY).
+    fetch_types: false,
     // Bigints (positions, digests, epochs) come back as numbers: every value
     // the store keeps is below 2^53.
     types: {
@@ -45,6 +67,8 @@ export async function connectPostgres(url: string, listening?: ListeningOptions)
         serialize: (value: number) => String(value),
         parse: (text: string) => Number(text),
       },
+      int4Array: _integerArray(PG_INT4_ARRAY),
+      int8Array: _integerArray(PG_INT8_ARRAY),
     },
   });
 }
@@ -53,16 +77,52 @@ export async function connectPostgres(url: string, listening?: ListeningOptions)
  * Opens the client's socket with Nagle's algorithm off. The client writes a
  * message and, without waiting, the next (BEGIN and a query, a COPY's data
  * and its end): with Nagle on, the second waits for the server's delayed
- * ACK, about 40 ms per transaction.
+ * ACK, about 40 ms per transaction. The socket is returned still
+ * connecting, as the client's own: what it writes meanwhile is buffered, and
+ * a failed connect reaches the client as the socket's error and close.
  */
-function _connectNoDelay(options: { host: string[]; port: number[] }): Promise<net.Socket> {
+function _connectNoDelay(options: { host: string[]; port: number[] }): net.Socket {
   const socket = net.connect({ host: options.host[0]!, port: options.port[0]! });
   socket.setNoDelay(true);
-  return new Promise((resolve, reject) => {
-    socket.once("connect", () => {
-      socket.off("error", reject);
-      resolve(socket);
-    });
-    socket.once("error", reject);
-  });
+  return socket;
+}
+
+/** postgres.js's codes for a connection that closed, was destroyed or ended. */
+const _LOST_CONNECTION_CODES = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+]);
+
+/**
+ * Whether a query's error means its connection is gone: a closed socket,
+ * a socket error (ECONNRESET, EPIPE, …), or the server's FATAL or PANIC
+ * before it closes (a shutdown or a terminated backend).
+ */
+function _isConnectionLoss(error: unknown): boolean {
+  const { code, severity } = (error ?? {}) as { code?: unknown; severity?: unknown };
+  if (severity === "FATAL" || severity === "PANIC") return true;
+  return typeof code === "string" && (_LOST_CONNECTION_CODES.has(code) || /^E[A-Z]+$/.test(code));
+}
+
+/**
+ * Runs `body` in one transaction on `sql` (postgres.js `begin`): it commits
+ * when `body` resolves and rolls back when `body` throws.
+ *
+ * When the transaction's connection is lost, `body`'s rejection is held
+ * back for good and the returned promise rejects with `begin`'s own
+ * connection error instead: postgres.js 3.4 would send ROLLBACK on the
+ * closed socket from a timer, which throws where nothing can catch it (the
+ * process dies) or leaves the pool's connection unable to send again.
+ * @returns what `body` returns, once committed
+ * @throws the database's error (rolled back), `body`'s own error, or the
+ *   lost connection's error (the outcome of a COMMIT in flight is unknown)
+ */
+export function inTransaction<T>(sql: Sql, body: (tx: TransactionSql) => Promise<T>): Promise<T> {
+  return sql.begin((tx) =>
+    body(tx).catch((error: unknown) => {
+      if (_isConnectionLoss(error)) return new Promise<never>(() => {});
+      throw error;
+    })
+  ) as Promise<T>;
 }

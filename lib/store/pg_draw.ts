@@ -59,11 +59,15 @@ export class PgDraw {
   /**
    * Adds finishes known durable; when they complete the set, reads the
    * winners first (a failed read leaves the set as it was: the poll reads again).
+   * @param elsewhere the finishes were read from the database, not written
+   *   by this replica: a draw they complete was made by another
    */
-  async add(finishes: ReadonlyMap<number, number>): Promise<void> {
+  async add(finishes: ReadonlyMap<number, number>, elsewhere: boolean): Promise<void> {
     const union = new Map([...this.#finished, ...finishes]);
     if (union.size >= this.#agencies && !this.drawn) {
-      await this.refresh(false);
+      // A read begun before these finishes committed may miss them: read after it.
+      await this.#reading;
+      await this.refresh(elsewhere);
       return;
     }
     this.#finished = union;

@@ -15,7 +15,13 @@
  * others.
  */
 
-import type { Sql, TransactionSql } from "./pg_client.ts";
+import {
+  inTransaction,
+  PG_INT4_ARRAY,
+  PG_INT8_ARRAY,
+  type Sql,
+  type TransactionSql,
+} from "./pg_client.ts";
 import type { PlannedOperation } from "./group_plan.ts";
 import { PG_DRAWS_CHANNEL } from "./pg_channels.ts";
 
@@ -28,10 +34,6 @@ export interface PgGroupOutcome {
   /** Every finish of the draw after the commit, when the group recorded one. */
   finishes: Map<number, number> | undefined;
 }
-
-/** OIDs of the element types of the array parameters. */
-const _INT4 = 23;
-const _INT8 = 20;
 
 /** The advisory lock key that serializes the finishes of a draw. */
 function _drawLockKey(drawId: string): string {
@@ -52,7 +54,7 @@ export function commitPgGroup(
   group: readonly PlannedOperation[],
   epochs: ReadonlyMap<number, number>,
 ): Promise<PgGroupOutcome> {
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     const hasFinish = group.some((operation) => operation.kind === "finished");
     if (hasFinish) await tx`SELECT pg_advisory_xact_lock(hashtext(${_drawLockKey(drawId)}))`;
     const fenced = await _fencedAgencies(tx, drawId, group, epochs);
@@ -85,7 +87,7 @@ async function _fencedAgencies(
   const agencies = [...new Set(group.map((operation) => operation.agency))];
   const rows = await tx`
     SELECT agency, epoch FROM lottery.claims
-    WHERE draw_id = ${drawId} AND agency = ANY(${tx.array(agencies, _INT4)})
+    WHERE draw_id = ${drawId} AND agency = ANY(${tx.array(agencies, PG_INT4_ARRAY)})
     FOR SHARE`;
   const fenced = new Set<number>();
   for (const row of rows) {
@@ -142,11 +144,19 @@ async function _insertBatches(
       b.winner_count,
       substring(${_concat(winnerChunks)}::bytea FROM b.winners_at FOR b.winners_bytes)
     FROM unnest(
-      ${tx.array(columns.agency, _INT4)}::int[], ${tx.array(columns.first, _INT8)}::bigint[],
-      ${tx.array(columns.count, _INT4)}::int[], ${tx.array(columns.digest, _INT8)}::bigint[],
-      ${tx.array(columns.rowsAt, _INT4)}::int[], ${tx.array(columns.rowsBytes, _INT4)}::int[],
-      ${tx.array(columns.winnerCount, _INT4)}::int[], ${tx.array(columns.winnersAt, _INT4)}::int[],
-      ${tx.array(columns.winnersBytes, _INT4)}::int[]
+      ${tx.array(columns.agency, PG_INT4_ARRAY)}::int[], ${
+    tx.array(columns.first, PG_INT8_ARRAY)
+  }::bigint[],
+      ${tx.array(columns.count, PG_INT4_ARRAY)}::int[], ${
+    tx.array(columns.digest, PG_INT8_ARRAY)
+  }::bigint[],
+      ${tx.array(columns.rowsAt, PG_INT4_ARRAY)}::int[], ${
+    tx.array(columns.rowsBytes, PG_INT4_ARRAY)
+  }::int[],
+      ${tx.array(columns.winnerCount, PG_INT4_ARRAY)}::int[], ${
+    tx.array(columns.winnersAt, PG_INT4_ARRAY)
+  }::int[],
+      ${tx.array(columns.winnersBytes, PG_INT4_ARRAY)}::int[]
     ) AS b(agency, first, count, digest, rows_at, rows_bytes, winner_count, winners_at, winners_bytes)`;
 }
 
@@ -169,7 +179,9 @@ async function _insertFinishes(
     const rows = await tx`
       INSERT INTO lottery.finishes (draw_id, agency, total)
       SELECT ${drawId}, f.agency, f.total
-      FROM unnest(${tx.array(agencies, _INT4)}::int[], ${tx.array(totals, _INT8)}::bigint[])
+      FROM unnest(${tx.array(agencies, PG_INT4_ARRAY)}::int[], ${
+      tx.array(totals, PG_INT8_ARRAY)
+    }::bigint[])
         AS f(agency, total)
       ON CONFLICT (draw_id, agency) DO NOTHING
       RETURNING agency`;

@@ -4,7 +4,7 @@
  * transaction, so its parts agree.
  */
 
-import type { Sql } from "./pg_client.ts";
+import { inTransaction, type Sql } from "./pg_client.ts";
 import { AgencyLedger } from "./agency_ledger.ts";
 import { PG_CLAIMS_CHANNEL } from "./pg_channels.ts";
 import { WinnersIndex } from "./winners_index.ts";
@@ -27,7 +27,7 @@ export interface ClaimedAgency {
  * are once those committed; other replicas are told.
  */
 export function claimAgency(sql: Sql, drawId: string, agency: number): Promise<ClaimedAgency> {
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     const [claim] = await tx`
       INSERT INTO lottery.claims (draw_id, agency, epoch) VALUES (${drawId}, ${agency}, 1)
       ON CONFLICT (draw_id, agency) DO UPDATE SET epoch = lottery.claims.epoch + 1
@@ -61,7 +61,7 @@ export interface DrawState {
  * they are final).
  */
 export function readDrawState(sql: Sql, drawId: string, agencies: number): Promise<DrawState> {
-  return sql.begin(async (tx) => {
+  return inTransaction(sql, async (tx) => {
     const finishes = new Map<number, number>();
     const rows = await tx`SELECT agency, total FROM lottery.finishes WHERE draw_id = ${drawId}`;
     for (const row of rows) finishes.set(row.agency, row.total);

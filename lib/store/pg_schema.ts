@@ -13,7 +13,7 @@
  * - `bets` (view): one row per bet, for operators' queries.
  */
 
-import type { Sql } from "./pg_client.ts";
+import { inTransaction, type Sql } from "./pg_client.ts";
 
 /** The layout this server writes; a database stamped newer is refused. */
 export const PG_SCHEMA_VERSION = 1;
@@ -67,7 +67,7 @@ const _CREATE = [
  * @throws {Error} when the database holds a newer layout than this server writes
  */
 export async function ensurePgSchema(sql: Sql): Promise<void> {
-  await sql.begin(async (tx) => {
+  await inTransaction(sql, async (tx) => {
     await tx`SELECT pg_advisory_xact_lock(${_SCHEMA_LOCK_KEY})`;
     const [table] = await tx`SELECT to_regclass('lottery.schema_version') AS name`;
     if (table?.name === null) {

@@ -120,7 +120,7 @@ export class PgWriter {
       return;
     }
     this.#stats.syncs += 1;
-    if (outcome.finishes !== undefined) await this.#draw.add(outcome.finishes);
+    if (outcome.finishes !== undefined) await this.#draw.add(outcome.finishes, false);
     group.forEach((operation, index) => {
       if (outcome.fenced.has(operation.agency)) {
         known.ledgers.get(operation.agency)?.rollback();

@@ -27,7 +27,7 @@ import {
 import type { Sql } from "./pg_client.ts";
 import { parseClaimNotice, PG_CLAIMS_CHANNEL, PG_DRAWS_CHANNEL } from "./pg_channels.ts";
 import { type KnownAgencies, PgWriter } from "./pg_writer.ts";
-import { PgNotices } from "./pg_notices.ts";
+import { type NoticeHandler, PgListener } from "./pg_listener.ts";
 import { claimAgency } from "./pg_reads.ts";
 import type { StoreObserver } from "./store_observer.ts";
 import type { StoreRows } from "./store_rows.ts";
@@ -50,7 +50,7 @@ export class PostgresLedger implements OpenedLedger {
   readonly #draw: PgDraw;
   #closed = false;
   #drawPoll: ReturnType<typeof setInterval> | undefined;
-  #notices: PgNotices | undefined;
+  #listener: PgListener | undefined;
 
   /**
    * Use {@link openPostgresLedger} (pg_open.ts), which prepares the database.
@@ -84,20 +84,18 @@ export class PostgresLedger implements OpenedLedger {
     );
   }
 
-  /** Starts hearing other replicas' claims and draws (on a connection of its own to `url`). */
+  /** Starts hearing other replicas' claims and draws, on a connection to `url` of its own. */
   async listen(url: string): Promise<void> {
-    this.#notices = await PgNotices.open(
+    this.#listener = await PgListener.open(
       url,
-      [PG_CLAIMS_CHANNEL, PG_DRAWS_CHANNEL],
-      (channel, payload) => {
-        if (channel === PG_CLAIMS_CHANNEL) this.#heardClaim(payload);
-        else if (payload === this.#drawId) this.#draw.refresh(true);
-      },
+      new Map<string, NoticeHandler>([
+        [PG_CLAIMS_CHANNEL, (payload) => this.#heardClaim(payload)],
+        [PG_DRAWS_CHANNEL, (payload) => {
+          if (payload === this.#drawId) this.#draw.refresh(true);
+        }],
+      ]),
     );
-    const poll = setInterval(() => {
-      this.#notices?.ensure();
-      this.#draw.refresh(true);
-    }, PG_DRAW_POLL_MS);
+    const poll = setInterval(() => this.#draw.refresh(true), PG_DRAW_POLL_MS);
     Deno.unrefTimer(Number(poll));
     this.#drawPoll = poll;
   }
@@ -116,7 +114,8 @@ export class PostgresLedger implements OpenedLedger {
       known.ledgers.set(agency, claimed.ledger);
       known.unsure.delete(agency);
       if (claimed.finishedTotal !== undefined) {
-        await this.#draw.add(new Map([[agency, claimed.finishedTotal]]));
+        // Read, not written here: if it completes the draw, another made it.
+        await this.#draw.add(new Map([[agency, claimed.finishedTotal]]), true);
       }
       if (claimed.drawn) await this.#draw.refresh(true);
     } finally {
@@ -230,7 +229,7 @@ export class PostgresLedger implements OpenedLedger {
     clearInterval(this.#drawPoll);
     await this.#writer.settled();
     await this.#draw.settled();
-    await this.#notices?.close();
+    await this.#listener?.close();
     await this.#sql.end({ timeout: 5 });
   }
 }

@@ -41,8 +41,12 @@ export interface TestPostgres {
   /** `postgres://postgres@127.0.0.1:PORT/postgres` (trust authentication on loopback). */
   url: string;
   port: number;
-  /** Stops the server (fast shutdown: open sessions are ended). */
-  stop(): Promise<void>;
+  /**
+   * Stops the server: `fast` (the default) ends open sessions and writes a
+   * checkpoint; `immediate` quits at once, as a crash would, and the next
+   * start recovers from the write-ahead log.
+   */
+  stop(mode?: "fast" | "immediate"): Promise<void>;
   /** Starts it again on the same port and data directory. */
   start(): Promise<void>;
   /** Creates an empty database; returns its URL. */
@@ -92,8 +96,8 @@ export async function startPostgres(): Promise<TestPostgres> {
       "-w",
       "start",
     ]).then(() => {});
-  const stop = () =>
-    _run("pg_ctl", ["-D", data, "-m", "fast", "-t", String(_PG_CTL_TIMEOUT_S), "-w", "stop"])
+  const stop = (mode: "fast" | "immediate" = "fast") =>
+    _run("pg_ctl", ["-D", data, "-m", mode, "-t", String(_PG_CTL_TIMEOUT_S), "-w", "stop"])
       .then(() => {});
   await start();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -105,8 +109,8 @@ export async function startPostgres(): Promise<TestPostgres> {
       await start();
       running = true;
     },
-    stop: async () => {
-      await stop();
+    stop: async (mode) => {
+      await stop(mode);
       running = false;
     },
     createDatabase: async (name: string) => {
