@@ -117,9 +117,9 @@ export const STORE_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
  * claims and draws, the rest serve hellos' claims and reads meanwhile. */
 export const PG_CONNECTIONS_MAX = 4;
 
-/** PostgreSQL store: rows one transaction takes at most. The client sends
- * them hex-encoded in one parameter (twice their size, plus copies), so a
- * group of the file store's size would cost the server tens of MB. */
+/** PostgreSQL store: rows one transaction copies in at most. Each group is
+ * encoded whole before it is sent, so a group of the file store's size
+ * would cost the server tens of MB more. */
 export const PG_GROUP_BYTES_MAX = 2 * 1024 * 1024;
 
 /** PostgreSQL store: bound on establishing one database connection, in seconds. */
