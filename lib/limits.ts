@@ -112,14 +112,14 @@ export const STORE_WRITE_STAGING_BYTES = 1024 * 1024;
  * many agencies for little throughput. */
 export const STORE_QUEUE_BYTES_MAX = 8 * 1024 * 1024;
 
-/** PostgreSQL store: connections each server process opens to the database:
- * one runs the group-commit transactions, one listens for other replicas'
- * claims and draws, the rest serve hellos' claims and reads meanwhile. */
+/** PostgreSQL store: connections of a server process's pool: one runs the
+ * group-commit transactions, the rest serve hellos' claims and reads
+ * meanwhile. Listening for other replicas takes one more of its own. */
 export const PG_CONNECTIONS_MAX = 4;
 
-/** PostgreSQL store: rows one transaction takes at most. The client sends
- * them hex-encoded in one parameter (twice their size, plus copies), so a
- * group of the file store's size would cost the server tens of MB. */
+/** PostgreSQL store: rows one transaction copies in at most. Each group is
+ * encoded whole before it is sent, so a group of the file store's size
+ * would cost the server tens of MB more. */
 export const PG_GROUP_BYTES_MAX = 2 * 1024 * 1024;
 
 /** PostgreSQL store: bound on establishing one database connection, in seconds. */

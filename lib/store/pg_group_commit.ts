@@ -5,7 +5,7 @@
  * Fencing across processes: the transaction first reads each agency's claim
  * epoch FOR SHARE. An operation sent under an older epoch than the
  * database's (another process took the agency over) is not written. A claim
- * (pg_claims.ts) updates the epoch row, so it waits for every transaction
+ * (claimAgency, pg_reads.ts) updates the epoch row, so it waits for every transaction
  * that read it to commit: once the newer claim commits, the older holder
  * stores nothing more, and the claim reads every batch it stored.
  *
@@ -24,6 +24,9 @@ import {
 } from "./pg_client.ts";
 import type { PlannedOperation } from "./group_plan.ts";
 import { PG_DRAWS_CHANNEL } from "./pg_channels.ts";
+import { BATCH_COPY_COLUMNS, type CopiedBatch, encodeBatchesCsv } from "./pg_batch_csv.ts";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 
 /** What a committed group did. */
 export interface PgGroupOutcome {
@@ -96,68 +99,23 @@ async function _fencedAgencies(
   return fenced;
 }
 
-/** Inserts the group's batches (all rows in one parameter, cut by offsets). */
+/** Copies the group's batches in, their rows as they are (pg_batch_csv.ts). */
 async function _insertBatches(
   tx: TransactionSql,
   drawId: string,
   group: readonly PlannedOperation[],
   fenced: ReadonlySet<number>,
 ): Promise<void> {
-  const columns = {
-    agency: [] as number[],
-    first: [] as number[],
-    count: [] as number[],
-    digest: [] as number[],
-    rowsAt: [] as number[],
-    rowsBytes: [] as number[],
-    winnerCount: [] as number[],
-    winnersAt: [] as number[],
-    winnersBytes: [] as number[],
-  };
-  const rowChunks: Uint8Array[] = [];
-  const winnerChunks: Uint8Array[] = [];
-  let rowsAt = 1;
-  let winnersAt = 1;
+  const batches: CopiedBatch[] = [];
   for (const operation of group) {
-    if (operation.kind !== "batch" || fenced.has(operation.agency)) continue;
-    const { rows } = operation;
-    columns.agency.push(operation.agency);
-    columns.first.push(operation.first);
-    columns.count.push(rows.count);
-    columns.digest.push(rows.digest);
-    columns.rowsAt.push(rowsAt);
-    columns.rowsBytes.push(rows.bytes.length);
-    columns.winnerCount.push(rows.winners.count);
-    columns.winnersAt.push(winnersAt);
-    columns.winnersBytes.push(rows.winners.bytes.length);
-    rowChunks.push(rows.bytes);
-    winnerChunks.push(rows.winners.bytes);
-    rowsAt += rows.bytes.length;
-    winnersAt += rows.winners.bytes.length;
+    if (operation.kind === "batch" && !fenced.has(operation.agency)) batches.push(operation);
   }
-  if (columns.agency.length === 0) return;
-  await tx`
-    INSERT INTO lottery.batches
-      (draw_id, agency, first_position, bet_count, digest, rows, winner_count, winners)
-    SELECT ${drawId}, b.agency, b.first, b.count, b.digest,
-      convert_from(substring(${_concat(rowChunks)}::bytea FROM b.rows_at FOR b.rows_bytes), 'UTF8'),
-      b.winner_count,
-      substring(${_concat(winnerChunks)}::bytea FROM b.winners_at FOR b.winners_bytes)
-    FROM unnest(
-      ${tx.array(columns.agency, PG_INT4_ARRAY)}::int[], ${
-    tx.array(columns.first, PG_INT8_ARRAY)
-  }::bigint[],
-      ${tx.array(columns.count, PG_INT4_ARRAY)}::int[], ${
-    tx.array(columns.digest, PG_INT8_ARRAY)
-  }::bigint[],
-      ${tx.array(columns.rowsAt, PG_INT4_ARRAY)}::int[], ${
-    tx.array(columns.rowsBytes, PG_INT4_ARRAY)
-  }::int[],
-      ${tx.array(columns.winnerCount, PG_INT4_ARRAY)}::int[], ${
-    tx.array(columns.winnersAt, PG_INT4_ARRAY)
-  }::int[],
-      ${tx.array(columns.winnersBytes, PG_INT4_ARRAY)}::int[]
-    ) AS b(agency, first, count, digest, rows_at, rows_bytes, winner_count, winners_at, winners_bytes)`;
+  if (batches.length === 0) return;
+  const copy = await tx.unsafe(
+    `COPY lottery.batches (${BATCH_COPY_COLUMNS}) FROM STDIN (FORMAT csv)`,
+  )
+    .writable();
+  await pipeline(Readable.from([encodeBatchesCsv(drawId, batches)]), copy);
 }
 
 /** Records the group's finishes; a finish already recorded writes nothing. */
@@ -195,16 +153,4 @@ async function _insertFinishes(
     return !recorded.delete(operation.agency);
   });
   return { duplicate, inserted };
-}
-
-function _concat(chunks: readonly Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const chunk of chunks) length += chunk.length;
-  const all = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, at);
-    at += chunk.length;
-  }
-  return all;
 }
