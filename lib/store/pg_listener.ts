@@ -36,13 +36,14 @@ export class PgListener {
     url: string,
     handlers: ReadonlyMap<string, NoticeHandler>,
   ): Promise<PgListener> {
-    let listener: PgListener | undefined;
+    // The pool is made before the listener its close handler tells.
+    const opened: { listener?: PgListener } = {};
     const sql = await connectPostgres(url, {
       max: 1,
       onnotify: (channel, payload) => handlers.get(channel)?.(payload),
-      onclose: () => listener?.lost(),
+      onclose: () => opened.listener?.lost(),
     });
-    listener = new PgListener(sql, [...handlers.keys()]);
+    const listener = opened.listener = new PgListener(sql, [...handlers.keys()]);
     try {
       await listener.#listen();
     } catch (error) {
