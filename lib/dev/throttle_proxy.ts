@@ -8,6 +8,7 @@
 
 import { writeAll } from "../runtime/write_all.ts";
 import { closeQuietly } from "../runtime/close_quietly.ts";
+import { acceptProxied } from "./proxy_accept.ts";
 
 /** A running proxy. */
 export interface ThrottleProxy {
@@ -71,9 +72,7 @@ export function startThrottleProxy(options: ThrottleOptions): ThrottleProxy {
     );
   }
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const open = new Set<Deno.TcpConn>();
-  const served = new Set<Promise<void>>();
-  const serve = async (agency: Deno.TcpConn) => {
+  const close = acceptProxied(listener, async (agency, open) => {
     let server: Deno.TcpConn;
     try {
       server = await Deno.connect({ hostname: "127.0.0.1", port: options.targetPort });
@@ -90,22 +89,6 @@ export function startThrottleProxy(options: ThrottleOptions): ThrottleProxy {
       open.delete(conn);
       closeQuietly(conn);
     }
-  };
-  const accepting = (async () => {
-    for await (const agency of listener) {
-      const done = serve(agency).finally(() => served.delete(done));
-      served.add(done);
-    }
-  })().catch(() => {});
-  let closing: Promise<void> | undefined;
-  return {
-    port: listener.addr.port,
-    close: () =>
-      closing ??= (async () => {
-        closeQuietly(listener);
-        await accepting;
-        for (const conn of open) closeQuietly(conn);
-        await Promise.all(served);
-      })(),
-  };
+  });
+  return { port: listener.addr.port, close };
 }

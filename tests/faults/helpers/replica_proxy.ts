@@ -9,6 +9,7 @@
 
 import { writeAll } from "../../../lib/runtime/write_all.ts";
 import { closeQuietly } from "../../../lib/runtime/close_quietly.ts";
+import { acceptProxied } from "../../../lib/dev/proxy_accept.ts";
 
 /** A running proxy. */
 export interface ReplicaProxy {
@@ -48,8 +49,6 @@ export function startReplicaProxy(replicas: number): ReplicaProxy {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const ports: (number | undefined)[] = Array.from({ length: replicas }, () => undefined);
   const routed = Array.from({ length: replicas }, () => 0);
-  const open = new Set<Deno.Conn>();
-  const served = new Set<Promise<void>>();
   let next = 0;
   let unrouted = 0;
 
@@ -71,7 +70,7 @@ export function startReplicaProxy(replicas: number): ReplicaProxy {
     return undefined;
   };
 
-  const serve = async (agency: Deno.Conn) => {
+  const close = acceptProxied(listener, async (agency, open) => {
     const replica = await connectNext();
     if (replica === undefined) {
       unrouted += 1;
@@ -82,14 +81,7 @@ export function startReplicaProxy(replicas: number): ReplicaProxy {
     await Promise.all([_pump(agency, replica), _pump(replica, agency)]);
     open.delete(agency);
     open.delete(replica);
-  };
-  const accepting = (async () => {
-    for await (const agency of listener) {
-      const done = serve(agency).finally(() => served.delete(done));
-      served.add(done);
-    }
-  })().catch(() => {});
-  let closing: Promise<void> | undefined;
+  });
   return {
     port: listener.addr.port,
     setReplica: (index, port) => {
@@ -99,12 +91,6 @@ export function startReplicaProxy(replicas: number): ReplicaProxy {
     get unrouted() {
       return unrouted;
     },
-    close: () =>
-      closing ??= (async () => {
-        closeQuietly(listener);
-        await accepting;
-        for (const conn of open) closeQuietly(conn);
-        await Promise.all(served);
-      })(),
+    close,
   };
 }
