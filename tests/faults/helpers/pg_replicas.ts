@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import type { Bet } from "../../../lib/bet/bet.ts";
 import { parseCsvLine } from "../../../lib/bet/csv.ts";
+import { formatStoreRow } from "../../../lib/bet/bet_csv.ts";
 import {
   fieldOf,
   linesOf,
@@ -125,12 +126,12 @@ export function checkerSql(url: string): Promise<Sql> {
   return connectPostgres(url);
 }
 
-/** Every stored bet of the draw, as CSV fields, by agency in position order. */
-async function _storedRows(sql: Sql, drawId: string): Promise<Map<number, string[][]>> {
+/** Every stored bet of the draw, as its CSV row, by agency in position order. */
+async function _storedRows(sql: Sql, drawId: string): Promise<Map<number, string[]>> {
   const rows = await sql`
     SELECT agency, position, row FROM lottery.bets
     WHERE draw_id = ${drawId} ORDER BY agency, position`;
-  const byAgency = new Map<number, string[][]>();
+  const byAgency = new Map<number, string[]>();
   for (const row of rows) {
     const agency = Number(row.agency);
     let list = byAgency.get(agency);
@@ -140,20 +141,9 @@ async function _storedRows(sql: Sql, drawId: string): Promise<Map<number, string
       list.length,
       `agency ${agency}: stored positions run 0, 1, 2, … without gap or repeat`,
     );
-    list.push(parseCsvLine(row.row));
+    list.push(row.row);
   }
   return byAgency;
-}
-
-function _fieldsOf(bet: Bet): string[] {
-  return [
-    String(bet.agency),
-    bet.firstName,
-    bet.lastName,
-    bet.document,
-    bet.birthdate,
-    String(bet.number),
-  ];
 }
 
 /**
@@ -169,18 +159,19 @@ export async function assertDatabaseHoldsExactly(
   bets: readonly Bet[],
 ): Promise<number> {
   const stored = await _storedRows(sql, drawId);
-  const expected = new Map<number, string[][]>();
+  const expected = new Map<number, string[]>();
   for (const bet of bets) {
     let list = expected.get(bet.agency);
     if (list === undefined) expected.set(bet.agency, list = []);
-    list.push(_fieldsOf(bet));
+    // The row as the file store writes it, without its newline (the view splits on it).
+    list.push(formatStoreRow(bet).slice(0, -1));
   }
-  const counts = (map: Map<number, string[][]>) =>
+  const counts = (map: Map<number, string[]>) =>
     [...map].map(([agency, list]) => [agency, list.length]).sort((a, b) => a[0]! - b[0]!);
   assert.deepEqual(counts(stored), counts(expected), "bets stored per agency vs its file");
   for (const [agency, want] of expected) {
     const have = stored.get(agency)!;
-    const first = want.findIndex((fields, index) => fields.join() !== have[index]!.join());
+    const first = want.findIndex((row, index) => row !== have[index]);
     assert.equal(
       first,
       -1,
