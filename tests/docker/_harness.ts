@@ -42,6 +42,7 @@ import {
   PULL_TIMEOUT_MS_DEFAULT,
 } from "../../tools/images.ts";
 import { DATABASE_NAME, newDatabasePassword } from "../../lib/containers/database_service.ts";
+import { isCi } from "../helpers/ci_env.ts";
 
 /** The repository root: build context and source of the shipped config. */
 export const REPO_DIR = new URL("../../", import.meta.url).pathname.replace(
@@ -75,15 +76,6 @@ export const ENGINE: EngineStatus = await _engine();
 
 let _skipAnnounced = false;
 
-/** Whether CI=true; false without env permission, so the module loads. */
-function _isCi(): boolean {
-  try {
-    return Deno.env.get("CI") === "true";
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Registers a test that needs the engine. Without one it is ignored and one
  * line says why, except under CI=true where the missing engine fails it.
@@ -97,7 +89,7 @@ export function containerTest(
     return;
   }
   const why = noEngineMessage(ENGINE.reason);
-  if (_isCi()) {
+  if (isCi()) {
     Deno.test(name, () => {
       throw new Error(`CI=true requires a Docker engine. ${why}`);
     });
@@ -130,7 +122,7 @@ export function databaseContainerTest(
   name: string,
   fn: (t: Deno.TestContext) => Promise<void>,
 ): void {
-  if (_NO_DATABASE_IMAGE === undefined || _isCi()) {
+  if (_NO_DATABASE_IMAGE === undefined || isCi()) {
     containerTest(name, async (t) => {
       if (_NO_DATABASE_IMAGE !== undefined) throw new Error(_NO_DATABASE_IMAGE);
       await ensureDatabaseImage();

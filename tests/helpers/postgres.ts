@@ -7,6 +7,7 @@
  */
 
 import { freePort } from "./free_port.ts";
+import { isCi } from "./ci_env.ts";
 
 /** Where Debian installs the server binaries, newest version first. */
 function _binDir(): string | undefined {
@@ -139,15 +140,6 @@ function _missing(): string {
 
 let _skipAnnounced = false;
 
-/** Whether CI=true; false without env permission, so the module loads. */
-function _isCi(): boolean {
-  try {
-    return Deno.env.get("CI") === "true";
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Registers a test that needs a PostgreSQL server. Without the binaries it is
  * ignored and one line says why, except under CI=true, where it fails.
@@ -157,7 +149,7 @@ export function postgresTest(name: string, fn: (t: Deno.TestContext) => Promise<
     Deno.test({ name, fn });
     return;
   }
-  if (_isCi()) {
+  if (isCi()) {
     Deno.test(name, () => {
       throw new Error(`CI=true requires PostgreSQL: ${_missing()}`);
     });
