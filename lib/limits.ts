@@ -173,7 +173,8 @@ export const DOCUMENT_DIGITS_MAX = 12;
 /** Client: total time spent reconnecting before giving up. */
 export const RECONNECT_BUDGET_MS_DEFAULT = 30_000;
 
-/** Client: first and largest pause between connection attempts. */
+/** Client, and a server waiting for its database: first and largest pause
+ * between connection attempts (runtime/retry_backoff.ts). */
 export const RECONNECT_DELAY_MS_MIN = 50;
 export const RECONNECT_DELAY_MS_MAX = 2_000;
 

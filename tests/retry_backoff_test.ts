@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { RECONNECT_DELAY_MS_MAX, RECONNECT_DELAY_MS_MIN } from "../lib/limits.ts";
-import { RetryBackoff } from "../lib/client/retry_backoff.ts";
+import { RetryBackoff } from "../lib/runtime/retry_backoff.ts";
 
 /** The pauses after `count` failures in a row. */
 function delays(backoff: RetryBackoff, count: number): number[] {

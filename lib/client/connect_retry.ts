@@ -7,7 +7,7 @@
 
 import { closeQuietly } from "../runtime/close_quietly.ts";
 import type { Logger } from "../runtime/log.ts";
-import { RetryBackoff } from "./retry_backoff.ts";
+import { RetryBackoff } from "../runtime/retry_backoff.ts";
 
 /** TLS towards the server: PEM texts (lib/config/client_config.ts loads them). */
 export interface ClientTls {

@@ -15,7 +15,7 @@ import { concatBytes } from "../runtime/bytes.ts";
 import type { EncodedBatch } from "./batch_builder.ts";
 import { type BatchNack, judgeBatchReply } from "./batch_reply.ts";
 import { connectOptionsOf, connectWithRetry, type ServerEndpoint, sleep } from "./connect_retry.ts";
-import { RetryBackoff } from "./retry_backoff.ts";
+import { RetryBackoff } from "../runtime/retry_backoff.ts";
 import { isConnectionLoss, TransientRefusal, UploadRefusal } from "./upload_errors.ts";
 import { firstHello, resumeHello, type ResumeOptions, type UploadStart } from "./upload_hello.ts";
 import { UploadLink } from "./upload_link.ts";

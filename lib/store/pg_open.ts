@@ -5,6 +5,7 @@
  */
 
 import { PG_START_RETRY_MS } from "../limits.ts";
+import { RetryBackoff } from "../runtime/retry_backoff.ts";
 import { connectPostgres, type Sql } from "./pg_client.ts";
 import { redactStoreUrl } from "./store_url.ts";
 import { countStored, readDrawState } from "./pg_reads.ts";
@@ -21,10 +22,6 @@ export interface PgOpenReport {
 
 /** Told about each failed attempt to reach the database at start. */
 export type PgWaiting = (attempt: number, error: Error) => void;
-
-/** First pause between attempts; it doubles up to a second. */
-const _RETRY_PAUSE_MS_FIRST = 100;
-const _RETRY_PAUSE_MS_MAX = 1_000;
 
 /**
  * @throws {Error} when the database stays unreachable for `retryMs`, holds a
@@ -55,22 +52,23 @@ export async function openPostgresLedger(
 }
 
 async function _reach(sql: Sql, url: string, onWaiting: PgWaiting, retryMs: number) {
-  const deadline = Date.now() + retryMs;
-  let pause = _RETRY_PAUSE_MS_FIRST;
-  for (let attempt = 1;; attempt += 1) {
+  const backoff = new RetryBackoff({ budgetMs: retryMs, immediateRetries: 0 });
+  backoff.startClock(Date.now());
+  while (true) {
     try {
       await sql`SELECT 1`;
       return;
     } catch (error) {
-      const message = (error as Error).message;
-      if (Date.now() + pause > deadline) {
+      const pause = backoff.failed();
+      if (backoff.isPastBudget(Date.now() + pause)) {
         throw new Error(
-          `PostgreSQL at ${redactStoreUrl(url)} did not answer within ${retryMs} ms: ${message}`,
+          `PostgreSQL at ${redactStoreUrl(url)} did not answer within ${retryMs} ms: ${
+            (error as Error).message
+          }`,
         );
       }
-      onWaiting(attempt, error as Error);
+      onWaiting(backoff.failures, error as Error);
       await new Promise((resolve) => setTimeout(resolve, pause));
-      pause = Math.min(2 * pause, _RETRY_PAUSE_MS_MAX);
     }
   }
 }

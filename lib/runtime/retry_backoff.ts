@@ -1,8 +1,9 @@
 /**
- * The client's one retry policy, pure (no clock, no timers): how long to
- * wait after a failure, and whether the time budget (`reconnect.budget`)
- * has run out. Connecting (connect_retry.ts) and reconnecting after a lost
- * connection (upload_connection.ts) both follow it; their loops only sleep
+ * The one retry policy, pure (no clock, no timers): how long to wait after
+ * a failure, and whether the time budget has run out. The client's connect
+ * (connect_retry.ts) and reconnect (upload_connection.ts), within
+ * `reconnect.budget`, and the server's wait for its database at start
+ * (store/pg_open.ts), within STORE_WAIT, follow it; their loops only sleep
  * for what it says.
  *
  * The pauses double from RECONNECT_DELAY_MS_MIN up to RECONNECT_DELAY_MS_MAX,
