@@ -231,23 +231,25 @@ function _server(options: StackOptions): _Service {
     // and `docker stack deploy` passes them from CLI 20.10 (docker/cli#2712).
     ulimits: SERVER_ULIMITS,
     ..._HARDENING,
-    deploy: database === undefined ? _fileServerDeploy() : _replicatedServerDeploy(database),
+    deploy: database === undefined ? _pinnedTaskDeploy() : _replicatedServerDeploy(database),
   };
 }
 
-/** The file store's server: one task, on the node of its volume. */
-function _fileServerDeploy() {
+/**
+ * One task, pinned to the node of its volume (the file store's server, the
+ * bundled database): always restarted, and the old task stopped before a new
+ * one starts, so two never share the volume. Its name resolves to the task
+ * itself, not to a virtual IP: a VIP needs IPVS in the kernel (this
+ * project's CI VM has none: "No route to host"), and one task gains nothing
+ * from it.
+ */
+function _pinnedTaskDeploy() {
   return {
     mode: "replicated",
     replicas: 1,
-    // `server` resolves to the task itself, not to a virtual IP: a VIP needs
-    // IPVS in the kernel (this project's CI VM has none: "No route to host"),
-    // and one replica gains nothing from it.
     endpoint_mode: "dnsrr",
     placement: { constraints: [_constraint(STORAGE_LABEL)] },
-    // Always back: a lottery central that exits is a failure whatever its code.
     restart_policy: { condition: "any", delay: "1s" },
-    // Never two servers on one store: the old task stops before the new one starts.
     update_config: { order: "stop-first", parallelism: 1 },
   };
 }
@@ -279,16 +281,7 @@ function _database(database: BundledDatabase & { image: string }): _Service {
     healthcheck: DATABASE_HEALTHCHECK,
     ...DATABASE_STOP,
     ..._HARDENING,
-    deploy: {
-      mode: "replicated",
-      replicas: 1,
-      // The server finds it by name; a VIP would need IPVS (see the server).
-      endpoint_mode: "dnsrr",
-      placement: { constraints: [_constraint(STORAGE_LABEL)] },
-      restart_policy: { condition: "any", delay: "1s" },
-      // Never two postgres processes on one data directory.
-      update_config: { order: "stop-first", parallelism: 1 },
-    },
+    deploy: _pinnedTaskDeploy(),
   };
 }
 
